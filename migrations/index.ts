@@ -1,0 +1,14 @@
+import type { Knex } from 'knex';
+import * as core from './20261123_001_core.js';
+
+// Migrations are listed here (not discovered on disk) so the same source works under tsx,
+// jest and compiled output. Append new ones; never edit one that has landed.
+const migrations: Record<string, Knex.Migration> = {
+  '20261123_001_core': core,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name]!,
+};

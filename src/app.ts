@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa, { type Context, type Next } from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { AccountService } from './accounts/service.js';
+import type { Config } from './config/schema.js';
+import { errorHandler } from './http/errors.js';
+import { localeOf } from './http/locale.js';
+import type { Views } from './http/views.js';
+import { interactionRoutes } from './interactions/routes.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  views: Views;
+  provider: Provider;
+  accounts: AccountService;
+  cookieKeys: string[];
+}
+
+function requestId(ctx: Context, next: Next) {
+  ctx.state.requestId = randomUUID();
+  ctx.set('X-Request-Id', ctx.state.requestId);
+  return next();
+}
+
+// Baseline headers for every response; oidc-provider's responses pass through here too.
+function securityHeaders(ctx: Context, next: Next) {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('X-Frame-Options', 'DENY');
+  return next();
+}
+
+/** Assembles the HTTP application: middleware in order, our routers, then oidc-provider. */
+export function buildApp(deps: AppDeps): Koa {
+  const { config, views, provider } = deps;
+  const app = new Koa({ proxy: config.trustProxy });
+  app.silent = true; // errors are logged by errorHandler, once, with the request id
+  // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
+  app.keys = deps.cookieKeys;
+
+  const forms = bodyParser({ enableTypes: ['form'], formLimit: config.bodyLimit, encoding: 'utf-8' });
+  const interactions = interactionRoutes({ provider, accounts: deps.accounts, views });
+
+  const pages = new Router();
+  const stylesheet = readFileSync(resolve(process.cwd(), 'public', 'app.css'));
+  pages.get('/assets/app.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = stylesheet;
+  });
+  pages.get('/', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = views.render('home', localeOf(ctx), { issuer: config.issuer });
+  });
+
+  app.use(requestId);
+  app.use(securityHeaders);
+  app.use(errorHandler(views, deps.logger));
+  app.use(mountRouter(interactions, forms));
+  app.use(mountRouter(pages));
+  app.use(mount(provider));
+  return app;
+}
+
+/** A router's routes, with the body parser applied only to requests that match them. */
+function mountRouter(router: Router, bodyParse?: Koa.Middleware) {
+  const routes = router.routes();
+  const allowed = router.allowedMethods();
+  return async (ctx: Context, next: Next) => {
+    if (!router.match(ctx.path, ctx.method).route) return next();
+    if (bodyParse) await bodyParse(ctx, async () => {});
+    return routes(ctx as never, () => allowed(ctx as never, next));
+  };
+}

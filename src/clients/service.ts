@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Db } from '../db/index.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import { InvalidInput } from '../errors.js';
+import { findClient, insertClient, listClients, type ClientRow } from './store.js';
+
+/** Grant levels a merchant may be allowed to ask for (DESIGN.md: scopes → grant levels). */
+export const GRANT_LEVELS = ['result', 'credentials', 'dossier'] as const;
+export type GrantLevel = (typeof GRANT_LEVELS)[number];
+
+export const DEMO_CLIENT_ID = 'demo-merchant';
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** RFC 6749 §3.1.2: absolute URI without fragment; plain http only for loopback (RFC 8252 §7.3). */
+const redirectUri = z.string().refine((value) => {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  if (url.hash || value.includes('#')) return false;
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+}, 'an absolute https URL without fragment (http only for localhost)');
+
+export const newClientSchema = z.object({
+  name: z.string().trim().min(1).max(200),
+  kind: z.enum(['merchant', 'notary']).default('merchant'),
+  redirectUris: z.array(redirectUri).max(20).default([]),
+  levels: z.array(z.enum(GRANT_LEVELS)).min(1).default(['result']),
+  category: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{N}_ .-]+$/u).default('general'),
+  securityLevel: z.coerce.number().int().min(1).max(3).default(1),
+});
+export type NewClient = z.input<typeof newClientSchema>;
+
+export interface ClientInfo {
+  client_id: string;
+  name: string;
+  kind: 'merchant' | 'notary';
+  category: string;
+  security_level: number;
+  grant_levels: string[];
+  redirect_uris: string[];
+  created_at: Date;
+}
+
+export interface RegisteredClient extends ClientInfo {
+  client_secret: string;
+}
+
+export class ClientService {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** Registers a merchant (authorization code + PKCE) or a notary body (client_credentials). */
+  async add(input: NewClient, options: { clientId?: string } = {}): Promise<RegisteredClient> {
+    const parsed = newClientSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new InvalidInput(parsed.error.issues.map((i) => ({ field: i.path.join('.'), code: i.code, message: i.message })));
+    }
+    const client = parsed.data;
+    if (client.kind === 'merchant' && client.redirectUris.length === 0) {
+      throw new InvalidInput([{ field: 'redirectUris', code: 'required', message: 'a merchant needs at least one redirect URI' }]);
+    }
+    // Pairwise subjects are per sector, the redirect URIs' host (OIDC Core §8.1); several hosts
+    // would need a sector_identifier_uri document, which this platform does not fetch.
+    if (new Set(client.redirectUris.map((uri) => new URL(uri).host)).size > 1) {
+      throw new InvalidInput([{ field: 'redirectUris', code: 'sector_mismatch', message: 'all redirect URIs must share one host' }]);
+    }
+    const clientId = options.clientId ?? randomBytes(16).toString('base64url');
+    const clientSecret = randomBytes(32).toString('base64url');
+    const metadata =
+      client.kind === 'merchant'
+        ? {
+            redirect_uris: client.redirectUris,
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+          }
+        : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] };
+    const row = {
+      client_id: clientId,
+      client_secret_encrypted: this.box.seal(clientSecret, secretContext(clientId)),
+      name: client.name,
+      kind: client.kind,
+      category: client.category,
+      security_level: client.securityLevel as 1 | 2 | 3,
+      grant_levels: client.levels,
+      metadata,
+    };
+    await this.db.transaction(async (tx) => insertClient(tx, row));
+    return { ...toInfo({ ...row, created_at: new Date() }), client_secret: clientSecret };
+  }
+
+  /** The development demo merchant, created on first use; prints-friendly id and secret. */
+  async ensureDemo(redirectUri: string): Promise<RegisteredClient> {
+    const existing = await findClient(this.db, DEMO_CLIENT_ID);
+    if (existing) {
+      return { ...toInfo(existing), client_secret: this.box.openText(existing.client_secret_encrypted, secretContext(DEMO_CLIENT_ID)) };
+    }
+    const demo = { name: 'Demo merchant', redirectUris: [redirectUri], levels: [...GRANT_LEVELS], category: 'demo' };
+    return this.add(demo, { clientId: DEMO_CLIENT_ID });
+  }
+
+  async list(): Promise<ClientInfo[]> {
+    return (await listClients(this.db)).map(toInfo);
+  }
+
+  /** Client metadata in the shape oidc-provider reads (RFC 7591 names plus ours). */
+  async findOidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const row = await findClient(this.db, clientId);
+    if (!row) return undefined;
+    return {
+      ...row.metadata,
+      client_id: row.client_id,
+      client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
+      client_name: row.name,
+      kind: row.kind,
+      category: row.category,
+      security_level: row.security_level,
+      grant_levels: row.grant_levels,
+    };
+  }
+
+  async secretOf(clientId: string): Promise<string | undefined> {
+    const row = await findClient(this.db, clientId);
+    return row && this.box.openText(row.client_secret_encrypted, secretContext(row.client_id));
+  }
+}
+
+function secretContext(clientId: string): string {
+  return `clients:client_secret:${clientId}`;
+}
+
+function toInfo(row: ClientRow): ClientInfo {
+  return {
+    client_id: row.client_id,
+    name: row.name,
+    kind: row.kind,
+    category: row.category,
+    security_level: row.security_level,
+    grant_levels: row.grant_levels,
+    redirect_uris: (row.metadata.redirect_uris as string[] | undefined) ?? [],
+    created_at: row.created_at,
+  };
+}

@@ -1,0 +1,25 @@
+import type { Queryable } from '../db/index.js';
+
+export interface ClientRow {
+  client_id: string;
+  client_secret_encrypted: string;
+  name: string;
+  kind: 'merchant' | 'notary';
+  category: string;
+  security_level: 1 | 2 | 3;
+  grant_levels: string[];
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+export function findClient(db: Queryable, clientId: string): Promise<ClientRow | undefined> {
+  return db<ClientRow>('clients').where({ client_id: clientId }).first();
+}
+
+export async function insertClient(db: Queryable, row: Omit<ClientRow, 'created_at'>): Promise<void> {
+  await db('clients').insert({ ...row, metadata: JSON.stringify(row.metadata) });
+}
+
+export function listClients(db: Queryable): Promise<ClientRow[]> {
+  return db<ClientRow>('clients').orderBy('created_at');
+}

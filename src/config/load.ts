@@ -1,0 +1,109 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { configSchema, type Config } from './schema.js';
+
+/** Public, well-known key used only outside production (production refuses to start without its own). */
+export const DEVELOPMENT_MASTER_KEY = Buffer.alloc(32, 'development-only-master-key').toString('base64');
+
+/** Environment variables and the option each one sets. The only place that reads process.env. */
+const ENV_OPTIONS: Record<string, string> = {
+  NODE_ENV: 'env',
+  PORT: 'port',
+  HOST: 'host',
+  ISSUER: 'issuer',
+  TRUST_PROXY: 'trustProxy',
+  DATABASE_URL: 'databaseUrl',
+  DATA_DIR: 'dataDir',
+  DATABASE_POOL_MAX: 'databasePoolMax',
+  MASTER_KEY: 'masterKey',
+  DEMO_MERCHANT: 'demoMerchant',
+  LOG_LEVEL: 'logLevel',
+  ARGON2_MEMORY_COST: 'argon2.memoryCost',
+  ARGON2_TIME_COST: 'argon2.timeCost',
+  ARGON2_PARALLELISM: 'argon2.parallelism',
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Json;
+  } catch (err) {
+    throw new ConfigError([`${path}: not valid JSON (${(err as Error).message})`]);
+  }
+}
+
+function merge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && prev && typeof prev === 'object'
+        ? merge(prev as Json, value as Json)
+        : value;
+  }
+  return out;
+}
+
+function setPath(target: Json, path: string, value: string): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    node[key] = { ...((node[key] as Json | undefined) ?? {}) };
+    node = node[key] as Json;
+  }
+  node[keys.at(-1)!] = value;
+}
+
+// "false"/"0" must be false: z.coerce.boolean() alone would read any non-empty string as true.
+function envValue(value: string): unknown {
+  if (value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  return value;
+}
+
+/**
+ * Builds the configuration: config/default.json, then config/<env>.json, then environment
+ * variables, then `overrides` (tests). Throws ConfigError listing every invalid option.
+ */
+export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; overrides?: Json } = {}): Config {
+  const env = options.env ?? process.env;
+  const dir = options.dir ?? resolve(process.cwd(), 'config');
+  const nodeEnv = env.NODE_ENV ?? (options.overrides?.env as string | undefined) ?? 'development';
+  let raw = merge(readJson(resolve(dir, 'default.json')), readJson(resolve(dir, `${nodeEnv}.json`)));
+  const fromEnv: Json = {};
+  for (const [name, option] of Object.entries(ENV_OPTIONS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(fromEnv, option, envValue(value) as string);
+  }
+  raw = merge(merge(raw, fromEnv), options.overrides ?? {});
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const config = parsed.data;
+  const problems: string[] = [];
+  if (config.env === 'production') {
+    if (!config.masterKey) problems.push('masterKey: required in production (MASTER_KEY, base64 of 32 bytes)');
+    if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
+    if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
+    if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  return {
+    ...config,
+    issuer: (config.issuer ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
+    masterKey: config.masterKey ?? DEVELOPMENT_MASTER_KEY,
+    demoMerchant: config.demoMerchant ?? config.env === 'development',
+  };
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+// One schema for the whole platform. Each option: its default and what it is for.
+// `config/default.json` mirrors these defaults; `config/<NODE_ENV>.json` and environment
+// variables (see load.ts) overlay them. A bad value stops the start naming the option.
+
+const port = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().int().positive();
+
+export const configSchema = z
+  .object({
+    /** development | test | production; production refuses development defaults. */
+    env: z.enum(['development', 'test', 'production']).default('development'),
+    /** TCP port the HTTP server listens on (0 = any free port). */
+    port: port.default(3000),
+    /** Interface to bind. */
+    host: z.string().min(1).default('0.0.0.0'),
+    /** Public issuer URL; every OIDC URL derives from it. Defaults to http://localhost:<port>. */
+    issuer: z.url({ protocol: /^https?$/ }).optional(),
+    /** Trust X-Forwarded-* headers (set when running behind a TLS-terminating proxy). */
+    trustProxy: z.coerce.boolean().default(false),
+    /** postgres:// URL of a PostgreSQL server; when empty, embedded PGlite in dataDir is used. */
+    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+    /** Directory for the embedded PGlite database (used when databaseUrl is empty). */
+    dataDir: z.string().min(1).default('./data'),
+    /** Connection pool size for PostgreSQL (PGlite always has one connection). */
+    databasePoolMax: z.coerce.number().int().min(1).max(100).default(10),
+    /**
+     * Master key (base64 of 32 bytes) that encrypts private keys and secrets at rest
+     * (AES-256-GCM). Required in production; development and test use a fixed, public key.
+     */
+    masterKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes').optional(),
+    /** argon2id parameters for account passwords (defaults: OWASP minimum m=19456 KiB, t=2, p=1). */
+    argon2: z
+      .object({
+        memoryCost: z.coerce.number().int().min(19456).default(19456),
+        timeCost: z.coerce.number().int().min(2).default(2),
+        parallelism: z.coerce.number().int().min(1).max(16).default(1),
+      })
+      .default({ memoryCost: 19456, timeCost: 2, parallelism: 1 }),
+    /** Lifetimes of OIDC artifacts, in seconds. */
+    ttl: z
+      .object({
+        accessToken: seconds.default(600),
+        authorizationCode: seconds.max(600).default(60),
+        idToken: seconds.default(600),
+        refreshToken: seconds.default(14 * 24 * 3600),
+        session: seconds.default(24 * 3600),
+        interaction: seconds.default(3600),
+        grant: seconds.default(365 * 24 * 3600),
+      })
+      .default({
+        accessToken: 600,
+        authorizationCode: 60,
+        idToken: 600,
+        refreshToken: 14 * 24 * 3600,
+        session: 24 * 3600,
+        interaction: 3600,
+        grant: 365 * 24 * 3600,
+      }),
+    /** How long a rotated-out signing key stays published for verification, in seconds. */
+    retiredKeyLifetime: seconds.default(14 * 24 * 3600),
+    /** Expired OIDC rows are purged every `interval` seconds, `batchSize` rows per statement. */
+    purge: z
+      .object({
+        interval: seconds.default(300),
+        batchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
+      })
+      .default({ interval: 300, batchSize: 1000 }),
+    /** Largest accepted form or JSON body on the platform's own routes. */
+    bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
+    /** Create (and print) a demo merchant on start; defaults to on in development only. */
+    demoMerchant: z.coerce.boolean().optional(),
+    /** Log level (pino). */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema> & { issuer: string; masterKey: string };

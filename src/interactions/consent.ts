@@ -1,0 +1,29 @@
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+
+type Details = Pick<Awaited<ReturnType<Provider['interactionDetails']>>, 'prompt' | 'params' | 'session' | 'grantId'>;
+
+/**
+ * Records the person's consent as an oidc-provider Grant covering what the prompt found missing
+ * (oidc-provider's consent prompt details: missingOIDCScope, missingOIDCClaims,
+ * missingResourceScopes), and returns the interaction result that finishes the consent prompt.
+ */
+export async function grantConsent(provider: Provider, details: Details): Promise<InteractionResults> {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session!.accountId, clientId: params.client_id as string });
+  if (!grant) throw new Error('grant referenced by the interaction no longer exists');
+  const missing = prompt.details as {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  return { consent: details.grantId ? {} : { grantId } };
+}

@@ -1,0 +1,118 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
+import { z } from 'zod';
+import type { AccountService } from '../accounts/service.js';
+import { PlatformError } from '../errors.js';
+import { parseBody, text } from '../http/input.js';
+import { localeOf } from '../http/locale.js';
+import type { Views } from '../http/views.js';
+import { grantConsent } from './consent.js';
+
+const credentials = z.object({ login: text(254), password: text(1024) });
+
+/** Error codes that have their own message on the pages; others show the generic one. */
+const KNOWN_ERRORS = new Set(['login_invalid', 'password_too_short', 'password_too_long', 'login-taken']);
+
+/** What the person typed as login, to refill the form (never the password). */
+function submittedLogin(ctx: Context): string {
+  const login = (ctx.request as { body?: { login?: unknown } }).body?.login;
+  return typeof login === 'string' ? login.slice(0, 254) : '';
+}
+
+export interface InteractionDeps {
+  provider: Provider;
+  accounts: AccountService;
+  views: Views;
+}
+
+/**
+ * Sign-in, registration and consent pages for oidc-provider's interactions (its login and consent
+ * prompts). Each flow ends by handing a result back to the provider, which resumes the
+ * authorization request (oidc-provider README: "interactions").
+ */
+export function interactionRoutes({ provider, accounts, views }: InteractionDeps): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  const page = (ctx: Context, name: string, context: Record<string, unknown>, status = 200) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = views.render(name, localeOf(ctx), { uid: ctx.params.uid, ...context });
+  };
+
+  const finish = async (ctx: Context, result: InteractionResults) => {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  };
+
+  /** The interaction behind this uid, checked to be at the prompt the page handles. */
+  const details = async (ctx: Context, prompt?: 'login' | 'consent') => {
+    const found = await provider.interactionDetails(ctx.req, ctx.res);
+    if (found.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
+    if (prompt && found.prompt.name !== prompt) {
+      throw new PlatformError('wrong-step', 400, 'This step of the sign-in is already done or not yet due.');
+    }
+    const client = await provider.Client.find(found.params.client_id as string);
+    return { ...found, client };
+  };
+
+  const merchantOf = (client: Awaited<ReturnType<typeof details>>['client']) => ({
+    name: client?.clientName ?? client?.clientId,
+    category: (client as unknown as { category?: string } | undefined)?.category,
+  });
+
+  router.get('/', async (ctx) => {
+    const found = await details(ctx);
+    const merchant = merchantOf(found.client);
+    if (found.prompt.name === 'login') return page(ctx, 'login', { merchant, login: found.lastSubmission?.login });
+    if (found.prompt.name === 'consent') {
+      const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
+      return page(ctx, 'consent', { merchant, scopes });
+    }
+    throw new PlatformError('unknown-prompt', 400, `Unsupported prompt ${found.prompt.name}.`);
+  });
+
+  router.post('/login', async (ctx) => {
+    const found = await details(ctx, 'login');
+    try {
+      const account = await accounts.authenticate(parseBody(ctx, credentials));
+      await finish(ctx, { login: { accountId: account.id } });
+    } catch (err) {
+      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 401)) throw err;
+      const error = err.status === 401 ? 'error.invalid_credentials' : 'error.invalid_input';
+      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error }, err.status);
+    }
+  });
+
+  router.get('/register', async (ctx) => {
+    const found = await details(ctx, 'login');
+    page(ctx, 'register', { merchant: merchantOf(found.client) });
+  });
+
+  router.post('/register', async (ctx) => {
+    const found = await details(ctx, 'login');
+    try {
+      const account = await accounts.register(parseBody(ctx, credentials));
+      await finish(ctx, { login: { accountId: account.id } });
+    } catch (err) {
+      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 409)) throw err;
+      const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => e.code) : [err.code];
+      const messages = [...new Set(codes.map((code) => `error.${KNOWN_ERRORS.has(code) ? code : 'invalid_input'}`))];
+      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status);
+    }
+  });
+
+  router.post('/confirm', async (ctx) => {
+    const found = await details(ctx, 'consent');
+    await finish(ctx, await grantConsent(provider, found));
+  });
+
+  router.post('/abort', async (ctx) => {
+    await details(ctx);
+    await finish(ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+  });
+
+  return router;
+}

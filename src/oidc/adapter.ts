@@ -1,0 +1,98 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Db } from '../db/index.js';
+import type { ClientService } from '../clients/service.js';
+import { isStorableText } from '../db/text.js';
+import { consumePayload, destroyByGrantId, destroyPayload, findPayload, upsertPayload, type PayloadRow } from './store.js';
+
+// oidc-provider's Adapter contract, as its reference memory adapter implements it
+// (oidc-provider/lib/adapters/memory_adapter.js): `consumed` is an epoch time in the payload,
+// a payload past its expiry is not found, revokeByGrantId removes every token of a grant.
+
+function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
+  if (!row) return undefined;
+  const payload = row.payload as AdapterPayload;
+  return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
+}
+
+/** Every model but Client, stored in `oidc_payloads`. */
+export class KnexAdapter implements Adapter {
+  constructor(
+    private readonly db: Db,
+    private readonly model: string,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    await upsertPayload(this.db, {
+      model: this.model,
+      id,
+      payload,
+      grantId: payload.grantId,
+      uid: payload.uid,
+      userCode: payload.userCode,
+      accountId: payload.accountId,
+      expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : undefined,
+    });
+  }
+
+  // Ids, uids and user codes come from requests: anything unstorable cannot exist.
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(id, 1000)) return undefined;
+    return toPayload(await findPayload(this.db, this.model, { id }));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(uid, 1000)) return undefined;
+    return toPayload(await findPayload(this.db, this.model, { uid }));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(userCode, 1000)) return undefined;
+    return toPayload(await findPayload(this.db, this.model, { user_code: userCode }));
+  }
+
+  async consume(id: string): Promise<void> {
+    await consumePayload(this.db, this.model, id);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await destroyPayload(this.db, this.model, id);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await destroyByGrantId(this.db, grantId);
+  }
+}
+
+/** Clients live in our own `clients` table, registered by the operator CLI; read-only here. */
+export class ClientAdapter implements Adapter {
+  constructor(private readonly clients: ClientService) {}
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(id, 200)) return undefined;
+    return (await this.clients.findOidcMetadata(id)) as AdapterPayload | undefined;
+  }
+
+  async upsert(): Promise<void> {
+    throw new Error('clients are registered with the operator CLI');
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    throw new Error('clients are removed with the operator CLI');
+  }
+
+  async revokeByGrantId(): Promise<void> {}
+}
+
+export function adapterFactory(db: Db, clients: ClientService) {
+  return (model: string): Adapter => (model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model));
+}

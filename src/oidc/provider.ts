@@ -1,0 +1,109 @@
+import type { Context } from 'koa';
+import Provider, { type Configuration } from 'oidc-provider';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/index.js';
+import type { AccountService } from '../accounts/service.js';
+import type { ClientService } from '../clients/service.js';
+import type { Views } from '../http/views.js';
+import { localeOf } from '../http/locale.js';
+import { adapterFactory } from './adapter.js';
+import { accountClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
+import { pairwiseSubject } from './pairwise.js';
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  accounts: AccountService;
+  clients: ClientService;
+  views: Views;
+  /** Private signing JWKs, the key used to sign each alg first. */
+  signingKeys: Configuration['jwks'];
+  /** Cookie signing keys, the current one first. */
+  cookieKeys: string[];
+  pairwiseSalt: string;
+}
+
+/** Builds the OpenID Provider; every option that differs from oidc-provider's default is here. */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config, views } = deps;
+  const configuration: Configuration = {
+    adapter: adapterFactory(deps.db, deps.clients),
+    jwks: deps.signingKeys,
+    cookies: {
+      keys: deps.cookieKeys,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    claims: SCOPE_CLAIMS,
+    scopes: SCOPES,
+    subjectTypes: ['pairwise'],
+    // Authorization code only: RFC 9700 §2.1.2 retires the implicit and hybrid flows.
+    responseTypes: ['code'],
+    pairwiseIdentifier: async (_ctx, accountId, client) =>
+      pairwiseSubject(deps.pairwiseSalt, String(client.sectorIdentifier ?? client.clientId), accountId),
+    clientDefaults: {
+      subject_type: 'pairwise',
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    extraClientMetadata: {
+      properties: ['kind', 'category', 'security_level', 'grant_levels'],
+    },
+    // RFC 9700 §2.1.1: PKCE for every client, and only S256 (oidc-provider 9 accepts no other).
+    pkce: { required: () => true },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+    },
+    findAccount: async (_ctx, id) => {
+      const account = await deps.accounts.find(id);
+      if (!account) return undefined;
+      return { accountId: account.id, claims: async (_use, _scope, _claims, _rejected) => accountClaims(account, id) };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = views.render('logout', localeOf(ctx as unknown as Context), { form, clientName: ctx.oidc.client?.clientName });
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = views.render('logged-out', localeOf(ctx as unknown as Context), { clientName: ctx.oidc.client?.clientName });
+        },
+      },
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    renderError: async (ctx, out, error) => {
+      ctx.type = 'html';
+      ctx.body = views.render('error', localeOf(ctx as unknown as Context), {
+        title: out.error,
+        message: out.error_description,
+        status: ctx.status,
+        expose: (error as { expose?: boolean }).expose !== false,
+      });
+    },
+    ttl: {
+      AccessToken: config.ttl.accessToken,
+      AuthorizationCode: config.ttl.authorizationCode,
+      ClientCredentials: config.ttl.accessToken,
+      IdToken: config.ttl.idToken,
+      Interaction: config.ttl.interaction,
+      Session: config.ttl.session,
+      Grant: config.ttl.grant,
+      RefreshToken: config.ttl.refreshToken,
+    },
+  };
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}

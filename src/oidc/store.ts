@@ -1,0 +1,67 @@
+import type { Queryable } from '../db/index.js';
+
+/** SQL over `oidc_payloads`, the one table holding every oidc-provider model but Client. */
+
+export interface PayloadRow {
+  payload: Record<string, unknown>;
+  consumed_at: Date | null;
+  expires_at: Date | null;
+}
+
+const live = (db: Queryable) => (q: any) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now());
+
+export async function upsertPayload(
+  db: Queryable,
+  row: { model: string; id: string; payload: object; grantId?: string; uid?: string; userCode?: string; accountId?: string; expiresAt?: Date },
+): Promise<void> {
+  await db('oidc_payloads')
+    .insert({
+      model: row.model,
+      id: row.id,
+      payload: JSON.stringify(row.payload),
+      grant_id: row.grantId ?? null,
+      uid: row.uid ?? null,
+      user_code: row.userCode ?? null,
+      account_id: row.accountId ?? null,
+      expires_at: row.expiresAt ?? null,
+      consumed_at: null,
+    })
+    .onConflict(['model', 'id'])
+    .merge();
+}
+
+export function findPayload(db: Queryable, model: string, where: { id?: string; uid?: string; user_code?: string }): Promise<PayloadRow | undefined> {
+  return db<PayloadRow>('oidc_payloads')
+    .select('payload', 'consumed_at', 'expires_at')
+    .where({ model, ...where } as Record<string, string>)
+    .andWhere(live(db))
+    .first();
+}
+
+/** Marks a payload consumed; returns false when it was already consumed (a replay). */
+export async function consumePayload(db: Queryable, model: string, id: string): Promise<boolean> {
+  const updated = await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.fn.now() });
+  return updated > 0;
+}
+
+export async function destroyPayload(db: Queryable, model: string, id: string): Promise<void> {
+  await db('oidc_payloads').where({ model, id }).delete();
+}
+
+export async function destroyByGrantId(db: Queryable, grantId: string): Promise<number> {
+  return db('oidc_payloads').where({ grant_id: grantId }).delete();
+}
+
+/**
+ * Deletes up to `limit` rows that expired before `before`; returns how many. Bounded so a purge
+ * never holds long locks or a huge transaction, whatever the backlog.
+ */
+export async function purgeExpired(db: Queryable, before: Date, limit: number): Promise<number> {
+  const result = await db.raw(
+    `DELETE FROM oidc_payloads WHERE ctid IN (
+       SELECT ctid FROM oidc_payloads WHERE expires_at < ? LIMIT ?
+     )`,
+    [before, limit],
+  );
+  return result.rowCount ?? result.affectedRows ?? 0;
+}

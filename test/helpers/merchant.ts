@@ -1,0 +1,90 @@
+import * as oidc from 'openid-client';
+import type { Platform } from '../../src/platform.js';
+import { formAction, UserAgent, type Page } from './user-agent.js';
+
+export const CALLBACK = 'http://localhost:8080/callback';
+/** A second merchant's callback, on another host (so another pairwise sector). */
+export const OTHER_CALLBACK = 'http://127.0.0.1:8080/callback';
+const isCallback = (url: string) => url.startsWith(CALLBACK) || url.startsWith(OTHER_CALLBACK);
+
+let counter = 0;
+/** A unique, valid login for a test person. */
+export function newLogin(): string {
+  counter += 1;
+  return `person${counter}.${process.pid}.${Date.now().toString(36)}@example.test`;
+}
+
+/** Registers a merchant through the same service the CLI uses. */
+export async function addMerchant(platform: Platform, overrides: Record<string, unknown> = {}) {
+  return platform.clients.add({ name: 'Test merchant', redirectUris: [CALLBACK], category: 'retail', ...overrides });
+}
+
+/** The merchant's openid-client configuration, from the platform's discovery document. */
+export function discover(issuer: string, clientId: string, clientSecret: string) {
+  return oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks],
+  });
+}
+
+export interface AuthorizationStart {
+  url: URL;
+  verifier: string;
+  state: string;
+  nonce: string;
+}
+
+/** Builds an authorization request with PKCE S256, state and nonce, as a merchant would. */
+export async function startAuthorization(
+  config: oidc.Configuration,
+  params: Record<string, string> = {},
+): Promise<AuthorizationStart> {
+  const verifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: CALLBACK,
+    scope: 'openid email offline_access',
+    prompt: 'consent',
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...params,
+  });
+  return { url, verifier, state, nonce };
+}
+
+/** A person's browser that stops when it is sent back to the merchant's callback. */
+export function personBrowser(): UserAgent {
+  return new UserAgent(isCallback);
+}
+
+/**
+ * Walks a person through sign-in (registering first when `register`), then consent, following
+ * the real redirects and posting the real forms. Returns the page the merchant receives.
+ */
+export async function signInAndConsent(
+  agent: UserAgent,
+  authorizationUrl: URL,
+  person: { login: string; password: string; register?: boolean },
+): Promise<Page> {
+  let page = await agent.navigate(authorizationUrl.toString());
+  if (isCallback(page.url)) return page;
+  if (person.register) {
+    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.submit(formAction(page, '/register'), { login: person.login, password: person.password });
+  } else if (formActionsInclude(page, '/login')) {
+    page = await agent.submit(formAction(page, '/login'), { login: person.login, password: person.password });
+  }
+  if (isCallback(page.url)) return page;
+  return agent.submit(formAction(page, '/confirm'), {});
+}
+
+function formActionsInclude(page: Page, suffix: string): boolean {
+  try {
+    formAction(page, suffix);
+    return true;
+  } catch {
+    return false;
+  }
+}

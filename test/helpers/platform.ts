@@ -1,0 +1,66 @@
+import { once } from 'node:events';
+import type { AddressInfo, Server } from 'node:net';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { createPlatform, type Platform } from '../../src/platform.js';
+import { createTestDatabase, type TestDatabase } from './db.js';
+
+export interface RunningPlatform {
+  platform: Platform;
+  server: Server;
+  issuer: string;
+  stop(): Promise<void>;
+}
+
+// Listens first on a random port so the issuer can name it, then serves the platform there.
+async function freePortServer(): Promise<{ server: Server; port: number }> {
+  const { createServer } = await import('node:http');
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Test configuration: lowest allowed argon2 cost, quiet logs, the given database. */
+export function testConfig(database: TestDatabase, overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({
+    env: { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL },
+    overrides: { databaseUrl: database.databaseUrl, dataDir: database.dataDir, ...overrides },
+  });
+}
+
+/**
+ * Starts one platform instance over real HTTP on 127.0.0.1. On PGlite every instance shares the
+ * file's one in-memory database; on PostgreSQL each instance gets its own pool.
+ */
+export async function startPlatform(database: TestDatabase, overrides: Record<string, unknown> = {}): Promise<RunningPlatform> {
+  const { server, port } = await freePortServer();
+  const issuer = (overrides.issuer as string | undefined) ?? `http://127.0.0.1:${port}`;
+  const config = testConfig(database, { issuer, port, ...overrides });
+  const platform = await createPlatform(config, { db: database.open() });
+  server.on('request', platform.app.callback());
+  return {
+    platform,
+    server,
+    issuer,
+    stop: async () => {
+      server.closeAllConnections();
+      server.close();
+      await platform.close();
+    },
+  };
+}
+
+/** One database and one platform for a test file. */
+export async function startTestPlatform(overrides: Record<string, unknown> = {}) {
+  const database = await createTestDatabase();
+  const running = await startPlatform(database, overrides);
+  return {
+    ...running,
+    database,
+    stop: async () => {
+      await running.stop();
+      await database.drop();
+    },
+  };
+}
