@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
+import { lockDataDir } from './lock.js';
 
 export type Db = Knex;
 export type Tx = Knex.Transaction;
@@ -38,7 +39,13 @@ export function createDb(options: DbOptions): Db {
   if (options.dataDir !== ':memory:') {
     const dir = resolve(options.dataDir, 'pglite');
     mkdirSync(dir, { recursive: true });
+    // Held until the process exits; a lock left by a crash is detected by its dead pid.
+    process.once('exit', lockDataDir(options.dataDir));
     connection = { filename: dir };
   }
-  return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: connection as Knex.StaticConnectionConfig });
+  return knexFactory({
+    client: ClientPgLite as unknown as typeof Knex.Client,
+    dialect: 'postgres',
+    connection: connection as Knex.StaticConnectionConfig,
+  });
 }

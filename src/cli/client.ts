@@ -1,0 +1,35 @@
+import { ClientService } from '../clients/service.js';
+import type { CliContext } from './context.js';
+import { listOption, requireOption, type Options } from './options.js';
+
+/** `client add --name N --redirect-uri U [--kind] [--levels a,b] [--category C] [--security-level n]` */
+export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
+  const clients = new ClientService(ctx.db, ctx.box);
+  const added = await clients.add({
+    name: requireOption(options, 'name'),
+    kind: options.kind as 'merchant' | 'notary' | undefined,
+    redirectUris: listOption(options, 'redirect-uri'),
+    levels: options.levels ? (listOption(options, 'levels') as never) : undefined,
+    category: options.category as string | undefined,
+    securityLevel: options['security-level'] as unknown as number | undefined,
+  });
+  ctx.print(
+    { ...added },
+    [
+      `Registered ${added.kind} "${added.name}"`,
+      `  client_id:     ${added.client_id}`,
+      `  client_secret: ${added.client_secret}   (shown once; store it now)`,
+      `  levels:        ${added.grant_levels.join(', ')}`,
+      `  redirect_uris: ${added.redirect_uris.join(' ') || '(none)'}`,
+    ].join('\n'),
+  );
+}
+
+/** `client list` */
+export async function clientList(ctx: CliContext): Promise<void> {
+  const clients = await new ClientService(ctx.db, ctx.box).list();
+  ctx.print(
+    { clients },
+    clients.map((c) => `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]`).join('\n') || '(no clients)',
+  );
+}

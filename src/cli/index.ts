@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load.js';
+import { PlatformError } from '../errors.js';
+import { clientAdd, clientList } from './client.js';
+import { openCliContext, type CliContext } from './context.js';
+import { keysRotate } from './keys.js';
+import type { Options } from './options.js';
+
+const USAGE = `Usage: npm run cli -- <command> [options] [--json]
+
+Commands:
+  migrate                         apply pending database migrations
+  client add --name N --redirect-uri U [--redirect-uri U2] [--kind merchant|notary]
+             [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
+  client list
+  keys rotate [--purpose oidc-signing|cookie]
+
+With --json a command prints one JSON object on stdout.`;
+
+type Command = (ctx: CliContext, options: Options) => Promise<void>;
+
+const COMMANDS: Record<string, Command> = {
+  migrate: async (ctx) => ctx.print({ migrated: true }, 'Database is up to date.'),
+  'client add': clientAdd,
+  'client list': clientList,
+  'keys rotate': keysRotate,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      kind: { type: 'string' },
+      levels: { type: 'string' },
+      category: { type: 'string' },
+      'security-level': { type: 'string' },
+      purpose: { type: 'string' },
+    },
+  });
+  const name = positionals.slice(0, 2).join(' ');
+  const command = COMMANDS[name] ?? COMMANDS[positionals[0] ?? ''];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const ctx = await openCliContext(values.json ?? false);
+  try {
+    await command(ctx, values as Options);
+    return 0;
+  } finally {
+    await ctx.db.destroy();
+  }
+}
+
+function report(err: unknown, json: boolean): number {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    return 1;
+  }
+  if (err instanceof PlatformError && err.expose) {
+    if (json) console.log(JSON.stringify({ error: err.code, message: err.message, errors: err.extra.errors }));
+    console.error(`Error: ${err.message}${(err.extra.errors ?? []).map((e) => `\n  - ${e.field}: ${e.message ?? e.code}`).join('')}`);
+    return 1;
+  }
+  if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  console.error('Command failed:', err instanceof Error ? err.message : err);
+  return 1;
+}
+
+const argv = process.argv.slice(2);
+main(argv)
+  .then((code) => process.exit(code))
+  .catch((err) => process.exit(report(err, argv.includes('--json'))));
