@@ -66,8 +66,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
+      // whether a token another merchant holds is live.
+      introspection: { enabled: true, allowedPolicy: ownTokensOnly },
+      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -107,3 +109,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.proxy = config.trustProxy;
   return provider;
 }
+
+async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
+  return token.clientId === client.clientId;
+}
+

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import type { AddressInfo, Server } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
@@ -14,7 +15,6 @@ export interface RunningPlatform {
 
 // Listens first on a random port so the issuer can name it, then serves the platform there.
 async function freePortServer(): Promise<{ server: Server; port: number }> {
-  const { createServer } = await import('node:http');
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

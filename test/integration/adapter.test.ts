@@ -1,0 +1,109 @@
+import type { Db } from '../../src/db/index.js';
+import { migrateLatest } from '../../src/db/migrate.js';
+import { KnexAdapter } from '../../src/oidc/adapter.js';
+import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+
+describe('the knex adapter for oidc-provider models', () => {
+  let database: TestDatabase;
+  let db: Db;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = database.open();
+    await migrateLatest(db);
+  });
+  afterAll(() => database.drop());
+
+  it('stores, finds and overwrites a payload by model and id', async () => {
+    const sessions = new KnexAdapter(db, 'Session');
+    const codes = new KnexAdapter(db, 'AuthorizationCode');
+    await sessions.upsert('same-id', { kind: 'Session', uid: 'u1', accountId: 'a1' }, 60);
+    await codes.upsert('same-id', { kind: 'AuthorizationCode', grantId: 'g1' }, 60);
+    expect(await sessions.find('same-id')).toEqual({ kind: 'Session', uid: 'u1', accountId: 'a1' });
+    expect(await codes.find('same-id')).toEqual({ kind: 'AuthorizationCode', grantId: 'g1' });
+    await sessions.upsert('same-id', { kind: 'Session', uid: 'u2', accountId: 'a1' }, 60);
+    expect(await sessions.findByUid('u2')).toEqual(expect.objectContaining({ uid: 'u2' }));
+    expect(await sessions.findByUid('u1')).toBeUndefined();
+  });
+
+  it('finds device codes by user code', async () => {
+    const deviceCodes = new KnexAdapter(db, 'DeviceCode');
+    await deviceCodes.upsert('dc1', { kind: 'DeviceCode', userCode: 'ABCD-EFGH' }, 60);
+    expect(await deviceCodes.findByUserCode('ABCD-EFGH')).toEqual(expect.objectContaining({ userCode: 'ABCD-EFGH' }));
+  });
+
+  it('does not return a payload past its expiry', async () => {
+    const tokens = new KnexAdapter(db, 'AccessToken');
+    await tokens.upsert('short', { kind: 'AccessToken' }, 1);
+    expect(await tokens.find('short')).toBeDefined();
+    await db('oidc_payloads').where({ model: 'AccessToken', id: 'short' }).update({ expires_at: new Date(Date.now() - 1000) });
+    expect(await tokens.find('short')).toBeUndefined();
+  });
+
+  it('marks a consumed payload with the time it was consumed, once', async () => {
+    const codes = new KnexAdapter(db, 'AuthorizationCode');
+    await codes.upsert('c1', { kind: 'AuthorizationCode', grantId: 'g-consume' }, 60);
+    await codes.consume('c1');
+    const consumed = await codes.find('c1');
+    expect(consumed?.consumed).toEqual(expect.any(Number));
+    expect(Math.abs(Number(consumed!.consumed) - Date.now() / 1000)).toBeLessThan(60);
+    await codes.consume('c1');
+    expect((await codes.find('c1'))?.consumed).toBe(consumed!.consumed);
+  });
+
+  it('revokes every token of a grant and nothing else', async () => {
+    const access = new KnexAdapter(db, 'AccessToken');
+    const refresh = new KnexAdapter(db, 'RefreshToken');
+    await access.upsert('at-g2', { kind: 'AccessToken', grantId: 'g2' }, 60);
+    await refresh.upsert('rt-g2', { kind: 'RefreshToken', grantId: 'g2' }, 60);
+    await access.upsert('at-g3', { kind: 'AccessToken', grantId: 'g3' }, 60);
+    await access.revokeByGrantId('g2');
+    expect(await access.find('at-g2')).toBeUndefined();
+    expect(await refresh.find('rt-g2')).toBeUndefined();
+    expect(await access.find('at-g3')).toBeDefined();
+  });
+
+  it('destroys one payload', async () => {
+    const grants = new KnexAdapter(db, 'Grant');
+    await grants.upsert('gr1', { kind: 'Grant', accountId: 'a1' }, 60);
+    await grants.destroy('gr1');
+    expect(await grants.find('gr1')).toBeUndefined();
+  });
+
+  it('treats ids that cannot be stored (NUL, lone surrogates, huge) as unknown instead of failing', async () => {
+    const tokens = new KnexAdapter(db, 'AccessToken');
+    await expect(tokens.find('a\u0000b')).resolves.toBeUndefined();
+    await expect(tokens.find('\uD800')).resolves.toBeUndefined();
+    await expect(tokens.findByUid('x'.repeat(5000))).resolves.toBeUndefined();
+  });
+
+  it('purges expired rows in bounded batches until none are left, keeping live ones', async () => {
+    const rows = Array.from({ length: 250 }, (_, i) => ({
+      model: 'Interaction',
+      id: `expired-${i}`,
+      payload: JSON.stringify({ kind: 'Interaction' }),
+      expires_at: new Date(Date.now() - 60_000),
+    }));
+    await db.batchInsert('oidc_payloads', rows, 100);
+    const live = new KnexAdapter(db, 'Interaction');
+    await live.upsert('live', { kind: 'Interaction' }, 600);
+    const removed = await purgeExpiredPayloads(db, { batchSize: 40 });
+    expect(removed).toBeGreaterThanOrEqual(250);
+    const [row] = await db('oidc_payloads').where('expires_at', '<', new Date()).count({ count: '*' });
+    expect(Number(row?.count)).toBe(0);
+    expect(await live.find('live')).toBeDefined();
+  });
+
+  it('stops a purge after maxBatches, leaving the rest for the next run', async () => {
+    const rows = Array.from({ length: 30 }, (_, i) => ({
+      model: 'Session',
+      id: `old-${i}`,
+      payload: JSON.stringify({ kind: 'Session' }),
+      expires_at: new Date(Date.now() - 60_000),
+    }));
+    await db.batchInsert('oidc_payloads', rows, 100);
+    expect(await purgeExpiredPayloads(db, { batchSize: 10, maxBatches: 2 })).toBe(20);
+    expect(await purgeExpiredPayloads(db, { batchSize: 10 })).toBe(10);
+  });
+});
