@@ -21,7 +21,7 @@ export function normalizeLogin(raw: string): NormalizedLogin | null {
     return email.safeParse(lower).success ? { login: lower, type: 'email' } : null;
   }
   const compact = text.replace(/[\s()-]/g, '');
-  const mainland = /^(?:\+?86)?(1[3-9]\d{9})$/.exec(compact);
+  const mainland = /^(?:\+86|0086|86)?(1[3-9]\d{9})$/.exec(compact);
   if (mainland) return { login: `+86${mainland[1]}`, type: 'phone' };
   if (/^\+[1-9]\d{7,14}$/.test(compact)) return { login: compact, type: 'phone' };
   return null;

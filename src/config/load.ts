@@ -63,13 +63,6 @@ function setPath(target: Json, path: string, value: string): void {
   node[keys.at(-1)!] = value;
 }
 
-// "false"/"0" must be false: z.coerce.boolean() alone would read any non-empty string as true.
-function envValue(value: string): unknown {
-  if (value === 'false' || value === '0') return false;
-  if (value === 'true' || value === '1') return true;
-  return value;
-}
-
 /**
  * Builds the configuration: config/default.json, then config/<env>.json, then environment
  * variables, then `overrides` (tests). Throws ConfigError listing every invalid option.
@@ -82,7 +75,7 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
   const fromEnv: Json = {};
   for (const [name, option] of Object.entries(ENV_OPTIONS)) {
     const value = env[name];
-    if (value !== undefined && value !== '') setPath(fromEnv, option, envValue(value) as string);
+    if (value !== undefined && value !== '') setPath(fromEnv, option, value);
   }
   raw = merge(merge(raw, fromEnv), options.overrides ?? {});
 

@@ -6,6 +6,13 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
+// A switch from a file (true/false) or the environment (true/false, 1/0, yes/no, on/off); any
+// other word is an error rather than a surprise `true` (z.coerce.boolean reads "no" as true).
+const SWITCH_WORDS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+const flag = z.preprocess(
+  (value) => (typeof value === 'string' ? (SWITCH_WORDS[value.trim().toLowerCase()] ?? value) : value),
+  z.boolean({ error: 'expected true or false (also 1/0, yes/no, on/off)' }),
+);
 
 export const configSchema = z
   .object({
@@ -18,7 +25,7 @@ export const configSchema = z
     /** Public issuer URL; every OIDC URL derives from it. Defaults to http://localhost:<port>. */
     issuer: z.url({ protocol: /^https?$/ }).optional(),
     /** Trust X-Forwarded-* headers (set when running behind a TLS-terminating proxy). */
-    trustProxy: z.coerce.boolean().default(false),
+    trustProxy: flag.default(false),
     /** postgres:// URL of a PostgreSQL server; when empty, embedded PGlite in dataDir is used. */
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
     /** Directory for the embedded PGlite database (used when databaseUrl is empty). */
@@ -70,7 +77,7 @@ export const configSchema = z
     /** Largest accepted form or JSON body on the platform's own routes. */
     bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */
-    demoMerchant: z.coerce.boolean().optional(),
+    demoMerchant: flag.optional(),
     /** Log level (pino). */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

@@ -43,7 +43,8 @@ export class SecretBox {
     }
     const key = this.keys.get(keyId);
     if (!key) throw new Error(`SecretBox: unknown key id ${keyId}`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
+    // The tag length is fixed: GCM would otherwise accept a truncated (forgeable) tag.
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'), { authTagLength: 16 });
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]);

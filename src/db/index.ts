@@ -35,17 +35,30 @@ export function createDb(options: DbOptions): Db {
       acquireConnectionTimeout: 10_000,
     });
   }
-  let connection: { filename: string } | Record<string, never> = {};
-  if (options.dataDir !== ':memory:') {
-    const dir = resolve(options.dataDir, 'pglite');
-    mkdirSync(dir, { recursive: true });
-    // Held until the process exits; a lock left by a crash is detected by its dead pid.
-    process.once('exit', lockDataDir(options.dataDir));
-    connection = { filename: dir };
+  if (options.dataDir === ':memory:') {
+    return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: {} });
   }
-  return knexFactory({
+  const dir = resolve(options.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  // Held until the database is closed or the process exits; a lock left by a crash is detected
+  // by its dead pid.
+  const release = lockDataDir(options.dataDir);
+  process.once('exit', release);
+  const db = knexFactory({
     client: ClientPgLite as unknown as typeof Knex.Client,
     dialect: 'postgres',
-    connection: connection as Knex.StaticConnectionConfig,
+    connection: { filename: dir } as Knex.StaticConnectionConfig,
   });
+  // knex.destroy() ends in client.destroy(); the knex function's own property is read-only.
+  const client = db.client as { destroy(callback?: unknown): Promise<void> };
+  const destroy = client.destroy.bind(client);
+  client.destroy = async (callback?: unknown) => {
+    try {
+      await destroy(callback);
+    } finally {
+      process.off('exit', release);
+      release();
+    }
+  };
+  return db;
 }

@@ -55,7 +55,7 @@ export function negotiateLocale(input: { query?: string; cookie?: string; accept
     .split(',')
     .map((part) => {
       const [tag = '', ...params] = part.trim().split(';');
-      const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)?.[1]).find(Boolean);
+      const q = params.map((p) => /^\s*q=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)\s*$/i.exec(p)?.[1]).find(Boolean);
       return { tag: tag.trim().toLowerCase(), q: q === undefined ? 1 : Number(q) };
     })
     .filter((r) => r.tag && r.q > 0)

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as oidc from 'openid-client';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { addMerchant, CALLBACK, discover, newLogin, startAuthorization, type AuthorizationStart } from '../helpers/merchant.js';
+import { startTestPlatform } from '../helpers/platform.js';
+
+const messages = (locale: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const zh = messages('zh-CN');
+const en = messages('en');
+const MERCHANT = 'Browser Test Shop';
+
+// A real browser (headless Chromium, JavaScript off) walking the sign-in pages, with the merchant
+// side played by openid-client.
+describe('a person in a real browser', () => {
+  let running: Awaited<ReturnType<typeof startTestPlatform>>;
+  let browser: TestBrowser;
+  let config: oidc.Configuration;
+  let merchant: Awaited<ReturnType<typeof addMerchant>>;
+
+  beforeAll(async () => {
+    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    merchant = await addMerchant(running.platform, { name: MERCHANT });
+    config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await running?.stop();
+  });
+
+  /** Nobody listens on the merchant's callback host: answer it in the browser and keep its URL. */
+  async function interceptCallback(page: Page) {
+    await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+  }
+
+  /** Clicks a button that leaves for the merchant; returns the callback URL the browser was sent to. */
+  async function clickToCallback(page: Page, button: string): Promise<URL> {
+    const request = page.waitForRequest((r) => r.url().startsWith(CALLBACK) && r.isNavigationRequest());
+    await page.getByRole('button', { name: button, exact: true }).click();
+    return new URL((await request).url());
+  }
+
+  async function exchange(callback: URL, start: AuthorizationStart) {
+    expect(callback.searchParams.get('code')).toBeTruthy();
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: start.verifier,
+      expectedState: start.state,
+      expectedNonce: start.nonce,
+    });
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(running.issuer);
+    expect(claims.aud).toBe(merchant.client_id);
+    expect(claims.sub).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    return claims;
+  }
+
+  const lang = (page: Page) => page.locator('html').getAttribute('lang');
+  const heading = (page: Page) => page.locator('h1').textContent();
+
+  it('shows zh-CN by default, switches to English, registers, consents and returns a code', async () => {
+    // A browser that prefers neither Chinese nor English gets the default language.
+    const context = await browser.newContext({ locale: 'fr-FR' });
+    try {
+      const page = await context.newPage();
+      await interceptCallback(page);
+      const start = await startAuthorization(config);
+
+      const first = await page.goto(start.url.toString());
+      expect(first?.status()).toBe(200);
+      expect(new URL(page.url()).pathname).toMatch(/^\/interaction\/[^/]+$/);
+      expect(await lang(page)).toBe('zh-CN');
+      expect(await heading(page)).toBe(zh['login.title']);
+      expect(await page.locator('p.merchant').textContent()).toContain(MERCHANT);
+
+      // The language switch is a plain link, remembered for the next pages.
+      await page.getByRole('link', { name: zh['site.switch_language'], exact: true }).click();
+      expect(await lang(page)).toBe('en');
+      expect(await heading(page)).toBe(en['login.title']);
+
+      await page.getByRole('link', { name: en['login.register_link'], exact: true }).click();
+      expect(new URL(page.url()).pathname).toMatch(/\/register$/);
+      expect(await lang(page)).toBe('en');
+      expect(await heading(page)).toBe(en['register.title']);
+
+      await page.locator('#login').fill(newLogin());
+      await page.locator('#password').fill('correct horse battery');
+      await page.getByRole('button', { name: en['register.submit'], exact: true }).click();
+
+      expect(await lang(page)).toBe('en');
+      expect(await heading(page)).toBe(en['consent.title']);
+      expect(await page.locator('p.merchant').textContent()).toContain(en['consent.merchant_asks']!.replace('{merchant}', MERCHANT));
+      expect(await page.locator('ul.scopes li').allTextContents()).toEqual([en['scope.openid'], en['scope.email'], en['scope.offline_access']]);
+
+      const callback = await clickToCallback(page, en['consent.allow']!);
+      expect(callback.origin + callback.pathname).toBe(CALLBACK);
+      expect(callback.searchParams.get('state')).toBe(start.state);
+      await exchange(callback, start);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('shows a friendly error page for a wrong password, keeps the login, then signs in', async () => {
+    const login = newLogin();
+    const password = 'a long enough password';
+    await running.platform.accounts.register({ login, password });
+
+    // English through Accept-Language alone.
+    const context = await browser.newContext({ locale: 'en-US' });
+    try {
+      const page = await context.newPage();
+      await interceptCallback(page);
+      const start = await startAuthorization(config);
+      await page.goto(start.url.toString());
+      expect(await lang(page)).toBe('en');
+      expect(await heading(page)).toBe(en['login.title']);
+
+      await page.locator('#login').fill(login);
+      await page.locator('#password').fill('not the password');
+      const posted = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/login'));
+      await page.getByRole('button', { name: en['login.submit'], exact: true }).click();
+      const response = await posted;
+      expect(response.status()).toBe(401);
+      expect(response.headers()['content-type']).toMatch(/^text\/html/);
+
+      expect(await lang(page)).toBe('en');
+      expect(await heading(page)).toBe(en['login.title']);
+      expect(await page.getByRole('alert').textContent()).toBe(en['error.invalid_credentials']);
+      expect(await page.locator('#login').inputValue()).toBe(login);
+      expect(await page.locator('#password').inputValue()).toBe('');
+      expect(await page.locator('body').textContent()).not.toMatch(/^\s*[{[]/);
+
+      // The same form, now with the right password, carries on to consent and the merchant.
+      await page.locator('#password').fill(password);
+      await page.getByRole('button', { name: en['login.submit'], exact: true }).click();
+      expect(await heading(page)).toBe(en['consent.title']);
+      await exchange(await clickToCallback(page, en['consent.allow']!), start);
+    } finally {
+      await context.close();
+    }
+  });
+});

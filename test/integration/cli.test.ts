@@ -1,0 +1,119 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDb, type Db } from '../../src/db/index.js';
+import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
+import { runCli } from '../helpers/process.js';
+
+// The operator CLI as an operator runs it: a real process against a real database.
+describe('operator CLI', () => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  let dataDir: string | undefined;
+
+  beforeAll(async () => {
+    if (ENGINE === 'postgres') {
+      database = await createTestDatabase();
+      env = { DATABASE_URL: database.databaseUrl! };
+    } else {
+      // A process of its own cannot share the in-memory database: give it a data directory.
+      dataDir = await mkdtemp(join(tmpdir(), 'rn-cli-'));
+      env = { DATA_DIR: dataDir };
+    }
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Reads the database the CLI wrote, after the CLI has exited (PGlite allows one process). */
+  async function inspect<T>(read: (db: Db) => Promise<T>): Promise<T> {
+    const db = createDb({ databaseUrl: env.DATABASE_URL, dataDir: dataDir ?? ':memory:', poolMax: 1 });
+    try {
+      return await read(db);
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  it('migrates an empty database', async () => {
+    const result = await runCli(['migrate', '--json'], env);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ migrated: true });
+  });
+
+  it('registers a merchant and prints one JSON object with its secret', async () => {
+    const result = await runCli(
+      ['client', 'add', '--name', '示例商户', '--redirect-uri', 'https://shop.example/cb', '--levels', 'result,credentials', '--category', 'ecommerce', '--security-level', '2', '--json'],
+      env,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const added = JSON.parse(result.stdout);
+    expect(added).toMatchObject({
+      name: '示例商户',
+      kind: 'merchant',
+      redirect_uris: ['https://shop.example/cb'],
+      grant_levels: ['result', 'credentials'],
+      category: 'ecommerce',
+      security_level: 2,
+    });
+    expect(added.client_id).toEqual(expect.any(String));
+    expect(added.client_secret.length).toBeGreaterThanOrEqual(43);
+
+    const stored = await inspect((db) => db('clients').where({ client_id: added.client_id }).first());
+    expect(stored.client_secret_encrypted).not.toContain(added.client_secret);
+
+    const listed = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout);
+    expect(listed.clients.map((c: { client_id: string }) => c.client_id)).toContain(added.client_id);
+    expect(JSON.stringify(listed)).not.toContain(added.client_secret);
+  });
+
+  it('registers a notary without redirect URIs', async () => {
+    const result = await runCli(['client', 'add', '--name', 'Notary Office', '--kind', 'notary', '--json'], env);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ kind: 'notary', redirect_uris: [] });
+  });
+
+  it('rejects bad input with exit 1, a message naming the field, and nothing written', async () => {
+    const before = await inspect((db) => db('clients').count({ n: '*' }).first());
+    const cases = [
+      ['client', 'add', '--name', 'No redirect'],
+      ['client', 'add', '--name', 'Bad URI', '--redirect-uri', 'not a uri'],
+      ['client', 'add', '--name', 'Bad level', '--redirect-uri', 'https://a.example/cb', '--levels', 'everything'],
+      ['client', 'add', '--name', 'Two hosts', '--redirect-uri', 'https://a.example/cb', '--redirect-uri', 'https://b.example/cb'],
+      ['client', 'add', '--name', 'Bad security', '--redirect-uri', 'https://a.example/cb', '--security-level', '9'],
+    ];
+    for (const args of cases) {
+      const result = await runCli([...args, '--json'], env);
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      const error = JSON.parse(result.stdout);
+      expect(error.error).toEqual(expect.any(String));
+      expect(result.stderr).toMatch(/Error: /);
+    }
+    const after = await inspect((db) => db('clients').count({ n: '*' }).first());
+    expect(Number(after!.n)).toBe(Number(before!.n));
+  });
+
+  it('prints usage with exit 2 for an unknown command or option', async () => {
+    expect((await runCli(['frobnicate'], env)).code).toBe(2);
+    const unknownOption = await runCli(['client', 'list', '--colour'], env);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toMatch(/Usage:/);
+  });
+
+  it('rotates the signing keys, keeping the old ones published as retired', async () => {
+    const first = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+    const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+    expect(first.rotated.map((r: { alg: string }) => r.alg).sort()).toEqual(['ES256', 'RS256']);
+    const kids = await inspect((db) => db('platform_keys').where({ purpose: 'oidc-signing' }).select('kid', 'status'));
+    const byKid = new Map(kids.map((k: { kid: string; status: string }) => [k.kid, k.status]));
+    for (const r of first.rotated) expect(byKid.get(r.kid)).toBe('retired');
+    for (const r of second.rotated) expect(byKid.get(r.kid)).toBe('active');
+
+    const refused = await runCli(['keys', 'rotate', '--purpose', 'pairwise-salt', '--json'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/purpose/);
+  });
+});
