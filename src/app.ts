@@ -9,7 +9,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { AccountService } from './accounts/service.js';
 import type { Config } from './config/schema.js';
+import { PlatformError } from './errors.js';
 import { errorHandler } from './http/errors.js';
+import { byteSize, isWellFormedForm } from './http/input.js';
 import { localeOf } from './http/locale.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes.js';
@@ -63,10 +65,22 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(requestId);
   app.use(securityHeaders);
   app.use(errorHandler(views, deps.logger));
+  app.use(declaredBodyLimit(byteSize(config.bodyLimit)));
   app.use(mountRouter(interactions, forms));
   app.use(mountRouter(pages));
   app.use(mount(provider));
   return app;
+}
+
+/**
+ * Refuses a body whose declared length is over the limit before anything reads it: our own
+ * parsers enforce the limit as they read, but oidc-provider's allows 56 KiB whatever we configure.
+ */
+function declaredBodyLimit(limit: number) {
+  return (ctx: Context, next: Next) => {
+    if ((ctx.request.length ?? 0) > limit) throw new PlatformError('payload-too-large', 413, `The request body is larger than ${limit} bytes.`);
+    return next();
+  };
 }
 
 /** A router's routes, with the body parser applied only to requests that match them. */
@@ -75,7 +89,12 @@ function mountRouter(router: Router, bodyParse?: Koa.Middleware) {
   const allowed = router.allowedMethods();
   return async (ctx: Context, next: Next) => {
     if (!router.match(ctx.path, ctx.method).route) return next();
-    if (bodyParse) await bodyParse(ctx, async () => {});
+    if (bodyParse) {
+      await bodyParse(ctx, async () => {});
+      // qs keeps a field whose percent-encoding is not UTF-8 as raw text; refuse it instead.
+      const raw = (ctx.request as { rawBody?: string }).rawBody;
+      if (raw && !isWellFormedForm(raw)) throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
+    }
     return routes(ctx as never, () => allowed(ctx as never, next));
   };
 }

@@ -2,7 +2,7 @@ import type { Context, Next } from 'koa';
 import { errors as oidcErrors } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PlatformError } from '../errors.js';
-import { localeOf } from './locale.js';
+import { localeOf, renderPage } from './locale.js';
 import type { Views } from './views.js';
 
 /** Problem types for failures raised by Koa middleware (body parsing) rather than our code. */
@@ -14,8 +14,11 @@ const HTTP_PROBLEMS: Record<number, string> = {
   415: 'unsupported-media-type',
 };
 
-function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') === 'json';
+/** APIs always answer in JSON; elsewhere, a client that prefers JSON over HTML gets it. */
+export function wantsJson(ctx: Context): boolean {
+  if (ctx.path.startsWith('/api/')) return true;
+  const preferred = ctx.accepts('html', 'json', 'application/problem+json');
+  return preferred !== false && preferred !== 'html';
 }
 
 /** Normalizes anything thrown into a PlatformError; unknown errors become an unexposed 500. */
@@ -58,7 +61,7 @@ export function errorHandler(views: Views, logger: Logger) {
       } else {
         ctx.type = 'html';
         const locale = localeOf(ctx);
-        ctx.body = views.render('error', locale, {
+        ctx.body = renderPage(views, ctx, 'error', {
           status: problem.status,
           message: views.lookup(locale, `problem.${problem.code}`) ?? detail ?? views.translate(locale, 'problem.generic'),
         });

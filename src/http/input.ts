@@ -18,3 +18,20 @@ export function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.outpu
   }
   return parsed.data;
 }
+
+/** Bytes in a size like "16kb" (the config's `bodyLimit` format). */
+export function byteSize(size: string): number {
+  const match = /^(\d+)(b|kb|mb)$/.exec(size);
+  if (!match) throw new Error(`not a size: ${size}`);
+  return Number(match[1]) * { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2] as 'b' | 'kb' | 'mb'];
+}
+
+/** True when every `name=value` pair of a urlencoded form decodes as UTF-8. */
+export function isWellFormedForm(raw: string): boolean {
+  try {
+    for (const part of raw.split('&')) decodeURIComponent(part.replace(/\+/g, ' '));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
 import { PlatformError } from '../errors.js';
 import { parseBody, text } from '../http/input.js';
-import { localeOf } from '../http/locale.js';
+import { wantsJson } from '../http/errors.js';
+import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import { grantConsent } from './consent.js';
 
@@ -35,10 +36,11 @@ export interface InteractionDeps {
 export function interactionRoutes({ provider, accounts, views }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
-  const page = (ctx: Context, name: string, context: Record<string, unknown>, status = 200) => {
+  /** A page of this interaction; `getPath` is its GET address when it answers a form post. */
+  const page = (ctx: Context, name: string, context: Record<string, unknown>, status = 200, getPath?: string) => {
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = views.render(name, localeOf(ctx), { uid: ctx.params.uid, ...context });
+    ctx.body = renderPage(views, ctx, name, { uid: ctx.params.uid, ...context }, getPath);
   };
 
   const finish = async (ctx: Context, result: InteractionResults) => {
@@ -80,9 +82,9 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
       const account = await accounts.authenticate(parseBody(ctx, credentials));
       await finish(ctx, { login: { accountId: account.id } });
     } catch (err) {
-      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 401)) throw err;
+      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 401) || wantsJson(ctx)) throw err;
       const error = err.status === 401 ? 'error.invalid_credentials' : 'error.invalid_input';
-      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error }, err.status);
+      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error }, err.status, `/interaction/${found.uid}`);
     }
   });
 
@@ -97,10 +99,10 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
       const account = await accounts.register(parseBody(ctx, credentials));
       await finish(ctx, { login: { accountId: account.id } });
     } catch (err) {
-      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 409)) throw err;
+      if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 409) || wantsJson(ctx)) throw err;
       const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => e.code) : [err.code];
       const messages = [...new Set(codes.map((code) => `error.${KNOWN_ERRORS.has(code) ? code : 'invalid_input'}`))];
-      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status);
+      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status, `/interaction/${found.uid}/register`);
     }
   });
 

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
 import { isStorableText } from '../db/text.js';
@@ -13,6 +13,9 @@ function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
   const payload = row.payload as AdapterPayload;
   return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
 }
+
+/** Grant sources whose consumption must happen once, even under concurrent requests. */
+const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /** Every model but Client, stored in `oidc_payloads`. */
 export class KnexAdapter implements Adapter {
@@ -50,8 +53,16 @@ export class KnexAdapter implements Adapter {
     return toPayload(await findPayload(this.db, this.model, { user_code: userCode }));
   }
 
+  /**
+   * oidc-provider checks `consumed` on the payload it read, then consumes: two concurrent
+   * redemptions of one code both pass that check. The UPDATE here decides; the loser is a replay,
+   * so its grant is revoked and the request fails (RFC 6749 §4.1.2, §10.5).
+   */
   async consume(id: string): Promise<void> {
-    await consumePayload(this.db, this.model, id);
+    const { consumed, grantId } = await consumePayload(this.db, this.model, id);
+    if (consumed || !SINGLE_USE.has(this.model)) return;
+    if (grantId) await destroyByGrantId(this.db, grantId);
+    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
   }
 
   async destroy(id: string): Promise<void> {

@@ -5,7 +5,7 @@ import type { Db } from '../db/index.js';
 import type { AccountService } from '../accounts/service.js';
 import type { ClientService } from '../clients/service.js';
 import type { Views } from '../http/views.js';
-import { localeOf } from '../http/locale.js';
+import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
 import { accountClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwiseSubject } from './pairwise.js';
@@ -74,11 +74,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = views.render('logout', localeOf(ctx as unknown as Context), { form, clientName: ctx.oidc.client?.clientName });
+          ctx.body = renderPage(views, ctx as unknown as Context, 'logout', { form, clientName: ctx.oidc.client?.clientName });
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = views.render('logged-out', localeOf(ctx as unknown as Context), { clientName: ctx.oidc.client?.clientName });
+          ctx.body = renderPage(views, ctx as unknown as Context, 'logged-out', { clientName: ctx.oidc.client?.clientName });
         },
       },
     },
@@ -87,9 +87,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
-      ctx.body = views.render('error', localeOf(ctx as unknown as Context), {
+      // The OIDC error code has a message in the page's language; oidc-provider's English
+      // description stays beside it as the technical detail.
+      const locale = localeOf(ctx as unknown as Context);
+      ctx.body = renderPage(views, ctx as unknown as Context, 'error', {
         title: out.error,
-        message: out.error_description,
+        message: views.lookup(locale, `oidc.${out.error}`) ?? views.translate(locale, 'problem.generic'),
+        detail: out.error_description,
         status: ctx.status,
         expose: (error as { expose?: boolean }).expose !== false,
       });

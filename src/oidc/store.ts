@@ -38,10 +38,15 @@ export function findPayload(db: Queryable, model: string, where: { id?: string; 
     .first();
 }
 
-/** Marks a payload consumed; returns false when it was already consumed (a replay). */
-export async function consumePayload(db: Queryable, model: string, id: string): Promise<boolean> {
+/**
+ * Marks a payload consumed in one conditional UPDATE, so of concurrent callers exactly one wins.
+ * Returns `{ consumed: false, grantId }` to the losers (a replay).
+ */
+export async function consumePayload(db: Queryable, model: string, id: string): Promise<{ consumed: boolean; grantId?: string }> {
   const updated = await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.fn.now() });
-  return updated > 0;
+  if (updated > 0) return { consumed: true };
+  const row: { grant_id: string | null } | undefined = await db('oidc_payloads').select('grant_id').where({ model, id }).first();
+  return { consumed: false, grantId: row?.grant_id ?? undefined };
 }
 
 export async function destroyPayload(db: Queryable, model: string, id: string): Promise<void> {

@@ -48,8 +48,24 @@ describe('the knex adapter for oidc-provider models', () => {
     const consumed = await codes.find('c1');
     expect(consumed?.consumed).toEqual(expect.any(Number));
     expect(Math.abs(Number(consumed!.consumed) - Date.now() / 1000)).toBeLessThan(60);
-    await codes.consume('c1');
-    expect((await codes.find('c1'))?.consumed).toBe(consumed!.consumed);
+    await expect(codes.consume('c1')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('lets exactly one of concurrent consumers win and revokes the grant for the others', async () => {
+    const codes = new KnexAdapter(db, 'AuthorizationCode');
+    const access = new KnexAdapter(db, 'AccessToken');
+    await codes.upsert('race', { kind: 'AuthorizationCode', grantId: 'g-race' }, 60);
+    await access.upsert('race-at', { kind: 'AccessToken', grantId: 'g-race' }, 60);
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => codes.consume('race')));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(await access.find('race-at')).toBeUndefined();
+  });
+
+  it('consumes other models without treating a second consume as a replay', async () => {
+    const sessions = new KnexAdapter(db, 'Interaction');
+    await sessions.upsert('i1', { kind: 'Interaction' }, 60);
+    await sessions.consume('i1');
+    await expect(sessions.consume('i1')).resolves.toBeUndefined();
   });
 
   it('revokes every token of a grant and nothing else', async () => {
