@@ -1,0 +1,77 @@
+import { z } from 'zod';
+
+/**
+ * What the audit trail records. Each event type has a strict payload schema: a payload carries
+ * references (ids, levels, claim names, counts), never raw identity data such as names or
+ * document numbers. A natural person appears only as the blind index in `subjects.person`.
+ */
+
+const id = z.string().min(1).max(200);
+const level = z.enum(['result', 'credentials', 'dossier']);
+const method = z.enum(['document', 'person_match', 'offline_notary', 'phone_three_element']);
+const claimNames = z.array(z.string().min(1).max(100)).max(100);
+
+export const EVENT_PAYLOADS = {
+  'account.registered': z.object({ login_type: z.enum(['email', 'phone']) }),
+  'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
+  'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
+  'consent.granted': z.object({ grant_id: id, level: level.optional(), scopes: z.array(z.string().max(100)).max(50) }),
+  'consent.revoked': z.object({ grant_id: id, by: z.enum(['person', 'operator', 'merchant']) }),
+  'token.issued': z.object({ grant_id: id.optional(), level: level.optional(), token_type: z.string().max(50), grant_type: z.string().max(100) }),
+  'claims.released': z.object({
+    grant_id: id.optional(),
+    level: level.optional(),
+    via: z.enum(['id_token', 'userinfo', 'dossier_document', 'check_api']),
+    claims: claimNames,
+  }),
+  'verification.checked': z.object({ verified: z.boolean(), queries_left: z.number().int().nullable().optional() }),
+  'registry.uploaded': z.object({ registration_id: id, document_type: z.string().max(50), external_id: z.string().max(200) }),
+  'notary.queried': z.object({
+    endpoint: z.string().max(100),
+    filters: z.record(z.string(), z.unknown()).optional(),
+    results: z.number().int().min(0).optional(),
+  }),
+} as const;
+
+export type EventType = keyof typeof EVENT_PAYLOADS;
+export const EVENT_TYPES = Object.keys(EVENT_PAYLOADS) as EventType[];
+
+export const ACTOR_TYPES = ['account', 'client', 'notary', 'operator', 'system'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+/** An event as a module hands it to the audit log. */
+export interface AuditEventInput<T extends EventType = EventType> {
+  type: T;
+  actor: { type: ActorType; id?: string };
+  /** Whom the event concerns; each is searchable. `person` is a blind index (hex). */
+  subjects?: { account?: string; person?: string; client?: string };
+  payload: z.input<(typeof EVENT_PAYLOADS)[T]>;
+}
+
+/** The leaf: what is canonicalized (RFC 8785) and hashed. `v` versions this shape. */
+export interface AuditLeaf {
+  v: 1;
+  leaf_index: number;
+  time: string;
+  type: EventType;
+  actor: { type: ActorType; id?: string };
+  subjects: { account?: string; person?: string; client?: string };
+  payload: Record<string, unknown>;
+}
+
+const subjects = z
+  .object({ account: id.optional(), person: z.string().regex(/^[0-9a-f]{64}$/).optional(), client: id.optional() })
+  .strict();
+const actor = z.object({ type: z.enum(ACTOR_TYPES), id: id.optional() }).strict();
+
+/** Validates an event; a module writing a malformed event is a bug, so this throws. */
+export function parseEvent(event: AuditEventInput): Omit<AuditLeaf, 'v' | 'leaf_index' | 'time'> {
+  const schema = EVENT_PAYLOADS[event.type];
+  if (!schema) throw new Error(`unknown audit event type ${String(event.type)}`);
+  return {
+    type: event.type,
+    actor: actor.parse(event.actor),
+    subjects: subjects.parse(event.subjects ?? {}),
+    payload: (schema as z.ZodObject).strict().parse(event.payload) as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,120 @@
+import type { Queryable, Tx } from '../db/index.js';
+import type { NodeId, StoredNode } from './merkle.js';
+
+// SQL of the audit trail. The tables refuse UPDATE, DELETE and TRUNCATE (see the migration).
+
+export interface EventRow {
+  leaf_index: number;
+  created_at: Date;
+  type: string;
+  actor_type: string;
+  actor_id: string | null;
+  account_id: string | null;
+  person_index: string | null;
+  client_id: string | null;
+  leaf: string;
+  leaf_hash: Buffer;
+}
+
+export interface TreeHeadRow {
+  tree_size: number;
+  root_hash: Buffer;
+  timestamp: number;
+  kid: string;
+  signature: string;
+  checkpoint: string | null;
+}
+
+// One lock serializes appends across every process (pg_advisory_xact_lock: held to the end of
+// the writer's transaction, so the next writer sees this one's leaves). The key is arbitrary.
+const APPEND_LOCK = 0x61756469; // "audi"
+
+/** Takes the append lock and returns the next leaf index. Inside a transaction only. */
+export async function lockForAppend(tx: Tx): Promise<number> {
+  await tx.raw('SELECT pg_advisory_xact_lock(?)', [APPEND_LOCK]);
+  return treeSize(tx);
+}
+
+/** The number of committed leaves (visible to this transaction). */
+export async function treeSize(db: Queryable): Promise<number> {
+  const row = await db('audit_events').max({ max: 'leaf_index' }).first();
+  return row?.max === null || row?.max === undefined ? 0 : Number(row.max) + 1;
+}
+
+export async function insertEvents(tx: Tx, rows: EventRow[]): Promise<void> {
+  await tx('audit_events').insert(rows);
+}
+
+export async function insertNodes(tx: Tx, nodes: StoredNode[]): Promise<void> {
+  if (nodes.length === 0) return;
+  await tx('audit_nodes').insert(nodes.map((n) => ({ level: n.level, idx: n.index, hash: n.hash })));
+}
+
+/** Fetches the given nodes in one query. */
+export async function findNodes(db: Queryable, ids: NodeId[]): Promise<StoredNode[]> {
+  if (ids.length === 0) return [];
+  const rows: Array<{ level: number; idx: number; hash: Buffer }> = await db('audit_nodes')
+    .select('level', 'idx', 'hash')
+    .whereIn(['level', 'idx'], ids.map((id) => [id.level, id.index]));
+  return rows.map((r) => ({ level: Number(r.level), index: Number(r.idx), hash: Buffer.from(r.hash) }));
+}
+
+// PGlite returns bytea as a Uint8Array, node-postgres as a Buffer: rows leave here with Buffers.
+function eventRow(row: EventRow): EventRow {
+  return { ...row, leaf_hash: Buffer.from(row.leaf_hash) };
+}
+
+function headRow(row: TreeHeadRow): TreeHeadRow {
+  return { ...row, root_hash: Buffer.from(row.root_hash) };
+}
+
+export async function findEvent(db: Queryable, leafIndex: number): Promise<EventRow | undefined> {
+  const row = await db<EventRow>('audit_events').where({ leaf_index: leafIndex }).first();
+  return row && eventRow(row);
+}
+
+export async function findEvents(db: Queryable, leafIndices: number[]): Promise<EventRow[]> {
+  return (await db<EventRow>('audit_events').whereIn('leaf_index', leafIndices).orderBy('leaf_index')).map(eventRow);
+}
+
+export interface EventFilter {
+  account?: string;
+  person?: string;
+  client?: string;
+  types?: string[];
+  from?: Date;
+  to?: Date;
+  after?: number;
+}
+
+/** Events matching every given filter, by leaf index, at most `limit`. */
+export async function searchEvents(db: Queryable, filter: EventFilter, limit: number): Promise<EventRow[]> {
+  const query = db<EventRow>('audit_events').orderBy('leaf_index').limit(limit);
+  if (filter.account) query.where('account_id', filter.account);
+  if (filter.person) query.where('person_index', filter.person);
+  if (filter.client) query.where('client_id', filter.client);
+  if (filter.types?.length) query.whereIn('type', filter.types);
+  if (filter.from) query.where('created_at', '>=', filter.from);
+  if (filter.to) query.where('created_at', '<', filter.to);
+  if (filter.after !== undefined) query.where('leaf_index', '>', filter.after);
+  return (await query).map(eventRow);
+}
+
+export async function latestTreeHead(db: Queryable): Promise<TreeHeadRow | undefined> {
+  const row = await db<TreeHeadRow>('audit_tree_heads').orderBy('tree_size', 'desc').first();
+  return row && headRow(row);
+}
+
+export async function findTreeHead(db: Queryable, treeSize: number): Promise<TreeHeadRow | undefined> {
+  const row = await db<TreeHeadRow>('audit_tree_heads').where({ tree_size: treeSize }).first();
+  return row && headRow(row);
+}
+
+/** Keeps the first head signed at a size; a concurrent signer's duplicate is dropped. */
+export async function insertTreeHead(db: Queryable, row: TreeHeadRow): Promise<void> {
+  await db('audit_tree_heads').insert(row).onConflict('tree_size').ignore();
+}
+
+export async function allTreeHeads(db: Queryable): Promise<TreeHeadRow[]> {
+  return (await db<TreeHeadRow>('audit_tree_heads').orderBy('tree_size')).map(headRow);
+}
