@@ -15,6 +15,7 @@ import { byteSize, isWellFormedForm } from './http/input.js';
 import { localeOf } from './http/locale.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes.js';
+import { notaryRoutes, type NotaryDeps } from './notary/routes.js';
 
 export interface AppDeps {
   config: Config;
@@ -23,6 +24,7 @@ export interface AppDeps {
   provider: Provider;
   accounts: AccountService;
   cookieKeys: string[];
+  notary: NotaryDeps;
 }
 
 function requestId(ctx: Context, next: Next) {
@@ -48,7 +50,9 @@ export function buildApp(deps: AppDeps): Koa {
   app.keys = deps.cookieKeys;
 
   const forms = bodyParser({ enableTypes: ['form'], formLimit: config.bodyLimit, encoding: 'utf-8' });
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimit, encoding: 'utf-8' });
   const interactions = interactionRoutes({ provider, accounts: deps.accounts, views });
+  const notary = notaryRoutes(deps.notary);
 
   const pages = new Router();
   const stylesheet = readFileSync(resolve(process.cwd(), 'public', 'app.css'));
@@ -67,6 +71,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(errorHandler(views, deps.logger));
   app.use(declaredBodyLimit(byteSize(config.bodyLimit)));
   app.use(mountRouter(interactions, forms));
+  app.use(mountRouter(notary, json));
   app.use(mountRouter(pages));
   app.use(mount(provider));
   return app;
@@ -93,7 +98,7 @@ function mountRouter(router: Router, bodyParse?: Koa.Middleware) {
       await bodyParse(ctx, async () => {});
       // qs keeps a field whose percent-encoding is not UTF-8 as raw text; refuse it instead.
       const raw = (ctx.request as { rawBody?: string }).rawBody;
-      if (raw && !isWellFormedForm(raw)) throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
+      if (raw && ctx.is('urlencoded') && !isWellFormedForm(raw)) throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
     }
     return routes(ctx as never, () => allowed(ctx as never, next));
   };

@@ -16,6 +16,9 @@ async function main(): Promise<void> {
     batchSize: config.purge.batchSize,
     onError: (err) => logger.error({ err }, 'purge of expired OIDC rows failed'),
   });
+  const stopTreeHeads = platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) =>
+    logger.error({ err }, 'signing an audit tree head failed'),
+  );
 
   const engine = config.databaseUrl ? 'PostgreSQL' : `embedded PGlite (${config.dataDir})`;
   console.log(`Real-name authorization platform ready in ${Math.round(performance.now() - started)} ms`);
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     stopPurge();
+    stopTreeHeads();
     server.close();
     server.closeIdleConnections();
     await once(server, 'close');

@@ -3,6 +3,10 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
+import { AuditLog } from './audit/log.js';
+import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
+import { BLIND_INDEX_KEY } from './identity/blind-index.js';
+import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
 import { ClientService } from './clients/service.js';
 import type { Config } from './config/schema.js';
@@ -23,6 +27,9 @@ export interface Platform {
   accounts: AccountService;
   clients: ClientService;
   keys: KeyService;
+  log: AuditLog;
+  treeHeads: TreeHeads;
+  registry: Registry;
   close(): Promise<void>;
 }
 
@@ -40,15 +47,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     await migrateLatest(db);
     const box = SecretBox.fromBase64(config.masterKey);
     const keys = new KeyService(db, box);
-    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT]);
-    const [signingKeys, cookieKeys, [pairwiseSalt]] = await Promise.all([
+    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY]);
+    const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey]] = await Promise.all([
       keys.privateJwks(OIDC_SIGNING[0]!.purpose),
       keys.secrets(COOKIE_KEY.purpose),
       keys.secrets(PAIRWISE_SALT.purpose),
+      keys.secrets(BLIND_INDEX_KEY.purpose),
     ]);
+    const log = new AuditLog(db);
+    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer));
+    const registry = new Registry(db, box, log, blindIndexKey!);
 
     const views = new Views();
-    const accounts = new AccountService(db, new PasswordHasher(config.argon2));
+    const accounts = new AccountService(db, new PasswordHasher(config.argon2), log);
     const clients = new ClientService(db, box);
     const provider = buildProvider({
       config,
@@ -61,13 +72,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const app = buildApp({ config, logger, views, provider, accounts, cookieKeys });
+    const app = buildApp({ config, logger, views, provider, accounts, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey! } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
   }
+}
+
+/** The audit log's name in checkpoints: the issuer without its scheme, then `/audit`. */
+function logOrigin(issuer: string): string {
+  const url = new URL(issuer);
+  return `${url.host}${url.pathname.replace(/\/$/, '')}/audit`;
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import { Conflict, InvalidInput, Unauthorized } from '../errors.js';
 import { normalizeLogin } from './login.js';
@@ -24,6 +25,7 @@ export class AccountService {
   constructor(
     private readonly db: Db,
     private readonly hasher: PasswordHasher,
+    private readonly log: AuditLog,
   ) {}
 
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
@@ -42,6 +44,12 @@ export class AccountService {
     return this.db.transaction(async (tx) => {
       const inserted = await insertAccount(tx, { id, login: login.login, login_type: login.type, password_hash: passwordHash });
       if (!inserted) throw new Conflict('login-taken', 'An account with this login already exists.');
+      await this.log.append(tx, {
+        type: 'account.registered',
+        actor: { type: 'account', id },
+        subjects: { account: id },
+        payload: { login_type: login.type },
+      });
       return toAccount((await findAccountById(tx, id))!);
     });
   }

@@ -36,7 +36,7 @@ export function canonicalJson(value: unknown): string {
  * indices have no gaps and the tree never forks.
  */
 export class AuditLog {
-  constructor(private readonly db: Db) {}
+  constructor(readonly db: Db) {}
 
   /** Appends events in the caller's transaction; returns their leaf indices in order. */
   async append(tx: Tx, ...events: AuditEventInput[]): Promise<AppendedEvent[]> {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
+import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientList } from './client.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
@@ -13,17 +14,22 @@ Commands:
   client add --name N --redirect-uri U [--redirect-uri U2] [--kind merchant|notary]
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
   client list
-  keys rotate [--purpose oidc-signing|cookie]
+  keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
+  audit verify                    recompute the whole audit tree; check every signed tree head
+  audit verify-bundle FILE [--keys FILE|URL]
+                                  check an evidence bundle offline (no database needed)
 
 With --json a command prints one JSON object on stdout.`;
 
-type Command = (ctx: CliContext, options: Options) => Promise<void>;
+/** A command; a number it returns is the exit code (default 0). */
+type Command = (ctx: CliContext, options: Options) => Promise<void | number>;
 
 const COMMANDS: Record<string, Command> = {
   migrate: async (ctx) => ctx.print({ migrated: true }, 'Database is up to date.'),
   'client add': clientAdd,
   'client list': clientList,
   'keys rotate': keysRotate,
+  'audit verify': auditVerify,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -41,9 +47,15 @@ async function main(argv: string[]): Promise<number> {
       category: { type: 'string' },
       'security-level': { type: 'string' },
       purpose: { type: 'string' },
+      keys: { type: 'string' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');
+  // Offline: a notary runs this without any platform database.
+  if (name === 'audit verify-bundle' && !values.help) {
+    const json = values.json ?? false;
+    return auditVerifyBundle((result, human) => console.log(json ? JSON.stringify(result) : human), positionals[2], values as Options);
+  }
   const command = COMMANDS[name] ?? COMMANDS[positionals[0] ?? ''];
   if (values.help || !command) {
     console.log(USAGE);
@@ -51,8 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const ctx = await openCliContext(values.json ?? false);
   try {
-    await command(ctx, values as Options);
-    return 0;
+    return (await command(ctx, values as Options)) ?? 0;
   } finally {
     await ctx.db.destroy();
   }

@@ -1,4 +1,5 @@
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT, type KeySpec } from '../keys/service.js';
+import { AUDIT_TREE_HEAD_KEY } from '../audit/tree-heads.js';
 import { InvalidInput } from '../errors.js';
 import type { CliContext } from './context.js';
 import type { Options } from './options.js';
@@ -7,6 +8,7 @@ import type { Options } from './options.js';
 const ROTATABLE: Record<string, KeySpec[]> = {
   'oidc-signing': OIDC_SIGNING,
   cookie: [COOKIE_KEY],
+  'audit-tree-head': [AUDIT_TREE_HEAD_KEY],
 };
 
 /**

@@ -11,6 +11,11 @@ export type GrantLevel = (typeof GRANT_LEVELS)[number];
 
 export const DEMO_CLIENT_ID = 'demo-merchant';
 
+/** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
+export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
+/** Scopes a merchant may ask a person for. */
+export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile'] as const;
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** RFC 6749 §3.1.2: absolute URI without fragment; plain http only for loopback (RFC 8252 §7.3). */
@@ -114,6 +119,8 @@ export class ClientService {
       client_id: row.client_id,
       client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
       client_name: row.name,
+      // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
+      scope: (row.kind === 'notary' ? NOTARY_SCOPES : MERCHANT_SCOPES).join(' '),
       kind: row.kind,
       category: row.category,
       security_level: row.security_level,

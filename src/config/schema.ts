@@ -74,6 +74,8 @@ export const configSchema = z
         batchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
       })
       .default({ interval: 300, batchSize: 1000 }),
+    /** Audit trail: a new signed tree head every `headInterval` seconds while the log grows. */
+    audit: z.object({ headInterval: seconds.default(5) }).default({ headInterval: 5 }),
     /** Largest accepted form or JSON body on the platform's own routes. */
     bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */

@@ -7,16 +7,26 @@ import { InvalidInput } from '../errors.js';
 export const text = (max: number) =>
   z.string().max(max).refine((v) => isStorableText(v, max), { message: 'contains characters that are not allowed' });
 
-/** Parses a request body with a zod schema; failures become InvalidInput listing every field. */
-export function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.output<T> {
-  const body = (ctx.request as { body?: unknown }).body;
-  const parsed = schema.safeParse(body && typeof body === 'object' ? body : {});
+/** Parses a value with a zod schema; failures become InvalidInput listing every field. */
+export function parseInput<T extends z.ZodType>(value: unknown, schema: T): z.output<T> {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new InvalidInput(
       parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', code: issue.code, message: issue.message })),
     );
   }
   return parsed.data;
+}
+
+/** Parses a request body (form or JSON object) with a zod schema. */
+export function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.output<T> {
+  const body = (ctx.request as { body?: unknown }).body;
+  return parseInput(body && typeof body === 'object' && !Array.isArray(body) ? body : {}, schema);
+}
+
+/** Parses a query string with a zod schema; a repeated parameter is refused by the schema. */
+export function parseQuery<T extends z.ZodType>(ctx: Context, schema: T): z.output<T> {
+  return parseInput({ ...ctx.query }, schema);
 }
 
 /** Bytes in a size like "16kb" (the config's `bodyLimit` format). */

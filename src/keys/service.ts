@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Db, Queryable } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { findActiveKeys, findUsableKeys, insertKey, lockKeys, retireKeys, type KeyRow } from './store.js';
+import { findActiveKeys, findAllKeys, findUsableKeys, insertKey, lockKeys, retireKeys, type KeyRow } from './store.js';
 
 /** A kind of key the platform keeps: what it is for and its algorithm. */
 export interface KeySpec {
@@ -57,6 +57,15 @@ export class KeyService {
   /** Public JWKs of a purpose, for publication. */
   async publicJwks(purpose: string): Promise<JWK[]> {
     const rows = await findUsableKeys(this.db, purpose);
+    return rows.map((row) => row.public_jwk as JWK);
+  }
+
+  /**
+   * Public JWKs of every key of a purpose ever made: for signatures that must stay verifiable
+   * long after their key was rotated out (audit tree heads, evidence bundles).
+   */
+  async publicJwksEver(purpose: string): Promise<JWK[]> {
+    const rows = await findAllKeys(this.db, purpose);
     return rows.map((row) => row.public_jwk as JWK);
   }
 

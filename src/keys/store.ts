@@ -20,6 +20,11 @@ export function findUsableKeys(db: Queryable, purpose: string): Promise<KeyRow[]
     .orderByRaw(`CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC, kid`);
 }
 
+/** Every key of a purpose ever made, retired or not (for verifying old signatures). */
+export function findAllKeys(db: Queryable, purpose: string): Promise<KeyRow[]> {
+  return db<KeyRow>('platform_keys').where({ purpose }).orderByRaw(`CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC, kid`);
+}
+
 export function findActiveKeys(db: Queryable, purpose: string): Promise<KeyRow[]> {
   return db<KeyRow>('platform_keys').where({ purpose, status: 'active' }).orderBy('created_at', 'desc');
 }

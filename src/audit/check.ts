@@ -1,0 +1,133 @@
+import { compactVerify, createLocalJWKSet, type JWK } from 'jose';
+import type { Queryable } from '../db/index.js';
+import { canonicalJson } from './log.js';
+import { EMPTY_ROOT, leafHash, nodeHash } from './merkle.js';
+import { AUDIT_TREE_HEAD_KEY, treeHeadPayload } from './tree-heads.js';
+
+export interface LogCheckReport {
+  ok: boolean;
+  leaves: number;
+  nodes_checked: number;
+  heads: number;
+  /** The first leaf found wrong, and how; later leaves are not trusted once one is wrong. */
+  first_bad_leaf?: { leaf_index: number; problem: string };
+  errors: string[];
+}
+
+const BATCH = 5000;
+
+interface Subtree {
+  level: number;
+  index: number;
+  hash: Buffer;
+}
+
+/** RFC 6962 root of the leaves so far, from the stack of perfect subtrees (largest first). */
+function rootOf(stack: Subtree[]): Buffer {
+  if (stack.length === 0) return EMPTY_ROOT;
+  let root = stack.at(-1)!.hash;
+  for (let i = stack.length - 2; i >= 0; i -= 1) root = nodeHash(stack[i]!.hash, root);
+  return root;
+}
+
+/**
+ * The operator's full check of the audit trail (`npm run cli -- audit verify`): re-hashes every
+ * leaf, checks it is canonical and carries its own index, recomputes every stored subtree hash,
+ * and checks every stored tree head's root and signature against the recomputed tree. Streams in
+ * batches, so memory stays flat at any log size. Catches edits made behind the triggers' back
+ * (by a superuser); tree heads copied outside the database catch a rewrite of everything.
+ */
+export async function checkLog(db: Queryable): Promise<LogCheckReport> {
+  const errors: string[] = [];
+  let firstBad: LogCheckReport['first_bad_leaf'];
+  const bad = (leafIndex: number, problem: string) => {
+    firstBad ??= { leaf_index: leafIndex, problem };
+    errors.push(`leaf ${leafIndex}: ${problem}`);
+  };
+
+  const jwks = { keys: (await db('platform_keys').where({ purpose: AUDIT_TREE_HEAD_KEY.purpose }).select('public_jwk')).map((r: { public_jwk: JWK }) => r.public_jwk) };
+  const keySet = createLocalJWKSet(jwks);
+  const heads: Array<{ tree_size: number; root_hash: Buffer; timestamp: number; signature: string }> = (
+    await db('audit_tree_heads').select('tree_size', 'root_hash', 'timestamp', 'signature').orderBy('tree_size')
+  ).map((h: { tree_size: number; root_hash: Uint8Array; timestamp: number; signature: string }) => ({ ...h, tree_size: Number(h.tree_size), timestamp: Number(h.timestamp), root_hash: Buffer.from(h.root_hash) }));
+  let nextHead = 0;
+
+  const checkHeadsAt = async (size: number, stack: Subtree[]) => {
+    while (nextHead < heads.length && heads[nextHead]!.tree_size === size) {
+      const head = heads[nextHead]!;
+      nextHead += 1;
+      const root = rootOf(stack);
+      if (!root.equals(head.root_hash)) errors.push(`tree head ${size}: its root ${head.root_hash.toString('hex')} is not the root of the stored leaves ${root.toString('hex')}`);
+      const payload = treeHeadPayload({ tree_size: size, root_hash: head.root_hash.toString('hex'), timestamp: head.timestamp });
+      try {
+        const verified = await compactVerify(head.signature, keySet, { algorithms: ['EdDSA'] });
+        if (new TextDecoder().decode(verified.payload) !== payload) errors.push(`tree head ${size}: the signature covers other values`);
+      } catch {
+        errors.push(`tree head ${size}: the signature does not verify`);
+      }
+    }
+  };
+
+  const stack: Subtree[] = [];
+  let size = 0;
+  let nodesChecked = 0;
+  await checkHeadsAt(0, stack);
+  for (;;) {
+    const rows: Array<{ leaf_index: number; leaf: string; leaf_hash: Uint8Array }> = await db('audit_events')
+      .select('leaf_index', 'leaf', 'leaf_hash')
+      .where('leaf_index', '>=', size)
+      .orderBy('leaf_index')
+      .limit(BATCH);
+    if (rows.length === 0) break;
+    const last = size + rows.length - 1;
+    // Every stored node that these leaves complete, fetched in one query.
+    const stored = new Map<string, Buffer>();
+    const nodes = db('audit_nodes').select('level', 'idx', 'hash');
+    // Node (level, i) is completed by leaf (i + 1)·2^level − 1.
+    for (let level = 0, span = 1; span <= last + 1; level += 1, span *= 2) {
+      const lo = Math.ceil((size + 1) / span) - 1;
+      const hi = Math.floor((last + 1) / span) - 1;
+      if (hi >= lo) nodes.orWhere((q) => q.where('level', level).whereBetween('idx', [lo, hi]));
+    }
+    for (const n of await nodes) stored.set(`${n.level}:${n.idx}`, Buffer.from(n.hash));
+
+    for (const row of rows) {
+      const index = size;
+      if (Number(row.leaf_index) !== index) {
+        bad(index, `missing: the next stored leaf is ${row.leaf_index}`);
+        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, first_bad_leaf: firstBad, errors };
+      }
+      const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
+      if (!hash.equals(Buffer.from(row.leaf_hash))) bad(index, 'the leaf does not match its stored hash');
+      let parsed: { leaf_index?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(row.leaf);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || canonicalJson(parsed) !== row.leaf) bad(index, 'the leaf is not canonical JSON');
+      else if (parsed.leaf_index !== index) bad(index, `the leaf says it is leaf ${String(parsed.leaf_index)}`);
+
+      // The nodes this leaf completes: its own, then each merge of equal perfect subtrees.
+      const completed: Subtree[] = [{ level: 0, index, hash }];
+      stack.push(completed[0]!);
+      while (stack.length >= 2 && stack.at(-1)!.level === stack.at(-2)!.level) {
+        const right = stack.pop()!;
+        const left = stack.pop()!;
+        const merged = { level: left.level + 1, index: Math.floor(left.index / 2), hash: nodeHash(left.hash, right.hash) };
+        stack.push(merged);
+        completed.push(merged);
+      }
+      for (const node of completed) {
+        const want = stored.get(`${node.level}:${node.index}`);
+        nodesChecked += 1;
+        if (!want) bad(index, `stored node (${node.level}, ${node.index}) is missing`);
+        else if (!want.equals(node.hash)) bad(index, `stored node (${node.level}, ${node.index}) differs from the recomputed one`);
+      }
+      size += 1;
+      await checkHeadsAt(size, stack);
+    }
+  }
+  for (; nextHead < heads.length; nextHead += 1) errors.push(`tree head ${heads[nextHead]!.tree_size}: larger than the log (${size} leaves)`);
+  return { ok: errors.length === 0, leaves: size, nodes_checked: nodesChecked, heads: heads.length, ...(firstBad ? { first_bad_leaf: firstBad } : {}), errors: errors.slice(0, 100) };
+}

@@ -1,0 +1,113 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { CompactSign, type JWK } from 'jose';
+import type { Db } from '../db/index.js';
+import type { KeyService, KeySpec } from '../keys/service.js';
+import { checkpointBody, signNote, verifierKey } from './checkpoint.js';
+import { canonicalJson, type AuditLog } from './log.js';
+import { insertTreeHead, latestTreeHead, type TreeHeadRow } from './store.js';
+
+/** The key that signs tree heads (Ed25519), published at /api/notary/keys. */
+export const AUDIT_TREE_HEAD_KEY: KeySpec = { purpose: 'audit-tree-head', alg: 'EdDSA' };
+
+/** A signed tree head as the notary API serves it; hashes are lowercase hex. */
+export interface SignedTreeHead {
+  tree_size: number;
+  root_hash: string;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  /** Compact JWS (EdDSA) over the canonical JSON of {root_hash, timestamp, tree_size}. */
+  signature: string;
+  /** The same head as a C2SP checkpoint (signed note, Ed25519). */
+  checkpoint?: string;
+}
+
+/** The bytes a tree-head signature covers. */
+export function treeHeadPayload(head: Pick<SignedTreeHead, 'tree_size' | 'root_hash' | 'timestamp'>): string {
+  return canonicalJson({ root_hash: head.root_hash, timestamp: head.timestamp, tree_size: head.tree_size });
+}
+
+export function toSignedTreeHead(row: TreeHeadRow): SignedTreeHead {
+  return {
+    tree_size: Number(row.tree_size),
+    root_hash: Buffer.from(row.root_hash).toString('hex'),
+    timestamp: Number(row.timestamp),
+    signature: row.signature,
+    ...(row.checkpoint ? { checkpoint: row.checkpoint } : {}),
+  };
+}
+
+interface Signer {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/**
+ * Signs and keeps tree heads. A head is made when the log has grown since the last one, at most
+ * once per `interval` from the scheduler, so under load there is a new head every few seconds and
+ * after a quiet period the last leaves are covered too. Several processes may sign the same size;
+ * the first head stored for a size is kept.
+ */
+export class TreeHeads {
+  private constructor(
+    private readonly db: Db,
+    private readonly log: AuditLog,
+    private readonly signer: Signer,
+    /** Checkpoint origin: the log's name, e.g. `rn.example.com/audit`. */
+    readonly origin: string,
+  ) {}
+
+  static async load(db: Db, log: AuditLog, keys: KeyService, origin: string): Promise<TreeHeads> {
+    const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
+    if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
+    const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
+    return new TreeHeads(db, log, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, origin);
+  }
+
+  /** The C2SP verifier key of the checkpoint signer (`<origin>+<hash>+<key>`). */
+  get verifierKey(): string {
+    return verifierKey(this.origin, this.signer.publicKey);
+  }
+
+  /** Signs a head over the current tree if it grew since the latest head; returns the latest. */
+  async publish(): Promise<SignedTreeHead> {
+    const latest = await latestTreeHead(this.db);
+    const size = await this.log.size();
+    if (latest && Number(latest.tree_size) >= size) return toSignedTreeHead(latest);
+    const root = await this.log.rootAt(size);
+    const head = { tree_size: size, root_hash: root.toString('hex'), timestamp: Date.now() };
+    const signature = await this.sign(treeHeadPayload(head), 'tree-head+json');
+    const checkpoint = signNote(checkpointBody(this.origin, size, root, [`timestamp ${head.timestamp}`]), {
+      name: this.origin,
+      privateKey: this.signer.privateKey,
+    });
+    await insertTreeHead(this.db, { tree_size: size, root_hash: root, timestamp: head.timestamp, kid: this.signer.kid, signature, checkpoint });
+    return toSignedTreeHead((await latestTreeHead(this.db))!);
+  }
+
+  /** A compact JWS (EdDSA) by the tree-head key over exactly `payload`. */
+  async sign(payload: string, typ: string): Promise<string> {
+    return new CompactSign(new TextEncoder().encode(payload))
+      .setProtectedHeader({ alg: 'EdDSA', kid: this.signer.kid, typ })
+      .sign(this.signer.privateKey);
+  }
+
+  /** The newest signed head, signing one first if the log grew since. */
+  async latest(): Promise<SignedTreeHead> {
+    return this.publish();
+  }
+
+  /** Signs new heads every `intervalMs` while the log grows; returns a stop function. */
+  schedule(intervalMs: number, onError: (err: unknown) => void): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.publish()
+        .catch(onError)
+        .finally(() => (running = false));
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}

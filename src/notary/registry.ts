@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/log.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db, Tx } from '../db/index.js';
+import { parseInput, text } from '../http/input.js';
+import { personIndex } from '../identity/blind-index.js';
+import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
+
+const MAX_RECORDS = 500;
+
+const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
+
+const recordSchema = z
+  .object({
+    external_id: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
+    document_type: z.enum(DOCUMENT_TYPES),
+    document_number: z.string().min(1).max(64),
+    name: text(100).transform((v) => v.trim()).pipe(z.string().min(1, 'a name is required')),
+    verified_at: z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) <= Date.now() + 60_000, 'must not be in the future'),
+    birth_date: z.iso.date().optional(),
+  })
+  .strict();
+
+export type RecordStatus = 'accepted' | 'unchanged' | 'rejected';
+
+export interface RecordResult {
+  index: number;
+  external_id?: string;
+  status: RecordStatus;
+  registration_id?: string;
+  errors?: Array<{ field: string; code: string; message?: string }>;
+}
+
+interface RegistrationRow {
+  id: string;
+  notary_client_id: string;
+  external_id: string;
+  document_type: string;
+  person_index: string;
+  name_encrypted: string;
+  number_encrypted: string;
+  birth_date_encrypted: string | null;
+  verified_at: Date;
+}
+
+/**
+ * Offline registrations: identities a notary body verified at its counter (seed 001 S4). An
+ * upload is validated record by record: good records are kept (each with its `registry.uploaded`
+ * event in the same transaction), bad ones are reported. Re-sending a record (same notary and
+ * `external_id`, same content) changes nothing; different content under the same id is refused.
+ */
+export class Registry {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly log: AuditLog,
+    private readonly blindIndexKey: string,
+  ) {}
+
+  async upload(notaryClientId: string, body: unknown) {
+    const { records } = parseInput(body && typeof body === 'object' ? body : {}, uploadSchema);
+    const results: RecordResult[] = [];
+    for (const [index, raw] of records.entries()) {
+      results.push(await this.uploadOne(notaryClientId, index, raw));
+    }
+    const count = (status: RecordStatus) => results.filter((r) => r.status === status).length;
+    return { accepted: count('accepted'), unchanged: count('unchanged'), rejected: count('rejected'), results };
+  }
+
+  private async uploadOne(notaryClientId: string, index: number, raw: unknown): Promise<RecordResult> {
+    const externalId = (raw as { external_id?: unknown } | null)?.external_id;
+    const base = { index, ...(typeof externalId === 'string' && externalId.length <= 200 ? { external_id: externalId } : {}) };
+    const parsed = recordSchema.safeParse(raw);
+    if (!parsed.success) {
+      return { ...base, status: 'rejected', errors: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(record)', code: i.code, message: i.message })) };
+    }
+    const record = parsed.data;
+    const document = checkDocumentNumber(record.document_type, record.document_number);
+    if (!document.ok) {
+      return { ...base, status: 'rejected', errors: [{ field: 'document_number', code: document.code, message: document.message }] };
+    }
+    if (record.birth_date && document.birthDate && record.birth_date !== document.birthDate) {
+      return { ...base, status: 'rejected', errors: [{ field: 'birth_date', code: 'mismatch', message: 'differs from the birth date in the document number' }] };
+    }
+    const person = personIndex(this.blindIndexKey, document.type, document.number);
+    const birthDate = record.birth_date ?? document.birthDate;
+
+    return this.db.transaction(async (tx) => {
+      const id = randomUUID();
+      const inserted = await tx('offline_registrations')
+        .insert({
+          id,
+          notary_client_id: notaryClientId,
+          external_id: record.external_id,
+          document_type: document.type,
+          person_index: person,
+          name_encrypted: this.box.seal(record.name, `offline_registrations:name:${id}`),
+          number_encrypted: this.box.seal(document.number, `offline_registrations:number:${id}`),
+          birth_date_encrypted: birthDate ? this.box.seal(birthDate, `offline_registrations:birth_date:${id}`) : null,
+          verified_at: new Date(record.verified_at),
+        })
+        .onConflict(['notary_client_id', 'external_id'])
+        .ignore()
+        .returning('id');
+      if (inserted.length === 0) return this.compareExisting(tx, notaryClientId, record.external_id, { person, name: record.name }, base);
+      await this.log.append(tx, {
+        type: 'registry.uploaded',
+        actor: { type: 'notary', id: notaryClientId },
+        subjects: { person, client: notaryClientId },
+        payload: { registration_id: id, document_type: document.type, external_id: record.external_id },
+      });
+      return { ...base, status: 'accepted', registration_id: id };
+    });
+  }
+
+  private async compareExisting(tx: Tx, notaryClientId: string, externalId: string, wanted: { person: string; name: string }, base: { index: number; external_id?: string }): Promise<RecordResult> {
+    const row: RegistrationRow = await tx('offline_registrations').where({ notary_client_id: notaryClientId, external_id: externalId }).first();
+    const same = row.person_index === wanted.person && this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === wanted.name;
+    if (same) return { ...base, status: 'unchanged', registration_id: row.id };
+    return {
+      ...base,
+      status: 'rejected',
+      errors: [{ field: 'external_id', code: 'conflict', message: 'a different record was already uploaded under this external_id' }],
+    };
+  }
+}

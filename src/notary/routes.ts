@@ -1,0 +1,229 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { z } from 'zod';
+import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
+import type { AuditLog } from '../audit/log.js';
+import { findEvent, findEvents, searchEvents, type EventRow } from '../audit/store.js';
+import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
+import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
+import { InvalidInput, NotFound, PlatformError } from '../errors.js';
+import { parseBody, parseQuery } from '../http/input.js';
+import { personIndex } from '../identity/blind-index.js';
+import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
+import type { KeyService } from '../keys/service.js';
+import { notaryToken, type NotaryPrincipal } from './auth.js';
+import type { Registry } from './registry.js';
+
+export interface NotaryDeps {
+  issuer: string;
+  provider: Provider;
+  log: AuditLog;
+  treeHeads: TreeHeads;
+  keys: KeyService;
+  registry: Registry;
+  /** The blind-index key (see identity/blind-index.ts). */
+  blindIndexKey: string;
+}
+
+const MAX_PAGE = 200;
+const MAX_EVIDENCE = 100;
+
+const cursor = z
+  .string()
+  .max(40)
+  .regex(/^[A-Za-z0-9_-]+$/)
+  .transform((value, ctx) => {
+    const decoded = Buffer.from(value, 'base64url').toString('utf8');
+    const after = Number(decoded);
+    if (!/^\d{1,16}$/.test(decoded) || !Number.isSafeInteger(after)) {
+      ctx.addIssue({ code: 'custom', message: 'not a cursor this API returned' });
+      return z.NEVER;
+    }
+    return after;
+  });
+
+const searchSchema = z
+  .object({
+    person: z.object({ document_type: z.enum(DOCUMENT_TYPES), document_number: z.string().min(1).max(64) }).strict().optional(),
+    account: z.string().min(1).max(100).optional(),
+    merchant: z.string().min(1).max(200).optional(),
+    types: z.array(z.enum(EVENT_TYPES as [string, ...string[]])).min(1).max(EVENT_TYPES.length).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    cursor: cursor.optional(),
+    limit: z.number().int().min(1).max(MAX_PAGE).default(50),
+  })
+  .strict();
+
+const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const size = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** An event as the API shows it: the leaf's fields plus its hash. */
+function toApiEvent(row: EventRow) {
+  const leaf = JSON.parse(row.leaf) as AuditLeaf;
+  return {
+    leaf_index: Number(row.leaf_index),
+    time: leaf.time,
+    type: leaf.type,
+    actor: leaf.actor,
+    subjects: leaf.subjects,
+    payload: leaf.payload,
+    leaf_hash: row.leaf_hash.toString('hex'),
+  };
+}
+
+const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
+
+/**
+ * The API of notary and authority bodies (DESIGN.md: notary API). Every call is authenticated by
+ * a client_credentials token and is itself recorded in the audit trail (`notary.queried`) before
+ * the answer leaves: a read that cannot be audited is not answered.
+ */
+export function notaryRoutes(deps: NotaryDeps): Router {
+  const { log, treeHeads } = deps;
+  const router = new Router({ prefix: '/api/notary' });
+  const read = notaryToken(deps.provider, 'audit:read');
+  const write = notaryToken(deps.provider, 'registry:write');
+
+  // JSON in, JSON out: refuse other media types plainly rather than parse an empty body.
+  router.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && !ctx.is('application/json')) {
+      throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
+    }
+    return next();
+  });
+
+
+  const audited = async (ctx: Context, endpoint: string, details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string }) => {
+    const notary = ctx.state.notary as NotaryPrincipal;
+    await log.record({
+      type: 'notary.queried',
+      actor: { type: 'notary', id: notary.clientId },
+      subjects: { client: notary.clientId, ...(details.person ? { person: details.person } : {}), ...(details.account ? { account: details.account } : {}) },
+      payload: { endpoint, ...(details.filters ? { filters: details.filters } : {}), ...(details.results !== undefined ? { results: details.results } : {}) },
+    });
+  };
+
+  /** The current tree size, checked against a size the caller asked about. */
+  const checkSize = async (field: string, requested: number) => {
+    const current = await log.size();
+    if (requested > current) {
+      throw new InvalidInput([{ field, code: 'too_big', message: `the log has ${current} leaves` }]);
+    }
+  };
+
+  router.post('/events/search', read, async (ctx) => {
+    const query = parseBody(ctx, searchSchema);
+    let person: string | undefined;
+    if (query.person) {
+      const checked = checkDocumentNumber(query.person.document_type, query.person.document_number);
+      if (!checked.ok) throw new InvalidInput([{ field: 'person.document_number', code: checked.code, message: checked.message }]);
+      person = personIndex(deps.blindIndexKey, checked.type, checked.number);
+    }
+    const rows = await searchEvents(
+      log.db,
+      {
+        person,
+        account: query.account,
+        client: query.merchant,
+        types: query.types,
+        from: query.from ? new Date(query.from) : undefined,
+        to: query.to ? new Date(query.to) : undefined,
+        after: query.cursor,
+      },
+      query.limit + 1,
+    );
+    const page = rows.slice(0, query.limit);
+    const more = rows.length > query.limit;
+    // What was asked, without identity data: the person appears only as the event's subject.
+    const filters = {
+      ...(person ? { person: true } : {}),
+      ...(query.account ? { account: query.account } : {}),
+      ...(query.merchant ? { merchant: query.merchant } : {}),
+      ...(query.types ? { types: query.types } : {}),
+      ...(query.from ? { from: query.from } : {}),
+      ...(query.to ? { to: query.to } : {}),
+    };
+    await audited(ctx, 'events/search', { filters, results: page.length, person, account: query.account });
+    ctx.body = {
+      events: page.map(toApiEvent),
+      next_cursor: more ? Buffer.from(String(page.at(-1)!.leaf_index)).toString('base64url') : null,
+    };
+  });
+
+  router.get('/leaves/:index', read, async (ctx) => {
+    const leafIndex = index.safeParse(ctx.params.index);
+    if (!leafIndex.success) throw new InvalidInput([{ field: 'index', code: 'invalid', message: 'a leaf index: 0, 1, 2, …' }]);
+    const row = await findEvent(log.db, leafIndex.data);
+    if (!row) throw new NotFound(`There is no leaf ${leafIndex.data}.`);
+    await audited(ctx, 'leaves', { filters: { leaf_index: leafIndex.data }, results: 1 });
+    ctx.body = { leaf_index: Number(row.leaf_index), leaf: row.leaf };
+  });
+
+  router.get('/tree-head', read, async (ctx) => {
+    const head = await treeHeads.latest();
+    await audited(ctx, 'tree-head', { results: 1 });
+    ctx.body = head;
+  });
+
+  router.get('/proofs/inclusion', read, async (ctx) => {
+    const q = parseQuery(ctx, z.object({ leaf_index: index, tree_size: size }).strict());
+    if (q.leaf_index >= q.tree_size) throw new InvalidInput([{ field: 'leaf_index', code: 'too_big', message: 'must be below tree_size' }]);
+    await checkSize('tree_size', q.tree_size);
+    const proof = await log.inclusionProof(q.leaf_index, q.tree_size);
+    await audited(ctx, 'proofs/inclusion', { filters: q, results: 1 });
+    ctx.body = { leaf_index: q.leaf_index, tree_size: q.tree_size, audit_path: hexList(proof) };
+  });
+
+  router.get('/proofs/consistency', read, async (ctx) => {
+    const q = parseQuery(ctx, z.object({ first: size, second: size }).strict());
+    if (q.first > q.second) throw new InvalidInput([{ field: 'first', code: 'too_big', message: 'must not exceed second' }]);
+    await checkSize('second', q.second);
+    const proof = await log.consistencyProof(q.first, q.second);
+    await audited(ctx, 'proofs/consistency', { filters: q, results: 1 });
+    ctx.body = { first: q.first, second: q.second, proof: hexList(proof) };
+  });
+
+  // The tree-head keys are public: a notary fetches them once and keeps them.
+  router.get('/keys', async (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = { keys: await deps.keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose), checkpoint_verifier_key: treeHeads.verifierKey };
+  });
+
+  router.post('/evidence', read, async (ctx) => {
+    const { leaf_indices } = parseBody(
+      ctx,
+      z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict(),
+    );
+    const wanted = [...new Set(leaf_indices)].sort((a, b) => a - b);
+    const rows = await findEvents(log.db, wanted);
+    const missing = wanted.filter((i) => !rows.some((r) => Number(r.leaf_index) === i));
+    if (missing.length) throw new InvalidInput([{ field: 'leaf_indices', code: 'not_found', message: `no such leaves: ${missing.slice(0, 10).join(', ')}` }]);
+    const head = await treeHeads.latest();
+    const events = [];
+    for (const row of rows) {
+      events.push({ leaf_index: Number(row.leaf_index), leaf: row.leaf, audit_path: hexList(await log.inclusionProof(Number(row.leaf_index), head.tree_size)) });
+    }
+    const unsigned = {
+      format: EVIDENCE_FORMAT,
+      issuer: deps.issuer,
+      issued_at: Date.now(),
+      tree_head: head,
+      keys: { keys: await deps.keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose) },
+      events,
+    } satisfies Omit<EvidenceBundle, 'signature'>;
+    const bundle: EvidenceBundle = { ...unsigned, signature: await treeHeads.sign(bundlePayload(unsigned), 'evidence+json') };
+    await audited(ctx, 'evidence', { filters: { leaf_indices: wanted }, results: events.length });
+    ctx.body = bundle;
+  });
+
+  router.post('/registrations', write, async (ctx) => {
+    const notary = ctx.state.notary as NotaryPrincipal;
+    const body = (ctx.request as { body?: unknown }).body;
+    const result = await deps.registry.upload(notary.clientId, body);
+    ctx.body = result;
+  });
+
+  return router;
+}
