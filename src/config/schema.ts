@@ -49,6 +49,8 @@ export const configSchema = z
     ttl: z
       .object({
         accessToken: seconds.default(600),
+        /** Tokens of the client_credentials grant (notary API): short-lived. */
+        clientCredentials: seconds.max(3600).default(300),
         authorizationCode: seconds.max(600).default(60),
         idToken: seconds.default(600),
         refreshToken: seconds.default(14 * 24 * 3600),
@@ -58,6 +60,7 @@ export const configSchema = z
       })
       .default({
         accessToken: 600,
+        clientCredentials: 300,
         authorizationCode: 60,
         idToken: 600,
         refreshToken: 14 * 24 * 3600,

@@ -101,7 +101,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     ttl: {
       AccessToken: config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,
-      ClientCredentials: config.ttl.accessToken,
+      ClientCredentials: config.ttl.clientCredentials,
       IdToken: config.ttl.idToken,
       Interaction: config.ttl.interaction,
       Session: config.ttl.session,

@@ -1,0 +1,65 @@
+import { newLogin } from '../helpers/merchant.js';
+import { startTestPlatform } from '../helpers/platform.js';
+
+type Running = Awaited<ReturnType<typeof startTestPlatform>>;
+
+// "If the event cannot be written, the change does not happen": a change and its audit event
+// commit together or not at all.
+describe('a change and its audit event', () => {
+  let running: Running;
+
+  beforeAll(async () => {
+    running = await startTestPlatform();
+  });
+
+  afterAll(async () => {
+    await running.stop();
+    await running.database.drop();
+  });
+
+  const count = async (table: string) => Number((await running.platform.db(table).count({ n: '*' }).first())!.n);
+
+  it('does not register an account when its audit event cannot be written', async () => {
+    const { db, accounts, log } = running.platform;
+    // The audit trail breaks: every insert into it fails.
+    await db.raw(`CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`);
+    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
+    const [accountsBefore, leavesBefore] = [await count('accounts'), await log.size()];
+    try {
+      await expect(accounts.register({ login: newLogin(), password: 'correct horse battery' })).rejects.toThrow(/audit trail unavailable/);
+      expect(await count('accounts')).toBe(accountsBefore);
+      expect(await log.size()).toBe(leavesBefore);
+    } finally {
+      await db.raw('DROP TRIGGER audit_unavailable ON audit_events');
+      await db.raw('DROP FUNCTION audit_unavailable()');
+    }
+    // Once it is back, the same registration goes through, with its event.
+    const account = await accounts.register({ login: newLogin(), password: 'correct horse battery' });
+    expect(await count('accounts')).toBe(accountsBefore + 1);
+    const [row] = await db('audit_events').where({ account_id: account.id });
+    expect(row.type).toBe('account.registered');
+  });
+
+  it('signs a new tree head after the log grows, and none while it is quiet', async () => {
+    const { treeHeads, accounts, log, db } = running.platform;
+    await treeHeads.publish();
+    const heads = async () => count('audit_tree_heads');
+    const stop = treeHeads.schedule(50, (err) => {
+      throw err;
+    });
+    try {
+      const quiet = await heads();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await heads()).toBe(quiet);
+      await accounts.register({ login: newLogin(), password: 'correct horse battery' });
+      const size = await log.size();
+      for (let i = 0; i < 50 && Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m) < size; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m)).toBe(size);
+      expect(await heads()).toBe(quiet + 1);
+    } finally {
+      stop();
+    }
+  });
+});
