@@ -72,7 +72,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const app = buildApp({ config, logger, views, provider, accounts, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey! } });
+    const app = buildApp({ config, logger, views, provider, accounts, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };

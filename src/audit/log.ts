@@ -14,7 +14,9 @@ import {
   toNodeMap,
   type NodeId,
 } from './merkle.js';
-import { findNodes, insertEvents, insertNodes, lockForAppend, treeSize, type EventRow } from './store.js';
+import { findEvent, findEvents, findNodes, insertEvents, insertNodes, lockForAppend, searchEvents, treeSize, type EventFilter, type EventRow } from './store.js';
+
+export type { EventFilter, EventRow };
 
 export interface AppendedEvent {
   leafIndex: number;
@@ -36,7 +38,7 @@ export function canonicalJson(value: unknown): string {
  * indices have no gaps and the tree never forks.
  */
 export class AuditLog {
-  constructor(readonly db: Db) {}
+  constructor(private readonly db: Db) {}
 
   /** Appends events in the caller's transaction; returns their leaf indices in order. */
   async append(tx: Tx, ...events: AuditEventInput[]): Promise<AppendedEvent[]> {
@@ -72,6 +74,19 @@ export class AuditLog {
   /** Records events in a transaction of their own, for events that accompany no other change. */
   async record(...events: AuditEventInput[]): Promise<AppendedEvent[]> {
     return this.db.transaction((tx) => this.append(tx, ...events));
+  }
+
+  /** Events matching every filter, in leaf order, at most `limit`. */
+  async search(filter: EventFilter, limit: number): Promise<EventRow[]> {
+    return searchEvents(this.db, filter, limit);
+  }
+
+  async event(leafIndex: number): Promise<EventRow | undefined> {
+    return findEvent(this.db, leafIndex);
+  }
+
+  async events(leafIndices: number[]): Promise<EventRow[]> {
+    return findEvents(this.db, leafIndices);
   }
 
   async size(db: Queryable = this.db): Promise<number> {

@@ -64,9 +64,9 @@ export class TreeHeads {
     return new TreeHeads(db, log, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, origin);
   }
 
-  /** The C2SP verifier key of the checkpoint signer (`<origin>+<hash>+<key>`). */
-  get verifierKey(): string {
-    return verifierKey(this.origin, this.signer.publicKey);
+  /** The C2SP verifier key (`<origin>+<hash>+<key>`) of each Ed25519 tree-head key. */
+  verifierKeys(jwks: JWK[]): string[] {
+    return jwks.map((jwk) => verifierKey(this.origin, createPublicKey({ key: jwk as JWK & { kty: string }, format: 'jwk' })));
   }
 
   /** Signs a head over the current tree if it grew since the latest head; returns the latest. */
@@ -92,9 +92,15 @@ export class TreeHeads {
       .sign(this.signer.privateKey);
   }
 
-  /** The newest signed head, signing one first if the log grew since. */
-  async latest(): Promise<SignedTreeHead> {
-    return this.publish();
+  /**
+   * The newest signed head. A new one is signed only when the newest is older than `maxAge` ms
+   * (and the log grew), or does not cover `covering` leaves: reads do not sign a head each.
+   */
+  async latest(options: { maxAge: number; covering?: number }): Promise<SignedTreeHead> {
+    const latest = await latestTreeHead(this.db);
+    const fresh = latest && Date.now() - Number(latest.timestamp) < options.maxAge;
+    const covers = latest && Number(latest.tree_size) >= (options.covering ?? 0);
+    return fresh && covers ? toSignedTreeHead(latest) : this.publish();
   }
 
   /** Signs new heads every `intervalMs` while the log grows; returns a stop function. */

@@ -21,7 +21,8 @@ export function parseInput<T extends z.ZodType>(value: unknown, schema: T): z.ou
 /** Parses a request body (form or JSON object) with a zod schema. */
 export function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.output<T> {
   const body = (ctx.request as { body?: unknown }).body;
-  return parseInput(body && typeof body === 'object' && !Array.isArray(body) ? body : {}, schema);
+  if (Array.isArray(body)) throw new InvalidInput([{ field: '(body)', code: 'invalid_type', message: 'expected a JSON object' }]);
+  return parseInput(body && typeof body === 'object' ? body : {}, schema);
 }
 
 /** Parses a query string with a zod schema; a repeated parameter is refused by the schema. */

@@ -6,8 +6,10 @@ import type { Db, Tx } from '../db/index.js';
 import { parseInput, text } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
+import { findRegistration, insertRegistration } from './store.js';
 
-const MAX_RECORDS = 500;
+// A batch fits the default 16 KiB body limit (about 200 bytes a record); send more in batches.
+const MAX_RECORDS = 50;
 
 const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
 
@@ -32,17 +34,6 @@ export interface RecordResult {
   errors?: Array<{ field: string; code: string; message?: string }>;
 }
 
-interface RegistrationRow {
-  id: string;
-  notary_client_id: string;
-  external_id: string;
-  document_type: string;
-  person_index: string;
-  name_encrypted: string;
-  number_encrypted: string;
-  birth_date_encrypted: string | null;
-  verified_at: Date;
-}
 
 /**
  * Offline registrations: identities a notary body verified at its counter (seed 001 S4). An
@@ -88,22 +79,21 @@ export class Registry {
 
     return this.db.transaction(async (tx) => {
       const id = randomUUID();
-      const inserted = await tx('offline_registrations')
-        .insert({
-          id,
-          notary_client_id: notaryClientId,
-          external_id: record.external_id,
-          document_type: document.type,
-          person_index: person,
-          name_encrypted: this.box.seal(record.name, `offline_registrations:name:${id}`),
-          number_encrypted: this.box.seal(document.number, `offline_registrations:number:${id}`),
-          birth_date_encrypted: birthDate ? this.box.seal(birthDate, `offline_registrations:birth_date:${id}`) : null,
-          verified_at: new Date(record.verified_at),
-        })
-        .onConflict(['notary_client_id', 'external_id'])
-        .ignore()
-        .returning('id');
-      if (inserted.length === 0) return this.compareExisting(tx, notaryClientId, record.external_id, { person, name: record.name }, base);
+      const inserted = await insertRegistration(tx, {
+        id,
+        notary_client_id: notaryClientId,
+        external_id: record.external_id,
+        document_type: document.type,
+        person_index: person,
+        name_encrypted: this.box.seal(record.name, `offline_registrations:name:${id}`),
+        number_encrypted: this.box.seal(document.number, `offline_registrations:number:${id}`),
+        birth_date_encrypted: birthDate ? this.box.seal(birthDate, `offline_registrations:birth_date:${id}`) : null,
+        verified_at: new Date(record.verified_at),
+      });
+      if (!inserted) {
+        const wanted = { person, name: record.name, verifiedAt: Date.parse(record.verified_at), birthDate };
+        return this.compareExisting(tx, notaryClientId, record.external_id, wanted, base);
+      }
       await this.log.append(tx, {
         type: 'registry.uploaded',
         actor: { type: 'notary', id: notaryClientId },
@@ -114,9 +104,21 @@ export class Registry {
     });
   }
 
-  private async compareExisting(tx: Tx, notaryClientId: string, externalId: string, wanted: { person: string; name: string }, base: { index: number; external_id?: string }): Promise<RecordResult> {
-    const row: RegistrationRow = await tx('offline_registrations').where({ notary_client_id: notaryClientId, external_id: externalId }).first();
-    const same = row.person_index === wanted.person && this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === wanted.name;
+  /** A re-sent record is `unchanged` only if every field it carries is the same. */
+  private async compareExisting(
+    tx: Tx,
+    notaryClientId: string,
+    externalId: string,
+    wanted: { person: string; name: string; verifiedAt: number; birthDate?: string },
+    base: { index: number; external_id?: string },
+  ): Promise<RecordResult> {
+    const row = (await findRegistration(tx, notaryClientId, externalId))!;
+    const storedBirthDate = row.birth_date_encrypted ? this.box.openText(row.birth_date_encrypted, `offline_registrations:birth_date:${row.id}`) : undefined;
+    const same =
+      row.person_index === wanted.person &&
+      this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === wanted.name &&
+      new Date(row.verified_at).getTime() === wanted.verifiedAt &&
+      storedBirthDate === wanted.birthDate;
     if (same) return { ...base, status: 'unchanged', registration_id: row.id };
     return {
       ...base,

@@ -1,10 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
-import type { AuditLog } from '../audit/log.js';
-import { findEvent, findEvents, searchEvents, type EventRow } from '../audit/store.js';
+import type { AuditLog, EventRow } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
@@ -24,6 +25,8 @@ export interface NotaryDeps {
   registry: Registry;
   /** The blind-index key (see identity/blind-index.ts). */
   blindIndexKey: string;
+  /** How old (ms) a tree head may be before a read signs a new one. */
+  headInterval: number;
 }
 
 const MAX_PAGE = 200;
@@ -56,8 +59,9 @@ const searchSchema = z
   })
   .strict();
 
-const index = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const size = z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+// Decimal integers written plainly: no signs, exponents, hex, spaces or leading zeros.
+const index = z.string().regex(/^(0|[1-9]\d{0,15})$/, 'a whole number: 0, 1, 2, …').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+const size = z.string().regex(/^[1-9]\d{0,15}$/, 'a whole number from 1').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
 
 /** An event as the API shows it: the leaf's fields plus its hash. */
 function toApiEvent(row: EventRow) {
@@ -73,6 +77,13 @@ function toApiEvent(row: EventRow) {
   };
 }
 
+/** JSON in: a body of another media type is refused plainly rather than parsed as empty. */
+async function jsonBody(ctx: Context, next: Next) {
+  if (!ctx.request.type) throw new PlatformError('malformed-request', 400, 'A JSON request body is required.');
+  if (!ctx.is('application/json')) throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
+  return next();
+}
+
 const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 
 /**
@@ -85,15 +96,6 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   const router = new Router({ prefix: '/api/notary' });
   const read = notaryToken(deps.provider, 'audit:read');
   const write = notaryToken(deps.provider, 'registry:write');
-
-  // JSON in, JSON out: refuse other media types plainly rather than parse an empty body.
-  router.use(async (ctx, next) => {
-    if (ctx.method === 'POST' && !ctx.is('application/json')) {
-      throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
-    }
-    return next();
-  });
-
 
   const audited = async (ctx: Context, endpoint: string, details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string }) => {
     const notary = ctx.state.notary as NotaryPrincipal;
@@ -113,7 +115,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     }
   };
 
-  router.post('/events/search', read, async (ctx) => {
+  router.post('/events/search', read, jsonBody, async (ctx) => {
     const query = parseBody(ctx, searchSchema);
     let person: string | undefined;
     if (query.person) {
@@ -121,8 +123,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
       if (!checked.ok) throw new InvalidInput([{ field: 'person.document_number', code: checked.code, message: checked.message }]);
       person = personIndex(deps.blindIndexKey, checked.type, checked.number);
     }
-    const rows = await searchEvents(
-      log.db,
+    const rows = await log.search(
       {
         person,
         account: query.account,
@@ -155,14 +156,14 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   router.get('/leaves/:index', read, async (ctx) => {
     const leafIndex = index.safeParse(ctx.params.index);
     if (!leafIndex.success) throw new InvalidInput([{ field: 'index', code: 'invalid', message: 'a leaf index: 0, 1, 2, …' }]);
-    const row = await findEvent(log.db, leafIndex.data);
+    const row = await log.event(leafIndex.data);
     if (!row) throw new NotFound(`There is no leaf ${leafIndex.data}.`);
     await audited(ctx, 'leaves', { filters: { leaf_index: leafIndex.data }, results: 1 });
     ctx.body = { leaf_index: Number(row.leaf_index), leaf: row.leaf };
   });
 
   router.get('/tree-head', read, async (ctx) => {
-    const head = await treeHeads.latest();
+    const head = await treeHeads.latest({ maxAge: deps.headInterval });
     await audited(ctx, 'tree-head', { results: 1 });
     ctx.body = head;
   });
@@ -186,21 +187,30 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   });
 
   // The tree-head keys are public: a notary fetches them once and keeps them.
-  router.get('/keys', async (ctx) => {
-    ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = { keys: await deps.keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose), checkpoint_verifier_key: treeHeads.verifierKey };
+  // The API's own description (OpenAPI 3.1), public like the keys.
+  const openapi = readFileSync(resolve(process.cwd(), 'docs', 'notary-openapi.yaml'));
+  router.get('/openapi.yaml', (ctx) => {
+    ctx.type = 'application/yaml';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = openapi;
   });
 
-  router.post('/evidence', read, async (ctx) => {
+  router.get('/keys', async (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    const keys = await deps.keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
+    ctx.body = { keys, checkpoint_verifier_keys: treeHeads.verifierKeys(keys) };
+  });
+
+  router.post('/evidence', read, jsonBody, async (ctx) => {
     const { leaf_indices } = parseBody(
       ctx,
       z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict(),
     );
     const wanted = [...new Set(leaf_indices)].sort((a, b) => a - b);
-    const rows = await findEvents(log.db, wanted);
+    const rows = await log.events(wanted);
     const missing = wanted.filter((i) => !rows.some((r) => Number(r.leaf_index) === i));
     if (missing.length) throw new InvalidInput([{ field: 'leaf_indices', code: 'not_found', message: `no such leaves: ${missing.slice(0, 10).join(', ')}` }]);
-    const head = await treeHeads.latest();
+    const head = await treeHeads.latest({ maxAge: deps.headInterval, covering: wanted.at(-1)! + 1 });
     const events = [];
     for (const row of rows) {
       events.push({ leaf_index: Number(row.leaf_index), leaf: row.leaf, audit_path: hexList(await log.inclusionProof(Number(row.leaf_index), head.tree_size)) });
@@ -218,10 +228,11 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     ctx.body = bundle;
   });
 
-  router.post('/registrations', write, async (ctx) => {
+  router.post('/registrations', write, jsonBody, async (ctx) => {
     const notary = ctx.state.notary as NotaryPrincipal;
     const body = (ctx.request as { body?: unknown }).body;
     const result = await deps.registry.upload(notary.clientId, body);
+    await audited(ctx, 'registrations', { results: result.accepted, filters: { records: result.results.length, unchanged: result.unchanged, rejected: result.rejected } });
     ctx.body = result;
   });
 

@@ -76,6 +76,7 @@ describe('the notary API', () => {
     expect(keys.status).toBe(200);
     expect(keys.body.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
     expect(keys.body.keys[0].d).toBeUndefined();
+    expect(keys.body.checkpoint_verifier_keys[0]).toMatch(/^127\.0\.0\.1:\d+\/audit\+[0-9a-f]{8}\+/);
     const head = (await api('/tree-head')).body;
     expect(head.tree_size).toBeGreaterThanOrEqual(6);
     expect(head.root_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -113,6 +114,9 @@ describe('the notary API', () => {
   it('proves the log only grew between two heads', async () => {
     const first = (await api('/tree-head')).body;
     await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' });
+    // A read within the head interval gets the same head; the scheduler signs the next one.
+    expect((await api('/tree-head')).body).toEqual(first);
+    await running.platform.treeHeads.publish();
     const second = (await api('/tree-head')).body;
     expect(second.tree_size).toBeGreaterThan(first.tree_size);
     const { body } = await api(`/proofs/consistency?first=${first.tree_size}&second=${second.tree_size}`);
@@ -212,9 +216,13 @@ describe('the notary API', () => {
       ['/events/search', { body: { cursor: '!!!' } }, 400],
       ['/events/search', { body: { person: { document_type: 'cn_resident_id', document_number: '123' } } }, 400],
       ['/events/search', { body: { surprise: 1 } }, 400],
+      ['/events/search', { body: [] }, 400],
+      ['/events/search', { method: 'POST' }, 400],
       ['/events/search', { body: 'account=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415],
       ['/events/search', { body: { account: 'a'.repeat(20_000) } }, 413],
       ['/leaves/-1', {}, 400],
+      ['/leaves/1e3', {}, 400],
+      ['/leaves/0x10', {}, 400],
       ['/leaves/99999999', {}, 404],
       ['/proofs/inclusion?leaf_index=5&tree_size=5', {}, 400],
       ['/proofs/inclusion?leaf_index=0&tree_size=99999999', {}, 400],
@@ -239,6 +247,33 @@ describe('the notary API', () => {
       const leaf = (await api(`/leaves/${index}`)).body.leaf;
       const path = (await api(`/proofs/inclusion?leaf_index=${index}&tree_size=${head.tree_size}`)).body.audit_path;
       expect(verifyInclusion(leafHash(Buffer.from(leaf)), index, head.tree_size, path.map((h: string) => Buffer.from(h, 'hex')), Buffer.from(head.root_hash, 'hex'))).toBe(true);
+    }
+  });
+});
+
+describe('the notary API description', () => {
+  it('is served, and documents exactly the routes the platform has', async () => {
+    const { parse } = await import('yaml');
+    const { notaryRoutes } = await import('../../src/notary/routes.js');
+    const running = await startTestPlatform();
+    try {
+      const response = await fetch(`${running.issuer}/api/notary/openapi.yaml`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/yaml/);
+      const spec = parse(await response.text());
+      expect(spec.openapi).toMatch(/^3\.1/);
+      const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>)
+        .flatMap(([path, ops]) => Object.keys(ops).filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`))
+        .sort();
+      const router = notaryRoutes({ ...({} as Parameters<typeof notaryRoutes>[0]), provider: running.platform.provider });
+      const served = router.stack
+        .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace('/api/notary', '').replace(/:(\w+)/g, '{$1}')}`))
+        .filter((route) => !route.endsWith('/openapi.yaml'))
+        .sort();
+      expect(documented).toEqual(served);
+    } finally {
+      await running.stop();
+      await running.database.drop();
     }
   });
 });
