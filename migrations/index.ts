@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import * as core from './20261123_001_core.js';
 import * as audit from './20261123_002_audit.js';
 import * as registry from './20261123_003_registry.js';
+import * as identity from './20261123_004_identity.js';
+import * as outbox from './20261123_005_outbox.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -9,6 +11,8 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_001_core': core,
   '20261123_002_audit': audit,
   '20261123_003_registry': registry,
+  '20261123_004_identity': identity,
+  '20261123_005_outbox': outbox,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

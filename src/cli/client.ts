@@ -12,6 +12,8 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
     levels: options.levels ? (listOption(options, 'levels') as never) : undefined,
     category: options.category as string | undefined,
     securityLevel: options['security-level'] as unknown as number | undefined,
+    resultMaxAgeDays: options['result-max-age-days'] as unknown as number | undefined,
+    resultMaxQueries: options['result-max-queries'] as unknown as number | undefined,
   });
   ctx.print(
     { ...added },

@@ -13,6 +13,7 @@ Commands:
   migrate                         apply pending database migrations
   client add --name N --redirect-uri U [--redirect-uri U2] [--kind merchant|notary]
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
+             [--result-max-age-days N] [--result-max-queries N]
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
   audit verify                    recompute the whole audit tree; check every signed tree head
@@ -46,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       levels: { type: 'string' },
       category: { type: 'string' },
       'security-level': { type: 'string' },
+      'result-max-age-days': { type: 'string' },
+      'result-max-queries': { type: 'string' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
     },

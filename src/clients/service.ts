@@ -14,7 +14,7 @@ export const DEMO_CLIENT_ID = 'demo-merchant';
 /** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
 export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
 /** Scopes a merchant may ask a person for. */
-export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile'] as const;
+export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile', 'realname:check'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -33,6 +33,10 @@ export const newClientSchema = z.object({
   levels: z.array(z.enum(GRANT_LEVELS)).min(1).default(['result']),
   category: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{N}_ .-]+$/u).default('general'),
   securityLevel: z.coerce.number().int().min(1).max(3).default(1),
+  /** The merchant accepts only results verified within this many days (seed 000). */
+  resultMaxAgeDays: z.coerce.number().int().min(1).max(3650).optional(),
+  /** The merchant spends at most this many queries of one result. */
+  resultMaxQueries: z.coerce.number().int().min(1).max(1_000_000).optional(),
 });
 export type NewClient = z.input<typeof newClientSchema>;
 
@@ -44,6 +48,8 @@ export interface ClientInfo {
   security_level: number;
   grant_levels: string[];
   redirect_uris: string[];
+  result_max_age_days: number | null;
+  result_max_queries: number | null;
   created_at: Date;
 }
 
@@ -78,7 +84,8 @@ export class ClientService {
       client.kind === 'merchant'
         ? {
             redirect_uris: client.redirectUris,
-            grant_types: ['authorization_code', 'refresh_token'],
+            // client_credentials: for the check API (scope realname:check).
+            grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
             response_types: ['code'],
           }
         : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] };
@@ -91,6 +98,8 @@ export class ClientService {
       security_level: client.securityLevel as 1 | 2 | 3,
       grant_levels: client.levels,
       metadata,
+      result_max_age_days: client.resultMaxAgeDays ?? null,
+      result_max_queries: client.resultMaxQueries ?? null,
     };
     await this.db.transaction(async (tx) => insertClient(tx, row));
     return { ...toInfo({ ...row, created_at: new Date() }), client_secret: clientSecret };
@@ -128,6 +137,12 @@ export class ClientService {
     };
   }
 
+  /** A client's kind and reuse limits, for the platform's own APIs. */
+  async find(clientId: string): Promise<ClientInfo | undefined> {
+    const row = await findClient(this.db, clientId);
+    return row && toInfo(row);
+  }
+
   async secretOf(clientId: string): Promise<string | undefined> {
     const row = await findClient(this.db, clientId);
     return row && this.box.openText(row.client_secret_encrypted, secretContext(row.client_id));
@@ -147,6 +162,8 @@ function toInfo(row: ClientRow): ClientInfo {
     security_level: row.security_level,
     grant_levels: row.grant_levels,
     redirect_uris: (row.metadata.redirect_uris as string[] | undefined) ?? [],
+    result_max_age_days: row.result_max_age_days ?? null,
+    result_max_queries: row.result_max_queries ?? null,
     created_at: row.created_at,
   };
 }

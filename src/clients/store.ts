@@ -9,6 +9,8 @@ export interface ClientRow {
   security_level: 1 | 2 | 3;
   grant_levels: string[];
   metadata: Record<string, unknown>;
+  result_max_age_days: number | null;
+  result_max_queries: number | null;
   created_at: Date;
 }
 

@@ -21,6 +21,9 @@ const ENV_OPTIONS: Record<string, string> = {
   ARGON2_MEMORY_COST: 'argon2.memoryCost',
   ARGON2_TIME_COST: 'argon2.timeCost',
   ARGON2_PARALLELISM: 'argon2.parallelism',
+  VERIFICATION_PROVIDER: 'verification.provider',
+  VERIFICATION_HTTP_URL: 'verification.http.baseUrl',
+  VERIFICATION_HTTP_API_KEY: 'verification.http.apiKey',
 };
 
 export class ConfigError extends Error {
@@ -90,6 +93,10 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
     if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
+    if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
+  }
+  if (config.verification.provider === 'http' && !config.verification.http) {
+    problems.push('verification.http: required when verification.provider is http (VERIFICATION_HTTP_URL, VERIFICATION_HTTP_API_KEY)');
   }
   if (problems.length) throw new ConfigError(problems);
 

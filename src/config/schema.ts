@@ -79,6 +79,75 @@ export const configSchema = z
       .default({ interval: 300, batchSize: 1000 }),
     /** Audit trail: a new signed tree head every `headInterval` seconds while the log grows. */
     audit: z.object({ headInterval: seconds.default(5) }).default({ headInterval: 5 }),
+    /** Identity verification: which provider, what a call costs, how long a result is reused. */
+    verification: z
+      .object({
+        /** `sandbox` (deterministic rules, see README; refused in production) or `http`. */
+        provider: z.enum(['sandbox', 'http']).default('sandbox'),
+        /** The HTTP provider's service (see README "Provider protocol"); required when provider is http. */
+        http: z
+          .object({
+            baseUrl: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(16),
+            timeoutMs: z.coerce.number().int().min(100).max(60_000).default(3000),
+            retries: z.coerce.number().int().min(0).max(5).default(2),
+          })
+          .optional(),
+        /** Cost of one provider call in yuan, by method (seed 000 quotes 0.5 yuan). */
+        costs: z
+          .object({
+            document: z.coerce.number().min(0).max(1000).default(0.5),
+            person_match: z.coerce.number().min(0).max(1000).default(1.5),
+            phone_three_element: z.coerce.number().min(0).max(1000).default(0.3),
+          })
+          .default({ document: 0.5, person_match: 1.5, phone_three_element: 0.3 }),
+        /** A passed result is reused for this many days, then the person verifies again. */
+        resultValidityDays: z.coerce.number().int().min(1).max(3650).default(365),
+        /** ...and for at most this many merchant queries (0 = no limit). */
+        resultMaxQueries: z.coerce.number().int().min(0).max(1_000_000).default(0),
+        /** Largest accepted image (portrait, document photo), in bytes. */
+        maxImageBytes: z.coerce.number().int().min(10_000).max(20_000_000).default(2_000_000),
+        /** Check API calls a merchant may make per minute. */
+        checkRatePerMinute: z.coerce.number().int().min(1).max(100_000).default(120),
+      })
+      .default({
+        provider: 'sandbox',
+        costs: { document: 0.5, person_match: 1.5, phone_three_element: 0.3 },
+        resultValidityDays: 365,
+        resultMaxQueries: 0,
+        maxImageBytes: 2_000_000,
+        checkRatePerMinute: 120,
+      }),
+    /** Verification reminders (notification outbox; seed 002's self-check). */
+    notifications: z
+      .object({
+        /** Channel reminders go out on; 'log' writes one line per reminder (no mail server). */
+        channel: z.enum(['log', 'email']).default('log'),
+        /** Seconds between delivery runs. */
+        interval: seconds.default(60),
+        /** Attempts per message before it is marked failed. */
+        maxAttempts: z.coerce.number().int().min(1).max(20).default(5),
+        /** Messages sent per delivery run. */
+        batchSize: z.coerce.number().int().min(1).max(1000).default(50),
+        /** Seconds before the first retry; doubled for each further one (at most 6 h). */
+        retryBase: seconds.default(60),
+        /** Time zone for dates written in messages. */
+        timeZone: z.string().min(1).default('Asia/Shanghai'),
+        /** SMTP relay for the email channel. */
+        smtp: z
+          .object({
+            host: z.string().min(1),
+            port: port.default(587),
+            /** TLS from the start (465); otherwise STARTTLS when offered. */
+            secure: flag.default(false),
+            user: z.string().optional(),
+            password: z.string().optional(),
+            from: z.string().min(3),
+          })
+          .optional(),
+      })
+      .refine((n) => n.channel !== 'email' || n.smtp, { path: ['smtp'], message: 'required when channel is email' })
+      .default({ channel: 'log', interval: 60, maxAttempts: 5, batchSize: 50, retryBase: 60, timeZone: 'Asia/Shanghai' }),
     /** Largest accepted form or JSON body on the platform's own routes. */
     bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */

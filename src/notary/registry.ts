@@ -6,7 +6,7 @@ import type { Db, Tx } from '../db/index.js';
 import { parseInput, text } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
-import { findRegistration, insertRegistration } from './store.js';
+import { findRegistration, findRegistrationsOfPerson, insertRegistration } from './store.js';
 
 // A batch fits the default 16 KiB body limit (about 200 bytes a record); send more in batches.
 const MAX_RECORDS = 50;
@@ -48,6 +48,19 @@ export class Registry {
     private readonly log: AuditLog,
     private readonly blindIndexKey: string,
   ) {}
+
+  /**
+   * The newest offline registration of a person (blind index) under exactly this name: a person
+   * verified at a notary's counter is matched when they verify online.
+   */
+  async findVerified(personIndex: string, name: string): Promise<{ id: string; notaryClientId: string; verifiedAt: Date } | undefined> {
+    for (const row of await findRegistrationsOfPerson(this.db, personIndex)) {
+      if (this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === name) {
+        return { id: row.id, notaryClientId: row.notary_client_id, verifiedAt: new Date(row.verified_at) };
+      }
+    }
+    return undefined;
+  }
 
   async upload(notaryClientId: string, body: unknown) {
     const { records } = parseInput(body && typeof body === 'object' ? body : {}, uploadSchema);

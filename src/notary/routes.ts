@@ -13,7 +13,7 @@ import { parseBody, parseQuery } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
 import type { KeyService } from '../keys/service.js';
-import { notaryToken, type NotaryPrincipal } from './auth.js';
+import { clientToken, type ClientPrincipal } from '../oidc/client-token.js';
 import type { Registry } from './registry.js';
 
 export interface NotaryDeps {
@@ -94,11 +94,11 @@ const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 export function notaryRoutes(deps: NotaryDeps): Router {
   const { log, treeHeads } = deps;
   const router = new Router({ prefix: '/api/notary' });
-  const read = notaryToken(deps.provider, 'audit:read');
-  const write = notaryToken(deps.provider, 'registry:write');
+  const read = clientToken(deps.provider, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
+  const write = clientToken(deps.provider, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
 
   const audited = async (ctx: Context, endpoint: string, details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string }) => {
-    const notary = ctx.state.notary as NotaryPrincipal;
+    const notary = ctx.state.client as ClientPrincipal;
     await log.record({
       type: 'notary.queried',
       actor: { type: 'notary', id: notary.clientId },
@@ -229,7 +229,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   });
 
   router.post('/registrations', write, jsonBody, async (ctx) => {
-    const notary = ctx.state.notary as NotaryPrincipal;
+    const notary = ctx.state.client as ClientPrincipal;
     const body = (ctx.request as { body?: unknown }).body;
     const result = await deps.registry.upload(notary.clientId, body);
     await audited(ctx, 'registrations', { results: result.accepted, filters: { records: result.results.length, unchanged: result.unchanged, rejected: result.rejected } });

@@ -12,7 +12,7 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
 };
 
 /** Every scope the provider knows: the OIDC ones and the notary API's (see ClientService). */
-export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write'];
+export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write', 'realname:check'];
 
 /** The claims an account can assert; oidc-provider filters them by granted scopes and claims. */
 export function accountClaims(account: Account, sub: string): { sub: string } & Record<string, unknown> {

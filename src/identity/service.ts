@@ -1,0 +1,353 @@
+import { randomUUID } from 'node:crypto';
+import type { AuditLog } from '../audit/log.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db, Tx } from '../db/index.js';
+import { Conflict, InvalidInput, PlatformError } from '../errors.js';
+import type { Registry } from '../notary/registry.js';
+import { personIndex } from './blind-index.js';
+import { checkDocumentNumber, type DocumentType } from './document-number.js';
+import { sniffImageType } from './images.js';
+import { ProviderUnavailable, type Image, type ProviderAnswer, type VerificationProvider } from './providers/types.js';
+import {
+  findPerson,
+  findPersonByIndex,
+  hitRateCounter,
+  queriesByClient,
+  spendQuery,
+  insertImages,
+  insertProviderCall,
+  insertVerification,
+  linkAccount,
+  personOfAccount,
+  updatePersonIdentity,
+  upsertPerson,
+  validResults,
+  verificationsOfAccount,
+  type VerificationMethod,
+  type VerificationRow,
+} from './store.js';
+
+/**
+ * How strong a method's evidence is. A merchant's requirement is met by a result at least as
+ * strong (seed 000/003): a person-document match satisfies a document check, never the reverse.
+ * An offline registration is matched online by name and number only, so what the online account
+ * proves is knowledge of a notary-vouched identity: as strong as a document check, not a face.
+ */
+export const METHOD_STRENGTH: Record<VerificationMethod, number> = {
+  document: 1,
+  phone_three_element: 1,
+  offline_notary: 1,
+  person_match: 2,
+};
+
+/** The method a merchant's security level requires (1: document check; 2 and 3: person match). */
+export function requiredMethod(securityLevel: number): 'document' | 'person_match' {
+  return securityLevel >= 2 ? 'person_match' : 'document';
+}
+
+export interface Submission {
+  method: 'document' | 'person_match';
+  documentType: string;
+  documentNumber: string;
+  name: string;
+  portrait?: Image;
+  documentFront?: Image;
+}
+
+/** What the check API answers (DESIGN.md): times in seconds since the epoch, like the claims. */
+export interface CheckAnswer {
+  verified: boolean;
+  method: VerificationMethod | null;
+  verified_at: number | null;
+  expires_at: number | null;
+  /** Queries of this result left to this merchant; null when unlimited. */
+  queries_left: number | null;
+}
+
+const NOT_VERIFIED: CheckAnswer = { verified: false, method: null, verified_at: null, expires_at: null, queries_left: null };
+
+export interface VerificationOptions {
+  blindIndexKey: string;
+  /** Cost of one call in fen, by method. */
+  costFen: Record<'document' | 'person_match' | 'phone_three_element', number>;
+  validityDays: number;
+  /** 0: no limit. */
+  maxQueries: number;
+  /** Check API calls per merchant per minute. */
+  checkRatePerMinute: number;
+}
+
+/** A usable result as merchants see it. */
+export interface Result {
+  id: string;
+  method: VerificationMethod;
+  verifiedAt: Date;
+  expiresAt: Date | null;
+  queriesLeft: number | null;
+}
+
+export interface Outcome {
+  status: 'passed' | 'failed';
+  method: VerificationMethod;
+  /** True when an existing result (or a notary's offline registration) served, with no provider call. */
+  reused: boolean;
+  reason?: string;
+  result?: Result;
+}
+
+export function toResult(row: VerificationRow): Result {
+  return {
+    id: row.id,
+    method: row.method,
+    verifiedAt: new Date(row.verified_at),
+    expiresAt: row.expires_at ? new Date(row.expires_at) : null,
+    queriesLeft: row.max_queries === null ? null : row.max_queries - row.queries_used,
+  };
+}
+
+/** Sealing contexts: a value sealed for one field and row opens for no other. */
+const sealed = {
+  name: (id: string) => `persons:name:${id}`,
+  number: (id: string) => `persons:number:${id}`,
+  birthDate: (id: string) => `persons:birth_date:${id}`,
+  image: (id: string) => `verification_images:data:${id}`,
+};
+
+/**
+ * Verifying a person once and reusing the result (seed 001's registration module, seed 000's
+ * reuse). Document numbers are validated before any provider is called; a provider that cannot
+ * answer yields "try again later", never a pass; every call is recorded with its cost.
+ */
+export class VerificationService {
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly log: AuditLog,
+    private readonly provider: VerificationProvider,
+    private readonly registry: Registry,
+    private readonly options: VerificationOptions,
+  ) {}
+
+  /** The person's current usable result at least as strong as `method`, if any. */
+  async resultOfAccount(accountId: string, method: VerificationMethod = 'document'): Promise<Result | undefined> {
+    const personId = await personOfAccount(this.db, accountId);
+    if (!personId) return undefined;
+    const rows = await validResults(this.db, personId, new Date());
+    const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
+    return row && toResult(row);
+  }
+
+  /** What the account's status page shows: the person (masked) and the recent attempts. */
+  async statusOf(accountId: string) {
+    const personId = await personOfAccount(this.db, accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    const number = person ? this.box.openText(person.number_encrypted, sealed.number(person.id)) : undefined;
+    const results = personId ? await validResults(this.db, personId, new Date()) : [];
+    const best = [...results].sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
+    return {
+      person: person && { documentType: person.document_type as DocumentType, maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}` },
+      result: best && toResult(best),
+      attempts: (await verificationsOfAccount(this.db, accountId)).map((r) => ({ ...toResult(r), status: r.status, reason: r.reason, createdAt: new Date(r.created_at) })),
+    };
+  }
+
+  /**
+   * Verifies the account's person. In order: the input is validated; an account already linked
+   * to another person is refused; a still-valid result of this person as strong as asked is reused
+   * (a person-document match is never inherited by another account: it proves a face, so each
+   * account shows its own); a notary's offline registration under the same name is used; only
+   * then is the provider called.
+   */
+  async verify(accountId: string, submission: Submission): Promise<Outcome> {
+    const { document, name } = this.validate(submission);
+    const index = personIndex(this.options.blindIndexKey, document.type, document.number);
+    const linked = await personOfAccount(this.db, accountId);
+    const existing = await findPersonByIndex(this.db, index);
+    if (linked && linked !== existing?.id) {
+      throw new Conflict('account-linked', 'This account is already verified as another person.');
+    }
+
+    const sameName = existing && this.box.openText(existing.name_encrypted, sealed.name(existing.id)) === name;
+    if (existing && sameName) {
+      const reusable = (await validResults(this.db, existing.id, new Date())).find(
+        (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && (r.method !== 'person_match' || r.account_id === accountId),
+      );
+      if (reusable) {
+        await this.db.transaction((tx) => linkAccount(tx, accountId, existing.id));
+        return { status: 'passed', method: reusable.method, reused: true, result: toResult(reusable) };
+      }
+    }
+
+    const offline = await this.registry.findVerified(index, name);
+    if (offline && METHOD_STRENGTH.offline_notary >= METHOD_STRENGTH[submission.method]) {
+      const row = await this.record(accountId, { index, document, name }, { method: 'offline_notary', provider: `notary:${offline.notaryClientId}`, answer: { result: 'match', reference: offline.id } }, offline.verifiedAt);
+      return { status: 'passed', method: 'offline_notary', reused: true, result: toResult(row) };
+    }
+
+    const answer = await this.callProvider(submission, document, name);
+    const row = await this.record(accountId, { index, document, name }, { method: submission.method, provider: this.provider.name, answer }, new Date(), submission);
+    return answer.result === 'match'
+      ? { status: 'passed', method: submission.method, reused: false, result: toResult(row) }
+      : { status: 'failed', method: submission.method, reused: false, reason: answer.reason };
+  }
+
+  /**
+   * The check API (seed 000): does the person the merchant names (document and name) hold a
+   * usable result? Spends one query of it, audited in the same transaction. Says nothing about
+   * a person the merchant did not name exactly: an unknown document and a wrong name look alike.
+   */
+  async check(
+    merchant: { clientId: string; maxAgeDays: number | null; maxQueries: number | null },
+    input: { documentType: string; documentNumber: string; name: string },
+  ): Promise<CheckAnswer> {
+    const window = Math.floor(Date.now() / 60_000);
+    if ((await hitRateCounter(this.db, `check:${merchant.clientId}`, window)) > this.options.checkRatePerMinute) {
+      throw new PlatformError('rate-limited', 429, 'Too many checks this minute; slow down.');
+    }
+    const document = checkDocumentNumber(input.documentType, input.documentNumber);
+    if (!document.ok) {
+      throw new InvalidInput([{ field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message }]);
+    }
+    const name = input.name.normalize('NFKC').trim().replace(/\s+/g, ' ');
+    const index = personIndex(this.options.blindIndexKey, document.type, document.number);
+    const person = await findPersonByIndex(this.db, index);
+    const named = person && this.box.openText(person.name_encrypted, sealed.name(person.id)) === name;
+    let candidates: VerificationRow[] = [];
+    if (person && named) {
+      const oldest = merchant.maxAgeDays ? Date.now() - merchant.maxAgeDays * 86_400_000 : 0;
+      candidates = (await validResults(this.db, person.id, new Date()))
+        .filter((r) => new Date(r.verified_at).getTime() >= oldest)
+        .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method]);
+    }
+    return this.db.transaction(async (tx) => {
+      let answer = NOT_VERIFIED;
+      for (const row of candidates) {
+        const mine = await queriesByClient(tx, row.id, merchant.clientId);
+        if (merchant.maxQueries !== null && mine >= merchant.maxQueries) continue;
+        const used = await spendQuery(tx, row.id, merchant.clientId, 'check_api');
+        if (used === undefined) continue;
+        const globalLeft = row.max_queries === null ? null : row.max_queries - used;
+        const merchantLeft = merchant.maxQueries === null ? null : merchant.maxQueries - mine - 1;
+        const left = globalLeft === null ? merchantLeft : merchantLeft === null ? globalLeft : Math.min(globalLeft, merchantLeft);
+        const seconds = (date: Date | null) => (date ? Math.floor(new Date(date).getTime() / 1000) : null);
+        answer = { verified: true, method: row.method, verified_at: seconds(row.verified_at), expires_at: seconds(row.expires_at), queries_left: left };
+        break;
+      }
+      await this.log.append(tx, {
+        type: 'verification.checked',
+        actor: { type: 'client', id: merchant.clientId },
+        subjects: { client: merchant.clientId, ...(person && named ? { person: index } : {}) },
+        payload: { verified: answer.verified, queries_left: answer.queries_left },
+      });
+      return answer;
+    });
+  }
+
+  private validate(submission: Submission) {
+    const errors: Array<{ field: string; code: string; message?: string }> = [];
+    const document = checkDocumentNumber(submission.documentType, submission.documentNumber);
+    if (!document.ok) errors.push({ field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message });
+    const name = submission.name.normalize('NFKC').trim().replace(/\s+/g, ' ');
+    if (!name || name.length > 100) errors.push({ field: 'name', code: 'name_invalid', message: 'enter the name exactly as on the document' });
+    if (submission.method === 'person_match') {
+      for (const [field, image] of [['portrait', submission.portrait], ['document_front', submission.documentFront]] as const) {
+        if (!image) errors.push({ field, code: 'image_required', message: 'a photo is required' });
+        else if (sniffImageType(image.data) !== image.contentType) errors.push({ field, code: 'image_type', message: 'only PNG or JPEG photos' });
+      }
+    }
+    if (errors.length || !document.ok) throw new InvalidInput(errors);
+    return { document, name };
+  }
+
+  /** Calls the provider and records the call and its cost, whatever happens. */
+  private async callProvider(submission: Submission, document: { type: DocumentType; number: string }, name: string): Promise<ProviderAnswer> {
+    const started = performance.now();
+    const request = { documentType: document.type, documentNumber: document.number, name };
+    const cost = this.options.costFen[submission.method];
+    try {
+      const answer =
+        submission.method === 'person_match'
+          ? await this.provider.matchPerson({ ...request, portrait: submission.portrait!, documentFront: submission.documentFront! })
+          : await this.provider.checkDocument(request);
+      await insertProviderCall(this.db, { provider: this.provider.name, method: submission.method, outcome: answer.result, cost_fen: cost, duration_ms: Math.round(performance.now() - started) });
+      return answer;
+    } catch (err) {
+      if (!(err instanceof ProviderUnavailable)) throw err;
+      await insertProviderCall(this.db, { provider: this.provider.name, method: submission.method, outcome: 'unavailable', cost_fen: 0, duration_ms: Math.round(performance.now() - started) });
+      throw new PlatformError('provider-unavailable', 503, 'The verification service is not answering right now. Nothing was lost: please try again in a few minutes.');
+    }
+  }
+
+  /** Writes the person, the link, the result, the images and the audit event in one transaction. */
+  private async record(
+    accountId: string,
+    who: { index: string; document: { type: DocumentType; number: string; birthDate?: string; gender?: string }; name: string },
+    what: { method: VerificationMethod; provider: string; answer: ProviderAnswer },
+    verifiedAt: Date,
+    submission?: Submission,
+  ): Promise<VerificationRow> {
+    const passed = what.answer.result === 'match';
+    return this.db.transaction(async (tx) => {
+      const personId = passed ? await this.savePerson(tx, who) : (await findPersonByIndex(tx, who.index))?.id;
+      if (passed && !(await linkAccount(tx, accountId, personId!))) {
+        throw new Conflict('account-linked', 'This account is already verified as another person.');
+      }
+      const row = {
+        id: randomUUID(),
+        account_id: accountId,
+        person_id: personId ?? null,
+        method: what.method,
+        provider: what.provider,
+        status: passed ? ('passed' as const) : ('failed' as const),
+        reason: what.answer.result === 'mismatch' ? what.answer.reason.slice(0, 100) : null,
+        provider_reference: what.answer.reference?.slice(0, 200) ?? null,
+        verified_at: verifiedAt,
+        expires_at: passed ? new Date(verifiedAt.getTime() + this.options.validityDays * 86_400_000) : null,
+        max_queries: passed && this.options.maxQueries > 0 ? this.options.maxQueries : null,
+      };
+      await insertVerification(tx, row);
+      if (submission?.method === 'person_match') {
+        await insertImages(
+          tx,
+          (['portrait', 'documentFront'] as const).map((kind) => {
+            const id = randomUUID();
+            const image = submission[kind]!;
+            return { id, verification_id: row.id, kind: kind === 'portrait' ? 'portrait' : 'document_front', content_type: image.contentType, data_encrypted: this.box.seal(image.data, sealed.image(id)) };
+          }),
+        );
+      }
+      await this.log.append(tx, {
+        type: passed ? 'identity.verified' : 'identity.verification_failed',
+        actor: { type: 'account', id: accountId },
+        subjects: { account: accountId, person: who.index },
+        payload: passed
+          ? { method: what.method, provider: what.provider, result_id: row.id }
+          : { method: what.method, provider: what.provider, reason: row.reason ?? 'mismatch' },
+      });
+      return { ...row, queries_used: 0, created_at: new Date() };
+    });
+  }
+
+  /** The person record, created or brought up to date with the verified name and birth date. */
+  private async savePerson(tx: Tx, who: { index: string; document: { type: DocumentType; number: string; birthDate?: string; gender?: string }; name: string }): Promise<string> {
+    const id = randomUUID();
+    const person = await upsertPerson(tx, {
+      id,
+      person_index: who.index,
+      document_type: who.document.type,
+      name_encrypted: this.box.seal(who.name, sealed.name(id)),
+      number_encrypted: this.box.seal(who.document.number, sealed.number(id)),
+      birth_date_encrypted: who.document.birthDate ? this.box.seal(who.document.birthDate, sealed.birthDate(id)) : null,
+      gender: who.document.gender ?? null,
+    });
+    if (person.id !== id) {
+      // An existing person verified again (e.g. a renewed document or a changed name).
+      await updatePersonIdentity(tx, person.id, {
+        name_encrypted: this.box.seal(who.name, sealed.name(person.id)),
+        birth_date_encrypted: who.document.birthDate ? this.box.seal(who.document.birthDate, sealed.birthDate(person.id)) : person.birth_date_encrypted,
+        gender: who.document.gender ?? person.gender,
+      });
+    }
+    return person.id;
+  }
+}

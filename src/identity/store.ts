@@ -1,0 +1,152 @@
+import type { Queryable } from '../db/index.js';
+
+// SQL of persons, verification results, images, provider calls and result queries.
+
+export type VerificationMethod = 'document' | 'person_match' | 'offline_notary' | 'phone_three_element';
+
+export interface PersonRow {
+  id: string;
+  person_index: string;
+  document_type: string;
+  name_encrypted: string;
+  number_encrypted: string;
+  birth_date_encrypted: string | null;
+  gender: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface VerificationRow {
+  id: string;
+  account_id: string;
+  person_id: string | null;
+  method: VerificationMethod;
+  provider: string;
+  status: 'passed' | 'failed';
+  reason: string | null;
+  provider_reference: string | null;
+  verified_at: Date;
+  expires_at: Date | null;
+  max_queries: number | null;
+  queries_used: number;
+  created_at: Date;
+}
+
+export async function findPersonByIndex(db: Queryable, personIndex: string): Promise<PersonRow | undefined> {
+  return db<PersonRow>('persons').where({ person_index: personIndex }).first();
+}
+
+export async function findPerson(db: Queryable, id: string): Promise<PersonRow | undefined> {
+  return db<PersonRow>('persons').where({ id }).first();
+}
+
+/** Inserts a person unless one with the same blind index exists; returns the stored row. */
+export async function upsertPerson(db: Queryable, row: Omit<PersonRow, 'created_at' | 'updated_at'>): Promise<PersonRow> {
+  await db('persons').insert(row).onConflict('person_index').ignore();
+  return (await findPersonByIndex(db, row.person_index))!;
+}
+
+export async function updatePersonIdentity(db: Queryable, id: string, fields: Pick<PersonRow, 'name_encrypted' | 'birth_date_encrypted' | 'gender'>): Promise<void> {
+  await db('persons').where({ id }).update({ ...fields, updated_at: db.fn.now() });
+}
+
+export async function personOfAccount(db: Queryable, accountId: string): Promise<string | null | undefined> {
+  const row: { person_id: string | null } | undefined = await db('accounts').select('person_id').where({ id: accountId }).first();
+  return row?.person_id;
+}
+
+/** Links an account to a person; only an unlinked account (or the same link) changes. */
+export async function linkAccount(db: Queryable, accountId: string, personId: string): Promise<boolean> {
+  const updated = await db('accounts')
+    .where({ id: accountId })
+    .andWhere((q) => q.whereNull('person_id').orWhere({ person_id: personId }))
+    .update({ person_id: personId });
+  return updated > 0;
+}
+
+export async function insertVerification(db: Queryable, row: Omit<VerificationRow, 'queries_used' | 'created_at'>): Promise<void> {
+  await db('verifications').insert(row);
+}
+
+export async function insertImages(db: Queryable, rows: Array<{ id: string; verification_id: string; kind: string; content_type: string; data_encrypted: string }>): Promise<void> {
+  if (rows.length) await db('verification_images').insert(rows);
+}
+
+/** A person's passed results still valid at `now` with queries left, newest first. */
+export async function validResults(db: Queryable, personId: string, now: Date): Promise<VerificationRow[]> {
+  return db<VerificationRow>('verifications')
+    .where({ person_id: personId, status: 'passed' })
+    .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now))
+    .andWhere((q) => q.whereNull('max_queries').orWhereRaw('queries_used < max_queries'))
+    .orderBy('verified_at', 'desc');
+}
+
+export async function verificationsOfAccount(db: Queryable, accountId: string, limit = 20): Promise<VerificationRow[]> {
+  return db<VerificationRow>('verifications').where({ account_id: accountId }).orderBy('created_at', 'desc').limit(limit);
+}
+
+/**
+ * Spends one query of a result, if it has one left: one conditional UPDATE, so concurrent
+ * spenders never overdraw. Returns the queries used after spending, or undefined if none was left.
+ */
+export async function spendQuery(db: Queryable, verificationId: string, clientId: string, via: 'token' | 'check_api'): Promise<number | undefined> {
+  const [row] = await db('verifications')
+    .where({ id: verificationId })
+    .andWhere((q) => q.whereNull('max_queries').orWhereRaw('queries_used < max_queries'))
+    .increment('queries_used', 1)
+    .returning('queries_used');
+  if (!row) return undefined;
+  await db('verification_queries').insert({ verification_id: verificationId, client_id: clientId, via });
+  return Number((row as { queries_used: number }).queries_used);
+}
+
+/** How many queries a client already spent on a result. */
+export async function queriesByClient(db: Queryable, verificationId: string, clientId: string): Promise<number> {
+  const row = await db('verification_queries').where({ verification_id: verificationId, client_id: clientId }).count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+export async function insertProviderCall(
+  db: Queryable,
+  row: { provider: string; method: string; outcome: 'match' | 'mismatch' | 'unavailable'; cost_fen: number; duration_ms: number; verification_id?: string },
+): Promise<void> {
+  await db('provider_calls').insert(row);
+}
+
+export interface CostRow {
+  provider: string;
+  method: string;
+  calls: number;
+  unavailable: number;
+  cost_fen: number;
+}
+
+/** Provider calls and their cost, by provider and method, since `since`. */
+export async function costTotals(db: Queryable, since?: Date): Promise<CostRow[]> {
+  const query = db('provider_calls')
+    .select('provider', 'method')
+    .count({ calls: '*' })
+    .sum({ cost_fen: 'cost_fen' })
+    .select(db.raw(`count(*) FILTER (WHERE outcome = 'unavailable') AS unavailable`))
+    .groupBy('provider', 'method')
+    .orderBy(['provider', 'method']);
+  if (since) query.where('created_at', '>=', since);
+  const rows = await query;
+  return rows.map((r: Record<string, unknown>) => ({
+    provider: String(r.provider),
+    method: String(r.method),
+    calls: Number(r.calls),
+    unavailable: Number(r.unavailable),
+    cost_fen: Number(r.cost_fen ?? 0),
+  }));
+}
+
+/** Counts one hit in a fixed window; returns the count in the window after this hit. */
+export async function hitRateCounter(db: Queryable, key: string, window: number): Promise<number> {
+  const [row] = await db('rate_counters')
+    .insert({ key, window, count: 1 })
+    .onConflict(['key', 'window'])
+    .merge({ count: db.raw('rate_counters.count + 1') })
+    .returning('count');
+  return Number((row as { count: number }).count);
+}

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Db, Queryable } from '../db/index.js';
+import { isStorableText } from '../db/text.js';
+import { InvalidInput } from '../errors.js';
+import type { Notifier } from './notifier.js';
+import { claimDueMessages, insertMessage, markAttemptFailed, markSent, type Channel, type OutboxRow } from './store.js';
+import { isTemplateName, renderTemplate, templateParams, TEMPLATES, type TemplateName } from './templates.js';
+
+export interface OutboxOptions {
+  /** Public issuer URL; reminders link to `<issuer>/account/verify`. */
+  issuer: string;
+  /** Attempts per message before it is marked `failed` (default 5). */
+  maxAttempts?: number;
+  /** Messages claimed by one deliver() call (default 50). */
+  batchSize?: number;
+  /** Wait before the first retry; doubled for each further one (default 1 min). */
+  retryBaseMs?: number;
+  /** Longest wait between retries (default 6 h). */
+  retryMaxMs?: number;
+  /** How long a claimed message is held for its worker before another may retry it (default 5 min). */
+  leaseMs?: number;
+  /** Time zone in which dates are written in messages (default Asia/Shanghai). */
+  timeZone?: string;
+}
+
+export interface Reminder {
+  accountId: string;
+  channel: Channel;
+  /** Email address for the email channel; leave empty for the log channel. */
+  recipient?: string;
+  template: TemplateName;
+  params?: z.input<typeof templateParams>;
+  /** Queues the message at most once per key; default `<template>:<account>:<yyyy-mm>` (UTC). */
+  dedupeKey?: string;
+}
+
+export interface DeliveryReport {
+  sent: number;
+  /** Given up on: `maxAttempts` reached. */
+  failed: number;
+  /** Failed this time, due again later. */
+  retried: number;
+}
+
+const reminderSchema = z
+  .object({
+    accountId: z.uuid(),
+    channel: z.enum(['log', 'email']),
+    recipient: z.string().max(320).default(''),
+    template: z.enum(TEMPLATES),
+    params: templateParams.default({ locale: 'zh-CN' }),
+    dedupeKey: z
+      .string()
+      .min(1)
+      .refine((v) => isStorableText(v, 200), { message: 'contains characters that are not allowed' })
+      .optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.channel === 'email' && !z.email().safeParse(value.recipient).success) {
+      ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'an email address is required for the email channel' });
+    }
+    if (value.channel === 'log' && value.recipient !== '') {
+      ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'the log channel takes no recipient' });
+    }
+    if (value.template === 'verification.expiring' && !value.params.expires_at) {
+      ctx.addIssue({ code: 'custom', path: ['params', 'expires_at'], message: 'required for verification.expiring' });
+    }
+  });
+
+/** A reminder's default dedupe key: once per template, account and calendar month (UTC). */
+export function monthlyDedupeKey(template: TemplateName, accountId: string, at = new Date()): string {
+  return `${template}:${accountId}:${at.toISOString().slice(0, 7)}`;
+}
+
+/** Exponential backoff: `baseMs` after the first failed attempt, doubling, at most `maxMs`. */
+export function retryDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/**
+ * Reminders are queued in the database and delivered later (the transactional outbox pattern):
+ * queueing can share the caller's transaction, and a channel that is down only delays messages.
+ * Delivery is at least once: a worker that dies after sending but before recording it leaves the
+ * message to be sent again when its lease ends (the mail's Message-ID stays the same).
+ */
+export class Outbox {
+  private readonly notifiers = new Map<Channel, Notifier>();
+  private readonly options: Required<OutboxOptions>;
+
+  constructor(
+    private readonly db: Db,
+    notifiers: Notifier[],
+    options: OutboxOptions,
+  ) {
+    for (const notifier of notifiers) {
+      if (this.notifiers.has(notifier.channel)) throw new Error(`two notifiers for the ${notifier.channel} channel`);
+      this.notifiers.set(notifier.channel, notifier);
+    }
+    this.options = {
+      issuer: options.issuer,
+      maxAttempts: options.maxAttempts ?? 5,
+      batchSize: options.batchSize ?? 50,
+      retryBaseMs: options.retryBaseMs ?? 60_000,
+      retryMaxMs: options.retryMaxMs ?? 6 * 3600_000,
+      leaseMs: options.leaseMs ?? 5 * 60_000,
+      timeZone: options.timeZone ?? 'Asia/Shanghai',
+    };
+  }
+
+  /** Queues a reminder (in `db`, e.g. the caller's transaction); false when already queued. */
+  async enqueue(reminder: Reminder, db: Queryable = this.db): Promise<boolean> {
+    const parsed = reminderSchema.safeParse(reminder);
+    if (!parsed.success) {
+      throw new InvalidInput(parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), code: issue.code, message: issue.message })));
+    }
+    const value = parsed.data;
+    return insertMessage(db, {
+      id: randomUUID(),
+      account_id: value.accountId,
+      channel: value.channel,
+      recipient: value.recipient,
+      template: value.template,
+      params: value.params,
+      dedupe_key: value.dedupeKey ?? monthlyDedupeKey(value.template, value.accountId),
+    });
+  }
+
+  /** Sends one batch of due messages and records each result. */
+  async deliver(): Promise<DeliveryReport> {
+    const { batchSize, leaseMs, maxAttempts } = this.options;
+    const claimed = await this.db.transaction((tx) => claimDueMessages(tx, batchSize, leaseMs));
+    const report: DeliveryReport = { sent: 0, failed: 0, retried: 0 };
+    for (const row of claimed) {
+      // More attempts than allowed means earlier workers claimed it and never reported back
+      // (they died mid-send); stop trying rather than crash-loop on it.
+      if (row.attempts > maxAttempts) {
+        await markAttemptFailed(this.db, row.id, 'abandoned: earlier attempts did not finish', null);
+        report.failed += 1;
+        continue;
+      }
+      try {
+        await this.send(row);
+      } catch (err) {
+        const giveUp = row.attempts >= maxAttempts;
+        const retryIn = giveUp ? null : retryDelay(row.attempts, this.options.retryBaseMs, this.options.retryMaxMs);
+        await markAttemptFailed(this.db, row.id, describeError(err), retryIn);
+        report[giveUp ? 'failed' : 'retried'] += 1;
+        continue;
+      }
+      await markSent(this.db, row.id);
+      report.sent += 1;
+    }
+    return report;
+  }
+
+  private async send(row: OutboxRow): Promise<void> {
+    const notifier = this.notifiers.get(row.channel);
+    if (!notifier) throw new Error(`no notifier configured for the ${row.channel} channel`);
+    if (!isTemplateName(row.template)) throw new Error(`unknown template ${row.template}`);
+    const rendered = renderTemplate(row.template, templateParams.parse(row.params), this.options);
+    await notifier.send({ id: row.id, accountId: row.account_id, template: row.template, to: row.recipient, ...rendered });
+  }
+}
+
+// Kept in the row for operators; a relay's reply may contain anything, so make it storable.
+function describeError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.slice(0, 1000).replaceAll('\u0000', '').toWellFormed() || 'unknown error';
+}
