@@ -7,7 +7,11 @@ import Koa, { type Context, type Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
+import { accountRoutes } from './account/routes.js';
 import type { AccountService } from './accounts/service.js';
+import type { ClientService } from './clients/service.js';
+import { checkRoutes } from './identity/routes.js';
+import type { VerificationService } from './identity/service.js';
 import type { Config } from './config/schema.js';
 import { PlatformError } from './errors.js';
 import { errorHandler } from './http/errors.js';
@@ -23,6 +27,8 @@ export interface AppDeps {
   views: Views;
   provider: Provider;
   accounts: AccountService;
+  clients: ClientService;
+  verifications: VerificationService;
   cookieKeys: string[];
   notary: NotaryDeps;
 }
@@ -53,6 +59,14 @@ export function buildApp(deps: AppDeps): Koa {
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimit, encoding: 'utf-8' });
   const interactions = interactionRoutes({ provider, accounts: deps.accounts, views });
   const notary = notaryRoutes(deps.notary);
+  const checks = checkRoutes({ provider, clients: deps.clients, verifications: deps.verifications });
+  const account = accountRoutes({
+    issuer: config.issuer,
+    provider,
+    views,
+    verifications: deps.verifications,
+    maxImageBytes: config.verification.maxImageBytes,
+  });
 
   const pages = new Router();
   const stylesheet = readFileSync(resolve(process.cwd(), 'public', 'app.css'));
@@ -69,9 +83,13 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(requestId);
   app.use(securityHeaders);
   app.use(errorHandler(views, deps.logger));
-  app.use(declaredBodyLimit(byteSize(config.bodyLimit)));
+  // Verification uploads carry two photos; everything else is small.
+  const uploadLimit = 2 * config.verification.maxImageBytes + 64 * 1024;
+  app.use(declaredBodyLimit(byteSize(config.bodyLimit), { '/account/verify': uploadLimit }));
   app.use(mountRouter(interactions, forms));
   app.use(mountRouter(notary, json));
+  app.use(mountRouter(checks, json));
+  app.use(mountRouter(account));
   app.use(mountRouter(pages));
   app.use(mount(provider));
   return app;
@@ -81,9 +99,10 @@ export function buildApp(deps: AppDeps): Koa {
  * Refuses a body whose declared length is over the limit before anything reads it: our own
  * parsers enforce the limit as they read, but oidc-provider's allows 56 KiB whatever we configure.
  */
-function declaredBodyLimit(limit: number) {
+function declaredBodyLimit(limit: number, byPath: Record<string, number> = {}) {
   return (ctx: Context, next: Next) => {
-    if ((ctx.request.length ?? 0) > limit) throw new PlatformError('payload-too-large', 413, `The request body is larger than ${limit} bytes.`);
+    const allowed = byPath[ctx.path] ?? limit;
+    if ((ctx.request.length ?? 0) > allowed) throw new PlatformError('payload-too-large', 413, `The request body is larger than ${allowed} bytes.`);
     return next();
   };
 }

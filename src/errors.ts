@@ -11,7 +11,7 @@ export class PlatformError extends Error {
     readonly code: string,
     readonly status: number,
     message: string,
-    readonly extra: { errors?: Array<{ field: string; code: string; message?: string }>; expose?: boolean } = {},
+    readonly extra: { errors?: Array<{ field: string; code: string; message?: string }>; expose?: boolean; headers?: Record<string, string> } = {},
   ) {
     super(message);
     this.name = 'PlatformError';

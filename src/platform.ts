@@ -6,9 +6,15 @@ import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
 import { BLIND_INDEX_KEY } from './identity/blind-index.js';
+import { HttpProvider } from './identity/providers/http.js';
+import { SandboxProvider } from './identity/providers/sandbox.js';
+import type { VerificationProvider } from './identity/providers/types.js';
+import { VerificationService } from './identity/service.js';
+import { LogNotifier, SmtpNotifier, type Notifier } from './notifications/notifier.js';
+import { Outbox } from './notifications/service.js';
 import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
-import { ClientService } from './clients/service.js';
+import { ClientService, PLATFORM_CLIENT_ID } from './clients/service.js';
 import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { createDb, type Db } from './db/index.js';
@@ -30,6 +36,8 @@ export interface Platform {
   log: AuditLog;
   treeHeads: TreeHeads;
   registry: Registry;
+  verifications: VerificationService;
+  outbox: Outbox;
   close(): Promise<void>;
 }
 
@@ -61,6 +69,31 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const views = new Views();
     const accounts = new AccountService(db, new PasswordHasher(config.argon2), log);
     const clients = new ClientService(db, box);
+    await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
+    const verifications = new VerificationService(db, box, log, verificationProvider(config), registry, {
+      blindIndexKey: blindIndexKey!,
+      costFen: {
+        document: Math.round(config.verification.costs.document * 100),
+        person_match: Math.round(config.verification.costs.person_match * 100),
+        phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
+      },
+      validityDays: config.verification.resultValidityDays,
+      maxQueries: config.verification.resultMaxQueries,
+      checkRatePerMinute: config.verification.checkRatePerMinute,
+    });
+    const notifiers: Notifier[] = [new LogNotifier(logger)];
+    const smtp = config.notifications.smtp;
+    if (smtp) {
+      const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
+      notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
+    }
+    const outbox = new Outbox(db, notifiers, {
+      issuer: config.issuer,
+      maxAttempts: config.notifications.maxAttempts,
+      batchSize: config.notifications.batchSize,
+      retryBaseMs: config.notifications.retryBase * 1000,
+      timeZone: config.notifications.timeZone,
+    });
     const provider = buildProvider({
       config,
       db,
@@ -72,11 +105,11 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const app = buildApp({ config, logger, views, provider, accounts, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
+    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, outbox, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
@@ -87,4 +120,11 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 function logOrigin(issuer: string): string {
   const url = new URL(issuer);
   return `${url.host}${url.pathname.replace(/\/$/, '')}/audit`;
+}
+
+/** The configured verification provider: the sandbox outside production, or the HTTP service. */
+function verificationProvider(config: Config): VerificationProvider {
+  const http = config.verification.http;
+  if (config.verification.provider === 'sandbox' || !http) return new SandboxProvider();
+  return new HttpProvider({ name: 'http', baseUrl: http.baseUrl, apiKey: http.apiKey, timeoutMs: http.timeoutMs, retries: http.retries });
 }

@@ -3,13 +3,15 @@ import { z } from 'zod';
 import type { Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
-import { findClient, insertClient, listClients, type ClientRow } from './store.js';
+import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
 
 /** Grant levels a merchant may be allowed to ask for (DESIGN.md: scopes → grant levels). */
 export const GRANT_LEVELS = ['result', 'credentials', 'dossier'] as const;
 export type GrantLevel = (typeof GRANT_LEVELS)[number];
 
 export const DEMO_CLIENT_ID = 'demo-merchant';
+/** The platform's own account pages, a first-party client (see ensurePlatformClient). */
+export const PLATFORM_CLIENT_ID = 'platform-account';
 
 /** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
 export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
@@ -113,6 +115,25 @@ export class ClientService {
     }
     const demo = { name: 'Demo merchant', redirectUris: [redirectUri], levels: [...GRANT_LEVELS], category: 'demo' };
     return this.add(demo, { clientId: DEMO_CLIENT_ID });
+  }
+
+  /**
+   * The platform's own account pages as a first-party client (`response_type=none`: it needs the
+   * person's session, never a token), registered or brought up to date with the issuer on start.
+   */
+  async ensurePlatformClient(clientId: string, redirectUri: string): Promise<void> {
+    await upsertClient(this.db, {
+      client_id: clientId,
+      client_secret_encrypted: this.box.seal(randomBytes(32).toString('base64url'), secretContext(clientId)),
+      name: 'Real-name platform account',
+      kind: 'merchant',
+      category: 'platform',
+      security_level: 1,
+      grant_levels: ['result'],
+      metadata: { redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['none'], token_endpoint_auth_method: 'none' },
+      result_max_age_days: null,
+      result_max_queries: null,
+    });
   }
 
   async list(): Promise<ClientInfo[]> {

@@ -22,6 +22,14 @@ export async function insertClient(db: Queryable, row: Omit<ClientRow, 'created_
   await db('clients').insert({ ...row, metadata: JSON.stringify(row.metadata) });
 }
 
+/** Inserts a client, or replaces the metadata of the existing one with the same id. */
+export async function upsertClient(db: Queryable, row: Omit<ClientRow, 'created_at'>): Promise<void> {
+  await db('clients')
+    .insert({ ...row, metadata: JSON.stringify(row.metadata) })
+    .onConflict('client_id')
+    .merge(['metadata', 'name']);
+}
+
 export function listClients(db: Queryable): Promise<ClientRow[]> {
   return db<ClientRow>('clients').orderBy('created_at');
 }

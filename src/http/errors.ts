@@ -49,6 +49,7 @@ export function errorHandler(views: Views, logger: Logger) {
       if (problem.status >= 500) logger.error({ err, reqId: ctx.state.requestId }, 'request failed');
       const detail = problem.expose ? problem.message : undefined;
       ctx.status = problem.status;
+      for (const [name, value] of Object.entries(problem.extra.headers ?? {})) ctx.set(name, value);
       if (wantsJson(ctx)) {
         ctx.type = 'application/problem+json';
         ctx.body = {

@@ -1,7 +1,7 @@
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { isStorableText } from '../db/text.js';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput, PlatformError } from '../errors.js';
 
 /** A single-valued text field: repeated fields, NUL bytes and lone surrogates are refused. */
 export const text = (max: number) =>
@@ -46,3 +46,11 @@ export function isWellFormedForm(raw: string): boolean {
     return false;
   }
 }
+
+/** JSON in: a body of another media type is refused plainly rather than parsed as empty. */
+export async function requireJson(ctx: Context, next: Next) {
+  if (!ctx.request.type) throw new PlatformError('malformed-request', 400, 'A JSON request body is required.');
+  if (!ctx.is('application/json')) throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
+  return next();
+}
+

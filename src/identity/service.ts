@@ -40,6 +40,15 @@ export const METHOD_STRENGTH: Record<VerificationMethod, number> = {
   person_match: 2,
 };
 
+/**
+ * Whether a result of the person speaks for this account: a result proven by knowledge (name and
+ * number) speaks for every account of the person; a person-document match proved one face, that
+ * of the account holder who did it, so it speaks for that account only.
+ */
+function speaksFor(row: VerificationRow, accountId: string): boolean {
+  return row.method !== 'person_match' || row.account_id === accountId;
+}
+
 /** The method a merchant's security level requires (1: document check; 2 and 3: person match). */
 export function requiredMethod(securityLevel: number): 'document' | 'person_match' {
   return securityLevel >= 2 ? 'person_match' : 'document';
@@ -132,7 +141,7 @@ export class VerificationService {
   async resultOfAccount(accountId: string, method: VerificationMethod = 'document'): Promise<Result | undefined> {
     const personId = await personOfAccount(this.db, accountId);
     if (!personId) return undefined;
-    const rows = await validResults(this.db, personId, new Date());
+    const rows = (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId));
     const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
     return row && toResult(row);
   }
@@ -142,7 +151,7 @@ export class VerificationService {
     const personId = await personOfAccount(this.db, accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     const number = person ? this.box.openText(person.number_encrypted, sealed.number(person.id)) : undefined;
-    const results = personId ? await validResults(this.db, personId, new Date()) : [];
+    const results = personId ? (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId)) : [];
     const best = [...results].sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     return {
       person: person && { documentType: person.document_type as DocumentType, maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}` },
@@ -170,7 +179,7 @@ export class VerificationService {
     const sameName = existing && this.box.openText(existing.name_encrypted, sealed.name(existing.id)) === name;
     if (existing && sameName) {
       const reusable = (await validResults(this.db, existing.id, new Date())).find(
-        (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && (r.method !== 'person_match' || r.account_id === accountId),
+        (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && speaksFor(r, accountId),
       );
       if (reusable) {
         await this.db.transaction((tx) => linkAccount(tx, accountId, existing.id));
@@ -202,7 +211,7 @@ export class VerificationService {
   ): Promise<CheckAnswer> {
     const window = Math.floor(Date.now() / 60_000);
     if ((await hitRateCounter(this.db, `check:${merchant.clientId}`, window)) > this.options.checkRatePerMinute) {
-      throw new PlatformError('rate-limited', 429, 'Too many checks this minute; slow down.');
+      throw new PlatformError('rate-limited', 429, 'Too many checks this minute; slow down.', { headers: { 'Retry-After': String(60 - (Math.floor(Date.now() / 1000) % 60)) } });
     }
     const document = checkDocumentNumber(input.documentType, input.documentNumber);
     if (!document.ok) {

@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
+import { PLATFORM_CLIENT_ID } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
 import { parseBody, text } from '../http/input.js';
 import { wantsJson } from '../http/errors.js';
@@ -69,6 +70,10 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
     const found = await details(ctx);
     const merchant = merchantOf(found.client);
     if (found.prompt.name === 'login') return page(ctx, 'login', { merchant, login: found.lastSubmission?.login });
+    // The platform's own account pages are first-party: signing in to them asks no consent.
+    if (found.prompt.name === 'consent' && found.params.client_id === PLATFORM_CLIENT_ID) {
+      return finish(ctx, await grantConsent(provider, found));
+    }
     if (found.prompt.name === 'consent') {
       const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
       return page(ctx, 'consent', { merchant, scopes });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
@@ -9,7 +9,7 @@ import type { AuditLog, EventRow } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
-import { parseBody, parseQuery } from '../http/input.js';
+import { parseBody, parseQuery, requireJson } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
 import type { KeyService } from '../keys/service.js';
@@ -77,13 +77,6 @@ function toApiEvent(row: EventRow) {
   };
 }
 
-/** JSON in: a body of another media type is refused plainly rather than parsed as empty. */
-async function jsonBody(ctx: Context, next: Next) {
-  if (!ctx.request.type) throw new PlatformError('malformed-request', 400, 'A JSON request body is required.');
-  if (!ctx.is('application/json')) throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
-  return next();
-}
-
 const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 
 /**
@@ -115,7 +108,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     }
   };
 
-  router.post('/events/search', read, jsonBody, async (ctx) => {
+  router.post('/events/search', read, requireJson, async (ctx) => {
     const query = parseBody(ctx, searchSchema);
     let person: string | undefined;
     if (query.person) {
@@ -201,7 +194,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     ctx.body = { keys, checkpoint_verifier_keys: treeHeads.verifierKeys(keys) };
   });
 
-  router.post('/evidence', read, jsonBody, async (ctx) => {
+  router.post('/evidence', read, requireJson, async (ctx) => {
     const { leaf_indices } = parseBody(
       ctx,
       z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict(),
@@ -228,7 +221,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     ctx.body = bundle;
   });
 
-  router.post('/registrations', write, jsonBody, async (ctx) => {
+  router.post('/registrations', write, requireJson, async (ctx) => {
     const notary = ctx.state.client as ClientPrincipal;
     const body = (ctx.request as { body?: unknown }).body;
     const result = await deps.registry.upload(notary.clientId, body);

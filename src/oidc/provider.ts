@@ -38,7 +38,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     scopes: SCOPES,
     subjectTypes: ['pairwise'],
     // Authorization code only: RFC 9700 §2.1.2 retires the implicit and hybrid flows.
-    responseTypes: ['code'],
+    // (`none` only for the platform's own account pages, which need the session, not a token.)
+    responseTypes: ['code', 'none'],
     pairwiseIdentifier: async (_ctx, accountId, client) =>
       pairwiseSubject(deps.pairwiseSalt, String(client.sectorIdentifier ?? client.clientId), accountId),
     clientDefaults: {

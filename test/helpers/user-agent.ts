@@ -31,6 +31,11 @@ export class UserAgent {
     return { url: current, status: response.status, html: await response.text(), headers: response.headers };
   }
 
+  /** Posts a multipart form (a <form enctype="multipart/form-data"> with files) and follows redirects. */
+  upload(url: string, form: FormData): Promise<Page> {
+    return this.navigate(url, { method: 'POST', body: form });
+  }
+
   /** Posts a urlencoded form (as a browser submits <form method="post">) and follows redirects. */
   submit(url: string, fields: Record<string, string>): Promise<Page> {
     return this.navigate(url, {

@@ -21,7 +21,8 @@ describe('a merchant using openid-client', () => {
     expect(metadata.issuer).toBe(running.issuer);
     expect(metadata.subject_types_supported).toEqual(['pairwise']);
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
-    expect(metadata.response_types_supported).toEqual(['code']);
+    // 'none' serves only the platform's own account pages; merchants are registered for 'code' alone.
+    expect(metadata.response_types_supported).toEqual(['code', 'none']);
     expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'email', 'phone', 'offline_access']));
   });
 

@@ -1,0 +1,124 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { PLATFORM_CLIENT_ID } from '../clients/service.js';
+import { PlatformError } from '../errors.js';
+import { renderPage } from '../http/locale.js';
+import { parseMultipart } from '../http/multipart.js';
+import type { Views } from '../http/views.js';
+import { DOCUMENT_TYPES } from '../identity/document-number.js';
+import { sniffImageType } from '../identity/images.js';
+import type { Image } from '../identity/providers/types.js';
+import type { Submission, VerificationService } from '../identity/service.js';
+
+const STATE_COOKIE = 'rn_account_state';
+
+export interface AccountDeps {
+  issuer: string;
+  provider: Provider;
+  views: Views;
+  verifications: VerificationService;
+  maxImageBytes: number;
+}
+
+/**
+ * A person's own pages: verification status and the guided verification form. The person signs
+ * in through the platform's OpenID Provider like at any merchant (OAuth 2.0 Multiple Response
+ * Types `response_type=none`: the first-party client needs the session, not a token), so there is
+ * one session, one sign-in page and one place that authenticates.
+ */
+export function accountRoutes(deps: AccountDeps): Router {
+  const { provider, views, verifications } = deps;
+  const router = new Router({ prefix: '/account' });
+
+  /** The signed-in account, or a redirect to sign in and come back. */
+  const signedIn = async (ctx: Context, next: Next) => {
+    const session = await provider.Session.get(ctx as never);
+    if (!session.accountId) {
+      ctx.status = 303;
+      return ctx.redirect(`/account/login?return=${encodeURIComponent(ctx.path)}`);
+    }
+    ctx.state.accountId = session.accountId;
+    return next();
+  };
+
+  router.get('/login', (ctx) => {
+    const returnTo = typeof ctx.query.return === 'string' && /^\/account(\/[a-z-]*)?$/.test(ctx.query.return) ? ctx.query.return : '/account';
+    const state = randomBytes(16).toString('base64url');
+    ctx.cookies.set(STATE_COOKIE, `${state}.${returnTo}`, { httpOnly: true, sameSite: 'lax', signed: true, maxAge: 15 * 60 * 1000, overwrite: true });
+    const url = new URL(`${deps.issuer}/auth`);
+    url.search = new URLSearchParams({ client_id: PLATFORM_CLIENT_ID, response_type: 'none', scope: 'openid', redirect_uri: `${deps.issuer}/account/callback`, state }).toString();
+    ctx.status = 303;
+    ctx.redirect(url.toString());
+  });
+
+  router.get('/callback', (ctx) => {
+    const stored = ctx.cookies.get(STATE_COOKIE, { signed: true }) ?? '';
+    ctx.cookies.set(STATE_COOKIE, null, { signed: true });
+    const [state = '', returnTo = '/account'] = stored.split(/\.(.*)/s);
+    const given = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    if (!state || given.length !== state.length || !timingSafeEqual(Buffer.from(given), Buffer.from(state))) {
+      throw new PlatformError('session-expired', 400, 'This sign-in has expired or was opened in another browser.');
+    }
+    if (typeof ctx.query.error === 'string') throw new PlatformError('sign-in-cancelled', 400, 'The sign-in was cancelled.');
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  });
+
+  router.get('/', signedIn, async (ctx) => {
+    const status = await verifications.statusOf(ctx.state.accountId);
+    ctx.type = 'html';
+    ctx.body = renderPage(views, ctx, 'account', { status, justVerified: ctx.query.verified === '1' });
+  });
+
+  router.get('/verify', signedIn, async (ctx) => {
+    ctx.type = 'html';
+    ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form: {}, maxImageMb: deps.maxImageBytes / 1_000_000 });
+  });
+
+  router.post('/verify', signedIn, async (ctx) => {
+    const { fields, files } = await parseMultipart(ctx, {
+      fileBytes: deps.maxImageBytes,
+      files: ['portrait', 'document_front'],
+      fields: ['name', 'document_type', 'document_number'],
+      fieldBytes: 200,
+    });
+    const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '' };
+    const image = (name: string): Image | undefined => {
+      const file = files[name];
+      const type = file && sniffImageType(file.data);
+      // An unreadable type is sent on as declared so the service reports the field by name.
+      return file ? { contentType: type ?? 'image/png', data: type ? file.data : Buffer.alloc(0) } : undefined;
+    };
+    const portrait = image('portrait');
+    const documentFront = image('document_front');
+    const submission: Submission = {
+      method: portrait || documentFront ? 'person_match' : 'document',
+      documentType: form.document_type,
+      documentNumber: form.document_number,
+      name: form.name,
+      portrait,
+      documentFront,
+    };
+    const again = (status: number, errors: string[]) => {
+      ctx.status = status;
+      ctx.type = 'html';
+      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, maxImageMb: deps.maxImageBytes / 1_000_000 });
+    };
+    try {
+      const outcome = await verifications.verify(ctx.state.accountId, submission);
+      if (outcome.status === 'passed') {
+        ctx.status = 303;
+        return ctx.redirect('/account?verified=1');
+      }
+      return again(422, [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`]);
+    } catch (err) {
+      if (!(err instanceof PlatformError) || ![400, 409, 503].includes(err.status)) throw err;
+      const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`) : [`verify.error.${err.code}`];
+      return again(err.status, [...new Set(codes)]);
+    }
+  });
+
+  return router;
+}
