@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { ConfigError, loadConfig } from './config/load.js';
 import { schedulePurge } from './oidc/purge.js';
+import { selfCheck } from './identity/selfcheck.js';
 import { createPlatform } from './platform.js';
+import { repeat } from './repeat.js';
 
 // Start: load config, open the database, migrate, build the app, listen. Nothing else.
 async function main(): Promise<void> {
@@ -16,6 +18,15 @@ async function main(): Promise<void> {
     batchSize: config.purge.batchSize,
     onError: (err) => logger.error({ err }, 'purge of expired OIDC rows failed'),
   });
+  const stopDelivery = repeat(() => platform.outbox.deliver(), config.notifications.interval * 1000, (err) =>
+    logger.error({ err }, 'delivering notifications failed'),
+  );
+  // Seed 002's periodic self-check, daily; reminders are deduplicated per month in the outbox.
+  const stopSelfCheck = repeat(
+    () => selfCheck(platform.db, platform.outbox, { channel: config.notifications.channel, expiringWithinDays: 30, locale: 'zh-CN' }),
+    24 * 3600 * 1000,
+    (err) => logger.error({ err }, 'the verification self-check failed'),
+  );
   const stopTreeHeads = platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) =>
     logger.error({ err }, 'signing an audit tree head failed'),
   );
@@ -38,6 +49,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     stopPurge();
     stopTreeHeads();
+    stopDelivery();
+    stopSelfCheck();
     server.close();
     server.closeIdleConnections();
     await once(server, 'close');

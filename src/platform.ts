@@ -10,8 +10,7 @@ import { HttpProvider } from './identity/providers/http.js';
 import { SandboxProvider } from './identity/providers/sandbox.js';
 import type { VerificationProvider } from './identity/providers/types.js';
 import { VerificationService } from './identity/service.js';
-import { LogNotifier, SmtpNotifier, type Notifier } from './notifications/notifier.js';
-import { Outbox } from './notifications/service.js';
+import { outboxFromConfig, type Outbox } from './notifications/service.js';
 import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
 import { ClientService, PLATFORM_CLIENT_ID } from './clients/service.js';
@@ -81,19 +80,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       maxQueries: config.verification.resultMaxQueries,
       checkRatePerMinute: config.verification.checkRatePerMinute,
     });
-    const notifiers: Notifier[] = [new LogNotifier(logger)];
-    const smtp = config.notifications.smtp;
-    if (smtp) {
-      const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
-      notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
-    }
-    const outbox = new Outbox(db, notifiers, {
-      issuer: config.issuer,
-      maxAttempts: config.notifications.maxAttempts,
-      batchSize: config.notifications.batchSize,
-      retryBaseMs: config.notifications.retryBase * 1000,
-      timeZone: config.notifications.timeZone,
-    });
+    const outbox = outboxFromConfig(db, config, logger);
     const provider = buildProvider({
       config,
       db,

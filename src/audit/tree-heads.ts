@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactSign, type JWK } from 'jose';
 import type { Db } from '../db/index.js';
+import { repeat } from '../repeat.js';
 import type { KeyService, KeySpec } from '../keys/service.js';
 import { checkpointBody, signNote, verifierKey } from './checkpoint.js';
 import { canonicalJson, type AuditLog } from './log.js';
@@ -105,15 +106,7 @@ export class TreeHeads {
 
   /** Signs new heads every `intervalMs` while the log grows; returns a stop function. */
   schedule(intervalMs: number, onError: (err: unknown) => void): () => void {
-    let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
-      running = true;
-      this.publish()
-        .catch(onError)
-        .finally(() => (running = false));
-    }, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
+    return repeat(() => this.publish(), intervalMs, onError);
   }
+
 }

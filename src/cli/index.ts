@@ -5,6 +5,7 @@ import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientList } from './client.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
+import { costs, selfcheck } from './verification.js';
 import type { Options } from './options.js';
 
 const USAGE = `Usage: npm run cli -- <command> [options] [--json]
@@ -19,6 +20,9 @@ Commands:
   audit verify                    recompute the whole audit tree; check every signed tree head
   audit verify-bundle FILE [--keys FILE|URL]
                                   check an evidence bundle offline (no database needed)
+  costs [--since YYYY-MM-DD]      provider calls, their cost, and queries served by reuse
+  selfcheck [--expiring-within DAYS] [--deliver]
+                                  queue reminders for unverified, failed or expiring accounts
 
 With --json a command prints one JSON object on stdout.`;
 
@@ -31,6 +35,8 @@ const COMMANDS: Record<string, Command> = {
   'client list': clientList,
   'keys rotate': keysRotate,
   'audit verify': auditVerify,
+  costs,
+  selfcheck,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -51,6 +57,9 @@ async function main(argv: string[]): Promise<number> {
       'result-max-queries': { type: 'string' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
+      since: { type: 'string' },
+      'expiring-within': { type: 'string' },
+      deliver: { type: 'boolean' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');

@@ -106,6 +106,14 @@ export async function queriesByClient(db: Queryable, verificationId: string, cli
   return Number(row?.n ?? 0);
 }
 
+/** Merchant queries of results (each one a verification not repeated), since `since`. */
+export async function countQueries(db: Queryable, since?: Date): Promise<number> {
+  const query = db('verification_queries').count({ n: '*' });
+  if (since) query.where('created_at', '>=', since);
+  const row = await query.first();
+  return Number(row?.n ?? 0);
+}
+
 export async function insertProviderCall(
   db: Queryable,
   row: { provider: string; method: string; outcome: 'match' | 'mismatch' | 'unavailable'; cost_fen: number; duration_ms: number; verification_id?: string },
@@ -151,4 +159,40 @@ export async function hitRateCounter(db: Queryable, key: string, window: number)
   // Windows before the previous one are done with: the table stays one row or two per key.
   await db('rate_counters').where({ key }).andWhere('window', '<', window - 1).delete();
   return Number((row as { count: number }).count);
+}
+
+export interface ReminderCandidate {
+  account_id: string;
+  login: string;
+  login_type: 'email' | 'phone';
+  reason: 'missing' | 'failed' | 'expiring';
+  expires_at: Date | null;
+}
+
+/**
+ * Accounts the periodic self-check (seed 002) should remind: never verified, last attempt failed
+ * with no usable result, or a result expiring before `horizon` with no later one. Bounded.
+ */
+export async function accountsNeedingReminder(db: Queryable, now: Date, horizon: Date, limit: number): Promise<ReminderCandidate[]> {
+  const { rows } = await db.raw(
+    `WITH latest AS (
+       SELECT DISTINCT ON (a.id) a.id AS account_id, v.status, v.expires_at
+       FROM accounts a
+       LEFT JOIN verifications v ON v.account_id = a.id OR (v.person_id = a.person_id AND v.method <> 'person_match')
+       ORDER BY a.id, (v.status = 'passed' AND (v.expires_at IS NULL OR v.expires_at > :now)) DESC NULLS LAST, v.expires_at DESC NULLS LAST, v.created_at DESC NULLS LAST
+     )
+     SELECT a.id AS account_id, a.login, a.login_type,
+       CASE WHEN l.status IS NULL THEN 'missing'
+            WHEN l.status = 'failed' OR (l.expires_at IS NOT NULL AND l.expires_at <= :now) THEN 'failed'
+            ELSE 'expiring' END AS reason,
+       l.expires_at
+     FROM latest l JOIN accounts a ON a.id = l.account_id
+     WHERE l.status IS NULL
+        OR l.status = 'failed'
+        OR (l.expires_at IS NOT NULL AND l.expires_at <= :horizon)
+     ORDER BY a.id
+     LIMIT :limit`,
+    { now, horizon, limit },
+  );
+  return rows as ReminderCandidate[];
 }

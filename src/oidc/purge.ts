@@ -1,3 +1,4 @@
+import { repeat } from '../repeat.js';
 import type { Db } from '../db/index.js';
 import { purgeExpired } from './store.js';
 
@@ -18,16 +19,5 @@ export async function purgeExpiredPayloads(db: Db, options: { batchSize: number;
 
 /** Runs the purge every `intervalSeconds`; the returned function stops it. */
 export function schedulePurge(db: Db, options: { intervalSeconds: number; batchSize: number; onError: (err: unknown) => void }): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    purgeExpiredPayloads(db, { batchSize: options.batchSize })
-      .catch(options.onError)
-      .finally(() => {
-        running = false;
-      });
-  }, options.intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return repeat(() => purgeExpiredPayloads(db, { batchSize: options.batchSize }), options.intervalSeconds * 1000, options.onError);
 }
