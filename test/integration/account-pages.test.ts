@@ -316,11 +316,11 @@ describe(`account pages (${ENGINE})`, () => {
     const secrets = [ZHANG, LI, WANG, ZHAO].flatMap((p) => [p.name, p.number]).concat(BAD_NUMBER, SANDBOX_NAMES.timeout, SANDBOX_NAMES.mismatch);
     const db = running.platform.db;
     const verified = await db('audit_events').whereIn('type', ['identity.verified', 'identity.verification_failed']);
-    expect(verified.length).toBeGreaterThanOrEqual(3);
+    expect(verified.length).toBeGreaterThanOrEqual(2);
     for (const event of verified) for (const secret of secrets) expect(event.leaf).not.toContain(secret);
 
     const persons = await db('persons');
-    expect(persons.length).toBeGreaterThanOrEqual(2);
+    expect(persons.length).toBeGreaterThanOrEqual(1);
     for (const secret of secrets) expect(JSON.stringify(persons)).not.toContain(secret);
 
     const tables: string[] = await db('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).pluck('table_name');
