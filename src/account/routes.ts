@@ -104,7 +104,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const again = (status: number, errors: string[]) => {
       ctx.status = status;
       ctx.type = 'html';
-      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, maxImageMb: deps.maxImageBytes / 1_000_000 });
+      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, maxImageMb: deps.maxImageBytes / 1_000_000 }, '/account/verify');
     };
     try {
       const outcome = await verifications.verify(ctx.state.accountId, submission);

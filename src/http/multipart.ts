@@ -33,7 +33,14 @@ export async function parseMultipart(ctx: Context, limits: MultipartLimits): Pro
     parser = busboy({
       headers: ctx.req.headers,
       defParamCharset: 'utf8',
-      limits: { fileSize: limits.fileBytes, files: limits.files.length, fields: limits.fields.length, fieldSize: limits.fieldBytes, parts: limits.files.length + limits.fields.length },
+      limits: {
+        fileSize: limits.fileBytes,
+        files: limits.files.length,
+        fields: limits.fields.length,
+        fieldSize: limits.fieldBytes,
+        // busboy signals the parts limit when it is reached, not passed: allow one more.
+        parts: limits.files.length + limits.fields.length + 1,
+      },
     });
   } catch {
     throw new PlatformError('malformed-request', 400, 'The form could not be read.');

@@ -1,5 +1,7 @@
 import * as oidc from 'openid-client';
+import { expect } from '@jest/globals';
 import type { Platform } from '../../src/platform.js';
+import { startTestPlatform } from './platform.js';
 import { formAction, UserAgent, type Page } from './user-agent.js';
 
 export const CALLBACK = 'http://localhost:8080/callback';
@@ -87,4 +89,29 @@ function formActionsInclude(page: Page, suffix: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A platform with one registered merchant and that merchant's openid-client configuration. */
+export async function startWithMerchant(overrides: Record<string, unknown> = {}) {
+  const running = await startTestPlatform(overrides);
+  const merchant = await addMerchant(running.platform);
+  const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+  return { running, merchant, config };
+}
+
+/**
+ * Redeems the code the merchant's callback received (PKCE, state and nonce checked by
+ * openid-client) and checks the ID token names this issuer, this merchant and a pairwise subject.
+ */
+export async function redeemCode(config: oidc.Configuration, callback: URL, start: AuthorizationStart) {
+  const tokens = await oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: start.verifier,
+    expectedState: start.state,
+    expectedNonce: start.nonce,
+  });
+  const claims = tokens.claims()!;
+  expect(claims.iss).toBe(config.serverMetadata().issuer);
+  expect(claims.aud).toBe(config.clientMetadata().client_id);
+  expect(claims.sub).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  return { tokens, claims };
 }

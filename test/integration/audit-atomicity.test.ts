@@ -14,7 +14,6 @@ describe('a change and its audit event', () => {
 
   afterAll(async () => {
     await running.stop();
-    await running.database.drop();
   });
 
   const count = async (table: string) => Number((await running.platform.db(table).count({ n: '*' }).first())!.n);

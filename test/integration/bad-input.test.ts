@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import * as oidc from 'openid-client';
 import { startTestPlatform } from '../helpers/platform.js';
-import { addMerchant, CALLBACK, discover, newLogin, personBrowser, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import { addMerchant, CALLBACK, discover, newLogin, personBrowser, signInAndConsent, startAuthorization, startWithMerchant } from '../helpers/merchant.js';
 import { formAction, type Page, type UserAgent } from '../helpers/user-agent.js';
 
 // Bad input over real HTTP against the real app: each is refused with the right error, in the
@@ -34,9 +34,7 @@ describe('bad input', () => {
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    running = await startTestPlatform();
-    merchant = await addMerchant(running.platform);
-    config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    ({ running, merchant, config } = await startWithMerchant());
   });
   afterAll(() => running.stop());
 

@@ -19,7 +19,6 @@ describe('the check API', () => {
 
   afterAll(async () => {
     await running.stop();
-    await running.database.drop();
   });
 
   async function merchantToken(overrides: Record<string, unknown> = {}) {

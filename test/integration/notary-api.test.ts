@@ -50,7 +50,6 @@ describe('the notary API', () => {
 
   afterAll(async () => {
     await running.stop();
-    await running.database.drop();
   });
 
   it('refuses calls without a token, with a bad token, and with a merchant token', async () => {
@@ -273,7 +272,6 @@ describe('the notary API description', () => {
       expect(documented).toEqual(served);
     } finally {
       await running.stop();
-      await running.database.drop();
     }
   });
 });

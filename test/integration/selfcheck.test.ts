@@ -36,7 +36,6 @@ describe('the verification self-check and the cost report', () => {
 
   afterAll(async () => {
     await running.stop();
-    await running.database.drop();
     await sink.close();
   });
 

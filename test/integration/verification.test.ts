@@ -33,7 +33,6 @@ describe('verifying a person once', () => {
 
   afterAll(async () => {
     await running.stop();
-    await running.database.drop();
   });
 
   it('verifies by document check, stores the person sealed, records the cost and the audit event', async () => {

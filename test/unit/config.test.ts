@@ -243,7 +243,9 @@ describe('loadConfig argon2 minimums', () => {
 });
 
 describe('loadConfig in production', () => {
-  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', ...env } });
+  // A production start needs a real verification service; every case but the one about it has one.
+  const VERIFIER = { VERIFICATION_PROVIDER: 'http', VERIFICATION_HTTP_URL: 'https://verify.example.cn', VERIFICATION_HTTP_API_KEY: 'k'.repeat(32) };
+  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', ...VERIFIER, ...env } });
 
   it('starts with its own master key and an issuer', () => {
     const masterKey = productionKey();
@@ -252,7 +254,7 @@ describe('loadConfig in production', () => {
   });
 
   it('defaults the demo merchant off even without config/production.json', () => {
-    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
+    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
     expect(config.demoMerchant).toBe(false);
   });
 
@@ -275,8 +277,14 @@ describe('loadConfig in production', () => {
   });
 
   it('lists every production problem at once', () => {
-    const error = configError(() => production({ DEMO_MERCHANT: '1' }));
-    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['demoMerchant', 'issuer', 'masterKey']);
+    const error = configError(() => production({ DEMO_MERCHANT: '1', VERIFICATION_PROVIDER: 'sandbox' }));
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['demoMerchant', 'issuer', 'masterKey', 'verification.provider']);
+  });
+
+  it('refuses the sandbox verification provider, and an http provider without its service', () => {
+    const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
+    expect(configError(() => production({ ...base, VERIFICATION_PROVIDER: 'sandbox' })).problems).toEqual([expect.stringMatching(/^verification.provider: the sandbox/)]);
+    expect(configError(() => production({ ...base, VERIFICATION_HTTP_URL: '', VERIFICATION_HTTP_API_KEY: '' })).problems).toEqual([expect.stringMatching(/^verification.http: required/)]);
   });
 
   it('does not apply the production checks outside production', () => {
