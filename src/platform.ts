@@ -6,9 +6,10 @@ import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
 import { BLIND_INDEX_KEY } from './identity/blind-index.js';
-import { HttpProvider } from './identity/providers/http.js';
-import { SandboxProvider } from './identity/providers/sandbox.js';
-import type { VerificationProvider } from './identity/providers/types.js';
+import { HttpPhoneCarrier, HttpProvider } from './identity/providers/http.js';
+import { PhoneCheckRouter } from './identity/providers/phone.js';
+import { SandboxCarrier, SandboxProvider } from './identity/providers/sandbox.js';
+import type { PhoneCarrier, VerificationProvider } from './identity/providers/types.js';
 import { VerificationService } from './identity/service.js';
 import { outboxFromConfig, type Outbox } from './notifications/service.js';
 import { Registry } from './notary/registry.js';
@@ -69,7 +70,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const accounts = new AccountService(db, new PasswordHasher(config.argon2), log);
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
-    const verifications = new VerificationService(db, box, log, verificationProvider(config), registry, {
+    const verifications = new VerificationService(db, box, log, verificationProvider(config), phoneCarriers(config), registry, {
       blindIndexKey: blindIndexKey!,
       costFen: {
         document: Math.round(config.verification.costs.document * 100),
@@ -114,4 +115,21 @@ function verificationProvider(config: Config): VerificationProvider {
   const http = config.verification.http;
   if (config.verification.provider === 'sandbox' || !http) return new SandboxProvider();
   return new HttpProvider({ name: 'http', baseUrl: http.baseUrl, apiKey: http.apiKey, timeoutMs: http.timeoutMs, retries: http.retries });
+}
+
+/**
+ * The three-element phone check: each number to its carrier's adapter, an aggregator when the
+ * carrier is down or unknown. The sandbox has one adapter per carrier; with the HTTP provider the
+ * configured service is the aggregator for every carrier.
+ */
+function phoneCarriers(config: Config): PhoneCarrier {
+  const http = config.verification.http;
+  if (config.verification.provider === 'sandbox' || !http) {
+    const carriers = Object.fromEntries(['china-mobile', 'china-unicom', 'china-telecom', 'china-broadnet'].map((name) => [name, new SandboxCarrier(name)]));
+    return new PhoneCheckRouter({ carriers, fallback: new SandboxCarrier('aggregator') });
+  }
+  return new PhoneCheckRouter({
+    carriers: {},
+    fallback: new HttpPhoneCarrier({ name: 'http-phone', baseUrl: http.baseUrl, apiKey: http.apiKey, timeoutMs: http.timeoutMs, retries: http.retries }),
+  });
 }

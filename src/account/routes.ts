@@ -73,18 +73,19 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   router.get('/verify', signedIn, async (ctx) => {
+    const { phoneLogin } = await verifications.statusOf(ctx.state.accountId);
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form: {}, maxImageMb: deps.maxImageBytes / 1_000_000 });
+    ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form: {}, phoneLogin, maxImageMb: deps.maxImageBytes / 1_000_000 });
   });
 
   router.post('/verify', signedIn, async (ctx) => {
     const { fields, files } = await parseMultipart(ctx, {
       fileBytes: deps.maxImageBytes,
       files: ['portrait', 'document_front'],
-      fields: ['name', 'document_type', 'document_number'],
+      fields: ['name', 'document_type', 'document_number', 'phone_check'],
       fieldBytes: 200,
     });
-    const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '' };
+    const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '', phone_check: fields.phone_check === '1' };
     const image = (name: string): Image | undefined => {
       const file = files[name];
       const type = file && sniffImageType(file.data);
@@ -94,17 +95,18 @@ export function accountRoutes(deps: AccountDeps): Router {
     const portrait = image('portrait');
     const documentFront = image('document_front');
     const submission: Submission = {
-      method: portrait || documentFront ? 'person_match' : 'document',
+      method: portrait || documentFront ? 'person_match' : fields.phone_check === '1' ? 'phone_three_element' : 'document',
       documentType: form.document_type,
       documentNumber: form.document_number,
       name: form.name,
       portrait,
       documentFront,
     };
-    const again = (status: number, errors: string[]) => {
+    const again = async (status: number, errors: string[]) => {
+      const { phoneLogin } = await verifications.statusOf(ctx.state.accountId);
       ctx.status = status;
       ctx.type = 'html';
-      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, maxImageMb: deps.maxImageBytes / 1_000_000 }, '/account/verify');
+      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, phoneLogin, maxImageMb: deps.maxImageBytes / 1_000_000 }, '/account/verify');
     };
     try {
       const outcome = await verifications.verify(ctx.state.accountId, submission);
@@ -112,11 +114,11 @@ export function accountRoutes(deps: AccountDeps): Router {
         ctx.status = 303;
         return ctx.redirect('/account?verified=1');
       }
-      return again(422, [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`]);
+      return await again(422, [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`]);
     } catch (err) {
       if (!(err instanceof PlatformError) || ![400, 409, 503].includes(err.status)) throw err;
       const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`) : [`verify.error.${err.code}`];
-      return again(err.status, [...new Set(codes)]);
+      return await again(err.status, [...new Set(codes)]);
     }
   });
 

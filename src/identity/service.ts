@@ -7,7 +7,7 @@ import type { Registry } from '../notary/registry.js';
 import { personIndex } from './blind-index.js';
 import { checkDocumentNumber, type DocumentType } from './document-number.js';
 import { sniffImageType } from './images.js';
-import { ProviderUnavailable, type Image, type ProviderAnswer, type VerificationProvider } from './providers/types.js';
+import { ProviderUnavailable, type Image, type PhoneCarrier, type ProviderAnswer, type VerificationProvider } from './providers/types.js';
 import {
   findPerson,
   findPersonByIndex,
@@ -19,6 +19,7 @@ import {
   insertVerification,
   linkAccount,
   personOfAccount,
+  phoneOfAccount,
   updatePersonIdentity,
   upsertPerson,
   validResults,
@@ -55,7 +56,8 @@ export function requiredMethod(securityLevel: number): 'document' | 'person_matc
 }
 
 export interface Submission {
-  method: 'document' | 'person_match';
+  /** `phone_three_element` checks the account's own mobile login with the carrier (seed 002). */
+  method: 'document' | 'person_match' | 'phone_three_element';
   documentType: string;
   documentNumber: string;
   name: string;
@@ -133,6 +135,7 @@ export class VerificationService {
     private readonly box: SecretBox,
     private readonly log: AuditLog,
     private readonly provider: VerificationProvider,
+    private readonly phones: PhoneCarrier,
     private readonly registry: Registry,
     private readonly options: VerificationOptions,
   ) {}
@@ -155,6 +158,8 @@ export class VerificationService {
     const best = [...results].sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     return {
       person: person && { documentType: person.document_type as DocumentType, maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}` },
+      /** The account signs in with a mobile number, so the three-element check is open to it. */
+      phoneLogin: (await phoneOfAccount(this.db, accountId)) !== undefined,
       result: best && toResult(best),
       attempts: (await verificationsOfAccount(this.db, accountId)).map((r) => ({ ...toResult(r), status: r.status, reason: r.reason, createdAt: new Date(r.created_at) })),
     };
@@ -169,6 +174,10 @@ export class VerificationService {
    */
   async verify(accountId: string, submission: Submission): Promise<Outcome> {
     const { document, name } = this.validate(submission);
+    const phone = submission.method === 'phone_three_element' ? await phoneOfAccount(this.db, accountId) : undefined;
+    if (submission.method === 'phone_three_element' && !phone) {
+      throw new InvalidInput([{ field: 'phone_check', code: 'no_phone', message: 'this account does not sign in with a mobile number' }]);
+    }
     const index = personIndex(this.options.blindIndexKey, document.type, document.number);
     const linked = await personOfAccount(this.db, accountId);
     const existing = await findPersonByIndex(this.db, index);
@@ -193,8 +202,9 @@ export class VerificationService {
       return { status: 'passed', method: 'offline_notary', reused: true, result: toResult(row) };
     }
 
-    const answer = await this.callProvider(submission, document, name);
-    const row = await this.record(accountId, { index, document, name }, { method: submission.method, provider: this.provider.name, answer }, new Date(), submission);
+    const answer = await this.callProvider(submission, document, name, phone);
+    const providerName = submission.method === 'phone_three_element' ? this.phones.name : this.provider.name;
+    const row = await this.record(accountId, { index, document, name }, { method: submission.method, provider: providerName, answer }, new Date(), submission);
     return answer.result === 'match'
       ? { status: 'passed', method: submission.method, reused: false, result: toResult(row) }
       : { status: 'failed', method: submission.method, reused: false, reason: answer.reason };
@@ -269,20 +279,23 @@ export class VerificationService {
   }
 
   /** Calls the provider and records the call and its cost, whatever happens. */
-  private async callProvider(submission: Submission, document: { type: DocumentType; number: string }, name: string): Promise<ProviderAnswer> {
+  private async callProvider(submission: Submission, document: { type: DocumentType; number: string }, name: string, phone?: string): Promise<ProviderAnswer> {
     const started = performance.now();
     const request = { documentType: document.type, documentNumber: document.number, name };
     const cost = this.options.costFen[submission.method];
+    const provider = submission.method === 'phone_three_element' ? this.phones.name : this.provider.name;
     try {
       const answer =
         submission.method === 'person_match'
           ? await this.provider.matchPerson({ ...request, portrait: submission.portrait!, documentFront: submission.documentFront! })
-          : await this.provider.checkDocument(request);
-      await insertProviderCall(this.db, { provider: this.provider.name, method: submission.method, outcome: answer.result, cost_fen: cost, duration_ms: Math.round(performance.now() - started) });
+          : submission.method === 'phone_three_element'
+            ? await this.phones.checkPhone({ ...request, phone: phone! })
+            : await this.provider.checkDocument(request);
+      await insertProviderCall(this.db, { provider, method: submission.method, outcome: answer.result, cost_fen: cost, duration_ms: Math.round(performance.now() - started) });
       return answer;
     } catch (err) {
       if (!(err instanceof ProviderUnavailable)) throw err;
-      await insertProviderCall(this.db, { provider: this.provider.name, method: submission.method, outcome: 'unavailable', cost_fen: 0, duration_ms: Math.round(performance.now() - started) });
+      await insertProviderCall(this.db, { provider, method: submission.method, outcome: 'unavailable', cost_fen: 0, duration_ms: Math.round(performance.now() - started) });
       throw new PlatformError('provider-unavailable', 503, 'The verification service is not answering right now. Nothing was lost: please try again in a few minutes.');
     }
   }

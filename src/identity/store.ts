@@ -50,6 +50,12 @@ export async function updatePersonIdentity(db: Queryable, id: string, fields: Pi
   await db('persons').where({ id }).update({ ...fields, updated_at: db.fn.now() });
 }
 
+/** The account's login when it is a mobile number (E.164), else undefined. */
+export async function phoneOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
+  const row: { login: string; login_type: string } | undefined = await db('accounts').select('login', 'login_type').where({ id: accountId }).first();
+  return row?.login_type === 'phone' ? row.login : undefined;
+}
+
 export async function personOfAccount(db: Queryable, accountId: string): Promise<string | null | undefined> {
   const row: { person_id: string | null } | undefined = await db('accounts').select('person_id').where({ id: accountId }).first();
   return row?.person_id;

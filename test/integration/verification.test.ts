@@ -12,6 +12,7 @@ const ZHANG = { name: '张三', number: '11010519491231002X' };
 const LI = { name: '李四', number: '110101199003074477' };
 const WANG = { name: '王五', number: '440524198001010013' };
 const ZHAO = { name: '赵六', number: '110101200001010010' };
+const SUN = { name: '孙七', number: '110101198506151230' };
 
 const documentCheck = (person: { name: string; number: string }, overrides: Partial<Submission> = {}): Submission => ({
   method: 'document',
@@ -170,5 +171,17 @@ describe('verifying a person once', () => {
     expect(again.result!.id).not.toBe(first.result!.id);
     expect(await calls()).toBe(before + 1);
     expect((await running.platform.verifications.resultOfAccount(account))?.id).toBe(again.result!.id);
+  });
+
+  it('checks the three elements of a mobile login with its carrier, and only for a mobile login', async () => {
+    const mobile = (await running.platform.accounts.register({ login: '138 0013 8000', password: 'correct horse battery' })).id;
+    const outcome = await running.platform.verifications.verify(mobile, documentCheck(SUN, { method: 'phone_three_element' }));
+    expect(outcome).toMatchObject({ status: 'passed', method: 'phone_three_element', reused: false });
+    expect(await running.platform.db('provider_calls').orderBy('id', 'desc').first()).toMatchObject({ provider: 'phone-router', method: 'phone_three_element', cost_fen: 30 });
+    const email = await newAccount();
+    await expect(running.platform.verifications.verify(email, documentCheck(SUN, { method: 'phone_three_element' }))).rejects.toMatchObject({
+      code: 'invalid-input',
+      extra: { errors: [expect.objectContaining({ field: 'phone_check' })] },
+    });
   });
 });
