@@ -53,7 +53,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
   try {
     await migrateLatest(db);
-    const box = SecretBox.fromBase64(config.masterKey);
+    const box = SecretBox.fromBase64(config.masterKey, config.previousMasterKeys);
     const keys = new KeyService(db, box);
     await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY]);
     const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey]] = await Promise.all([

@@ -26,7 +26,7 @@ export async function openCliContext(json: boolean): Promise<CliContext> {
   return {
     config,
     db,
-    box: SecretBox.fromBase64(config.masterKey),
+    box: SecretBox.fromBase64(config.masterKey, config.previousMasterKeys),
     json,
     print: (result, human) => console.log(json ? JSON.stringify(result) : human),
   };

@@ -16,6 +16,7 @@ const ENV_OPTIONS: Record<string, string> = {
   DATA_DIR: 'dataDir',
   DATABASE_POOL_MAX: 'databasePoolMax',
   MASTER_KEY: 'masterKey',
+  PREVIOUS_MASTER_KEYS: 'previousMasterKeys',
   DEMO_MERCHANT: 'demoMerchant',
   LOG_LEVEL: 'logLevel',
   ARGON2_MEMORY_COST: 'argon2.memoryCost',

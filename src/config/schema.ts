@@ -37,6 +37,16 @@ export const configSchema = z
      * (AES-256-GCM). Required in production; development and test use a fixed, public key.
      */
     masterKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes').optional(),
+    /**
+     * Master keys rotated out, still needed to open what they sealed (comma-separated in the
+     * environment). New values are always sealed with `masterKey`.
+     */
+    previousMasterKeys: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? value.split(',').map((k) => k.trim()).filter(Boolean) : value),
+        z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes')).max(10),
+      )
+      .default([]),
     /** argon2id parameters for account passwords (defaults: OWASP minimum m=19456 KiB, t=2, p=1). */
     argon2: z
       .object({

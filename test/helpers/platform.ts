@@ -37,7 +37,13 @@ export async function startPlatform(database: TestDatabase, overrides: Record<st
   const { server, port } = await freePortServer();
   const issuer = (overrides.issuer as string | undefined) ?? `http://127.0.0.1:${port}`;
   const config = testConfig(database, { issuer, port, ...overrides });
-  const platform = await createPlatform(config, { db: database.open() });
+  let platform: Platform;
+  try {
+    platform = await createPlatform(config, { db: database.open() });
+  } catch (err) {
+    server.close();
+    throw err;
+  }
   server.on('request', platform.app.callback());
   return {
     platform,

@@ -49,6 +49,7 @@ describe('loadConfig defaults', () => {
       dataDir: './data',
       databasePoolMax: 10,
       masterKey: DEVELOPMENT_MASTER_KEY,
+      previousMasterKeys: [],
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
       ttl: { accessToken: 600, clientCredentials: 300, authorizationCode: 60, idToken: 600, refreshToken: 1_209_600, session: 86_400, interaction: 3600, grant: 31_536_000 },
       retiredKeyLifetime: 1_209_600,
