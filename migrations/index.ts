@@ -4,6 +4,7 @@ import * as audit from './20261123_002_audit.js';
 import * as registry from './20261123_003_registry.js';
 import * as identity from './20261123_004_identity.js';
 import * as outbox from './20261123_005_outbox.js';
+import * as grants from './20261123_006_grants.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_003_registry': registry,
   '20261123_004_identity': identity,
   '20261123_005_outbox': outbox,
+  '20261123_006_grants': grants,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { accountRoutes } from './account/routes.js';
 import type { AccountService } from './accounts/service.js';
 import type { ClientService } from './clients/service.js';
+import type { GrantService } from './grants/service.js';
 import { checkRoutes } from './identity/routes.js';
 import type { VerificationService } from './identity/service.js';
 import type { Config } from './config/schema.js';
@@ -29,6 +30,7 @@ export interface AppDeps {
   accounts: AccountService;
   clients: ClientService;
   verifications: VerificationService;
+  grants: GrantService;
   cookieKeys: string[];
   notary: NotaryDeps;
 }
@@ -57,7 +59,7 @@ export function buildApp(deps: AppDeps): Koa {
 
   const forms = bodyParser({ enableTypes: ['form'], formLimit: config.bodyLimit, encoding: 'utf-8' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimit, encoding: 'utf-8' });
-  const interactions = interactionRoutes({ provider, accounts: deps.accounts, views });
+  const interactions = interactionRoutes({ provider, accounts: deps.accounts, grants: deps.grants, views });
   const notary = notaryRoutes(deps.notary);
   const checks = checkRoutes({ provider, clients: deps.clients, verifications: deps.verifications });
   const account = accountRoutes({

@@ -12,6 +12,7 @@ import { SandboxCarrier, SandboxProvider } from './identity/providers/sandbox.js
 import type { PhoneCarrier, VerificationProvider } from './identity/providers/types.js';
 import { VerificationService } from './identity/service.js';
 import { outboxFromConfig, type Outbox } from './notifications/service.js';
+import { GrantService } from './grants/service.js';
 import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
 import { ClientService, PLATFORM_CLIENT_ID } from './clients/service.js';
@@ -87,13 +88,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       db,
       accounts,
       clients,
+      verifications,
       views,
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
+    const grants = new GrantService(db, log, verifications);
+    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };

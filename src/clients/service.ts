@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
+import { LEVEL_SCOPES } from '../oidc/claims.js';
 import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
 
 /** Grant levels a merchant may be allowed to ask for (DESIGN.md: scopes → grant levels). */
@@ -150,7 +151,7 @@ export class ClientService {
       client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
       client_name: row.name,
       // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
-      scope: (row.kind === 'notary' ? NOTARY_SCOPES : MERCHANT_SCOPES).join(' '),
+      scope: (row.kind === 'notary' ? [...NOTARY_SCOPES] : [...MERCHANT_SCOPES, ...levelScopes(row.grant_levels)]).join(' '),
       kind: row.kind,
       category: row.category,
       security_level: row.security_level,
@@ -187,4 +188,9 @@ function toInfo(row: ClientRow): ClientInfo {
     result_max_queries: row.result_max_queries ?? null,
     created_at: row.created_at,
   };
+}
+
+/** The grant-level scopes a merchant registered for these levels may ask for. */
+function levelScopes(levels: string[]): string[] {
+  return levels.flatMap((level) => LEVEL_SCOPES[level as GrantLevel] ?? []);
 }

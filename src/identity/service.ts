@@ -140,6 +140,17 @@ export class VerificationService {
     private readonly options: VerificationOptions,
   ) {}
 
+  /** The blind index of the person an account is verified as (for audit subjects), if any. */
+  async personIndexOf(accountId: string): Promise<string | undefined> {
+    const personId = await personOfAccount(this.db, accountId);
+    return personId ? (await findPerson(this.db, personId))?.person_index : undefined;
+  }
+
+  /** The natural person an account is verified as, if any. */
+  async personOf(accountId: string): Promise<string | undefined> {
+    return (await personOfAccount(this.db, accountId)) ?? undefined;
+  }
+
   /** The person's current usable result at least as strong as `method`, if any. */
   async resultOfAccount(accountId: string, method: VerificationMethod = 'document'): Promise<Result | undefined> {
     const personId = await personOfAccount(this.db, accountId);

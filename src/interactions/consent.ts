@@ -1,14 +1,14 @@
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
-type Details = Pick<Awaited<ReturnType<Provider['interactionDetails']>>, 'prompt' | 'params' | 'session' | 'grantId'>;
+export type ConsentDetails = Pick<Awaited<ReturnType<Provider['interactionDetails']>>, 'prompt' | 'params' | 'session' | 'grantId'>;
 
 /**
  * Records the person's consent as an oidc-provider Grant covering what the prompt found missing
  * (oidc-provider's consent prompt details: missingOIDCScope, missingOIDCClaims,
  * missingResourceScopes), and returns the interaction result that finishes the consent prompt.
  */
-export async function grantConsent(provider: Provider, details: Details): Promise<InteractionResults> {
+export async function grantConsent(provider: Provider, details: ConsentDetails, options: { rejectScopes?: string[] } = {}): Promise<InteractionResults> {
   const { prompt, params, session } = details;
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
@@ -19,7 +19,11 @@ export async function grantConsent(provider: Provider, details: Details): Promis
     missingOIDCClaims?: string[];
     missingResourceScopes?: Record<string, string[]>;
   };
-  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  const rejected = new Set(options.rejectScopes ?? []);
+  const granted = (missing.missingOIDCScope ?? []).filter((scope) => !rejected.has(scope));
+  if (granted.length) grant.addOIDCScope(granted.join(' '));
+  // Rejected scopes are remembered on the grant: oidc-provider does not ask for them again.
+  if (rejected.size) grant.rejectOIDCScope([...rejected].join(' '));
   if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
     grant.addResourceScope(indicator, scopes.join(' '));

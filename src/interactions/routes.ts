@@ -4,6 +4,7 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
+import type { ConsentMerchant, GrantService } from '../grants/service.js';
 import { PLATFORM_CLIENT_ID } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
 import { parseBody, text } from '../http/input.js';
@@ -26,6 +27,7 @@ function submittedLogin(ctx: Context): string {
 export interface InteractionDeps {
   provider: Provider;
   accounts: AccountService;
+  grants: GrantService;
   views: Views;
 }
 
@@ -34,7 +36,7 @@ export interface InteractionDeps {
  * prompts). Each flow ends by handing a result back to the provider, which resumes the
  * authorization request (oidc-provider README: "interactions").
  */
-export function interactionRoutes({ provider, accounts, views }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, grants, views }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** A page of this interaction; `getPath` is its GET address when it answers a form post. */
@@ -66,6 +68,12 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
     category: (client as unknown as { category?: string } | undefined)?.category,
   });
 
+  /** The merchant as the grant levels see it: id, category, the levels it is registered for. */
+  const consentMerchantOf = (client: NonNullable<Awaited<ReturnType<typeof details>>['client']>): ConsentMerchant => {
+    const extra = client as unknown as { category?: string; grant_levels?: string[] };
+    return { clientId: client.clientId, category: extra.category ?? 'general', levels: extra.grant_levels ?? [] };
+  };
+
   router.get('/', async (ctx) => {
     const found = await details(ctx);
     const merchant = merchantOf(found.client);
@@ -76,7 +84,10 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
     }
     if (found.prompt.name === 'consent') {
       const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
-      return page(ctx, 'consent', { merchant, scopes });
+      const consentMerchant = consentMerchantOf(found.client!);
+      const levels = grants.offeredLevels(scopes, consentMerchant);
+      const selected = await grants.preselect(found.session!.accountId, consentMerchant, levels);
+      return page(ctx, 'consent', { merchant, scopes: scopes.filter((s) => !s.startsWith('realname')), levels, selected });
     }
     throw new PlatformError('unknown-prompt', 400, `Unsupported prompt ${found.prompt.name}.`);
   });
@@ -113,7 +124,8 @@ export function interactionRoutes({ provider, accounts, views }: InteractionDeps
 
   router.post('/confirm', async (ctx) => {
     const found = await details(ctx, 'consent');
-    await finish(ctx, await grantConsent(provider, found));
+    const { level } = parseBody(ctx, z.object({ level: text(20).optional() }));
+    await finish(ctx, await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), level));
   });
 
   router.post('/abort', async (ctx) => {

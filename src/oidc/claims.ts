@@ -4,8 +4,12 @@ import type { Account } from '../accounts/service.js';
  * Which claims each scope releases (OIDC Core §5.4). The realname grant-level scopes extend this
  * map; a claim not listed under a granted scope is never released.
  */
+/** Level 1 (DESIGN.md "Scopes → grant levels"): the verification result, no identity data. */
+export const REALNAME_CLAIMS = ['realname_verified', 'realname_method', 'realname_verified_at', 'realname_person'];
+
 export const SCOPE_CLAIMS: Record<string, string[]> = {
   openid: ['sub'],
+  realname: REALNAME_CLAIMS,
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
   profile: ['updated_at'],
@@ -13,6 +17,9 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
 
 /** Every scope the provider knows: the OIDC ones and the notary API's (see ClientService). */
 export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write', 'realname:check'];
+
+/** The scope of each grant level a merchant can be registered for (only implemented levels). */
+export const LEVEL_SCOPES: Partial<Record<'result' | 'credentials' | 'dossier', string>> = { result: 'realname' };
 
 /** The claims an account can assert; oidc-provider filters them by granted scopes and claims. */
 export function accountClaims(account: Account, sub: string): { sub: string } & Record<string, unknown> {
@@ -24,4 +31,15 @@ export function accountClaims(account: Account, sub: string): { sub: string } & 
   if (account.loginType === 'email') Object.assign(claims, { email: account.login, email_verified: false });
   if (account.loginType === 'phone') Object.assign(claims, { phone_number: account.login, phone_number_verified: false });
   return claims;
+}
+
+/** The realname claims of a person's verification result at one merchant. */
+export function realnameClaims(result: { method: string; verifiedAt: Date } | undefined, person: string | undefined): Record<string, unknown> {
+  if (!result || !person) return { realname_verified: false };
+  return {
+    realname_verified: true,
+    realname_method: result.method,
+    realname_verified_at: Math.floor(result.verifiedAt.getTime() / 1000),
+    realname_person: person,
+  };
 }

@@ -8,3 +8,13 @@ import { createHmac } from 'node:crypto';
 export function pairwiseSubject(salt: string, sectorIdentifier: string, accountId: string): string {
   return createHmac('sha256', salt).update(`${sectorIdentifier}\u0000${accountId}`).digest('base64url');
 }
+
+/**
+ * `realname_person` (DESIGN.md): a pairwise identifier of the natural person per merchant sector,
+ * the same for every account of that person there and different at every other merchant, so a
+ * merchant can enforce one-per-person offers (seed 003) without learning the document number.
+ * Domain-separated from `sub` so the two can never be equal or related.
+ */
+export function pairwisePerson(salt: string, sectorIdentifier: string, personId: string): string {
+  return createHmac('sha256', salt).update(`realname_person\u0000${sectorIdentifier}\u0000${personId}`).digest('base64url');
+}

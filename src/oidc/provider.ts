@@ -7,14 +7,16 @@ import type { ClientService } from '../clients/service.js';
 import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
-import { accountClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
-import { pairwiseSubject } from './pairwise.js';
+import { requiredMethod, type VerificationService } from '../identity/service.js';
+import { accountClaims, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
+import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 
 export interface ProviderDeps {
   config: Config;
   db: Db;
   accounts: AccountService;
   clients: ClientService;
+  verifications: VerificationService;
   views: Views;
   /** Private signing JWKs, the key used to sign each alg first. */
   signingKeys: Configuration['jwks'];
@@ -35,6 +37,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     claims: SCOPE_CLAIMS,
+    // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
+    // allows both): a merchant at level 1 learns the result at sign-in without another call.
+    conformIdTokenClaims: false,
     scopes: SCOPES,
     subjectTypes: ['pairwise'],
     // Authorization code only: RFC 9700 §2.1.2 retires the implicit and hybrid flows.
@@ -59,10 +64,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
       userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256'],
       introspectionSigningAlgValues: ['RS256', 'PS256', 'ES256'],
     },
-    findAccount: async (_ctx, id) => {
+    findAccount: async (ctx, id) => {
       const account = await deps.accounts.find(id);
       if (!account) return undefined;
-      return { accountId: account.id, claims: async (_use, _scope, _claims, _rejected) => accountClaims(account, id) };
+      const client = ctx.oidc.client;
+      return {
+        accountId: account.id,
+        claims: async (_use, scope) => {
+          const claims = accountClaims(account, id);
+          if (!client || !String(scope ?? '').split(' ').includes('realname')) return claims;
+          // The result must be as strong as this merchant's security level needs (seed 003).
+          const level = Number((client as unknown as { security_level?: number }).security_level ?? 1);
+          const sector = String(client.sectorIdentifier ?? client.clientId);
+          const [result, personId] = await Promise.all([deps.verifications.resultOfAccount(id, requiredMethod(level)), deps.verifications.personOf(id)]);
+          return { ...claims, ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)) };
+        },
+      };
     },
     features: {
       devInteractions: { enabled: false },
@@ -84,8 +101,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       },
     },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Level 1 (realname, result only) gets no refresh token: the merchant sends the person back
+    // here at each login, so every use of the result is a fresh, audited consent (DESIGN.md).
     issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && !code.scopes.has('realname'),
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
       // The OIDC error code has a message in the page's language; oidc-provider's English

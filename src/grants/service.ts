@@ -1,0 +1,76 @@
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+import type { AuditLog } from '../audit/log.js';
+import type { Db } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
+import { InvalidInput } from '../errors.js';
+import type { VerificationService } from '../identity/service.js';
+import { grantConsent, type ConsentDetails } from '../interactions/consent.js';
+import { LEVEL_SCOPES } from '../oidc/claims.js';
+import { findChoice, saveChoice, type Level } from './store.js';
+
+export type { Level };
+
+const LEVELS: Level[] = ['result', 'credentials', 'dossier'];
+
+/** The merchant as consent needs it. */
+export interface ConsentMerchant {
+  clientId: string;
+  category: string;
+  /** Levels its registration allows. */
+  levels: string[];
+}
+
+/**
+ * Grant levels (seed 001): the merchant asks for level scopes, the person chooses one, and the
+ * grant holds exactly that one. The choice is remembered to pre-select it next time, and the grant
+ * and its `consent.granted` event commit in one transaction.
+ */
+export class GrantService {
+  constructor(
+    private readonly db: Db,
+    private readonly log: AuditLog,
+    private readonly verifications: VerificationService,
+  ) {}
+
+  /** Levels the person may choose: asked for by the merchant and allowed by its registration. */
+  offeredLevels(requestedScopes: string[], merchant: ConsentMerchant): Level[] {
+    return LEVELS.filter((level) => merchant.levels.includes(level) && requestedScopes.includes(LEVEL_SCOPES[level] ?? '\u0000'));
+  }
+
+  /** The level to pre-select: last chosen for this merchant, or its category, or the least. */
+  async preselect(accountId: string, merchant: ConsentMerchant, offered: Level[]): Promise<Level | undefined> {
+    const remembered = await findChoice(this.db, accountId, merchant.clientId, merchant.category);
+    return remembered && offered.includes(remembered) ? remembered : offered[0];
+  }
+
+  /**
+   * Records the person's consent: the chosen level's scope is granted, the other level scopes
+   * asked for are rejected (so the merchant gets no more than chosen and is not asked again).
+   */
+  async consent(provider: Provider, details: ConsentDetails, accountId: string, merchant: ConsentMerchant, chosen: string | undefined): Promise<InteractionResults> {
+    const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+    const offered = this.offeredLevels(requested, merchant);
+    let level: Level | undefined;
+    if (offered.length) {
+      level = offered.find((l) => l === chosen);
+      if (!level) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: `choose one of ${offered.join(', ')}` }]);
+    }
+    const levelScopes = Object.values(LEVEL_SCOPES);
+    // Level 1 comes with no refresh token, so no offline access either: the merchant asks again.
+    const reject = requested.filter((scope) => (levelScopes.includes(scope) && scope !== (level && LEVEL_SCOPES[level])) || (level === 'result' && scope === 'offline_access'));
+    const person = await this.verifications.personIndexOf(accountId);
+    return inTransaction(this.db, async (tx) => {
+      const result = await grantConsent(provider, details, { rejectScopes: reject });
+      const grantId = details.grantId ?? (result.consent as { grantId?: string } | undefined)?.grantId;
+      if (level) await saveChoice(tx, { account_id: accountId, client_id: merchant.clientId, category: merchant.category, level });
+      await this.log.append(tx, {
+        type: 'consent.granted',
+        actor: { type: 'account', id: accountId },
+        subjects: { account: accountId, client: merchant.clientId, ...(person ? { person } : {}) },
+        payload: { grant_id: grantId!, ...(level ? { level } : {}), scopes: requested.filter((s) => !reject.includes(s)) },
+      });
+      return result;
+    });
+  }
+}

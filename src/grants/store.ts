@@ -1,0 +1,20 @@
+import type { Queryable } from '../db/index.js';
+
+// SQL of the levels people chose at consent.
+
+export type Level = 'result' | 'credentials' | 'dossier';
+
+export async function saveChoice(db: Queryable, row: { account_id: string; client_id: string; category: string; level: Level }): Promise<void> {
+  await db('consent_choices')
+    .insert({ ...row, updated_at: db.fn.now() })
+    .onConflict(['account_id', 'client_id'])
+    .merge(['category', 'level', 'updated_at']);
+}
+
+/** The level chosen for this merchant, else the latest chosen for a merchant of its category. */
+export async function findChoice(db: Queryable, accountId: string, clientId: string, category: string): Promise<Level | undefined> {
+  const own = await db('consent_choices').select('level').where({ account_id: accountId, client_id: clientId }).first();
+  if (own) return own.level as Level;
+  const same = await db('consent_choices').select('level').where({ account_id: accountId, category }).orderBy('updated_at', 'desc').first();
+  return same?.level as Level | undefined;
+}

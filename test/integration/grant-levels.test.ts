@@ -1,0 +1,102 @@
+import * as oidc from 'openid-client';
+import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
+import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import { startTestPlatform } from '../helpers/platform.js';
+import { formAction } from '../helpers/user-agent.js';
+
+type Running = Awaited<ReturnType<typeof startTestPlatform>>;
+
+const ZHANG = { documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' };
+const PASSWORD = 'correct horse battery';
+
+// Level 1 (`realname`, result only): exactly the result claims, no refresh token, the consent
+// and its audit event in one transaction, and a per-merchant identifier of the person.
+describe('grant level 1: the verification result', () => {
+  let running: Running;
+
+  beforeAll(async () => {
+    running = await startTestPlatform();
+  });
+
+  afterAll(async () => {
+    await running.stop();
+  });
+
+  /** A person with an account, verified as ZHANG unless told otherwise. */
+  async function verifiedPerson(person = ZHANG) {
+    const login = newLogin();
+    const account = await running.platform.accounts.register({ login, password: PASSWORD });
+    await running.platform.verifications.verify(account.id, { method: 'document', ...person });
+    return { login, accountId: account.id };
+  }
+
+  async function signIn(merchant: { client_id: string; client_secret: string }, login: string, scope: string, redirectUri?: string) {
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const start = await startAuthorization(config, { scope, ...(redirectUri ? { redirect_uri: redirectUri } : {}) });
+    const callback = await signInAndConsent(personBrowser(), start.url, { login, password: PASSWORD, level: 'result' });
+    const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
+    return { config, tokens, claims };
+  }
+
+  it('releases exactly the result claims, in the ID token and at userinfo, and no refresh token', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const { login, accountId } = await verifiedPerson();
+    const { config, tokens, claims } = await signIn(merchant, login, 'openid realname offline_access');
+
+    expect(tokens.refresh_token).toBeUndefined();
+    expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'realname']);
+    const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp'].includes(k));
+    expect(released.sort()).toEqual([...REALNAME_CLAIMS].sort());
+    expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document', realname_verified_at: expect.any(Number), realname_person: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(JSON.stringify(claims)).not.toMatch(/张三|11010519491231002X|@example\.test/);
+
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(Object.keys(userinfo).sort()).toEqual(['sub', ...REALNAME_CLAIMS].sort());
+
+    const [event] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId });
+    const leaf = JSON.parse(event.leaf);
+    expect(leaf).toMatchObject({ subjects: { account: accountId, client: merchant.client_id, person: expect.stringMatching(/^[0-9a-f]{64}$/) }, payload: { level: 'result' } });
+    expect(leaf.payload.scopes.sort()).toEqual(['openid', 'realname']);
+    const grant = await running.platform.db('oidc_payloads').where({ model: 'Grant', id: leaf.payload.grant_id }).first();
+    expect(grant).toBeDefined();
+  });
+
+  it('gives one person one identifier per merchant, across accounts, and different ones across merchants', async () => {
+    const first = await addMerchant(running.platform, { levels: ['result'] });
+    const second = await addMerchant(running.platform, { levels: ['result'], redirectUris: [OTHER_CALLBACK] });
+    const li = { documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' };
+    const a = await verifiedPerson(li);
+    const b = await verifiedPerson(li);
+    const atFirstA = (await signIn(first, a.login, 'openid realname')).claims;
+    const atFirstB = (await signIn(first, b.login, 'openid realname')).claims;
+    const atSecondA = (await signIn(second, a.login, 'openid realname', OTHER_CALLBACK)).claims;
+    expect(atFirstA.realname_person).toBe(atFirstB.realname_person);
+    expect(atFirstA.sub).not.toBe(atFirstB.sub);
+    expect(atSecondA.realname_person).not.toBe(atFirstA.realname_person);
+    expect(atSecondA.sub).not.toBe(atFirstA.sub);
+  });
+
+  it('pre-selects the level chosen last time and refuses a level not offered', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const { login } = await verifiedPerson();
+    await signIn(merchant, login, 'openid realname');
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const agent = personBrowser();
+    let page = await agent.navigate(start.url.toString());
+    page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+    expect(page.html).toMatch(/name="level" value="result" checked/);
+    const refused = await agent.submit(formAction(page, '/confirm'), { level: 'dossier' });
+    expect(refused.status).toBe(400);
+  });
+
+  it('never lets a merchant ask for a level its registration does not allow', async () => {
+    const plain = await addMerchant(running.platform, { levels: ['result'] });
+    await running.platform.db('clients').where({ client_id: plain.client_id }).update({ grant_levels: [] });
+    const config = await discover(running.issuer, plain.client_id, plain.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const page = await personBrowser().navigate(start.url.toString());
+    // oidc-provider refuses the scope outright rather than dropping it silently.
+    expect(page.url).toMatch(/error=invalid_scope/);
+  });
+});
