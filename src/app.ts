@@ -59,7 +59,14 @@ export function buildApp(deps: AppDeps): Koa {
 
   const forms = bodyParser({ enableTypes: ['form'], formLimit: config.bodyLimit, encoding: 'utf-8' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimit, encoding: 'utf-8' });
-  const interactions = interactionRoutes({ provider, accounts: deps.accounts, grants: deps.grants, views });
+  const interactions = interactionRoutes({
+    provider,
+    accounts: deps.accounts,
+    grants: deps.grants,
+    verifications: deps.verifications,
+    views,
+    maxImageBytes: config.verification.maxImageBytes,
+  });
   const notary = notaryRoutes(deps.notary);
   const checks = checkRoutes({ provider, clients: deps.clients, verifications: deps.verifications });
   const account = accountRoutes({
@@ -87,7 +94,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(errorHandler(views, deps.logger));
   // Verification uploads carry two photos; everything else is small.
   const uploadLimit = 2 * config.verification.maxImageBytes + 64 * 1024;
-  app.use(declaredBodyLimit(byteSize(config.bodyLimit), { '/account/verify': uploadLimit }));
+  app.use(declaredBodyLimit(byteSize(config.bodyLimit), { uploads: /^\/(account|interaction\/[^/]+)\/verify$/, uploadLimit }));
   app.use(mountRouter(interactions, forms));
   app.use(mountRouter(notary, json));
   app.use(mountRouter(checks, json));
@@ -101,9 +108,9 @@ export function buildApp(deps: AppDeps): Koa {
  * Refuses a body whose declared length is over the limit before anything reads it: our own
  * parsers enforce the limit as they read, but oidc-provider's allows 56 KiB whatever we configure.
  */
-function declaredBodyLimit(limit: number, byPath: Record<string, number> = {}) {
+function declaredBodyLimit(limit: number, verification: { uploads: RegExp; uploadLimit: number }) {
   return (ctx: Context, next: Next) => {
-    const allowed = byPath[ctx.path] ?? limit;
+    const allowed = verification.uploads.test(ctx.path) ? verification.uploadLimit : limit;
     if ((ctx.request.length ?? 0) > allowed) throw new PlatformError('payload-too-large', 413, `The request body is larger than ${allowed} bytes.`);
     return next();
   };

@@ -5,12 +5,9 @@ import type Provider from 'oidc-provider';
 import { PLATFORM_CLIENT_ID } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
 import { renderPage } from '../http/locale.js';
-import { parseMultipart } from '../http/multipart.js';
 import type { Views } from '../http/views.js';
-import { DOCUMENT_TYPES } from '../identity/document-number.js';
-import { sniffImageType } from '../identity/images.js';
-import type { Image } from '../identity/providers/types.js';
-import type { Submission, VerificationService } from '../identity/service.js';
+import type { VerificationService } from '../identity/service.js';
+import { showVerifyForm, submitVerifyForm } from './verify-form.js';
 
 const STATE_COOKIE = 'rn_account_state';
 
@@ -72,55 +69,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.body = renderPage(views, ctx, 'account', { status, justVerified: ctx.query.verified === '1' });
   });
 
-  router.get('/verify', signedIn, async (ctx) => {
-    const { phoneLogin } = await verifications.statusOf(ctx.state.accountId);
-    ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form: {}, phoneLogin, maxImageMb: deps.maxImageBytes / 1_000_000 });
-  });
-
-  router.post('/verify', signedIn, async (ctx) => {
-    const { fields, files } = await parseMultipart(ctx, {
-      fileBytes: deps.maxImageBytes,
-      files: ['portrait', 'document_front'],
-      fields: ['name', 'document_type', 'document_number', 'phone_check'],
-      fieldBytes: 200,
-    });
-    const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '', phone_check: fields.phone_check === '1' };
-    const image = (name: string): Image | undefined => {
-      const file = files[name];
-      const type = file && sniffImageType(file.data);
-      // An unreadable type is sent on as declared so the service reports the field by name.
-      return file ? { contentType: type ?? 'image/png', data: type ? file.data : Buffer.alloc(0) } : undefined;
-    };
-    const portrait = image('portrait');
-    const documentFront = image('document_front');
-    const submission: Submission = {
-      method: portrait || documentFront ? 'person_match' : fields.phone_check === '1' ? 'phone_three_element' : 'document',
-      documentType: form.document_type,
-      documentNumber: form.document_number,
-      name: form.name,
-      portrait,
-      documentFront,
-    };
-    const again = async (status: number, errors: string[]) => {
-      const { phoneLogin } = await verifications.statusOf(ctx.state.accountId);
-      ctx.status = status;
-      ctx.type = 'html';
-      ctx.body = renderPage(views, ctx, 'verify', { documentTypes: DOCUMENT_TYPES, form, errors, phoneLogin, maxImageMb: deps.maxImageBytes / 1_000_000 }, '/account/verify');
-    };
-    try {
-      const outcome = await verifications.verify(ctx.state.accountId, submission);
-      if (outcome.status === 'passed') {
-        ctx.status = 303;
-        return ctx.redirect('/account?verified=1');
-      }
-      return await again(422, [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`]);
-    } catch (err) {
-      if (!(err instanceof PlatformError) || ![400, 409, 503].includes(err.status)) throw err;
-      const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`) : [`verify.error.${err.code}`];
-      return await again(err.status, [...new Set(codes)]);
-    }
-  });
+  const form = { views, verifications, maxImageBytes: deps.maxImageBytes };
+  const place = { path: '/account/verify', next: '/account?verified=1' };
+  router.get('/verify', signedIn, (ctx) => showVerifyForm(ctx, form, ctx.state.accountId, place));
+  router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
 
   return router;
 }

@@ -4,7 +4,9 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
+import { showVerifyForm, submitVerifyForm } from '../account/verify-form.js';
 import type { ConsentMerchant, GrantService } from '../grants/service.js';
+import { requiredMethod, type VerificationService } from '../identity/service.js';
 import { PLATFORM_CLIENT_ID } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
 import { parseBody, text } from '../http/input.js';
@@ -28,7 +30,9 @@ export interface InteractionDeps {
   provider: Provider;
   accounts: AccountService;
   grants: GrantService;
+  verifications: VerificationService;
   views: Views;
+  maxImageBytes: number;
 }
 
 /**
@@ -36,7 +40,7 @@ export interface InteractionDeps {
  * prompts). Each flow ends by handing a result back to the provider, which resumes the
  * authorization request (oidc-provider README: "interactions").
  */
-export function interactionRoutes({ provider, accounts, grants, views }: InteractionDeps): Router {
+export function interactionRoutes({ provider, accounts, grants, verifications, views, maxImageBytes }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** A page of this interaction; `getPath` is its GET address when it answers a form post. */
@@ -86,6 +90,12 @@ export function interactionRoutes({ provider, accounts, grants, views }: Interac
       const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
       const consentMerchant = consentMerchantOf(found.client!);
       const levels = grants.offeredLevels(scopes, consentMerchant);
+      // A level needs a verified person, as strongly as this merchant's security level asks:
+      // verify first, then come back to this same authorization request.
+      if (levels.length && !(await verifications.resultOfAccount(found.session!.accountId, requiredMethod(securityLevelOf(found.client!))))) {
+        ctx.status = 303;
+        return ctx.redirect(`/interaction/${ctx.params.uid}/verify`);
+      }
       const selected = await grants.preselect(found.session!.accountId, consentMerchant, levels);
       return page(ctx, 'consent', { merchant, scopes: scopes.filter((s) => !s.startsWith('realname')), levels, selected });
     }
@@ -100,7 +110,7 @@ export function interactionRoutes({ provider, accounts, grants, views }: Interac
     } catch (err) {
       if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 401) || wantsJson(ctx)) throw err;
       const error = err.status === 401 ? 'error.invalid_credentials' : 'error.invalid_input';
-      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error }, err.status, `/interaction/${found.uid}`);
+      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error }, err.status, `/interaction/${ctx.params.uid}`);
     }
   });
 
@@ -118,8 +128,23 @@ export function interactionRoutes({ provider, accounts, grants, views }: Interac
       if (!(err instanceof PlatformError) || (err.status !== 400 && err.status !== 409) || wantsJson(ctx)) throw err;
       const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => e.code) : [err.code];
       const messages = [...new Set(codes.map((code) => `error.${KNOWN_ERRORS.has(code) ? code : 'invalid_input'}`))];
-      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status, `/interaction/${found.uid}/register`);
+      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status, `/interaction/${ctx.params.uid}/register`);
     }
+  });
+
+  const verifyForm = { views, verifications, maxImageBytes };
+  const verifyPlace = (uid: string, found: Awaited<ReturnType<typeof details>>) => ({
+    path: `/interaction/${uid}/verify`,
+    next: `/interaction/${uid}`,
+    merchant: merchantOf(found.client).name,
+  });
+  router.get('/verify', async (ctx) => {
+    const found = await details(ctx, 'consent');
+    await showVerifyForm(ctx, verifyForm, found.session!.accountId, verifyPlace(ctx.params.uid!, found));
+  });
+  router.post('/verify', async (ctx) => {
+    const found = await details(ctx, 'consent');
+    await submitVerifyForm(ctx, verifyForm, found.session!.accountId, verifyPlace(ctx.params.uid!, found));
   });
 
   router.post('/confirm', async (ctx) => {
@@ -134,4 +159,8 @@ export function interactionRoutes({ provider, accounts, grants, views }: Interac
   });
 
   return router;
+}
+
+function securityLevelOf(client: object): number {
+  return Number((client as { security_level?: number }).security_level ?? 1);
 }

@@ -202,6 +202,16 @@ describe('bad input', () => {
       expect(strip(unknownLogin, /value="([^"]*)"/.exec(unknownLogin.html)![1]!)).toBe(strip(wrongPassword, login));
       expect(await snapshot()).toEqual(before);
     });
+
+    it('keeps the language switch working on the page a wrong password answers', async () => {
+      const flow = await openLoginPage();
+      const wrong = await post(flow.agent, `${flow.base}/login`, form({ login, password: 'not the password' }));
+      const href = /class="lang" href="([^"]+)"/.exec(wrong.html)![1]!.replaceAll('&amp;', '&');
+      expect(new URL(href, flow.base).pathname).toBe(new URL(flow.base).pathname);
+      const switched = await flow.agent.navigate(new URL(href, flow.base).toString());
+      expect(switched.status).toBe(200);
+      expect(switched.html).toMatch(/name="password"/);
+    });
   });
 
   // The same failures for a client that asks for JSON: RFC 9457 problem details.

@@ -99,4 +99,28 @@ describe('grant level 1: the verification result', () => {
     // oidc-provider refuses the scope outright rather than dropping it silently.
     expect(page.url).toMatch(/error=invalid_scope/);
   });
+
+  it('sends an unverified person through verification first, then back into the same request', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const login = newLogin();
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const agent = personBrowser();
+    let page = await agent.navigate(start.url.toString());
+    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.submit(formAction(page, '/register'), { login, password: PASSWORD });
+    expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);
+    expect(page.html).toContain(merchant.name);
+
+    const form = new FormData();
+    form.set('document_type', 'cn_resident_id');
+    form.set('name', '王五');
+    form.set('document_number', '440524198001010013');
+    page = await agent.upload(formAction(page, '/verify'), form);
+    // Back on the consent page of the same interaction.
+    expect(page.html).toMatch(/name="level" value="result"/);
+    const callback = await agent.submit(formAction(page, '/confirm'), { level: 'result' });
+    const { claims } = await redeemCode(config, new URL(callback.url), start);
+    expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document' });
+  });
 });
