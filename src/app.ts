@@ -9,7 +9,10 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { accountRoutes } from './account/routes.js';
 import type { AccountService } from './accounts/service.js';
+import type { AuditLog } from './audit/log.js';
+import type { Db } from './db/index.js';
 import type { ClientService } from './clients/service.js';
+import { auditReleases } from './grants/releases.js';
 import type { GrantService } from './grants/service.js';
 import { checkRoutes } from './identity/routes.js';
 import type { VerificationService } from './identity/service.js';
@@ -31,6 +34,8 @@ export interface AppDeps {
   clients: ClientService;
   verifications: VerificationService;
   grants: GrantService;
+  db: Db;
+  log: AuditLog;
   cookieKeys: string[];
   notary: NotaryDeps;
 }
@@ -100,6 +105,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(mountRouter(checks, json));
   app.use(mountRouter(account));
   app.use(mountRouter(pages));
+  app.use(auditReleases(deps.db, deps.log, deps.verifications));
   app.use(mount(provider));
   return app;
 }

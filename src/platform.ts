@@ -96,7 +96,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
     const grants = new GrantService(db, log, verifications);
-    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
+    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, db, log, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };

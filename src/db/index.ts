@@ -4,6 +4,7 @@ import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { lockDataDir } from './lock.js';
+import { joinsAmbientTransaction } from './transaction.js';
 
 export type Db = Knex;
 export type Tx = Knex.Transaction;
@@ -27,6 +28,10 @@ export function engineOf(options: DbOptions): 'postgres' | 'pglite' {
 
 /** Opens the platform's database: a PostgreSQL pool, or embedded PGlite (one connection). */
 export function createDb(options: DbOptions): Db {
+  return joinsAmbientTransaction(openDb(options));
+}
+
+function openDb(options: DbOptions): Db {
   if (options.databaseUrl) {
     return knexFactory({
       client: 'pg',

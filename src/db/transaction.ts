@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Db, Queryable, Tx } from './index.js';
 
-// A transaction that code called deep inside a library joins: oidc-provider saves its models
-// through our adapter without a way to pass a transaction, so the adapter asks `joined(db)`.
+// A transaction that code called deep inside a library joins: oidc-provider saves its models and
+// looks up clients and accounts through our code without a way to pass a transaction, so the
+// database handle itself routes queries to the transaction opened around the call.
 
 const current = new AsyncLocalStorage<Tx>();
 
@@ -12,10 +13,31 @@ const current = new AsyncLocalStorage<Tx>();
  * Inside, query only through `tx` or `joined(db)`: PGlite has a single connection.
  */
 export function inTransaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return db.transaction((tx) => current.run(tx, () => work(tx)));
+  const outer = current.getStore();
+  return (outer ?? db).transaction((tx) => current.run(tx, () => work(tx)));
 }
 
 /** The transaction opened by `inTransaction` around this call, else `db`. */
 export function joined(db: Queryable): Queryable {
   return current.getStore() ?? db;
+}
+
+/**
+ * The database handle every module gets: inside `inTransaction`, every query made through it runs
+ * in that transaction (a `transaction()` inside becomes a savepoint). Required on PGlite, which
+ * has one connection: a query outside the open transaction would wait for it forever.
+ */
+export function joinsAmbientTransaction(db: Db): Db {
+  return new Proxy(db, {
+    apply(target, thisArg, args) {
+      return Reflect.apply((current.getStore() ?? target) as unknown as (...a: unknown[]) => unknown, thisArg, args);
+    },
+    get(target, property, receiver) {
+      const tx = current.getStore();
+      // The pool itself is never swapped: closing it or reading its settings means the pool.
+      if (!tx || property === 'destroy' || property === 'client') return Reflect.get(target, property, receiver);
+      const value = Reflect.get(tx, property);
+      return typeof value === 'function' ? value.bind(tx) : value;
+    },
+  }) as Db;
 }

@@ -123,4 +123,39 @@ describe('grant level 1: the verification result', () => {
     const { claims } = await redeemCode(config, new URL(callback.url), start);
     expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document' });
   });
+
+  it('audits the token and each release of claims, naming the claims', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const { login, accountId } = await verifiedPerson();
+    const { config, tokens, claims } = await signIn(merchant, login, 'openid realname');
+    await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    const events = await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index');
+    const leaves = events.map((e: { leaf: string }) => JSON.parse(e.leaf));
+    expect(leaves.map((l: { type: string }) => l.type)).toEqual(['consent.granted', 'token.issued', 'claims.released', 'claims.released']);
+    const grantId = leaves[0].payload.grant_id;
+    expect(leaves[1]).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, payload: { grant_id: grantId, level: 'result', grant_type: 'authorization_code' } });
+    expect(leaves[2].payload).toMatchObject({ via: 'id_token', level: 'result' });
+    expect(leaves[2].payload.claims.sort()).toEqual([...REALNAME_CLAIMS].sort());
+    expect(leaves[3].payload).toMatchObject({ via: 'userinfo', level: 'result' });
+    expect(leaves[3].payload.claims.sort()).toEqual([...REALNAME_CLAIMS].sort());
+  });
+
+  it('issues no token and releases nothing when the audit trail cannot record it', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const { login } = await verifiedPerson();
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const callback = await signInAndConsent(personBrowser(), start.url, { login, password: PASSWORD, level: 'result' });
+    const { db } = running.platform;
+    const tokensBefore = Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n);
+    await db.raw(`CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`);
+    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
+    try {
+      await expect(redeemCode(config, new URL(callback.url), start)).rejects.toBeDefined();
+      expect(Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n)).toBe(tokensBefore);
+    } finally {
+      await db.raw('DROP TRIGGER audit_unavailable ON audit_events');
+      await db.raw('DROP FUNCTION audit_unavailable()');
+    }
+  });
 });
