@@ -79,6 +79,8 @@ export function buildApp(deps: AppDeps): Koa {
     provider,
     views,
     verifications: deps.verifications,
+    grants: deps.grants,
+    clients: deps.clients,
     maxImageBytes: config.verification.maxImageBytes,
   });
 

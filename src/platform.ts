@@ -38,6 +38,7 @@ export interface Platform {
   treeHeads: TreeHeads;
   registry: Registry;
   verifications: VerificationService;
+  grants: GrantService;
   outbox: Outbox;
   close(): Promise<void>;
 }
@@ -100,7 +101,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, outbox, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, grants, outbox, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;

@@ -2,7 +2,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { PLATFORM_CLIENT_ID } from '../clients/service.js';
+import { PLATFORM_CLIENT_ID, type ClientService } from '../clients/service.js';
+import type { GrantService } from '../grants/service.js';
 import { PlatformError } from '../errors.js';
 import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
@@ -16,6 +17,8 @@ export interface AccountDeps {
   provider: Provider;
   views: Views;
   verifications: VerificationService;
+  grants: GrantService;
+  clients: ClientService;
   maxImageBytes: number;
 }
 
@@ -65,8 +68,16 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/', signedIn, async (ctx) => {
     const status = await verifications.statusOf(ctx.state.accountId);
+    const grants = (await deps.grants.grantsOf(ctx.state.accountId, async (id) => (await deps.clients.find(id))?.name)).filter((g) => g.clientId !== PLATFORM_CLIENT_ID);
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'account', { status, justVerified: ctx.query.verified === '1' });
+    ctx.body = renderPage(views, ctx, 'account', { status, grants, justVerified: ctx.query.verified === '1', revoked: ctx.query.revoked === '1' });
+  });
+
+  // Revoking a grant takes back the merchant's access at once: the grant and all its tokens.
+  router.post('/grants/:grantId/revoke', signedIn, async (ctx) => {
+    await deps.grants.revoke(ctx.state.accountId, ctx.params.grantId!);
+    ctx.status = 303;
+    ctx.redirect('/account?revoked=1');
   });
 
   const form = { views, verifications, maxImageBytes: deps.maxImageBytes };

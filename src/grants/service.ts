@@ -7,6 +7,8 @@ import { InvalidInput } from '../errors.js';
 import type { VerificationService } from '../identity/service.js';
 import { grantConsent, type ConsentDetails } from '../interactions/consent.js';
 import { LEVEL_SCOPES } from '../oidc/claims.js';
+import { NotFound } from '../errors.js';
+import { destroyGrant, findGrantsOfAccount } from '../oidc/store.js';
 import { findChoice, saveChoice, type Level } from './store.js';
 
 export type { Level };
@@ -71,6 +73,49 @@ export class GrantService {
         payload: { grant_id: grantId!, ...(level ? { level } : {}), scopes: requested.filter((s) => !reject.includes(s)) },
       });
       return result;
+    });
+  }
+
+  /**
+   * What the person's account page lists: each merchant holding a grant, its level, when it was
+   * granted, and every token and release of data to it, from the audit trail.
+   */
+  async grantsOf(accountId: string, clientName: (clientId: string) => Promise<string | undefined>) {
+    const grants = [];
+    for (const { id, payload } of await findGrantsOfAccount(this.db, accountId)) {
+      const clientId = String(payload.clientId);
+      const scopes = String((payload.openid as { scope?: string } | undefined)?.scope ?? '').split(' ').filter(Boolean);
+      const history = await this.log.search({ account: accountId, client: clientId, types: ['consent.granted', 'token.issued', 'claims.released'] }, 200);
+      const events = history
+        .map((row) => JSON.parse(row.leaf) as { time: string; type: string; payload: { grant_id?: string; via?: string; claims?: string[] } })
+        .filter((event) => event.payload.grant_id === id);
+      grants.push({
+        id,
+        clientId,
+        merchant: (await clientName(clientId)) ?? clientId,
+        level: scopes.includes('realname') ? ('result' as Level) : undefined,
+        scopes,
+        grantedAt: new Date(Number(payload.iat) * 1000),
+        releases: events.filter((e) => e.type === 'claims.released').map((e) => ({ time: new Date(e.time), via: e.payload.via, claims: e.payload.claims ?? [] })),
+      });
+    }
+    return grants;
+  }
+
+  /** Revokes one of the person's grants and all its tokens at once, audited in the same transaction. */
+  async revoke(accountId: string, grantId: string): Promise<void> {
+    const grant = (await findGrantsOfAccount(this.db, accountId)).find((g) => g.id === grantId);
+    if (!grant) throw new NotFound('No such grant on this account.');
+    const clientId = String(grant.payload.clientId);
+    const person = await this.verifications.personIndexOf(accountId);
+    await inTransaction(this.db, async (tx) => {
+      await destroyGrant(tx, grantId);
+      await this.log.append(tx, {
+        type: 'consent.revoked',
+        actor: { type: 'account', id: accountId },
+        subjects: { account: accountId, client: clientId, ...(person ? { person } : {}) },
+        payload: { grant_id: grantId, by: 'person' },
+      });
     });
   }
 }

@@ -53,6 +53,15 @@ export async function destroyPayload(db: Queryable, model: string, id: string): 
   await db('oidc_payloads').where({ model, id }).delete();
 }
 
+/** The live grants (oidc-provider's Grant model) an account has given, newest first. */
+export async function findGrantsOfAccount(db: Queryable, accountId: string): Promise<Array<{ id: string; payload: Record<string, unknown> }>> {
+  return db('oidc_payloads')
+    .select('id', 'payload')
+    .where({ model: 'Grant', account_id: accountId })
+    .andWhere(live(db))
+    .orderByRaw("(payload->>'iat')::bigint DESC");
+}
+
 export async function destroyByGrantId(db: Queryable, grantId: string): Promise<number> {
   return db('oidc_payloads').where({ grant_id: grantId }).delete();
 }
@@ -69,4 +78,10 @@ export async function purgeExpired(db: Queryable, before: Date, limit: number): 
     [before, limit],
   );
   return result.rowCount ?? result.affectedRows ?? 0;
+}
+
+/** Revokes a grant: the grant itself and every token issued under it. */
+export async function destroyGrant(db: Queryable, grantId: string): Promise<void> {
+  await destroyByGrantId(db, grantId);
+  await destroyPayload(db, 'Grant', grantId);
 }

@@ -158,4 +158,39 @@ describe('grant level 1: the verification result', () => {
       await db.raw('DROP FUNCTION audit_unavailable()');
     }
   });
+
+  it('lists the merchant, its level and every release on the account page, and revokes it at once', async () => {
+    const merchant = await addMerchant(running.platform, { name: '示例商城', levels: ['result'] });
+    const { login, accountId } = await verifiedPerson();
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const agent = personBrowser();
+    const callback = await signInAndConsent(agent, start.url, { login, password: PASSWORD, level: 'result' });
+    const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
+    await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+
+    const page = await agent.navigate(`${running.issuer}/account?lang=en`);
+    expect(page.html).toContain('示例商城');
+    expect(page.html).toContain('The verification result only');
+    expect(page.html).toContain('sign-in (ID token)');
+    expect(page.html).toContain('userinfo request');
+    expect(page.html).not.toContain('Real-name platform account');
+
+    const revoked = await agent.submit(formAction(page, '/revoke'), {});
+    expect(revoked.html).toContain('Access revoked');
+    expect(revoked.html).not.toContain('示例商城');
+    expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    const [event] = await running.platform.db('audit_events').where({ type: 'consent.revoked', account_id: accountId });
+    expect(JSON.parse(event.leaf)).toMatchObject({ actor: { type: 'account', id: accountId }, subjects: { client: merchant.client_id }, payload: { by: 'person' } });
+  });
+
+  it('does not let one person revoke another person\'s grant', async () => {
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const owner = await verifiedPerson();
+    await signIn(merchant, owner.login, 'openid realname');
+    const [grant] = await running.platform.db('oidc_payloads').where({ model: 'Grant', account_id: owner.accountId });
+    const other = await verifiedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
+    await expect(running.platform.grants.revoke(other.accountId, grant.id)).rejects.toMatchObject({ status: 404 });
+    expect(await running.platform.db('oidc_payloads').where({ model: 'Grant', id: grant.id }).first()).toBeDefined();
+  });
 });
