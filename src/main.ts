@@ -47,10 +47,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    stopPurge();
-    stopTreeHeads();
-    stopDelivery();
-    stopSelfCheck();
+    await Promise.all([stopPurge(), stopTreeHeads(), stopDelivery(), stopSelfCheck()]);
     server.close();
     server.closeIdleConnections();
     await once(server, 'close');

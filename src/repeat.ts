@@ -1,18 +1,22 @@
 /**
  * Runs `task` every `intervalMs` in the background, never two runs at once (a slow run skips the
- * ticks it overlaps), without keeping the process alive. Returns a stop function.
+ * ticks it overlaps), without keeping the process alive. The returned stop function cancels the
+ * next runs and resolves once a run in progress has finished, so nothing touches the database
+ * after its owner closed it.
  */
-export function repeat(task: () => Promise<unknown>, intervalMs: number, onError: (err: unknown) => void): () => void {
-  let running = false;
+export function repeat(task: () => Promise<unknown>, intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
+  let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (running) return;
-    running = true;
-    task()
-      .catch(onError)
+    running = task()
+      .then(() => undefined, onError)
       .finally(() => {
-        running = false;
+        running = undefined;
       });
   }, intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

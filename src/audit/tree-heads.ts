@@ -105,7 +105,7 @@ export class TreeHeads {
   }
 
   /** Signs new heads every `intervalMs` while the log grows; returns a stop function. */
-  schedule(intervalMs: number, onError: (err: unknown) => void): () => void {
+  schedule(intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
     return repeat(() => this.publish(), intervalMs, onError);
   }
 

@@ -18,6 +18,6 @@ export async function purgeExpiredPayloads(db: Db, options: { batchSize: number;
 }
 
 /** Runs the purge every `intervalSeconds`; the returned function stops it. */
-export function schedulePurge(db: Db, options: { intervalSeconds: number; batchSize: number; onError: (err: unknown) => void }): () => void {
+export function schedulePurge(db: Db, options: { intervalSeconds: number; batchSize: number; onError: (err: unknown) => void }): () => Promise<void> {
   return repeat(() => purgeExpiredPayloads(db, { batchSize: options.batchSize }), options.intervalSeconds * 1000, options.onError);
 }
