@@ -5,6 +5,7 @@ import * as registry from './20261123_003_registry.js';
 import * as identity from './20261123_004_identity.js';
 import * as outbox from './20261123_005_outbox.js';
 import * as grants from './20261123_006_grants.js';
+import * as credentials from './20261123_007_merchant_credentials.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -15,6 +16,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_004_identity': identity,
   '20261123_005_outbox': outbox,
   '20261123_006_grants': grants,
+  '20261123_007_merchant_credentials': credentials,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -84,19 +84,21 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       checkRatePerMinute: config.verification.checkRatePerMinute,
     });
     const outbox = outboxFromConfig(db, config, logger);
+    const hasher = new PasswordHasher(config.argon2);
+    const grants = new GrantService(db, log, verifications, hasher);
     const provider = buildProvider({
       config,
       db,
       accounts,
       clients,
       verifications,
+      credentialsOf: (accountId, clientId) => grants.credentialsOf(accountId, clientId),
       views,
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const grants = new GrantService(db, log, verifications);
     const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, db, log, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();

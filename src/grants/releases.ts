@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { AuditEventInput } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
+import { levelOfScopes } from '../oidc/claims.js';
 import type { VerificationService } from '../identity/service.js';
 
 /** JWT and OIDC protocol claims: not personal data about anyone, so not "released". */
@@ -15,8 +16,8 @@ interface TokenEntity {
   scope?: string;
 }
 
-function levelOf(scope: string | undefined): 'result' | undefined {
-  return String(scope ?? '').split(' ').includes('realname') ? 'result' : undefined;
+function levelOf(scope: string | undefined) {
+  return levelOfScopes(String(scope ?? '').split(' '));
 }
 
 function claimNamesOfJwt(jwt: unknown): string[] {

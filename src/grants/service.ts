@@ -1,4 +1,6 @@
+import { randomBytes, randomInt } from 'node:crypto';
 import type Provider from 'oidc-provider';
+import type { PasswordHasher } from '../accounts/password.js';
 import type { InteractionResults } from 'oidc-provider';
 import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../db/index.js';
@@ -9,7 +11,7 @@ import { grantConsent, type ConsentDetails } from '../interactions/consent.js';
 import { LEVEL_SCOPES } from '../oidc/claims.js';
 import { NotFound } from '../errors.js';
 import { destroyGrant, findGrantsOfAccount } from '../oidc/store.js';
-import { findChoice, saveChoice, type Level } from './store.js';
+import { findChoice, findCredentials, insertCredentials, saveChoice, type Level } from './store.js';
 
 export type { Level };
 
@@ -33,7 +35,14 @@ export class GrantService {
     private readonly db: Db,
     private readonly log: AuditLog,
     private readonly verifications: VerificationService,
+    private readonly hasher: PasswordHasher,
   ) {}
+
+  /** The person's credentials at a merchant (level 2), as the merchant receives them. */
+  async credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined> {
+    const row = await findCredentials(this.db, accountId, clientId);
+    return row && { username: row.username, password_hash: row.password_hash };
+  }
 
   /** Levels the person may choose: asked for by the merchant and allowed by its registration. */
   offeredLevels(requestedScopes: string[], merchant: ConsentMerchant): Level[] {
@@ -50,7 +59,13 @@ export class GrantService {
    * Records the person's consent: the chosen level's scope is granted, the other level scopes
    * asked for are rejected (so the merchant gets no more than chosen and is not asked again).
    */
-  async consent(provider: Provider, details: ConsentDetails, accountId: string, merchant: ConsentMerchant, chosen: string | undefined): Promise<InteractionResults> {
+  async consent(
+    provider: Provider,
+    details: ConsentDetails,
+    accountId: string,
+    merchant: ConsentMerchant,
+    chosen: string | undefined,
+  ): Promise<{ result: InteractionResults; credentials?: { username: string; password: string } }> {
     const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
     const offered = this.offeredLevels(requested, merchant);
     let level: Level | undefined;
@@ -62,7 +77,11 @@ export class GrantService {
     // Level 1 comes with no refresh token, so no offline access either: the merchant asks again.
     const reject = requested.filter((scope) => (levelScopes.includes(scope) && scope !== (level && LEVEL_SCOPES[level])) || (level === 'result' && scope === 'offline_access'));
     const person = await this.verifications.personIndexOf(accountId);
+    // Level 2: credentials are made once per merchant; hashing happens before the transaction.
+    const fresh = level === 'credentials' && !(await findCredentials(this.db, accountId, merchant.clientId)) ? newCredentials() : undefined;
+    const passwordHash = fresh && (await this.hasher.hash(fresh.password));
     return inTransaction(this.db, async (tx) => {
+      const stored = fresh && (await insertCredentials(tx, { account_id: accountId, client_id: merchant.clientId, username: fresh.username, password_hash: passwordHash! }));
       const result = await grantConsent(provider, details, { rejectScopes: reject });
       const grantId = details.grantId ?? (result.consent as { grantId?: string } | undefined)?.grantId;
       if (level) await saveChoice(tx, { account_id: accountId, client_id: merchant.clientId, category: merchant.category, level });
@@ -72,7 +91,7 @@ export class GrantService {
         subjects: { account: accountId, client: merchant.clientId, ...(person ? { person } : {}) },
         payload: { grant_id: grantId!, ...(level ? { level } : {}), scopes: requested.filter((s) => !reject.includes(s)) },
       });
-      return result;
+      return { result, ...(stored ? { credentials: fresh } : {}) };
     });
   }
 
@@ -118,4 +137,13 @@ export class GrantService {
       });
     });
   }
+}
+
+// No look-alike characters (0/O, 1/l/I): the person copies the password by hand.
+const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+
+/** A merchant-scoped username and a random 20-character password (about 116 bits). */
+function newCredentials(): { username: string; password: string } {
+  const password = Array.from({ length: 20 }, () => PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)]).join('');
+  return { username: `rn_${randomBytes(8).toString('hex')}`, password };
 }

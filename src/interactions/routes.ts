@@ -150,7 +150,12 @@ export function interactionRoutes({ provider, accounts, grants, verifications, v
   router.post('/confirm', async (ctx) => {
     const found = await details(ctx, 'consent');
     const { level } = parseBody(ctx, z.object({ level: text(20).optional() }));
-    await finish(ctx, await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), level));
+    const { result, credentials } = await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), level);
+    if (!credentials) return finish(ctx, result);
+    // Level 2: the password is shown this once, before the person goes on to the merchant.
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    ctx.set('Cache-Control', 'no-store');
+    page(ctx, 'credentials', { merchant: merchantOf(found.client), credentials, returnTo });
   });
 
   router.post('/abort', async (ctx) => {

@@ -10,6 +10,8 @@ export const REALNAME_CLAIMS = ['realname_verified', 'realname_method', 'realnam
 export const SCOPE_CLAIMS: Record<string, string[]> = {
   openid: ['sub'],
   realname: REALNAME_CLAIMS,
+  // Level 2: level 1 plus merchant-scoped credentials (DESIGN.md).
+  'realname:credentials': [...REALNAME_CLAIMS, 'merchant_credentials'],
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
   profile: ['updated_at'],
@@ -19,7 +21,15 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
 export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write', 'realname:check'];
 
 /** The scope of each grant level a merchant can be registered for (only implemented levels). */
-export const LEVEL_SCOPES: Partial<Record<'result' | 'credentials' | 'dossier', string>> = { result: 'realname' };
+export const LEVEL_SCOPES: Partial<Record<'result' | 'credentials' | 'dossier', string>> = { result: 'realname', credentials: 'realname:credentials' };
+
+/** The grant level a token's scopes hold, if any (a grant holds at most one level scope). */
+export function levelOfScopes(scopes: Iterable<string>): 'result' | 'credentials' | undefined {
+  const set = new Set(scopes);
+  if (set.has('realname:credentials')) return 'credentials';
+  if (set.has('realname')) return 'result';
+  return undefined;
+}
 
 /** The claims an account can assert; oidc-provider filters them by granted scopes and claims. */
 export function accountClaims(account: Account, sub: string): { sub: string } & Record<string, unknown> {

@@ -8,7 +8,7 @@ import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
-import { accountClaims, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
+import { accountClaims, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 
 export interface ProviderDeps {
@@ -17,6 +17,8 @@ export interface ProviderDeps {
   accounts: AccountService;
   clients: ClientService;
   verifications: VerificationService;
+  /** Level 2: the person's credentials at a merchant. */
+  credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined>;
   views: Views;
   /** Private signing JWKs, the key used to sign each alg first. */
   signingKeys: Configuration['jwks'];
@@ -72,12 +74,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
         accountId: account.id,
         claims: async (_use, scope) => {
           const claims = accountClaims(account, id);
-          if (!client || !String(scope ?? '').split(' ').includes('realname')) return claims;
+          const level = client && levelOfScopes(String(scope ?? '').split(' '));
+          if (!client || !level) return claims;
           // The result must be as strong as this merchant's security level needs (seed 003).
-          const level = Number((client as unknown as { security_level?: number }).security_level ?? 1);
+          const securityLevel = Number((client as unknown as { security_level?: number }).security_level ?? 1);
           const sector = String(client.sectorIdentifier ?? client.clientId);
-          const [result, personId] = await Promise.all([deps.verifications.resultOfAccount(id, requiredMethod(level)), deps.verifications.personOf(id)]);
-          return { ...claims, ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)) };
+          const [result, personId] = await Promise.all([deps.verifications.resultOfAccount(id, requiredMethod(securityLevel)), deps.verifications.personOf(id)]);
+          const credentials = level === 'credentials' ? await deps.credentialsOf(id, client.clientId) : undefined;
+          return {
+            ...claims,
+            ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
+            ...(credentials ? { merchant_credentials: credentials } : {}),
+          };
         },
       };
     },
@@ -104,7 +112,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Level 1 (realname, result only) gets no refresh token: the merchant sends the person back
     // here at each login, so every use of the result is a fresh, audited consent (DESIGN.md).
     issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && !code.scopes.has('realname'),
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && levelOfScopes(code.scopes) !== 'result',
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
       // The OIDC error code has a message in the page's language; oidc-provider's English

@@ -1,3 +1,4 @@
+import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
 import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
@@ -192,5 +193,47 @@ describe('grant level 1: the verification result', () => {
     const other = await verifiedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
     await expect(running.platform.grants.revoke(other.accountId, grant.id)).rejects.toMatchObject({ status: 404 });
     expect(await running.platform.db('oidc_payloads').where({ model: 'Grant', id: grant.id }).first()).toBeDefined();
+  });
+
+  describe('level 2: the result and credentials for the merchant', () => {
+    it('shows a generated password once and gives the merchant only its argon2id hash, with refresh', async () => {
+      const merchant = await addMerchant(running.platform, { levels: ['result', 'credentials'] });
+      const { login, accountId } = await verifiedPerson();
+      const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+      const start = await startAuthorization(config, { scope: 'openid realname realname:credentials offline_access' });
+      const agent = personBrowser();
+      let page = await agent.navigate(start.url.toString());
+      page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+      expect(page.html).toMatch(/name="level" value="credentials"/);
+      page = await agent.submit(formAction(page, '/confirm'), { level: 'credentials' });
+      const shown = [...page.html.matchAll(/<code class="secret">([^<]+)<\/code>/g)].map((m) => m[1]!);
+      expect(shown).toHaveLength(2);
+      const [username, password] = shown as [string, string];
+      expect(password).toMatch(/^[A-Za-z2-9]{20}$/);
+      expect(page.headers.get('cache-control')).toBe('no-store');
+      const returnTo = /class="button" href="([^"]+)"/.exec(page.html)![1]!.replaceAll('&amp;', '&');
+      const callback = await agent.navigate(returnTo);
+      const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
+
+      expect(tokens.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:credentials']);
+      const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp'].includes(k));
+      expect(released.sort()).toEqual([...REALNAME_CLAIMS, 'merchant_credentials'].sort());
+      const credentials = claims.merchant_credentials as { username: string; password_hash: string };
+      expect(credentials.username).toBe(username);
+      expect(credentials.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+      // The merchant checks a later sign-in with any argon2 library, from the claim alone.
+      expect(await argon2.verify(credentials.password_hash, password)).toBe(true);
+      expect(await argon2.verify(credentials.password_hash, 'not the password')).toBe(false);
+      // Nothing stores the password in clear.
+      const row = await running.platform.db('merchant_credentials').where({ account_id: accountId }).first();
+      expect(JSON.stringify(row)).not.toContain(password);
+
+      // Refresh is allowed at this level, and keeps the level.
+      expect(tokens.refresh_token).toEqual(expect.any(String));
+      const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+      expect(refreshed.scope?.split(' ')).toContain('realname:credentials');
+      const [consent] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId, client_id: merchant.client_id });
+      expect(JSON.parse(consent.leaf).payload).toMatchObject({ level: 'credentials' });
+    });
   });
 });
