@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
 import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
+import { PNG } from '../helpers/images.js';
 import { formAction } from '../helpers/user-agent.js';
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -10,9 +11,10 @@ type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 const ZHANG = { documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' };
 const PASSWORD = 'correct horse battery';
 
-// Level 1 (`realname`, result only): exactly the result claims, no refresh token, the consent
-// and its audit event in one transaction, and a per-merchant identifier of the person.
-describe('grant level 1: the verification result', () => {
+// The grant levels through a real merchant (openid-client): level 1 (`realname`) releases exactly
+// the result claims with no refresh token, level 2 adds credentials; consents, tokens and releases
+// are audited in their own transaction; the person gets one identifier per merchant.
+describe('grant levels', () => {
   let running: Running;
 
   beforeAll(async () => {
@@ -193,6 +195,46 @@ describe('grant level 1: the verification result', () => {
     const other = await verifiedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
     await expect(running.platform.grants.revoke(other.accountId, grant.id)).rejects.toMatchObject({ status: 404 });
     expect(await running.platform.db('oidc_payloads').where({ model: 'Grant', id: grant.id }).first()).toBeDefined();
+  });
+
+  it('pre-selects, at a new merchant, the level last chosen for a merchant of the same category', async () => {
+    const first = await addMerchant(running.platform, { levels: ['result', 'credentials'], category: 'bank' });
+    const second = await addMerchant(running.platform, { levels: ['result', 'credentials'], category: 'bank' });
+    const other = await addMerchant(running.platform, { levels: ['result', 'credentials'], category: 'games' });
+    const { login } = await verifiedPerson();
+    const consentPage = async (merchant: { client_id: string; client_secret: string }) => {
+      const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+      const start = await startAuthorization(config, { scope: 'openid realname realname:credentials' });
+      const agent = personBrowser();
+      const page = await agent.navigate(start.url.toString());
+      return { agent, page: await agent.submit(formAction(page, '/login'), { login, password: PASSWORD }) };
+    };
+    const atFirst = await consentPage(first);
+    expect(atFirst.page.html).toMatch(/value="result" checked/);
+    await atFirst.agent.submit(formAction(atFirst.page, '/confirm'), { level: 'credentials' });
+    expect((await consentPage(second)).page.html).toMatch(/value="credentials" checked/);
+    expect((await consentPage(other)).page.html).toMatch(/value="result" checked/);
+  });
+
+  it('sends a person verified only by document to a person-document match when the merchant\'s security level needs it', async () => {
+    const strict = await addMerchant(running.platform, { levels: ['result'], securityLevel: 2 });
+    const { login } = await verifiedPerson();
+    const config = await discover(running.issuer, strict.client_id, strict.client_secret);
+    const start = await startAuthorization(config, { scope: 'openid realname' });
+    const agent = personBrowser();
+    let page = await agent.navigate(start.url.toString());
+    page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+    expect(new URL(page.url).pathname).toMatch(/\/verify$/);
+    const form = new FormData();
+    form.set('document_type', 'cn_resident_id');
+    form.set('name', ZHANG.name);
+    form.set('document_number', ZHANG.documentNumber);
+    form.set('portrait', new Blob([PNG], { type: 'image/png' }), 'me.png');
+    form.set('document_front', new Blob([PNG], { type: 'image/png' }), 'card.png');
+    page = await agent.upload(formAction(page, '/verify'), form);
+    const callback = await agent.submit(formAction(page, '/confirm'), { level: 'result' });
+    const { claims } = await redeemCode(config, new URL(callback.url), start);
+    expect(claims).toMatchObject({ realname_verified: true, realname_method: 'person_match' });
   });
 
   describe('level 2: the result and credentials for the merchant', () => {
