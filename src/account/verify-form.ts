@@ -26,7 +26,7 @@ export interface VerifyFormDeps {
 
 /** Renders the guided verification page (seed 002: steps, what to prepare, errors, FAQ). */
 export async function showVerifyForm(ctx: Context, deps: VerifyFormDeps, accountId: string, place: VerifyFormPlace, extra: { status?: number; form?: Record<string, unknown>; errors?: string[] } = {}) {
-  const { phoneLogin } = await deps.verifications.statusOf(accountId);
+  const phoneLogin = await deps.verifications.hasPhoneLogin(accountId);
   ctx.status = extra.status ?? 200;
   ctx.type = 'html';
   ctx.body = renderPage(

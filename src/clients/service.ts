@@ -14,6 +14,11 @@ export const DEMO_CLIENT_ID = 'demo-merchant';
 /** The platform's own account pages, a first-party client (see ensurePlatformClient). */
 export const PLATFORM_CLIENT_ID = 'platform-account';
 
+/** The security level (1–3) in an OIDC client's metadata, as `findOidcMetadata` gives it. */
+export function securityLevelOf(client: object): number {
+  return Number((client as { security_level?: number }).security_level ?? 1);
+}
+
 /** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
 export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
 /** Scopes a merchant may ask a person for. */

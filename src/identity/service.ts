@@ -50,6 +50,16 @@ function speaksFor(row: VerificationRow, accountId: string): boolean {
   return row.method !== 'person_match' || row.account_id === accountId;
 }
 
+/** Names are compared as typed on the document, with width and spacing folded. */
+function normalizeName(raw: string): string {
+  return raw.normalize('NFKC').trim().replace(/\s+/g, ' ');
+}
+
+/** A refused document number as a form error, on the field that is wrong. */
+function documentProblem(document: Extract<ReturnType<typeof checkDocumentNumber>, { ok: false }>) {
+  return { field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message };
+}
+
 /** The method a merchant's security level requires (1: document check; 2 and 3: person match). */
 export function requiredMethod(securityLevel: number): 'document' | 'person_match' {
   return securityLevel >= 2 ? 'person_match' : 'document';
@@ -146,18 +156,26 @@ export class VerificationService {
     return personId ? (await findPerson(this.db, personId))?.person_index : undefined;
   }
 
-  /** The natural person an account is verified as, if any. */
-  async personOf(accountId: string): Promise<string | undefined> {
-    return (await personOfAccount(this.db, accountId)) ?? undefined;
+  /**
+   * The person an account is verified as, and their current usable result at least as strong as
+   * `method`, from one look-up of the account's person.
+   */
+  async standingOf(accountId: string, method: VerificationMethod = 'document'): Promise<{ personId?: string; result?: Result }> {
+    const personId = await personOfAccount(this.db, accountId);
+    if (!personId) return {};
+    const rows = (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId));
+    const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
+    return { personId, result: row && toResult(row) };
   }
 
   /** The person's current usable result at least as strong as `method`, if any. */
   async resultOfAccount(accountId: string, method: VerificationMethod = 'document'): Promise<Result | undefined> {
-    const personId = await personOfAccount(this.db, accountId);
-    if (!personId) return undefined;
-    const rows = (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId));
-    const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
-    return row && toResult(row);
+    return (await this.standingOf(accountId, method)).result;
+  }
+
+  /** Whether the account signs in with a mobile number, so the three-element check is open to it. */
+  async hasPhoneLogin(accountId: string): Promise<boolean> {
+    return (await phoneOfAccount(this.db, accountId)) !== undefined;
   }
 
   /** What the account's status page shows: the person (masked) and the recent attempts. */
@@ -169,8 +187,6 @@ export class VerificationService {
     const best = [...results].sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     return {
       person: person && { documentType: person.document_type as DocumentType, maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}` },
-      /** The account signs in with a mobile number, so the three-element check is open to it. */
-      phoneLogin: (await phoneOfAccount(this.db, accountId)) !== undefined,
       result: best && toResult(best),
       attempts: (await verificationsOfAccount(this.db, accountId)).map((r) => ({ ...toResult(r), status: r.status, reason: r.reason, createdAt: new Date(r.created_at) })),
     };
@@ -235,10 +251,8 @@ export class VerificationService {
       throw new PlatformError('rate-limited', 429, 'Too many checks this minute; slow down.', { headers: { 'Retry-After': String(60 - (Math.floor(Date.now() / 1000) % 60)) } });
     }
     const document = checkDocumentNumber(input.documentType, input.documentNumber);
-    if (!document.ok) {
-      throw new InvalidInput([{ field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message }]);
-    }
-    const name = input.name.normalize('NFKC').trim().replace(/\s+/g, ' ');
+    if (!document.ok) throw new InvalidInput([documentProblem(document)]);
+    const name = normalizeName(input.name);
     const index = personIndex(this.options.blindIndexKey, document.type, document.number);
     const person = await findPersonByIndex(this.db, index);
     const named = person && this.box.openText(person.name_encrypted, sealed.name(person.id)) === name;
@@ -276,8 +290,8 @@ export class VerificationService {
   private validate(submission: Submission) {
     const errors: Array<{ field: string; code: string; message?: string }> = [];
     const document = checkDocumentNumber(submission.documentType, submission.documentNumber);
-    if (!document.ok) errors.push({ field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message });
-    const name = submission.name.normalize('NFKC').trim().replace(/\s+/g, ' ');
+    if (!document.ok) errors.push(documentProblem(document));
+    const name = normalizeName(submission.name);
     if (!name || name.length > 100) errors.push({ field: 'name', code: 'name_invalid', message: 'enter the name exactly as on the document' });
     if (submission.method === 'person_match') {
       for (const [field, image] of [['portrait', submission.portrait], ['document_front', submission.documentFront]] as const) {

@@ -7,7 +7,7 @@ import type { AccountService } from '../accounts/service.js';
 import { showVerifyForm, submitVerifyForm } from '../account/verify-form.js';
 import type { ConsentMerchant, GrantService } from '../grants/service.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
-import { PLATFORM_CLIENT_ID } from '../clients/service.js';
+import { PLATFORM_CLIENT_ID, securityLevelOf } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
 import { parseBody, text } from '../http/input.js';
 import { wantsJson } from '../http/errors.js';
@@ -164,8 +164,4 @@ export function interactionRoutes({ provider, accounts, grants, verifications, v
   });
 
   return router;
-}
-
-function securityLevelOf(client: object): number {
-  return Number((client as { security_level?: number }).security_level ?? 1);
 }

@@ -2,7 +2,6 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
 import { isStorableText } from '../db/text.js';
-import { joined } from '../db/transaction.js';
 import { consumePayload, destroyByGrantId, destroyPayload, findPayload, upsertPayload, type PayloadRow } from './store.js';
 
 // oidc-provider's Adapter contract, as its reference memory adapter implements it
@@ -26,7 +25,7 @@ export class KnexAdapter implements Adapter {
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    await upsertPayload(joined(this.db), {
+    await upsertPayload(this.db, {
       model: this.model,
       id,
       payload,
@@ -41,17 +40,17 @@ export class KnexAdapter implements Adapter {
   // Ids, uids and user codes come from requests: anything unstorable cannot exist.
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(id, 1000)) return undefined;
-    return toPayload(await findPayload(joined(this.db), this.model, { id }));
+    return toPayload(await findPayload(this.db, this.model, { id }));
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(uid, 1000)) return undefined;
-    return toPayload(await findPayload(joined(this.db), this.model, { uid }));
+    return toPayload(await findPayload(this.db, this.model, { uid }));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(userCode, 1000)) return undefined;
-    return toPayload(await findPayload(joined(this.db), this.model, { user_code: userCode }));
+    return toPayload(await findPayload(this.db, this.model, { user_code: userCode }));
   }
 
   /**
@@ -60,18 +59,18 @@ export class KnexAdapter implements Adapter {
    * so its grant is revoked and the request fails (RFC 6749 §4.1.2, §10.5).
    */
   async consume(id: string): Promise<void> {
-    const { consumed, grantId } = await consumePayload(joined(this.db), this.model, id);
+    const { consumed, grantId } = await consumePayload(this.db, this.model, id);
     if (consumed || !SINGLE_USE.has(this.model)) return;
-    if (grantId) await destroyByGrantId(joined(this.db), grantId);
+    if (grantId) await destroyByGrantId(this.db, grantId);
     throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
   }
 
   async destroy(id: string): Promise<void> {
-    await destroyPayload(joined(this.db), this.model, id);
+    await destroyPayload(this.db, this.model, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await destroyByGrantId(joined(this.db), grantId);
+    await destroyByGrantId(this.db, grantId);
   }
 }
 

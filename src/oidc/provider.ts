@@ -3,7 +3,7 @@ import Provider, { type Configuration } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import type { AccountService } from '../accounts/service.js';
-import type { ClientService } from '../clients/service.js';
+import { securityLevelOf, type ClientService } from '../clients/service.js';
 import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
@@ -77,9 +77,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
           const level = client && levelOfScopes(String(scope ?? '').split(' '));
           if (!client || !level) return claims;
           // The result must be as strong as this merchant's security level needs (seed 003).
-          const securityLevel = Number((client as unknown as { security_level?: number }).security_level ?? 1);
           const sector = String(client.sectorIdentifier ?? client.clientId);
-          const [result, personId] = await Promise.all([deps.verifications.resultOfAccount(id, requiredMethod(securityLevel)), deps.verifications.personOf(id)]);
+          const { result, personId } = await deps.verifications.standingOf(id, requiredMethod(securityLevelOf(client)));
           const credentials = level === 'credentials' ? await deps.credentialsOf(id, client.clientId) : undefined;
           return {
             ...claims,
