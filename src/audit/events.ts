@@ -16,6 +16,8 @@ export const EVENT_PAYLOADS = {
   'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
   'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
   'consent.granted': z.object({ grant_id: id, level: level.optional(), scopes: z.array(z.string().max(100)).max(50) }),
+  // Level 3: a wrong partial-knowledge answer (seed 004); `locked_until` when it locked the dossier.
+  'consent.reconfirmation_failed': z.object({ level, failures: z.number().int().min(1), locked_until: z.string().datetime().optional() }),
   'consent.revoked': z.object({ grant_id: id, by: z.enum(['person', 'operator', 'merchant']) }),
   'token.issued': z.object({ grant_id: id.optional(), level: level.optional(), token_type: z.string().max(50), grant_type: z.string().max(100) }),
   'claims.released': z.object({
@@ -26,6 +28,13 @@ export const EVENT_PAYLOADS = {
   }),
   'verification.checked': z.object({ verified: z.boolean(), queries_left: z.number().int().nullable().optional() }),
   'registry.uploaded': z.object({ registration_id: id, document_type: z.string().max(50), external_id: z.string().max(200) }),
+  // A rate limit started refusing a key (once per lockout): which limit, what kind of key, for how
+  // long. Never the login or IP itself; an account or client appears only in `subjects`.
+  'security.rate_limited': z.object({
+    limit: z.enum(['sign_in', 'registration', 'verification', 'check_api', 'token']),
+    key_kind: z.enum(['login', 'ip', 'account', 'client']),
+    retry_after: z.number().int().min(1),
+  }),
   'notary.queried': z.object({
     endpoint: z.string().max(100),
     filters: z.record(z.string(), z.unknown()).optional(),

@@ -8,7 +8,8 @@ import { inTransaction } from '../db/transaction.js';
 import { InvalidInput } from '../errors.js';
 import type { VerificationService } from '../identity/service.js';
 import { grantConsent, type ConsentDetails } from '../interactions/consent.js';
-import { LEVEL_SCOPES } from '../oidc/claims.js';
+import { LEVEL_SCOPES, levelOfScopes, SCOPE_CLAIMS } from '../oidc/claims.js';
+import type { DossierService } from './dossier.js';
 import { NotFound } from '../errors.js';
 import { destroyGrant, findGrantsOfAccount } from '../oidc/store.js';
 import { findChoice, findCredentials, insertCredentials, saveChoice, type Level } from './store.js';
@@ -36,6 +37,7 @@ export class GrantService {
     private readonly log: AuditLog,
     private readonly verifications: VerificationService,
     private readonly hasher: PasswordHasher,
+    private readonly dossier: DossierService,
   ) {}
 
   /** The person's credentials at a merchant (level 2), as the merchant receives them. */
@@ -46,7 +48,7 @@ export class GrantService {
 
   /** Levels the person may choose: asked for by the merchant and allowed by its registration. */
   offeredLevels(requestedScopes: string[], merchant: ConsentMerchant): Level[] {
-    return LEVELS.filter((level) => merchant.levels.includes(level) && requestedScopes.includes(LEVEL_SCOPES[level] ?? '\u0000'));
+    return LEVELS.filter((level) => merchant.levels.includes(level) && requestedScopes.includes(LEVEL_SCOPES[level]));
   }
 
   /** The level to pre-select: last chosen for this merchant, or its category, or the least. */
@@ -57,32 +59,39 @@ export class GrantService {
 
   /**
    * Records the person's consent: the chosen level's scope is granted, the other level scopes
-   * asked for are rejected (so the merchant gets no more than chosen and is not asked again).
+   * (and their claims, if asked for one by one with the claims parameter) are rejected, so the
+   * merchant gets no more than chosen and is not asked again. The dossier needs the person's
+   * partial-knowledge answer first, at every authorization that releases it.
    */
   async consent(
     provider: Provider,
     details: ConsentDetails,
     accountId: string,
     merchant: ConsentMerchant,
-    chosen: string | undefined,
+    chosen: { level?: string; partial?: string },
   ): Promise<{ result: InteractionResults; credentials?: { username: string; password: string } }> {
     const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
     const offered = this.offeredLevels(requested, merchant);
     let level: Level | undefined;
     if (offered.length) {
-      level = offered.find((l) => l === chosen);
+      level = offered.find((l) => l === chosen.level);
       if (!level) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: `choose one of ${offered.join(', ')}` }]);
     }
+    if (level === 'dossier') await this.dossier.confirm(accountId, chosen.partial);
     const levelScopes = Object.values(LEVEL_SCOPES);
     // Level 1 comes with no refresh token, so no offline access either: the merchant asks again.
     const reject = requested.filter((scope) => (levelScopes.includes(scope) && scope !== (level && LEVEL_SCOPES[level])) || (level === 'result' && scope === 'offline_access'));
+    const allowedClaims = new Set(level ? SCOPE_CLAIMS[LEVEL_SCOPES[level]] : []);
+    const rejectClaims = [...new Set(levelScopes.flatMap((scope) => SCOPE_CLAIMS[scope]!))].filter((claim) => !allowedClaims.has(claim));
     const person = await this.verifications.personIndexOf(accountId);
     // Level 2: credentials are made once per merchant; hashing happens before the transaction.
     const fresh = level === 'credentials' && !(await findCredentials(this.db, accountId, merchant.clientId)) ? newCredentials() : undefined;
     const passwordHash = fresh && (await this.hasher.hash(fresh.password));
     return inTransaction(this.db, async (tx) => {
       const stored = fresh && (await insertCredentials(tx, { account_id: accountId, client_id: merchant.clientId, username: fresh.username, password_hash: passwordHash! }));
-      const result = await grantConsent(provider, details, { rejectScopes: reject });
+      const result = await grantConsent(provider, details, { rejectScopes: reject, rejectClaims });
+      // Marks this authorization as re-confirmed (see the dossier check of the consent prompt).
+      if (level === 'dossier') result.consent = { ...result.consent, reconfirmed: true };
       const grantId = details.grantId ?? (result.consent as { grantId?: string } | undefined)?.grantId;
       if (level) await saveChoice(tx, { account_id: accountId, client_id: merchant.clientId, category: merchant.category, level });
       await this.log.append(tx, {
@@ -112,7 +121,7 @@ export class GrantService {
         id,
         clientId,
         merchant: (await clientName(clientId)) ?? clientId,
-        level: scopes.includes('realname') ? ('result' as Level) : undefined,
+        level: levelOfScopes(scopes),
         scopes,
         grantedAt: new Date(Number(payload.iat) * 1000),
         releases: events.filter((e) => e.type === 'claims.released').map((e) => ({ time: new Date(e.time), via: e.payload.via, claims: e.payload.claims ?? [] })),

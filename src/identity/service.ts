@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
@@ -9,9 +9,10 @@ import { checkDocumentNumber, type DocumentType } from './document-number.js';
 import { sniffImageType } from './images.js';
 import { ProviderUnavailable, type Image, type PhoneCarrier, type ProviderAnswer, type VerificationProvider } from './providers/types.js';
 import {
+  findImage,
   findPerson,
   findPersonByIndex,
-  hitRateCounter,
+  imagesOfVerification,
   queriesByClient,
   spendQuery,
   insertImages,
@@ -73,6 +74,24 @@ export interface Submission {
   name: string;
   portrait?: Image;
   documentFront?: Image;
+  /** Ask the provider again even when a usable result exists (step-up: a face matched now). */
+  fresh?: boolean;
+}
+
+/**
+ * What the platform holds about an account's person, opened from its sealed fields: the
+ * material of the level 3 dossier. Only the dossier and the person's own pages use it.
+ */
+export interface Dossier {
+  documentType: DocumentType;
+  documentNumber: string;
+  name: string;
+  birthDate?: string;
+  gender?: 'male' | 'female';
+  /** The result the dossier vouches with, and who gave it. */
+  result: Result & { provider: string };
+  /** The images that result kept; `digest` is the base64 SHA-256 of the image bytes. */
+  images: Array<{ id: string; kind: 'portrait' | 'document_front'; contentType: string; digest: string }>;
 }
 
 /** What the check API answers (DESIGN.md): times in seconds since the epoch, like the claims. */
@@ -94,8 +113,8 @@ export interface VerificationOptions {
   validityDays: number;
   /** 0: no limit. */
   maxQueries: number;
-  /** Check API calls per merchant per minute. */
-  checkRatePerMinute: number;
+  /** Counts one check API call of a merchant; throws (429) once it is over its limit. */
+  countCheck: (clientId: string) => Promise<void>;
 }
 
 /** A usable result as merchants see it. */
@@ -173,6 +192,81 @@ export class VerificationService {
     return (await this.standingOf(accountId, method)).result;
   }
 
+  /**
+   * The dossier of the account's person, vouched for by its strongest usable result at least as
+   * strong as `method`; undefined when the account has no such result.
+   */
+  async dossierOf(accountId: string, method: VerificationMethod = 'document'): Promise<Dossier | undefined> {
+    const personId = await personOfAccount(this.db, accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    if (!person) return undefined;
+    const row = (await validResults(this.db, person.id, new Date()))
+      .filter((r) => speaksFor(r, accountId) && METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method])
+      .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
+    if (!row) return undefined;
+    const images = (await imagesOfVerification(this.db, row.id)).map((image) => ({
+      id: image.id,
+      kind: image.kind,
+      contentType: image.content_type,
+      digest: createHash('sha256').update(this.box.open(image.data_encrypted, sealed.image(image.id))).digest('base64'),
+    }));
+    return {
+      documentType: person.document_type as DocumentType,
+      documentNumber: this.box.openText(person.number_encrypted, sealed.number(person.id)),
+      name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
+      ...(person.birth_date_encrypted ? { birthDate: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) } : {}),
+      ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
+      result: { ...toResult(row), provider: row.provider },
+      images,
+    };
+  }
+
+  /**
+   * One image of the dossier, if it belongs to a passed, still valid result that speaks for this
+   * account (a person-document match speaks for the account that did it only).
+   */
+  async dossierImage(accountId: string, imageId: string): Promise<{ kind: string; contentType: string; data: Buffer } | undefined> {
+    const image = await findImage(this.db, imageId);
+    const personId = await personOfAccount(this.db, accountId);
+    if (!image || !personId) return undefined;
+    const { verification } = image;
+    const valid = verification.status === 'passed' && (!verification.expires_at || new Date(verification.expires_at) > new Date());
+    if (!valid || verification.person_id !== personId || !speaksFor(verification, accountId)) return undefined;
+    return { kind: image.kind, contentType: image.content_type, data: this.box.open(image.data_encrypted, sealed.image(image.id)) };
+  }
+
+  /**
+   * Whether `partial` is the last six characters of the account's document number (seed 004:
+   * the person re-confirms with partial knowledge). Compared in constant time, case folded.
+   */
+  async confirmsPartial(accountId: string, partial: string): Promise<boolean> {
+    const personId = await personOfAccount(this.db, accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    if (!person) return false;
+    const number = this.box.openText(person.number_encrypted, sealed.number(person.id)).toUpperCase();
+    const expected = Buffer.from(number.slice(-6));
+    const given = Buffer.from(partial.normalize('NFKC').trim().toUpperCase());
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /**
+   * Step-up (seed 003): a fresh person-document match of the account's verified person, with new
+   * photos and the identity already on record; the provider is asked even if a match is on file.
+   */
+  async stepUp(accountId: string, photos: { portrait?: Image; documentFront?: Image }): Promise<Outcome> {
+    const personId = await personOfAccount(this.db, accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    if (!person) throw new Conflict('not-verified', 'This account has no verified identity yet: verify first.');
+    return this.verify(accountId, {
+      method: 'person_match',
+      documentType: person.document_type,
+      documentNumber: this.box.openText(person.number_encrypted, sealed.number(person.id)),
+      name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
+      ...photos,
+      fresh: true,
+    });
+  }
+
   /** Whether the account signs in with a mobile number, so the three-element check is open to it. */
   async hasPhoneLogin(accountId: string): Promise<boolean> {
     return (await phoneOfAccount(this.db, accountId)) !== undefined;
@@ -213,7 +307,7 @@ export class VerificationService {
     }
 
     const sameName = existing && this.box.openText(existing.name_encrypted, sealed.name(existing.id)) === name;
-    if (existing && sameName) {
+    if (existing && sameName && !submission.fresh) {
       const reusable = (await validResults(this.db, existing.id, new Date())).find(
         (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && speaksFor(r, accountId),
       );
@@ -223,7 +317,7 @@ export class VerificationService {
       }
     }
 
-    const offline = await this.registry.findVerified(index, name);
+    const offline = submission.fresh ? undefined : await this.registry.findVerified(index, name);
     if (offline && METHOD_STRENGTH.offline_notary >= METHOD_STRENGTH[submission.method]) {
       const row = await this.record(accountId, { index, document, name }, { method: 'offline_notary', provider: `notary:${offline.notaryClientId}`, answer: { result: 'match', reference: offline.id } }, offline.verifiedAt);
       return { status: 'passed', method: 'offline_notary', reused: true, result: toResult(row) };
@@ -246,10 +340,8 @@ export class VerificationService {
     merchant: { clientId: string; maxAgeDays: number | null; maxQueries: number | null },
     input: { documentType: string; documentNumber: string; name: string },
   ): Promise<CheckAnswer> {
-    const window = Math.floor(Date.now() / 60_000);
-    if ((await hitRateCounter(this.db, `check:${merchant.clientId}`, window)) > this.options.checkRatePerMinute) {
-      throw new PlatformError('rate-limited', 429, 'Too many checks this minute; slow down.', { headers: { 'Retry-After': String(60 - (Math.floor(Date.now() / 1000) % 60)) } });
-    }
+    // Counted before the transaction below opens: a refused or failed check still counts.
+    await this.options.countCheck(merchant.clientId);
     const document = checkDocumentNumber(input.documentType, input.documentNumber);
     if (!document.ok) throw new InvalidInput([documentProblem(document)]);
     const name = normalizeName(input.name);

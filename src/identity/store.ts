@@ -78,6 +78,27 @@ export async function insertImages(db: Queryable, rows: Array<{ id: string; veri
   if (rows.length) await db('verification_images').insert(rows);
 }
 
+export interface ImageRow {
+  id: string;
+  verification_id: string;
+  kind: 'portrait' | 'document_front';
+  content_type: 'image/png' | 'image/jpeg';
+  data_encrypted: string;
+}
+
+/** The images a verification kept (a person-document match keeps the portrait and the document). */
+export async function imagesOfVerification(db: Queryable, verificationId: string): Promise<ImageRow[]> {
+  return db<ImageRow>('verification_images').where({ verification_id: verificationId }).orderBy('kind');
+}
+
+/** One image with the verification it belongs to. */
+export async function findImage(db: Queryable, id: string): Promise<(ImageRow & { verification: VerificationRow }) | undefined> {
+  const image = await db<ImageRow>('verification_images').where({ id }).first();
+  if (!image) return undefined;
+  const verification = await db<VerificationRow>('verifications').where({ id: image.verification_id }).first();
+  return verification && { ...image, verification };
+}
+
 /** A person's passed results still valid at `now` with queries left, newest first. */
 export async function validResults(db: Queryable, personId: string, now: Date): Promise<VerificationRow[]> {
   return db<VerificationRow>('verifications')
@@ -153,18 +174,6 @@ export async function costTotals(db: Queryable, since?: Date): Promise<CostRow[]
     unavailable: Number(r.unavailable),
     cost_fen: Number(r.cost_fen ?? 0),
   }));
-}
-
-/** Counts one hit in a fixed window; returns the count in the window after this hit. */
-export async function hitRateCounter(db: Queryable, key: string, window: number): Promise<number> {
-  const [row] = await db('rate_counters')
-    .insert({ key, window, count: 1 })
-    .onConflict(['key', 'window'])
-    .merge({ count: db.raw('rate_counters.count + 1') })
-    .returning('count');
-  // Windows before the previous one are done with: the table stays one row or two per key.
-  await db('rate_counters').where({ key }).andWhere('window', '<', window - 1).delete();
-  return Number((row as { count: number }).count);
 }
 
 export interface ReminderCandidate {

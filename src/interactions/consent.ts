@@ -8,7 +8,7 @@ export type ConsentDetails = Pick<Awaited<ReturnType<Provider['interactionDetail
  * (oidc-provider's consent prompt details: missingOIDCScope, missingOIDCClaims,
  * missingResourceScopes), and returns the interaction result that finishes the consent prompt.
  */
-export async function grantConsent(provider: Provider, details: ConsentDetails, options: { rejectScopes?: string[] } = {}): Promise<InteractionResults> {
+export async function grantConsent(provider: Provider, details: ConsentDetails, options: { rejectScopes?: string[]; rejectClaims?: string[] } = {}): Promise<InteractionResults> {
   const { prompt, params, session } = details;
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
@@ -24,7 +24,11 @@ export async function grantConsent(provider: Provider, details: ConsentDetails, 
   if (granted.length) grant.addOIDCScope(granted.join(' '));
   // Rejected scopes are remembered on the grant: oidc-provider does not ask for them again.
   if (rejected.size) grant.rejectOIDCScope([...rejected].join(' '));
-  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  const rejectedClaims = new Set(options.rejectClaims ?? []);
+  const claims = (missing.missingOIDCClaims ?? []).filter((claim) => !rejectedClaims.has(claim));
+  if (claims.length) grant.addOIDCClaims(claims);
+  const refused = (missing.missingOIDCClaims ?? []).filter((claim) => rejectedClaims.has(claim));
+  if (refused.length) grant.rejectOIDCClaims(refused);
   for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
     grant.addResourceScope(indicator, scopes.join(' '));
   }

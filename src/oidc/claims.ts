@@ -8,10 +8,14 @@ import type { Account } from '../accounts/service.js';
 export const REALNAME_CLAIMS = ['realname_verified', 'realname_method', 'realname_verified_at', 'realname_person'];
 
 export const SCOPE_CLAIMS: Record<string, string[]> = {
-  openid: ['sub'],
+  // Every ID token says how the person authenticated and when (OIDC Core §2): what a merchant's
+  // step-up relies on. Userinfo has no such claims, so they never appear there.
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   realname: REALNAME_CLAIMS,
   // Level 2: level 1 plus merchant-scoped credentials (DESIGN.md).
   'realname:credentials': [...REALNAME_CLAIMS, 'merchant_credentials'],
+  // Level 3: level 1 plus the dossier as OIDC4IDA `verified_claims` (DESIGN.md).
+  'realname:dossier': [...REALNAME_CLAIMS, 'verified_claims'],
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],
   profile: ['updated_at'],
@@ -20,12 +24,13 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
 /** Every scope the provider knows: the OIDC ones and the notary API's (see ClientService). */
 export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write', 'realname:check'];
 
-/** The scope of each grant level a merchant can be registered for (only implemented levels). */
-export const LEVEL_SCOPES: Partial<Record<'result' | 'credentials' | 'dossier', string>> = { result: 'realname', credentials: 'realname:credentials' };
+/** The scope of each grant level a merchant can be registered for. */
+export const LEVEL_SCOPES: Record<'result' | 'credentials' | 'dossier', string> = { result: 'realname', credentials: 'realname:credentials', dossier: 'realname:dossier' };
 
 /** The grant level a token's scopes hold, if any (a grant holds at most one level scope). */
-export function levelOfScopes(scopes: Iterable<string>): 'result' | 'credentials' | undefined {
+export function levelOfScopes(scopes: Iterable<string>): 'result' | 'credentials' | 'dossier' | undefined {
   const set = new Set(scopes);
+  if (set.has('realname:dossier')) return 'dossier';
   if (set.has('realname:credentials')) return 'credentials';
   if (set.has('realname')) return 'result';
   return undefined;

@@ -8,8 +8,11 @@ import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
+import type { VerificationMethod } from '../identity/store.js';
+import { answerVerifiedClaims, assertClaimsParameter, IDA_DISCOVERY, type VerifiedClaims } from '../grants/verified-claims.js';
 import { accountClaims, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
+import { ACR, platformPolicy } from './policy.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -19,6 +22,8 @@ export interface ProviderDeps {
   verifications: VerificationService;
   /** Level 2: the person's credentials at a merchant. */
   credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined>;
+  /** Level 3: the person's whole dossier, vouched for by a result at least as strong as `method`. */
+  verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined>;
   views: Views;
   /** Private signing JWKs, the key used to sign each alg first. */
   signingKeys: Configuration['jwks'];
@@ -38,7 +43,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       long: { signed: true, httpOnly: true, sameSite: 'lax' },
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
-    claims: SCOPE_CLAIMS,
+    claims: { ...SCOPE_CLAIMS, sid: null, iss: null },
+    acrValues: [ACR.password, ACR.personMatch],
+    // OIDC4IDA 1.0 §8: what the dossier's verified_claims can hold.
+    discovery: { claim_types_supported: ['normal'], ...IDA_DISCOVERY },
     // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
     // allows both): a merchant at level 1 learns the result at sign-in without another call.
     conformIdTokenClaims: false,
@@ -72,25 +80,37 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const client = ctx.oidc.client;
       return {
         accountId: account.id,
-        claims: async (_use, scope) => {
+        claims: async (use, scope, requested) => {
           const claims = accountClaims(account, id);
           const level = client && levelOfScopes(String(scope ?? '').split(' '));
           if (!client || !level) return claims;
           // The result must be as strong as this merchant's security level needs (seed 003).
+          const method = requiredMethod(securityLevelOf(client));
           const sector = String(client.sectorIdentifier ?? client.clientId);
-          const { result, personId } = await deps.verifications.standingOf(id, requiredMethod(securityLevelOf(client)));
+          const { result, personId } = await deps.verifications.standingOf(id, method);
           const credentials = level === 'credentials' ? await deps.credentialsOf(id, client.clientId) : undefined;
+          // The dossier goes to userinfo; into the ID token only when the claims parameter asks
+          // for it there (ID tokens travel through browsers and logs more often).
+          const verifiedRequest = (requested as Record<string, unknown> | undefined)?.verified_claims;
+          const dossier = level === 'dossier' && result && (use === 'userinfo' || verifiedRequest !== undefined) ? await deps.verifiedClaimsOf(id, method) : undefined;
+          const verified = dossier && answerVerifiedClaims(dossier, verifiedRequest);
           return {
             ...claims,
             ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
             ...(credentials ? { merchant_credentials: credentials } : {}),
+            ...(verified ? { verified_claims: verified } : {}),
           };
         },
       };
     },
     features: {
       devInteractions: { enabled: false },
+      // Sender-constrained tokens are not offered: the platform's own resources (dossier images,
+      // the notary and check APIs) check bearer tokens only, so a DPoP binding would be ignored there.
+      dPoP: { enabled: false },
       clientCredentials: { enabled: true },
+      // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
+      claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsParameter as never },
       // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
       // whether a token another merchant holds is live.
       introspection: { enabled: true, allowedPolicy: ownTokensOnly },
@@ -107,9 +127,11 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: platformPolicy(config.stepUp.maxAge) },
     // Level 1 (realname, result only) gets no refresh token: the merchant sends the person back
     // here at each login, so every use of the result is a fresh, audited consent (DESIGN.md).
+    // Every refresh rotates the refresh token; presenting a spent one revokes the grant (RFC 9700 §4.14.2).
+    rotateRefreshToken: () => true,
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && levelOfScopes(code.scopes) !== 'result',
     renderError: async (ctx, out, error) => {

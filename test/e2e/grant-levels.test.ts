@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization } from '../helpers/merchant.js';
+import { PNG } from '../helpers/images.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
 const zh = JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', 'zh-CN.json'), 'utf8')) as Record<string, string>;
@@ -62,6 +64,60 @@ describe('choosing a grant level in a real browser', () => {
       expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document', merchant_credentials: { username: expect.stringMatching(/^rn_/) } });
       const { default: argon2 } = await import('argon2');
       expect(await argon2.verify((claims.merchant_credentials as { password_hash: string }).password_hash, password)).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('pre-selects the dossier by category, asks for the end of the document number, and revokes from My account', async () => {
+    const first = await addMerchant(running.platform, { name: '甲银行', category: 'bank', levels: ['result', 'dossier'] });
+    const second = await addMerchant(running.platform, { name: '乙银行', category: 'bank', levels: ['result', 'dossier'] });
+    const login = newLogin();
+    const account = await running.platform.accounts.register({ login, password: 'correct horse battery' });
+    const photo = { contentType: 'image/png' as const, data: PNG };
+    await running.platform.verifications.verify(account.id, { method: 'person_match', documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四', portrait: photo, documentFront: photo });
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    try {
+      const page = await context.newPage();
+      await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+
+      const firstConfig = await discover(running.issuer, first.client_id, first.client_secret);
+      const firstStart = await startAuthorization(firstConfig, { scope: 'openid realname realname:dossier' });
+      await page.goto(firstStart.url.toString());
+      await page.locator('#login').fill(login);
+      await page.locator('#password').fill('correct horse battery');
+      await page.getByRole('button', { name: zh['login.submit'], exact: true }).click();
+      expect(await page.locator('input[name=level]:checked').getAttribute('value')).toBe('result');
+      await page.locator('input[name=level][value=dossier]').check();
+      await page.locator('#partial').fill('000000');
+      await page.getByRole('button', { name: zh['consent.allow'], exact: true }).click();
+      // A wrong answer: the same page, saying so, nothing granted.
+      expect(await page.locator('p.error').textContent()).toBe(zh['consent.partial_mismatch']);
+      await page.locator('input[name=level][value=dossier]').check();
+      await page.locator('#partial').fill('074477');
+      const firstCallback = await toCallback(page, () => page.getByRole('button', { name: zh['consent.allow'], exact: true }).click());
+      await page.waitForURL(`${CALLBACK}**`);
+      const { tokens } = await redeemCode(firstConfig, firstCallback, firstStart);
+      expect(tokens.scope).toBe('openid realname:dossier');
+
+      // Another bank: the dossier is pre-selected from the choice made for the same category.
+      const secondConfig = await discover(running.issuer, second.client_id, second.client_secret);
+      const secondStart = await startAuthorization(secondConfig, { scope: 'openid realname realname:dossier' });
+      await page.goto(secondStart.url.toString());
+      expect(await page.locator('input[name=level]:checked').getAttribute('value')).toBe('dossier');
+      // Denying ends at the merchant's callback; wait for it, or the next navigation races it.
+      const denied = await toCallback(page, () => page.getByRole('button', { name: zh['consent.deny'], exact: true }).click());
+      expect(denied.searchParams.get('error')).toBe('access_denied');
+      await page.waitForURL(`${CALLBACK}**`);
+
+      // My account: the grant, its level and its releases; revoking it ends the merchant's access.
+      await page.goto(`${running.issuer}/account`);
+      const grant = page.locator('section.grant', { hasText: '甲银行' });
+      expect(await grant.textContent()).toContain(zh['level.dossier']);
+      await grant.getByRole('button', { name: zh['account.revoke'], exact: true }).click();
+      expect(await page.locator('p.ok', { hasText: zh['account.revoked'] }).count()).toBe(1);
+      expect(await page.locator('body').textContent()).not.toContain('甲银行');
+      expect((await oidc.tokenIntrospection(firstConfig, tokens.access_token)).active).toBe(false);
     } finally {
       await context.close();
     }

@@ -68,7 +68,7 @@ export function personBrowser(): UserAgent {
 export async function signInAndConsent(
   agent: UserAgent,
   authorizationUrl: URL,
-  person: { login: string; password: string; register?: boolean; level?: string },
+  person: { login: string; password: string; register?: boolean; level?: string; partial?: string },
 ): Promise<Page> {
   let page = await agent.navigate(authorizationUrl.toString());
   if (isCallback(page.url)) return page;
@@ -79,7 +79,7 @@ export async function signInAndConsent(
     page = await agent.submit(formAction(page, '/login'), { login: person.login, password: person.password });
   }
   if (isCallback(page.url)) return page;
-  return agent.submit(formAction(page, '/confirm'), person.level ? { level: person.level } : {});
+  return agent.submit(formAction(page, '/confirm'), { ...(person.level ? { level: person.level } : {}), ...(person.partial ? { partial: person.partial } : {}) });
 }
 
 function formActionsInclude(page: Page, suffix: string): boolean {

@@ -48,7 +48,7 @@ describe('grant levels', () => {
 
     expect(tokens.refresh_token).toBeUndefined();
     expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'realname']);
-    const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp'].includes(k));
+    const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k));
     expect(released.sort()).toEqual([...REALNAME_CLAIMS].sort());
     expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document', realname_verified_at: expect.any(Number), realname_person: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
     expect(JSON.stringify(claims)).not.toMatch(/张三|11010519491231002X|@example\.test/);
@@ -258,7 +258,7 @@ describe('grant levels', () => {
       const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
 
       expect(tokens.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:credentials']);
-      const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp'].includes(k));
+      const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k));
       expect(released.sort()).toEqual([...REALNAME_CLAIMS, 'merchant_credentials'].sort());
       const credentials = claims.merchant_credentials as { username: string; password_hash: string };
       expect(credentials.username).toBe(username);

@@ -1,0 +1,112 @@
+import type { AuditLog } from '../audit/log.js';
+import type { Db } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
+import { InvalidInput, NotFound, PlatformError } from '../errors.js';
+import type { VerificationMethod } from '../identity/store.js';
+import type { VerificationService } from '../identity/service.js';
+import { clearPartialFailures, partialLockedUntil, recordPartialFailure } from './store.js';
+import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
+
+export interface DossierOptions {
+  issuer: string;
+  /** Failed partial-knowledge answers allowed in `windowSeconds` before the dossier locks. */
+  maxFailures: number;
+  windowSeconds: number;
+  lockSeconds: number;
+}
+
+/** Where a dossier image is served (to the bearer of an access token of the grant). */
+export const ATTACHMENT_PATH = '/api/dossier/attachments';
+
+/**
+ * Level 3, the full dossier (seed 001 content c): built from the person's sealed identity data
+ * when a merchant holding the grant asks, released only after the person re-confirmed with
+ * partial knowledge (seed 004), its images served only with an access token of that grant.
+ */
+export class DossierService {
+  constructor(
+    private readonly db: Db,
+    private readonly log: AuditLog,
+    private readonly verifications: VerificationService,
+    private readonly options: DossierOptions,
+  ) {}
+
+  /** The whole dossier of the account's person, vouched for by a result at least as strong as `method`. */
+  async verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined> {
+    const dossier = await this.verifications.dossierOf(accountId, method);
+    if (!dossier) return undefined;
+    const leaf = await this.verificationLeaf(accountId, dossier.result.id);
+    return dossierClaims(dossier, {
+      verificationProcess: leaf === undefined ? undefined : `${this.options.issuer}/api/notary/leaves/${leaf}`,
+      attachmentUrl: (imageId) => `${this.options.issuer}${ATTACHMENT_PATH}/${imageId}`,
+    });
+  }
+
+  /** Until when the account's dossier is locked after wrong answers, if it is. */
+  async lockedUntil(accountId: string): Promise<Date | undefined> {
+    return partialLockedUntil(this.db, accountId);
+  }
+
+  /**
+   * Checks the person's answer to the partial-knowledge question: the last six characters of
+   * the document number. A wrong answer is counted and audited; too many lock the dossier (the
+   * other levels stay open). Throws a 400 naming the attempts left, or a 429 while locked.
+   */
+  async confirm(accountId: string, partial: string | undefined): Promise<void> {
+    const lockedUntil = await partialLockedUntil(this.db, accountId);
+    if (lockedUntil) throw locked(lockedUntil);
+    if (partial && (await this.verifications.confirmsPartial(accountId, partial))) {
+      await clearPartialFailures(this.db, accountId);
+      return;
+    }
+    const person = await this.verifications.personIndexOf(accountId);
+    const { failures, lockedUntil: nowLocked } = await inTransaction(this.db, async (tx) => {
+      const counted = await recordPartialFailure(tx, accountId, { max: this.options.maxFailures, windowSeconds: this.options.windowSeconds, lockSeconds: this.options.lockSeconds });
+      await this.log.append(tx, {
+        type: 'consent.reconfirmation_failed',
+        actor: { type: 'account', id: accountId },
+        subjects: { account: accountId, ...(person ? { person } : {}) },
+        payload: { level: 'dossier', failures: counted.failures, ...(counted.lockedUntil ? { locked_until: counted.lockedUntil.toISOString() } : {}) },
+      });
+      return counted;
+    });
+    if (nowLocked) throw locked(nowLocked);
+    const left = this.options.maxFailures - failures;
+    throw new InvalidInput([{ field: 'partial', code: 'partial_mismatch', message: `that is not the end of your document number; ${left} attempt(s) left` }]);
+  }
+
+  /**
+   * A dossier image for the bearer of an access token of a dossier grant, audited as released
+   * (`claims.released` via `dossier_document`) in the same transaction as it is read.
+   */
+  async attachment(token: { accountId: string; clientId: string; grantId?: string }, imageId: string): Promise<{ contentType: string; data: Buffer }> {
+    const person = await this.verifications.personIndexOf(token.accountId);
+    return inTransaction(this.db, async (tx) => {
+      const image = await this.verifications.dossierImage(token.accountId, imageId);
+      if (!image) throw new NotFound('No such document image in this grant.');
+      await this.log.append(tx, {
+        type: 'claims.released',
+        actor: { type: 'client', id: token.clientId },
+        subjects: { account: token.accountId, client: token.clientId, ...(person ? { person } : {}) },
+        payload: { ...(token.grantId ? { grant_id: token.grantId } : {}), level: 'dossier', via: 'dossier_document', claims: [image.kind] },
+      });
+      return { contentType: image.contentType, data: image.data };
+    });
+  }
+
+  /** The leaf index of the `identity.verified` event that recorded a result, if found. */
+  private async verificationLeaf(accountId: string, resultId: string): Promise<number | undefined> {
+    const person = await this.verifications.personIndexOf(accountId);
+    if (!person) return undefined;
+    const events = await this.log.search({ person, types: ['identity.verified'] }, 1000);
+    const event = events.find((row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId);
+    return event?.leaf_index;
+  }
+}
+
+function locked(until: Date): PlatformError {
+  const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
+  return new PlatformError('partial-locked', 429, `Too many wrong answers: the full dossier is locked until ${until.toISOString()}. The other levels stay available.`, {
+    headers: { 'Retry-After': String(seconds) },
+  });
+}

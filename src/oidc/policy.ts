@@ -1,0 +1,76 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { securityLevelOf } from '../clients/service.js';
+import { LEVEL_SCOPES } from './claims.js';
+
+/**
+ * Authentication context classes (OIDC Core §2 `acr`) and methods (RFC 8176 `amr`). A session
+ * starts at `password`; a fresh person-document match (face against the document photo, with
+ * liveness) during the sign-in raises it to `person_match` (seed 003's step-up).
+ */
+export const ACR = {
+  password: 'urn:realname:acr:password',
+  personMatch: 'urn:realname:acr:person_match',
+} as const;
+
+export const AMR = {
+  password: ['pwd'],
+  personMatch: ['pwd', 'face'],
+} as const;
+
+/** The reason the login prompt gives when a step-up is due (see `platformPolicy`). */
+export const STEP_UP = 'step_up';
+/** The reason the consent prompt gives when the dossier needs the person's re-confirmation. */
+export const DOSSIER_RECONFIRMATION = 'dossier_reconfirmation';
+
+/**
+ * Whether this authorization needs a person-document match, and how recent: asked by the merchant's
+ * security level 3, by `acr_values`, or by an `acr` claim request naming the person-match class.
+ * `maxAge` (seconds) bounds its age: the request's `max_age`, else the platform's for level 3.
+ */
+export function stepUpDemand(oidc: KoaContextWithOIDC['oidc'], levelThreeMaxAge: number): { maxAge?: number } | undefined {
+  const params = oidc.params as { acr_values?: string; max_age?: number };
+  const claimed = (oidc.claims as { id_token?: { acr?: { value?: unknown; values?: unknown } } }).id_token?.acr;
+  const asked = new Set([
+    ...String(params.acr_values ?? '').split(' '),
+    ...(Array.isArray(claimed?.values) ? claimed.values : []),
+    ...(claimed?.value !== undefined ? [claimed.value] : []),
+  ]);
+  const levelThree = oidc.client ? securityLevelOf(oidc.client) >= 3 : false;
+  if (!levelThree && !asked.has(ACR.personMatch)) return undefined;
+  const maxAge = params.max_age !== undefined ? Number(params.max_age) : levelThree ? levelThreeMaxAge : undefined;
+  return maxAge === undefined ? {} : { maxAge };
+}
+
+/**
+ * oidc-provider's default prompts with two more checks: on the login prompt, a step-up is due
+ * when the session's authentication is not a person-document match recent enough for this
+ * request; on the consent prompt, a request for the dossier asks the person to re-confirm with
+ * partial knowledge (seed 004) even when a grant already holds it, at every authorization.
+ */
+export function platformPolicy(levelThreeMaxAge: number) {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  const login = policy.get('login')!;
+  login.checks.add(
+    new Check(STEP_UP, 'a fresh person-document match is required', (ctx) => {
+      const { oidc } = ctx;
+      const session = oidc.session;
+      if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      const demand = stepUpDemand(oidc, levelThreeMaxAge);
+      if (!demand) return Check.NO_NEED_TO_PROMPT;
+      const done = session.acr === ACR.personMatch && (demand.maxAge === undefined || !session.past(demand.maxAge));
+      return done ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  const consent = policy.get('consent')!;
+  consent.checks.add(
+    new Check(DOSSIER_RECONFIRMATION, 'the dossier is released only after the person re-confirms', 'consent_required', (ctx) => {
+      const { oidc } = ctx;
+      const asked = (oidc.requestParamOIDCScopes as Set<string>).has(LEVEL_SCOPES.dossier);
+      const granted = oidc.grant ? new Set(String(oidc.grant.getOIDCScope()).split(' ')).has(LEVEL_SCOPES.dossier) : false;
+      const confirmed = (oidc.result?.consent as { reconfirmed?: boolean } | undefined)?.reconfirmed === true;
+      return asked && granted && !confirmed ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
+}
