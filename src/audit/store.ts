@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Queryable, Tx } from '../db/index.js';
 import type { NodeId, StoredNode } from './merkle.js';
 
@@ -25,29 +26,56 @@ export interface TreeHeadRow {
   checkpoint: string | null;
 }
 
-// One lock serializes appends across every process (pg_advisory_xact_lock: held to the end of
-// the writer's transaction, so the next writer sees this one's leaves). The key is arbitrary.
-const APPEND_LOCK = 0x61756469; // "audi"
+// One lock serializes appends across every process: pg_advisory_xact_lock(APPEND_LOCK), held to
+// the end of the writer's transaction, so the next writer sees this one's leaves. The database
+// function audit_append (migration 20261123_009) takes it; the key is arbitrary but fixed.
+export const APPEND_LOCK = 0x61756469; // "audi"
 
-/** Takes the append lock and returns the next leaf index. Inside a transaction only. */
-export async function lockForAppend(tx: Tx): Promise<number> {
-  await tx.raw('SELECT pg_advisory_xact_lock(?)', [APPEND_LOCK]);
-  return treeSize(tx);
+/** A leaf to append: its canonical JSON split around the leaf_index value, and its columns. */
+export interface LeafToAppend {
+  /** The leaf's text up to its leaf_index value: `{"actor":…,"leaf_index":`. */
+  head: string;
+  /** The leaf's text after its leaf_index value. */
+  tail: string;
+  type: string;
+  actor_type: string;
+  actor_id: string | null;
+  account_id: string | null;
+  person_index: string | null;
+  client_id: string | null;
+}
+
+/**
+ * Appends leaves in one statement (one round trip under the append lock): audit_append takes the
+ * lock, assigns the next indices, inserts the leaves hashed in SQL and the Merkle nodes they
+ * complete. Returns the first leaf's index; the others follow it. Inside a transaction only.
+ */
+export async function appendLeaves(tx: Tx, time: Date, leaves: LeafToAppend[]): Promise<number> {
+  const column = <K extends keyof LeafToAppend>(key: K) => leaves.map((leaf) => leaf[key]);
+  // Arrays go as PostgreSQL arrays, null elements as NULL, on both engines (node-postgres and
+  // PGlite serialize them; knex's types only lack arrays with nulls).
+  const bindings = [
+    time,
+    column('head'),
+    column('tail'),
+    column('type'),
+    column('actor_type'),
+    column('actor_id'),
+    column('account_id'),
+    column('person_index'),
+    column('client_id'),
+  ];
+  const { rows } = await tx.raw(
+    'SELECT audit_append(?::timestamptz, ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS start',
+    bindings as Knex.RawBinding[],
+  );
+  return Number(rows[0].start);
 }
 
 /** The number of committed leaves (visible to this transaction). */
 export async function treeSize(db: Queryable): Promise<number> {
   const row = await db('audit_events').max({ max: 'leaf_index' }).first();
   return row?.max === null || row?.max === undefined ? 0 : Number(row.max) + 1;
-}
-
-export async function insertEvents(tx: Tx, rows: EventRow[]): Promise<void> {
-  await tx('audit_events').insert(rows);
-}
-
-export async function insertNodes(tx: Tx, nodes: StoredNode[]): Promise<void> {
-  if (nodes.length === 0) return;
-  await tx('audit_nodes').insert(nodes.map((n) => ({ level: n.level, idx: n.index, hash: n.hash })));
 }
 
 /** Fetches the given nodes in one query. */

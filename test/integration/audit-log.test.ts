@@ -1,5 +1,6 @@
 import { AuditLog, canonicalJson } from '../../src/audit/log.js';
 import { leafHash, MemoryTree, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
+import { APPEND_LOCK } from '../../src/audit/store.js';
 import type { Db } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
@@ -34,6 +35,17 @@ describe('the audit log', () => {
       expect(tree.append(Buffer.from(row.leaf, 'utf8')).equals(Buffer.from(row.leaf_hash))).toBe(true);
     });
     return tree;
+  }
+
+  /** Every stored Merkle node is the rebuilt tree's, and every complete subtree is stored. */
+  async function expectNodesOf(tree: MemoryTree): Promise<void> {
+    const rows: Array<{ level: number; idx: number; hash: Uint8Array }> = await db('audit_nodes').orderBy(['level', 'idx']);
+    let expected = 0;
+    for (let level = 0; 2 ** level <= tree.size; level += 1) expected += Math.floor(tree.size / 2 ** level);
+    expect(rows.length).toBe(expected);
+    for (const row of rows) {
+      expect(Buffer.from(row.hash).equals(tree.node(Number(row.level), Number(row.idx)))).toBe(true);
+    }
   }
 
   it('writes an event as its canonical JSON leaf, in the caller transaction', async () => {
@@ -87,6 +99,7 @@ describe('the audit log', () => {
     expect(size).toBe(before + expected);
     const tree = await rebuild();
     expect(tree.size).toBe(size);
+    await expectNodesOf(tree);
     // The stored subtree hashes give the same roots and proofs as the rebuilt tree.
     for (const at of [1, 2, 3, 7, 8, 100, size - 1, size]) {
       expect((await log.rootAt(at)).equals(tree.root(at))).toBe(true);
@@ -98,6 +111,44 @@ describe('the audit log', () => {
     }
     const proof = await log.consistencyProof(before, size);
     expect(verifyConsistency(before, size, proof, await log.rootAt(before), root)).toBe(true);
+  });
+
+  it('appends in one statement, under the append lock, storing every node the leaves complete', async () => {
+    const statements: string[] = [];
+    const listen = (query: { sql: string }) => statements.push(query.sql);
+    // Batches that start at odd and even indices and complete subtrees several levels up.
+    for (const count of [1, 2, 5, 64, 3, 129, 1]) {
+      let held = 0;
+      db.on('query', listen);
+      statements.length = 0;
+      try {
+        await db.transaction(async (tx) => {
+          const appended = await log.append(tx, ...Array.from({ length: count }, (_, i) => registered(`batch-${count}-${i}`)));
+          expect(appended.map((a) => a.leafIndex)).toEqual(appended.map((_, i) => appended[0]!.leafIndex + i));
+          db.off('query', listen);
+          const locks = await tx.raw(
+            `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = 0 AND objid = ? AND objsubid = 1`,
+            [APPEND_LOCK],
+          );
+          held = Number(locks.rows[0].n);
+        });
+      } finally {
+        db.off('query', listen);
+      }
+      expect(statements.filter((sql) => !/^(BEGIN|COMMIT|ROLLBACK)/i.test(sql.trim()))).toEqual([expect.stringMatching(/audit_append/)]);
+      expect(held).toBe(1);
+    }
+    await expectNodesOf(await rebuild());
+  });
+
+  it('refuses arrays of different lengths in the append function', async () => {
+    const before = await log.size();
+    await expect(
+      db.transaction((tx) =>
+        tx.raw(`SELECT audit_append(now(), ARRAY['{"actor":{},"leaf_index":'], ARRAY[',"v":1}'], ARRAY['account.registered'], ARRAY['system'], ARRAY[NULL], '{}', ARRAY[NULL], ARRAY[NULL])`),
+      ),
+    ).rejects.toThrow(/differ in length/);
+    expect(await log.size()).toBe(before);
   });
 
   describe('refuses to change history', () => {
