@@ -13,14 +13,20 @@ import type { AuditLog } from './audit/log.js';
 import type { Db } from './db/index.js';
 import type { ClientService } from './clients/service.js';
 import { auditReleases } from './grants/releases.js';
+import type { DossierService } from './grants/dossier.js';
+import { dossierRoutes } from './grants/routes.js';
 import type { GrantService } from './grants/service.js';
 import { checkRoutes } from './identity/routes.js';
 import type { VerificationService } from './identity/service.js';
 import type { Config } from './config/schema.js';
 import { PlatformError } from './errors.js';
+import { requireCsrfToken } from './http/csrf.js';
 import { errorHandler } from './http/errors.js';
-import { byteSize, isWellFormedForm } from './http/input.js';
+import { healthRoutes, type Health } from './http/health.js';
+import { byteSize, isWellFormedForm, requireValidHost } from './http/input.js';
 import { localeOf } from './http/locale.js';
+import { tokenRateLimit, type RateLimits } from './http/rate-limit.js';
+import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes.js';
@@ -34,9 +40,13 @@ export interface AppDeps {
   clients: ClientService;
   verifications: VerificationService;
   grants: GrantService;
+  dossier: DossierService;
   db: Db;
   log: AuditLog;
+  limits: RateLimits;
   cookieKeys: string[];
+  metrics: PlatformMetrics;
+  health: Health;
   notary: NotaryDeps;
 }
 
@@ -46,18 +56,49 @@ function requestId(ctx: Context, next: Next) {
   return next();
 }
 
-// Baseline headers for every response; oidc-provider's responses pass through here too.
+/**
+ * Pages use no script, no inline style and no frames. `script-src 'self'` rather than 'none':
+ * oidc-provider's form_post page appends its inline script's hash to script-src, and 'none' must
+ * stand alone in a source list (CSP Level 3 §2.3.1). No `form-action`: Chromium checks it against
+ * every redirect that follows a form post, and our sign-in, consent, cancel and logout forms end
+ * in a redirect to a merchant's registered redirect URI, on any origin (Chromium 156 with
+ * `form-action 'self'` blocks /confirm → /auth → the merchant's callback); oidc-provider's
+ * form_post page posts straight to it.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
+ * Headers for every response: set before anything runs, so oidc-provider's responses and error
+ * pages carry them too. HSTS only over TLS (RFC 6797 §7.2: not over plain HTTP); `ctx.secure`
+ * trusts X-Forwarded-Proto only with `trustProxy`.
+ */
 function securityHeaders(ctx: Context, next: Next) {
+  ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('Referrer-Policy', 'no-referrer');
-  ctx.set('X-Frame-Options', 'DENY');
+  ctx.set('X-Frame-Options', 'DENY'); // frame-ancestors for browsers without CSP Level 2
+  ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   return next();
 }
+
+/** Multipart uploads (two photos): a larger body limit, and the CSRF token checked by the route. */
+const UPLOADS = /^\/(account\/verify|interaction\/[^/]+\/(verify|step-up))$/;
 
 /** Assembles the HTTP application: middleware in order, our routers, then oidc-provider. */
 export function buildApp(deps: AppDeps): Koa {
   const { config, views, provider } = deps;
-  const app = new Koa({ proxy: config.trustProxy });
+  // Behind a proxy, the client address is the one the proxy appended (the last X-Forwarded-For
+  // entry), never one the client wrote itself: rate limits per IP depend on it.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorHandler, once, with the request id
   // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
   app.keys = deps.cookieKeys;
@@ -68,10 +109,13 @@ export function buildApp(deps: AppDeps): Koa {
     provider,
     accounts: deps.accounts,
     grants: deps.grants,
+    dossier: deps.dossier,
     verifications: deps.verifications,
     views,
+    limits: deps.limits,
     maxImageBytes: config.verification.maxImageBytes,
   });
+  const attachments = dossierRoutes(provider, deps.dossier);
   const notary = notaryRoutes(deps.notary);
   const checks = checkRoutes({ provider, clients: deps.clients, verifications: deps.verifications });
   const account = accountRoutes({
@@ -81,6 +125,7 @@ export function buildApp(deps: AppDeps): Koa {
     verifications: deps.verifications,
     grants: deps.grants,
     clients: deps.clients,
+    limits: deps.limits,
     maxImageBytes: config.verification.maxImageBytes,
   });
 
@@ -98,15 +143,25 @@ export function buildApp(deps: AppDeps): Koa {
 
   app.use(requestId);
   app.use(securityHeaders);
+  app.use(deps.metrics.observe()); // outside the error handler: sees every final status
   app.use(errorHandler(views, deps.logger));
+  app.use(requireValidHost); // oidc-provider builds URLs from it
+  // Probes and the scraper: ahead of body limits and routers, never audited.
+  app.use(mountRouter(healthRoutes(deps.health)));
+  app.use(mountRouter(metricsRoutes(deps.metrics, config)));
   // Verification uploads carry two photos; everything else is small.
   const uploadLimit = 2 * config.verification.maxImageBytes + 64 * 1024;
-  app.use(declaredBodyLimit(byteSize(config.bodyLimit), { uploads: /^\/(account|interaction\/[^/]+)\/verify$/, uploadLimit }));
-  app.use(mountRouter(interactions, forms));
+  app.use(declaredBodyLimit(byteSize(config.bodyLimit), { uploads: UPLOADS, uploadLimit }));
+  // Our own forms carry a CSRF token; the APIs use bearer tokens, oidc-provider guards its own.
+  const csrf = requireCsrfToken(UPLOADS);
+  app.use(mountRouter(interactions, forms, csrf));
   app.use(mountRouter(notary, json));
   app.use(mountRouter(checks, json));
-  app.use(mountRouter(account));
+  app.use(mountRouter(attachments));
+  app.use(mountRouter(account, forms, csrf));
   app.use(mountRouter(pages));
+  // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
+  app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
   app.use(auditReleases(deps.db, deps.log, deps.verifications));
   app.use(mount(provider));
   return app;
@@ -124,8 +179,11 @@ function declaredBodyLimit(limit: number, verification: { uploads: RegExp; uploa
   };
 }
 
-/** A router's routes, with the body parser applied only to requests that match them. */
-function mountRouter(router: Router, bodyParse?: Koa.Middleware) {
+/**
+ * A router's routes, with the body parser applied only to requests that match them, then `guard`
+ * (a check that throws) before any route runs.
+ */
+function mountRouter(router: Router, bodyParse?: Koa.Middleware, guard?: (ctx: Context) => void) {
   const routes = router.routes();
   const allowed = router.allowedMethods();
   return async (ctx: Context, next: Next) => {
@@ -136,6 +194,7 @@ function mountRouter(router: Router, bodyParse?: Koa.Middleware) {
       const raw = (ctx.request as { rawBody?: string }).rawBody;
       if (raw && ctx.is('urlencoded') && !isWellFormedForm(raw)) throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
     }
+    guard?.(ctx);
     return routes(ctx as never, () => allowed(ctx as never, next));
   };
 }

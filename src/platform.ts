@@ -13,6 +13,7 @@ import type { PhoneCarrier, VerificationProvider } from './identity/providers/ty
 import { VerificationService } from './identity/service.js';
 import { outboxFromConfig, type Outbox } from './notifications/service.js';
 import { GrantService } from './grants/service.js';
+import { DossierService } from './grants/dossier.js';
 import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
 import { ClientService, PLATFORM_CLIENT_ID } from './clients/service.js';
@@ -20,6 +21,9 @@ import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { createDb, type Db } from './db/index.js';
 import { migrateLatest } from './db/migrate.js';
+import { Health } from './http/health.js';
+import { PlatformMetrics } from './http/metrics.js';
+import { RateLimits } from './http/rate-limit.js';
 import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
@@ -39,7 +43,10 @@ export interface Platform {
   registry: Registry;
   verifications: VerificationService;
   grants: GrantService;
+  dossier: DossierService;
   outbox: Outbox;
+  metrics: PlatformMetrics;
+  health: Health;
   close(): Promise<void>;
 }
 
@@ -65,13 +72,18 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       keys.secrets(BLIND_INDEX_KEY.purpose),
     ]);
     const log = new AuditLog(db);
+    const metrics = new PlatformMetrics(db, log);
+    metrics.countAuditAppends(log);
+    const health = new Health(db);
     const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer));
     const registry = new Registry(db, box, log, blindIndexKey!);
 
     const views = new Views();
-    const accounts = new AccountService(db, new PasswordHasher(config.argon2), log);
+    const hasher = new PasswordHasher(config.argon2);
+    const accounts = new AccountService(db, hasher, log);
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
+    const limits = new RateLimits(db, log, { limits: config.rateLimits, checkPerMinute: config.verification.checkRatePerMinute, keySecret: blindIndexKey! });
     const verifications = new VerificationService(db, box, log, verificationProvider(config), phoneCarriers(config), registry, {
       blindIndexKey: blindIndexKey!,
       costFen: {
@@ -81,11 +93,16 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       },
       validityDays: config.verification.resultValidityDays,
       maxQueries: config.verification.resultMaxQueries,
-      checkRatePerMinute: config.verification.checkRatePerMinute,
+      countCheck: (clientId) => limits.countCheck(clientId),
     });
     const outbox = outboxFromConfig(db, config, logger);
-    const hasher = new PasswordHasher(config.argon2);
-    const grants = new GrantService(db, log, verifications, hasher);
+    const dossier = new DossierService(db, log, verifications, {
+      issuer: config.issuer,
+      maxFailures: config.dossier.maxFailures,
+      windowSeconds: config.dossier.failureWindow,
+      lockSeconds: config.dossier.lockDuration,
+    });
+    const grants = new GrantService(db, log, verifications, hasher, dossier);
     const provider = buildProvider({
       config,
       db,
@@ -93,17 +110,18 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       clients,
       verifications,
       credentialsOf: (accountId, clientId) => grants.credentialsOf(accountId, clientId),
+      verifiedClaimsOf: (accountId, method) => dossier.verifiedClaimsOf(accountId, method),
       views,
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
     });
     provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
-    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, db, log, cookieKeys, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
+    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, grants, outbox, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, grants, dossier, outbox, metrics, health, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;

@@ -8,6 +8,7 @@ import { PlatformError } from '../errors.js';
 import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import type { VerificationService } from '../identity/service.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import { showVerifyForm, submitVerifyForm } from './verify-form.js';
 
 const STATE_COOKIE = 'rn_account_state';
@@ -19,6 +20,7 @@ export interface AccountDeps {
   verifications: VerificationService;
   grants: GrantService;
   clients: ClientService;
+  limits: RateLimits;
   maxImageBytes: number;
 }
 
@@ -80,7 +82,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.redirect('/account?revoked=1');
   });
 
-  const form = { views, verifications, maxImageBytes: deps.maxImageBytes };
+  const form = { views, verifications, limits: deps.limits, maxImageBytes: deps.maxImageBytes };
   const place = { path: '/account/verify', next: '/account?verified=1' };
   router.get('/verify', signedIn, (ctx) => showVerifyForm(ctx, form, ctx.state.accountId, place));
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));

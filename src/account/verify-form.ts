@@ -1,7 +1,9 @@
 import type { Context } from 'koa';
 import { PlatformError } from '../errors.js';
 import { renderPage } from '../http/locale.js';
+import { CSRF_FIELD, verifyCsrfToken } from '../http/csrf.js';
 import { parseMultipart } from '../http/multipart.js';
+import { RateLimited, type RateLimits } from '../http/rate-limit.js';
 import type { Views } from '../http/views.js';
 import { DOCUMENT_TYPES } from '../identity/document-number.js';
 import { sniffImageType } from '../identity/images.js';
@@ -21,6 +23,7 @@ export interface VerifyFormPlace {
 export interface VerifyFormDeps {
   views: Views;
   verifications: VerificationService;
+  limits: Pick<RateLimits, 'countVerification'>;
   maxImageBytes: number;
 }
 
@@ -47,9 +50,10 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
   const { fields, files } = await parseMultipart(ctx, {
     fileBytes: deps.maxImageBytes,
     files: ['portrait', 'document_front'],
-    fields: ['name', 'document_type', 'document_number', 'phone_check'],
+    fields: [CSRF_FIELD, 'name', 'document_type', 'document_number', 'phone_check'],
     fieldBytes: 200,
   });
+  verifyCsrfToken(ctx, fields[CSRF_FIELD]);
   const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '', phone_check: fields.phone_check === '1' };
   const image = (name: string): Image | undefined => {
     const file = files[name];
@@ -68,6 +72,7 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
     documentFront,
   };
   try {
+    await deps.limits.countVerification(accountId);
     const outcome = await deps.verifications.verify(accountId, submission);
     if (outcome.status === 'passed') {
       ctx.status = 303;
@@ -75,7 +80,8 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
     }
     return await showVerifyForm(ctx, deps, accountId, place, { status: 422, form, errors: [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`] });
   } catch (err) {
-    if (!(err instanceof PlatformError) || ![400, 409, 503].includes(err.status)) throw err;
+    if (!(err instanceof PlatformError) || ![400, 409, 429, 503].includes(err.status)) throw err;
+    if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
     const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`) : [`verify.error.${err.code}`];
     return await showVerifyForm(ctx, deps, accountId, place, { status: err.status, form, errors: [...new Set(codes)] });
   }

@@ -25,6 +25,10 @@ const ENV_OPTIONS: Record<string, string> = {
   VERIFICATION_PROVIDER: 'verification.provider',
   VERIFICATION_HTTP_URL: 'verification.http.baseUrl',
   VERIFICATION_HTTP_API_KEY: 'verification.http.apiKey',
+  METRICS_TOKEN: 'metrics.token',
+  SHUTDOWN_TIMEOUT: 'shutdownTimeout',
+  SCHEDULED_JOBS: 'scheduledJobs',
+  CLUSTER_WORKERS: 'cluster.workers',
 };
 
 export class ConfigError extends Error {
@@ -93,8 +97,15 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     if (!config.masterKey) problems.push('masterKey: required in production (MASTER_KEY, base64 of 32 bytes)');
     if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
     if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
+    else if (!config.issuer.startsWith('https://')) problems.push('issuer: must be an https URL in production (TLS, RFC 9700 §2.6; terminate TLS at a proxy and set trustProxy)');
+    // The processes speak plain HTTP: TLS ends at a proxy, whose X-Forwarded-Proto/Host make the
+    // endpoint URLs, Secure cookies and HSTS right.
+    if (!config.trustProxy) problems.push('trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy');
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
     if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
+    if (config.verification.http && !config.verification.http.baseUrl.startsWith('https://')) {
+      problems.push('verification.http.baseUrl: identity data travels to the verification service over https only in production');
+    }
   }
   if (config.verification.provider === 'http' && !config.verification.http) {
     problems.push('verification.http: required when verification.provider is http (VERIFICATION_HTTP_URL, VERIFICATION_HTTP_API_KEY)');

@@ -14,6 +14,21 @@ const flag = z.preprocess(
   z.boolean({ error: 'expected true or false (also 1/0, yes/no, on/off)' }),
 );
 
+/** At most `max` requests per key within `window` seconds; the next ones are refused until it ends. */
+const requestLimit = (defaults: { max: number; window: number }) =>
+  z
+    .object({ max: z.coerce.number().int().min(1).max(1_000_000).default(defaults.max), window: seconds.default(defaults.window) })
+    .default(defaults);
+/** `maxFailures` failures per key within `window` seconds lock the key for `lockDuration` seconds. */
+const failureLimit = (defaults: { maxFailures: number; window: number; lockDuration: number }) =>
+  z
+    .object({
+      maxFailures: z.coerce.number().int().min(1).max(1_000_000).default(defaults.maxFailures),
+      window: seconds.default(defaults.window),
+      lockDuration: seconds.default(defaults.lockDuration),
+    })
+    .default(defaults);
+
 export const configSchema = z
   .object({
     /** development | test | production; production refuses development defaults. */
@@ -22,7 +37,11 @@ export const configSchema = z
     port: port.default(3000),
     /** Interface to bind. */
     host: z.string().min(1).default('0.0.0.0'),
-    /** Public issuer URL; every OIDC URL derives from it. Defaults to http://localhost:<port>. */
+    /**
+     * Public issuer URL (the `iss` of every token). oidc-provider builds endpoint URLs from the
+     * request's scheme and host, so behind a proxy set `trustProxy` and forward the public host
+     * (Host or X-Forwarded-Host). Defaults to http://localhost:<port>.
+     */
     issuer: z.url({ protocol: /^https?$/ }).optional(),
     /** Trust X-Forwarded-* headers (set when running behind a TLS-terminating proxy). */
     trustProxy: flag.default(false),
@@ -128,6 +147,46 @@ export const configSchema = z
         maxImageBytes: 2_000_000,
         checkRatePerMinute: 120,
       }),
+    /** Level 3: partial-knowledge re-confirmation (seed 004) and its attempt limit. */
+    dossier: z
+      .object({
+        /** Wrong answers allowed within `failureWindow` seconds before the dossier locks. */
+        maxFailures: z.coerce.number().int().min(1).max(100).default(5),
+        failureWindow: seconds.default(900),
+        /** How long a locked dossier stays locked, in seconds. */
+        lockDuration: seconds.default(1800),
+      })
+      .default({ maxFailures: 5, failureWindow: 900, lockDuration: 1800 }),
+    /**
+     * Rate limits, counted in the database so that they hold across instances (see README "Rate
+     * limits"). The check API's limit is `verification.checkRatePerMinute`.
+     */
+    rateLimits: z
+      .object({
+        /** Failed sign-ins: per login (normalized) and per client IP; a success clears the login's count. */
+        signIn: z
+          .object({
+            perLogin: failureLimit({ maxFailures: 5, window: 900, lockDuration: 900 }),
+            perIp: failureLimit({ maxFailures: 20, window: 60, lockDuration: 60 }),
+          })
+          .default({ perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } }),
+        /** Registration attempts per client IP. */
+        registration: z.object({ perIp: requestLimit({ max: 10, window: 3600 }) }).default({ perIp: { max: 10, window: 3600 } }),
+        /** Verification submissions (verify forms, step-up) per account: each may cost a provider call. */
+        verification: z.object({ perAccount: requestLimit({ max: 10, window: 3600 }) }).default({ perAccount: { max: 10, window: 3600 } }),
+        /** Token endpoint requests per client_id (as sent, before authentication) and per client IP. */
+        token: z
+          .object({ perClient: requestLimit({ max: 300, window: 60 }), perIp: requestLimit({ max: 600, window: 60 }) })
+          .default({ perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } }),
+      })
+      .default({
+        signIn: { perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } },
+        registration: { perIp: { max: 10, window: 3600 } },
+        verification: { perAccount: { max: 10, window: 3600 } },
+        token: { perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } },
+      }),
+    /** Step-up (seed 003): how recent a person-document match a security-level-3 merchant needs, in seconds. */
+    stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
     /** Verification reminders (notification outbox; seed 002's self-check). */
     notifications: z
       .object({
@@ -162,6 +221,24 @@ export const configSchema = z
     bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */
     demoMerchant: flag.optional(),
+    /** Prometheus metrics at GET /metrics (README "Operations"). */
+    metrics: z
+      .object({
+        /** Bearer token a scraper must send. Unset: /metrics is open in development and test, 404 in production. */
+        token: z.string().min(16, 'at least 16 characters').optional(),
+      })
+      .default({}),
+    /** Seconds in-flight requests get to finish after SIGTERM/SIGINT before their connections are closed. */
+    shutdownTimeout: seconds.max(600).default(10),
+    /** Run the scheduled jobs here (expired-row purge, notification delivery, self-check, tree heads). */
+    scheduledJobs: flag.default(true),
+    /** Multi-process start on one machine (PostgreSQL only; README "Operations"). */
+    cluster: z
+      .object({
+        /** Worker processes: 0 = one process, no cluster; `auto` = one per core (os.availableParallelism()). */
+        workers: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(256)], { error: 'expected auto or a whole number from 0 to 256' }).default(0),
+      })
+      .default({ workers: 0 }),
     /** Log level (pino). */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })

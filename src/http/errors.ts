@@ -14,6 +14,23 @@ const HTTP_PROBLEMS: Record<number, string> = {
   415: 'unsupported-media-type',
 };
 
+/** oidc-provider's endpoints for clients (not browsers): their errors follow OAuth (RFC 6749 §5.2). */
+const OAUTH_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/jwks']);
+
+/** PostgreSQL SQLSTATEs meaning "the server is not there right now" (class 08, 57P01–57P03). */
+const UNAVAILABLE_STATES = /^(08|57P0[123])/;
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/**
+ * Whether an error means the database could not be reached (restarting, connections dropped,
+ * pool exhausted): the request may succeed if retried, so it is a 503, not a 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_CODES.has(code))) return true;
+  return typeof message === 'string' && /Connection terminated|Timeout acquiring a connection|Client has encountered a connection error/.test(message);
+}
+
 /** APIs always answer in JSON; elsewhere, a client that prefers JSON over HTML gets it. */
 export function wantsJson(ctx: Context): boolean {
   if (ctx.path.startsWith('/api/')) return true;
@@ -21,11 +38,24 @@ export function wantsJson(ctx: Context): boolean {
   return preferred !== false && preferred !== 'html';
 }
 
+/**
+ * zlib's errors for compressed data that does not decompress (Z_DATA_ERROR, Z_BUF_ERROR, brotli's
+ * ERR__ERROR_*). The body parsers inflate a Content-Encoding: gzip/deflate/br body and pass these
+ * on without a status; the server decompresses nothing else, so one means a broken request body.
+ */
+const DECOMPRESSION_ERRORS = /^(Z_(DATA|BUF|NEED_DICT)_ERROR|ERR__ERROR_)/;
+
 /** Normalizes anything thrown into a PlatformError; unknown errors become an unexposed 500. */
 function toPlatformError(err: unknown): PlatformError {
   if (err instanceof PlatformError) return err;
   if (err instanceof oidcErrors.SessionNotFound) {
     return new PlatformError('session-expired', 400, 'This sign-in has expired or was opened in another browser. Start again from the merchant.');
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new PlatformError('database-unavailable', 503, 'The service is briefly unavailable. Nothing was lost: try again in a moment.', { headers: { 'Retry-After': '5' } });
+  }
+  if (DECOMPRESSION_ERRORS.test(String((err as { code?: unknown }).code ?? ''))) {
+    return new PlatformError('malformed-request', 400, 'The request body could not be decompressed.');
   }
   const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
   const expose = (err as { expose?: boolean }).expose;
@@ -50,7 +80,13 @@ export function errorHandler(views: Views, logger: Logger) {
       const detail = problem.expose ? problem.message : undefined;
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.extra.headers ?? {})) ctx.set(name, value);
-      if (wantsJson(ctx)) {
+      if (OAUTH_ENDPOINTS.has(ctx.path)) {
+        // A failure of ours around oidc-provider's endpoint (e.g. the audit transaction): OAuth JSON.
+        ctx.type = 'application/json';
+        ctx.set('Cache-Control', 'no-store');
+        const error = problem.status === 503 ? 'temporarily_unavailable' : problem.status >= 500 ? 'server_error' : 'invalid_request';
+        ctx.body = { error, ...(detail ? { error_description: detail } : {}) };
+      } else if (wantsJson(ctx)) {
         ctx.type = 'application/problem+json';
         ctx.body = {
           type: problem.type,

@@ -54,3 +54,18 @@ export async function requireJson(ctx: Context, next: Next) {
   return next();
 }
 
+/** `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2): an ASCII reg-name or IPv4, or an IPv6 literal. */
+const AUTHORITY = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(:\d{1,5})?$/;
+
+/**
+ * Refuses a request whose Host (behind a trusted proxy, the first X-Forwarded-Host, as Koa reads
+ * it) is not a valid host: oidc-provider builds absolute URLs from it and would fail on `new URL`,
+ * a 500 for the caller's mistake. A request without one (HTTP/1.0) passes.
+ */
+export async function requireValidHost(ctx: Context, next: Next) {
+  const host = ((ctx.app.proxy && ctx.get('X-Forwarded-Host')) || ctx.get('Host')).split(',')[0]!.trim();
+  if (host && !(AUTHORITY.test(host) && URL.canParse(`http://${host}/`))) {
+    throw new PlatformError('malformed-request', 400, 'The Host header is not a valid host name.');
+  }
+  return next();
+}

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { csrfToken } from './csrf.js';
 import { negotiateLocale, type Locale, type Views } from './views.js';
 
 const LANG_COOKIE = 'lang';
@@ -24,8 +25,12 @@ export function switchHref(ctx: Context, to: Locale, getPath?: string): string {
   return `${getPath ?? (again ? ctx.path : '/')}?${params}`;
 }
 
-/** Renders a page in the request's language, with the language switch pointing at `getPath`. */
+/**
+ * Renders a page in the request's language, with the language switch pointing at `getPath`.
+ * Every POST form writes `<input type="hidden" name="_csrf" value="{{ csrf(action) }}">`.
+ */
 export function renderPage(views: Views, ctx: Context, page: string, context: Record<string, unknown> = {}, getPath?: string): string {
   const locale = localeOf(ctx);
-  return views.render(page, locale, { ...context, switchHref: switchHref(ctx, locale === 'en' ? 'zh-CN' : 'en', getPath) });
+  const csrf = (action: string) => csrfToken(ctx, action);
+  return views.render(page, locale, { ...context, csrf, switchHref: switchHref(ctx, locale === 'en' ? 'zh-CN' : 'en', getPath) });
 }

@@ -17,6 +17,13 @@ export interface MultipartLimits {
 }
 
 /**
+ * A part's name for a message. busboy gives `undefined` (whatever its types say) for a part whose
+ * Content-Disposition has no name or one it cannot parse; a throw in its event handlers would be
+ * an uncaught exception, taking the process down.
+ */
+const shown = (name: string | undefined) => JSON.stringify(String(name ?? '').slice(0, 40));
+
+/**
  * Reads a multipart/form-data body (RFC 7578) into memory within hard limits: only the named
  * fields and files, each file at most `fileBytes` (413 beyond), text fields single-valued and
  * storable. An empty file input (no file chosen) is left out.
@@ -46,7 +53,7 @@ export async function parseMultipart(ctx: Context, limits: MultipartLimits): Pro
     throw new PlatformError('malformed-request', 400, 'The form could not be read.');
   }
   parser.on('field', (name, value, info) => {
-    if (!limits.fields.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected field ${name.slice(0, 40)}.`));
+    if (!limits.fields.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected field ${shown(name)}.`));
     if (name in fields) return fail(new PlatformError('malformed-request', 400, `Field ${name} was sent twice.`));
     if (info.valueTruncated || !isStorableText(value, limits.fieldBytes)) return fail(new PlatformError('malformed-request', 400, `Field ${name} is not valid text.`));
     fields[name] = value;
@@ -55,8 +62,11 @@ export async function parseMultipart(ctx: Context, limits: MultipartLimits): Pro
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('limit', () => fail(new PlatformError('payload-too-large', 413, `The file ${name} is larger than ${limits.fileBytes} bytes.`)));
+    // A form that ends inside a file ("Unexpected end of form") destroys the file stream with the
+    // error: unheard, it would be an uncaught exception. The parser's own error answers the request.
+    stream.on('error', () => fail(new PlatformError('malformed-request', 400, 'The form could not be read.')));
     stream.on('close', () => {
-      if (!limits.files.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected file ${name.slice(0, 40)}.`));
+      if (!limits.files.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected file ${shown(name)}.`));
       if (name in files) return fail(new PlatformError('malformed-request', 400, `File ${name} was sent twice.`));
       const data = Buffer.concat(chunks);
       if (data.length > 0) files[name] = { data, declaredType: info.mimeType };

@@ -9,7 +9,7 @@ import type { AuditLog, EventRow } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
-import { parseBody, parseQuery, requireJson } from '../http/input.js';
+import { parseBody, parseQuery, requireJson, text } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
 import type { KeyService } from '../keys/service.js';
@@ -49,8 +49,10 @@ const cursor = z
 const searchSchema = z
   .object({
     person: z.object({ document_type: z.enum(DOCUMENT_TYPES), document_number: z.string().min(1).max(64) }).strict().optional(),
-    account: z.string().min(1).max(100).optional(),
-    merchant: z.string().min(1).max(200).optional(),
+    // Storable text only: a NUL cannot reach the query (22021), nor a lone surrogate the audit
+    // leaf that records the filters (RFC 8785 canonical JSON refuses it).
+    account: text(100).min(1).optional(),
+    merchant: text(200).min(1).optional(),
     types: z.array(z.enum(EVENT_TYPES as [string, ...string[]])).min(1).max(EVENT_TYPES.length).optional(),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),

@@ -21,7 +21,10 @@ async function freePortServer(): Promise<{ server: Server; port: number }> {
   return { server, port: (server.address() as AddressInfo).port };
 }
 
-/** Test configuration: lowest allowed argon2 cost, quiet logs, the given database. */
+/**
+ * Test configuration (config/test.json: quiet logs, rate limits out of the way, since every test
+ * signs in from 127.0.0.1; a test of the limits sets its own), the given database.
+ */
 export function testConfig(database: TestDatabase, overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
     env: { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL },

@@ -68,11 +68,12 @@ describe(`account pages (${ENGINE})`, () => {
     return agent.submit(formAction(form, '/register'), { login: newLogin(), password: PASSWORD });
   }
 
-  /** A new person, registered and signed in through /account. */
+  /** A new person, registered and signed in through /account, shown the verification form. */
   async function signedInPerson(): Promise<UserAgent> {
     const agent = new UserAgent();
     const page = await register(agent, await agent.navigate(url('/account')));
     expect(page.url).toBe(url('/account'));
+    expect((await agent.navigate(url('/account/verify'))).status).toBe(200);
     return agent;
   }
 
@@ -165,7 +166,8 @@ describe(`account pages (${ENGINE})`, () => {
 
   it('verifies by document check: 303 to /account?verified=1, which shows the masked number only', async () => {
     const agent = await signedInPerson();
-    const response = await raw(agent)('/account/verify', { method: 'POST', body: verifyForm(documentFields(ZHANG)) });
+    const csrf = agent.csrfToken(url('/account/verify'))!;
+    const response = await raw(agent)('/account/verify', { method: 'POST', body: verifyForm({ _csrf: csrf, ...documentFields(ZHANG) }) });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/account?verified=1');
 
@@ -188,6 +190,7 @@ describe(`account pages (${ENGINE})`, () => {
     const emptyFile = (name: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n`;
     const fields = documentFields(WANG);
     const body =
+      part('_csrf', agent.csrfToken(url('/account/verify'))!) +
       part('document_type', fields.document_type) + part('name', fields.name) + part('document_number', fields.document_number) + emptyFile('portrait') + emptyFile('document_front') + `--${boundary}--\r\n`;
     const response = await raw(agent)('/account/verify', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
     expect(response.status).toBe(303);

@@ -246,7 +246,7 @@ describe('loadConfig argon2 minimums', () => {
 describe('loadConfig in production', () => {
   // A production start needs a real verification service; every case but the one about it has one.
   const VERIFIER = { VERIFICATION_PROVIDER: 'http', VERIFICATION_HTTP_URL: 'https://verify.example.cn', VERIFICATION_HTTP_API_KEY: 'k'.repeat(32) };
-  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', ...VERIFIER, ...env } });
+  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, ...env } });
 
   it('starts with its own master key and an issuer', () => {
     const masterKey = productionKey();
@@ -255,7 +255,7 @@ describe('loadConfig in production', () => {
   });
 
   it('defaults the demo merchant off even without config/production.json', () => {
-    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
+    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
     expect(config.demoMerchant).toBe(false);
   });
 
@@ -286,6 +286,19 @@ describe('loadConfig in production', () => {
     const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
     expect(configError(() => production({ ...base, VERIFICATION_PROVIDER: 'sandbox' })).problems).toEqual([expect.stringMatching(/^verification.provider: the sandbox/)]);
     expect(configError(() => production({ ...base, VERIFICATION_HTTP_URL: '', VERIFICATION_HTTP_API_KEY: '' })).problems).toEqual([expect.stringMatching(/^verification.http: required/)]);
+  });
+
+  it('refuses an issuer or a verification service that is not https', () => {
+    const base = { MASTER_KEY: productionKey() };
+    expect(configError(() => production({ ...base, ISSUER: 'http://id.example.cn' })).problems).toEqual([expect.stringMatching(/^issuer: must be an https URL/)]);
+    expect(configError(() => production({ ...base, ISSUER: 'https://id.example.cn', VERIFICATION_HTTP_URL: 'http://verify.example.cn' })).problems).toEqual([
+      expect.stringMatching(/^verification.http.baseUrl: .*https only/),
+    ]);
+  });
+
+  it('refuses to run without trusting the TLS proxy in front of it', () => {
+    const error = configError(() => production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', TRUST_PROXY: 'false' }));
+    expect(error.problems).toEqual([expect.stringMatching(/^trustProxy: required in production/)]);
   });
 
   it('does not apply the production checks outside production', () => {

@@ -1,0 +1,272 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { AuditLog } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/index.js';
+import { NotFound, PlatformError } from '../errors.js';
+import { withTimeout } from './health.js';
+
+/** Metric values as one process reports them (`Registry.getMetricsAsJSON`). */
+export type ProcessMetrics = MetricObjectWithValues<MetricValue<string>>[];
+
+/** The process metrics of every process serving this address: this one, or each cluster worker. */
+export type GatherProcessMetrics = (local: Registry) => Promise<ProcessMetrics[]>;
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const DATABASE_TIMEOUT_MS = 2000;
+
+/**
+ * Prometheus metrics, of two kinds:
+ *  - per process (HTTP requests, the database pool, audit appends, Node's defaults): in a cluster
+ *    they are summed over the workers, so one scrape of any worker covers all of them;
+ *  - read from the database at scrape time (provider calls and their cost, the audit log's size):
+ *    every instance reports the same totals, whichever one is scraped; aggregate them with max(),
+ *    never sum().
+ */
+export class PlatformMetrics {
+  readonly processRegistry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly duration: Histogram<'route' | 'method' | 'status'>;
+  private readonly inFlight: Gauge;
+  private readonly auditAppends: Counter;
+  private readonly providerTotals: ProviderCallTotals;
+  private gather: GatherProcessMetrics = async (local) => [await local.getMetricsAsJSON()];
+
+  constructor(
+    private readonly db: Db,
+    private readonly log: AuditLog,
+  ) {
+    const registers = [this.processRegistry];
+    collectDefaultMetrics({ register: this.processRegistry });
+    const labelNames = ['route', 'method', 'status'] as const;
+    this.requests = new Counter({ name: 'realname_http_requests_total', help: 'HTTP requests by route pattern, method and status class.', labelNames, registers });
+    this.duration = new Histogram({
+      name: 'realname_http_request_duration_seconds',
+      help: 'HTTP request latency by route pattern, method and status class.',
+      labelNames,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'realname_http_requests_in_flight', help: 'HTTP requests being served.', registers });
+    this.auditAppends = new Counter({ name: 'realname_audit_appends_total', help: 'Audit events appended in committed transactions since the processes started.', registers });
+    const pool = () => (this.db.client as { pool?: TarnPool }).pool;
+    new Gauge({
+      name: 'realname_db_pool_connections',
+      help: 'Database connections by state, summed over cluster workers (PGlite: its one connection).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const p = pool();
+        this.set({ state: 'used' }, p?.numUsed() ?? 0);
+        this.set({ state: 'free' }, p?.numFree() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'realname_db_pool_pending_acquires',
+      help: 'Queries waiting for a database connection.',
+      registers,
+      collect() {
+        this.set(pool()?.numPendingAcquires() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'realname_db_pool_max',
+      help: 'Most database connections the pools may open.',
+      registers,
+      collect() {
+        this.set(pool()?.max ?? 0);
+      },
+    });
+
+    this.providerTotals = new ProviderCallTotals(db);
+  }
+
+  /** Replaces how the processes' metrics are gathered (a cluster worker asks the primary). */
+  gatherWith(gather: GatherProcessMetrics): void {
+    this.gather = gather;
+  }
+
+  /** Counts the audit events `log` appends, when their transaction commits. */
+  countAuditAppends(log: AuditLog): void {
+    const append = log.append.bind(log);
+    log.append = async (tx, ...events) => {
+      const appended = await append(tx, ...events);
+      // A rolled-back transaction appended nothing; its rejection is the caller's to handle.
+      tx.executionPromise.then(() => this.auditAppends.inc(appended.length), () => undefined);
+      return appended;
+    };
+  }
+
+  /** Times every request; labels are bounded: route patterns, never raw paths. */
+  observe() {
+    return async (ctx: Context, next: Next) => {
+      const end = this.duration.startTimer();
+      this.inFlight.inc();
+      try {
+        await next();
+      } finally {
+        this.inFlight.dec();
+        const labels = { route: routeOf(ctx), method: METHODS.has(ctx.method) ? ctx.method : 'other', status: `${Math.floor(ctx.status / 100)}xx` };
+        this.requests.inc(labels);
+        end(labels);
+      }
+    };
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4). */
+  async exposition(): Promise<{ contentType: string; text: string }> {
+    const [processes, database] = await Promise.all([this.gather(this.processRegistry), this.readDatabase()]);
+    const merged = Registry.merge([AggregatorRegistry.aggregate(processes), database]);
+    return { contentType: merged.contentType, text: await merged.metrics() };
+  }
+
+  /** The metrics read from the database, in a registry of this scrape's own. */
+  private async readDatabase(): Promise<Registry> {
+    const read = await withTimeout(Promise.all([this.providerTotals.read(), this.log.size()]), DATABASE_TIMEOUT_MS).catch(() => undefined);
+    const registers = [new Registry()];
+    const labelNames = ['provider', 'method', 'outcome'] as const;
+    const calls = new Counter({ name: 'realname_provider_calls_total', help: 'Verification provider calls, from the database (all instances).', labelNames, registers });
+    const cost = new Counter({ name: 'realname_provider_cost_yuan_total', help: 'Cost of verification provider calls in yuan, from the database (all instances).', labelNames, registers });
+    const size = new Gauge({ name: 'realname_audit_log_size', help: 'Leaves in the audit log, from the database.', registers });
+    const up = new Gauge({ name: 'realname_metrics_database_up', help: '1 when the database answered this scrape, else 0 (its metrics are then left out).', registers });
+    up.set(read ? 1 : 0);
+    if (read) {
+      for (const row of read[0]) {
+        const labels = { provider: row.provider, method: row.method, outcome: row.outcome };
+        calls.inc(labels, row.calls);
+        cost.inc(labels, row.cost_fen / 100);
+      }
+      size.set(read[1]);
+    }
+    return registers[0]!;
+  }
+}
+
+/**
+ * The route a request matched, as its pattern: @koa/router (our routers) and oidc-provider's
+ * router both leave it in `ctx._matchedRoute` (node_modules/oidc-provider/lib/helpers/router.js,
+ * `routes()`). A path nothing matched is one label.
+ */
+function routeOf(ctx: Context): string {
+  const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+  return typeof matched === 'string' ? matched : 'unmatched';
+}
+
+/** GET /metrics, for Prometheus; guarded by `metrics.token` (README "Operations"). */
+export function metricsRoutes(metrics: PlatformMetrics, config: Pick<Config, 'env' | 'metrics'>): Router {
+  const router = new Router();
+  const expected = config.metrics.token && digest(config.metrics.token);
+  router.get('/metrics', async (ctx) => {
+    if (expected) {
+      const presented = /^Bearer (.+)$/i.exec(ctx.get('Authorization'))?.[1];
+      if (!presented || !timingSafeEqual(digest(presented), expected)) {
+        throw new PlatformError('metrics-unauthorized', 401, 'A bearer token is required.', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
+      }
+    } else if (config.env === 'production') {
+      throw new NotFound(); // not configured: as if there were no such page
+    }
+    const { contentType, text } = await metrics.exposition();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = contentType;
+    ctx.body = text;
+  });
+  return router;
+}
+
+// Equal-length digests, so the comparison takes the same time whatever was presented.
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+interface TarnPool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+
+export interface ProviderCallTotal {
+  provider: string;
+  method: string;
+  outcome: string;
+  calls: number;
+  cost_fen: number;
+}
+
+/**
+ * Totals of `provider_calls` by provider, method and outcome, without grouping the whole table at
+ * every scrape (at a million rows that takes ~0.4 s). The table is append-only, so rows up to a
+ * watermark are summed once and kept; only rows above it are read at each scrape, through the
+ * primary key. Ids come from a sequence in insert order, not commit order: a row may commit after
+ * a higher id was read. So the watermark only moves to the largest id seen at least `settleMs`
+ * earlier, by when any insert that had taken a lower id has committed (today they are single
+ * autocommitted statements: VerificationService.callProvider).
+ */
+export class ProviderCallTotals {
+  private readonly settled = new Map<string, ProviderCallTotal>();
+  private watermark = 0;
+  private readonly seen: Array<{ at: number; maxId: number }> = [];
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: Db,
+    private readonly settleMs = 10_000,
+  ) {}
+
+  /** Current totals. Reads run one at a time; one its caller stopped waiting for still settles. */
+  read(): Promise<ProviderCallTotal[]> {
+    const run = this.queue.then(() => this.readNow());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readNow(): Promise<ProviderCallTotal[]> {
+    const now = Date.now();
+    const settleTo = this.seen.filter((s) => s.at <= now - this.settleMs).at(-1)?.maxId ?? this.watermark;
+    if (settleTo > this.watermark) {
+      for (const row of await providerCallGroups(this.db, this.watermark, settleTo)) add(this.settled, row);
+      this.watermark = settleTo;
+    }
+    while (this.seen.length > 1 && this.seen[1]!.at <= now - this.settleMs) this.seen.shift();
+    const recent = await providerCallGroups(this.db, this.watermark);
+    this.seen.push({ at: now, maxId: Math.max(this.watermark, ...recent.map((r) => r.max_id)) });
+    const totals = new Map([...this.settled].map(([key, row]) => [key, { ...row }]));
+    for (const row of recent) add(totals, row);
+    return [...totals.values()];
+  }
+}
+
+function add(totals: Map<string, ProviderCallTotal>, row: ProviderCallTotal): void {
+  const key = `${row.provider}\u0000${row.method}\u0000${row.outcome}`;
+  const total = totals.get(key);
+  if (total) {
+    total.calls += row.calls;
+    total.cost_fen += row.cost_fen;
+  } else {
+    totals.set(key, { provider: row.provider, method: row.method, outcome: row.outcome, calls: row.calls, cost_fen: row.cost_fen });
+  }
+}
+
+// The one query of its own here: identity/store.ts's costTotals neither splits by outcome nor
+// reads a range of ids.
+async function providerCallGroups(db: Db, afterId: number, upToId?: number): Promise<Array<ProviderCallTotal & { max_id: number }>> {
+  const query = db('provider_calls')
+    .select('provider', 'method', 'outcome')
+    .count({ calls: '*' })
+    .sum({ cost_fen: 'cost_fen' })
+    .max({ max_id: 'id' })
+    .where('id', '>', afterId)
+    .groupBy('provider', 'method', 'outcome');
+  if (upToId !== undefined) query.andWhere('id', '<=', upToId);
+  const rows: Array<Record<string, unknown>> = await query;
+  return rows.map((r) => ({
+    provider: String(r.provider),
+    method: String(r.method),
+    outcome: String(r.outcome),
+    calls: Number(r.calls),
+    cost_fen: Number(r.cost_fen ?? 0),
+    max_id: Number(r.max_id),
+  }));
+}

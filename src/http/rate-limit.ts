@@ -1,0 +1,317 @@
+import { createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Knex } from 'knex';
+import type { Context, Next } from 'koa';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { normalizeLogin } from '../accounts/login.js';
+import type { AuditEventInput } from '../audit/events.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/index.js';
+import { PlatformError } from '../errors.js';
+
+/** The table of migration 010, shared by every limit (each has its own key prefix). */
+const TABLE = 'rate_limits';
+/** oidc-provider reads at most this much of a body (lib/shared/selective_body.js `LIMIT`). */
+const PROVIDER_BODY_LIMIT = 56 * 1024;
+
+type LimitName = AuditEventInput<'security.rate_limited'>['payload']['limit'];
+type KeyKind = AuditEventInput<'security.rate_limited'>['payload']['key_kind'];
+/** Who a lockout's audit event names: the limited account or client when known, else the system. */
+type Who = Pick<AuditEventInput, 'actor' | 'subjects'>;
+const SYSTEM: Who = { actor: { type: 'system' } };
+
+/** A request refused by a rate limit: 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3). */
+export class RateLimited extends PlatformError {
+  constructor(
+    readonly retryAfter: number,
+    refusal: string,
+  ) {
+    super('rate-limited', 429, `${refusal}; try again in ${retryAfter} seconds.`, { headers: { 'Retry-After': String(retryAfter) } });
+  }
+}
+
+const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+
+/**
+ * One limit: a rate-limiter-flexible limiter (fixed window from a key's first hit; a `blockDuration`
+ * lock when set) and what its lockout records. The hit that starts a refusal is the one whose
+ * count is exactly one over the limit, so a lockout is audited once, however many requests follow.
+ */
+class Limit {
+  constructor(
+    private readonly limiter: RateLimiterPostgres,
+    private readonly name: LimitName,
+    private readonly keyKind: KeyKind,
+    private readonly refusal: string,
+    private readonly log: AuditLog,
+    private readonly hashed: (key: string) => string,
+  ) {}
+
+  /** Counts one hit; throws RateLimited when it is over the limit. */
+  async consume(key: string, who: () => Who | Promise<Who> = () => SYSTEM): Promise<void> {
+    try {
+      await this.limiter.consume(this.hashed(key));
+    } catch (outcome) {
+      if (!(outcome instanceof RateLimiterRes)) throw outcome;
+      const retryAfter = secondsOf(outcome.msBeforeNext);
+      if (outcome.consumedPoints === this.limiter.points + 1) {
+        // Its own transaction: the refusal is recorded even though the request goes no further.
+        await this.log.record({ type: 'security.rate_limited', ...(await who()), payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter } });
+      }
+      throw new RateLimited(retryAfter, this.refusal);
+    }
+  }
+
+  /** Throws RateLimited while the key is over its limit (locked), without counting a hit. */
+  async refuseIfLocked(key: string): Promise<void> {
+    const outcome = await this.limiter.get(this.hashed(key));
+    if (outcome && outcome.consumedPoints > this.limiter.points) throw new RateLimited(secondsOf(outcome.msBeforeNext), this.refusal);
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(this.hashed(key));
+  }
+}
+
+/** Counts every hit even when one is refused; throws the refusal with the longest wait. */
+async function consumeAll(hits: Array<Promise<void> | undefined>): Promise<void> {
+  const outcomes = await Promise.allSettled(hits);
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  const other = failures.find((err) => !(err instanceof RateLimited));
+  if (other) throw other;
+  const refusals = failures as RateLimited[];
+  if (refusals.length) throw refusals.reduce((a, b) => (b.retryAfter > a.retryAfter ? b : a));
+}
+
+export interface RateLimitOptions {
+  limits: Config['rateLimits'];
+  /** Check API calls a merchant may make per minute (`verification.checkRatePerMinute`). */
+  checkPerMinute: number;
+  /**
+   * Keys (logins, IPs) are stored as HMAC-SHA256 under this secret: no login or IP in the table,
+   * none recoverable by hashing candidates, and a fixed length for its varchar(255).
+   */
+  keySecret: string;
+}
+
+/**
+ * The platform's rate limits (rate-limiter-flexible's RateLimiterPostgres), counted in the
+ * database so that every instance sees the same counts. Counting runs on a connection of its own,
+ * never inside a request's transaction: a count must survive that transaction's rollback, and on
+ * PGlite (one connection) a query outside an open transaction would wait for it forever. Callers
+ * count before they open one.
+ */
+export class RateLimits {
+  private readonly signInByLogin: Limit;
+  private readonly signInByIp: Limit;
+  private readonly registrationByIp: Limit;
+  private readonly verificationByAccount: Limit;
+  private readonly checkByClient: Limit;
+  private readonly tokenByClient: Limit;
+  private readonly tokenByIp: Limit;
+
+  constructor(db: Db, log: AuditLog, options: RateLimitOptions) {
+    const store = limiterStore(db);
+    const hashed = (key: string) => createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
+    let first = true;
+    const limit = (name: LimitName, keyKind: KeyKind, refusal: string, window: { points: number; duration: number; blockDuration?: number }) => {
+      const limiter = new RateLimiterPostgres({
+        storeClient: store,
+        storeType: 'knex',
+        tableName: TABLE,
+        tableCreated: true,
+        keyPrefix: `${name}:${keyKind}`,
+        // Expired rows of every limit share the table: one limiter's periodic clean-up is enough.
+        clearExpiredByTimeout: first,
+        ...window,
+      });
+      first = false;
+      return new Limit(limiter, name, keyKind, refusal, log, hashed);
+    };
+    // A failure limit locks on the `maxFailures`-th failure: the library refuses (and blocks) the
+    // hit that goes over `points`, so `points` is one less.
+    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({ points: f.maxFailures - 1, duration: f.window, blockDuration: f.lockDuration });
+    const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
+    const { signIn, registration, verification, token } = options.limits;
+    this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
+    this.signInByIp = limit('sign_in', 'ip', 'Too many failed sign-in attempts', failures(signIn.perIp));
+    this.registrationByIp = limit('registration', 'ip', 'Too many registrations from this network', requests(registration.perIp));
+    this.verificationByAccount = limit('verification', 'account', 'Too many verification attempts', requests(verification.perAccount));
+    this.checkByClient = limit('check_api', 'client', 'Too many check API calls', { points: options.checkPerMinute, duration: 60 });
+    this.tokenByClient = limit('token', 'client', 'Too many token requests', requests(token.perClient));
+    this.tokenByIp = limit('token', 'ip', 'Too many token requests', requests(token.perIp));
+  }
+
+  /**
+   * A password sign-in under its limits: refused while the login or the IP is locked; a wrong
+   * login or password (401) counts a failure against both, and a success clears the login's count
+   * (not the IP's: one account of one's own must not reset a guesser's budget). Logins are
+   * counted normalized, so spellings of one login share a count; one that is no valid login can
+   * never succeed and counts against the IP only.
+   */
+  async signIn<T>(attempt: { ip: string; login: string }, authenticate: () => Promise<T>): Promise<T> {
+    const login = normalizeLogin(attempt.login)?.login;
+    await this.signInByIp.refuseIfLocked(attempt.ip);
+    if (login) await this.signInByLogin.refuseIfLocked(login);
+    try {
+      const result = await authenticate();
+      if (login) await this.signInByLogin.reset(login);
+      return result;
+    } catch (err) {
+      if (!(err instanceof PlatformError) || err.status !== 401) throw err;
+      await consumeAll([this.signInByIp.consume(attempt.ip), login ? this.signInByLogin.consume(login) : undefined]);
+      throw err;
+    }
+  }
+
+  /** One registration attempt from this IP. */
+  countRegistration(ip: string): Promise<void> {
+    return this.registrationByIp.consume(ip);
+  }
+
+  /** One verification submission (verify form or step-up) of this account. */
+  countVerification(accountId: string): Promise<void> {
+    return this.verificationByAccount.consume(accountId, () => ({ actor: { type: 'account', id: accountId }, subjects: { account: accountId } }));
+  }
+
+  /** One check API call of this (authenticated) merchant. */
+  countCheck(clientId: string): Promise<void> {
+    return this.checkByClient.consume(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
+  }
+
+  /**
+   * One token request: per IP, and per client_id as sent. The client_id is not authenticated yet,
+   * so a lockout names it only when such a client exists (`isClient`), and never as the actor.
+   */
+  countToken(request: { ip: string; clientId?: string }, isClient: (clientId: string) => Promise<boolean>): Promise<void> {
+    const { clientId } = request;
+    const who = async (): Promise<Who> => (clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM);
+    return consumeAll([this.tokenByIp.consume(request.ip), clientId ? this.tokenByClient.consume(clientId, who) : undefined]);
+  }
+}
+
+/**
+ * The token endpoint's limits, before oidc-provider sees the request. A refusal answers the way
+ * token clients read errors, as an OAuth error response (RFC 6749 §5.2), not problem+json:
+ * `invalid_request` (`slow_down` belongs to device-flow polling only, RFC 8628 §3.5), with 429 and
+ * Retry-After.
+ */
+export function tokenRateLimit(limits: RateLimits, isClient: (clientId: string) => Promise<boolean>) {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
+    const clientId = basicClientId(ctx.get('authorization')) ?? (await bodyClientId(ctx));
+    try {
+      await limits.countToken({ ip: ctx.ip, clientId }, isClient);
+    } catch (err) {
+      if (!(err instanceof RateLimited)) throw err;
+      ctx.status = 429;
+      ctx.set('Retry-After', String(err.retryAfter));
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_request', error_description: `too many requests, retry after ${err.retryAfter} seconds` };
+      return;
+    }
+    return next();
+  };
+}
+
+/** The client_id of HTTP Basic client authentication: form-urlencoded, then Base64 (RFC 6749 §2.3.1). */
+function basicClientId(authorization: string): string | undefined {
+  const credentials = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization)?.[1];
+  if (!credentials) return undefined;
+  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 1) return undefined;
+  try {
+    return decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The client_id of the form body (client_secret_post, public clients), read without taking the
+ * body from oidc-provider, which reads the stream itself and warns about upstream parsers: the
+ * bytes are put back with `unshift` before the stream ends. Only a body of declared length is read.
+ */
+async function bodyClientId(ctx: Context): Promise<string | undefined> {
+  const length = ctx.request.length;
+  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > PROVIDER_BODY_LIMIT) return undefined;
+  const body = await peekBody(ctx.req, length);
+  return new URLSearchParams(body.toString('utf8')).get('client_id') ?? undefined;
+}
+
+/**
+ * Reads `length` bytes of the request body and puts them back (Node.js stream.unshift), so the
+ * next reader gets the whole body. They are put back in the same tick as the last read, before
+ * the stream can emit 'end' (after which unshift is not allowed).
+ */
+function peekBody(req: IncomingMessage, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      req.off('readable', read);
+      req.off('end', ended);
+      req.off('error', failed);
+      req.off('close', closed);
+    };
+    const failed = (err: Error) => {
+      stop();
+      reject(err);
+    };
+    const ended = () => failed(new PlatformError('malformed-request', 400, 'The body is shorter than its Content-Length.'));
+    const closed = () => failed(new PlatformError('malformed-request', 400, 'The request was closed before its body arrived.'));
+    function read() {
+      let chunk: Buffer | null;
+      while (size < length && (chunk = req.read() as Buffer | null) !== null) {
+        chunks.push(chunk);
+        size += chunk.length;
+      }
+      if (size < length) return;
+      stop();
+      const body = Buffer.concat(chunks, size);
+      req.unshift(body);
+      resolve(body);
+    }
+    req.on('readable', read);
+    req.on('end', ended);
+    req.on('error', failed);
+    req.on('close', closed);
+  });
+}
+
+/**
+ * Our knex pool as RateLimiterPostgres's `knex` store type uses it (`client.acquireConnection()`,
+ * then `connection.query({ text, values })` as node-postgres answers it). The pool itself, never
+ * the ambient transaction: `db.client` is the pool even inside one (db/transaction.ts). PGlite's
+ * one connection answers `query(text, values)` and has no `rowCount`, so it is wrapped to match.
+ */
+function limiterStore(db: Db) {
+  const pool = db.client as Knex.Client & { pglite?: PgliteLike };
+  return {
+    client: {
+      acquireConnection: async () => {
+        // Inside a transaction on PGlite this would wait for that transaction forever.
+        if ((db as { isTransaction?: boolean }).isTransaction) throw new Error('rate limits are counted outside transactions');
+        const connection = (await pool.acquireConnection()) as unknown;
+        return connection === pool.pglite ? new PgliteConnection(connection as PgliteLike) : connection;
+      },
+      releaseConnection: (connection: unknown) => pool.releaseConnection(connection instanceof PgliteConnection ? connection.pglite : connection),
+    },
+  };
+}
+
+interface PgliteLike {
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
+}
+
+class PgliteConnection {
+  constructor(readonly pglite: PgliteLike) {}
+
+  async query(q: { text: string; values?: unknown[] }) {
+    const result = await this.pglite.query(q.text, q.values ?? []);
+    return { rows: result.rows, rowCount: Math.max(result.rows.length, result.affectedRows ?? 0) };
+  }
+}

@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { PLATFORM_CLIENT_ID } from '../../src/clients/service.js';
+import { ENGINE } from '../helpers/db.js';
+import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
+import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';
+import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
+
+// Rate limits (issue 6) over real HTTP: failed sign-ins per login and per IP, registrations per
+// IP, verification submissions per account, check API calls per merchant and token requests per
+// client and per IP. Each test uses its own client IPs (X-Forwarded-For, trusted here), so the
+// limits of one test do not reach the next.
+
+const locale = (name: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${name}.json`), 'utf8')) as Record<string, string>;
+const zh = locale('zh-CN');
+const en = locale('en');
+const message = (messages: Record<string, string>, key: string, params: Record<string, string> = {}) =>
+  Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), messages[key]!);
+/** The page's text as a person reads it (nunjucks escapes a few characters). */
+const text = (html: string) => html.replace(/<[^>]*>/g, ' ').replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+
+const PASSWORD = 'correct horse battery';
+const OVERRIDES = {
+  trustProxy: true,
+  verification: { checkRatePerMinute: 2 },
+  rateLimits: {
+    signIn: { perLogin: { maxFailures: 3, window: 900, lockDuration: 900 }, perIp: { maxFailures: 5, window: 60, lockDuration: 60 } },
+    registration: { perIp: { max: 2, window: 3600 } },
+    verification: { perAccount: { max: 2, window: 3600 } },
+    token: { perClient: { max: 3, window: 60 }, perIp: { max: 4, window: 60 } },
+  },
+};
+
+type Running = Awaited<ReturnType<typeof startTestPlatform>>;
+
+describe(`rate limits (${ENGINE})`, () => {
+  let running: Running;
+  let url: (path: string) => string;
+
+  beforeAll(async () => {
+    running = await startTestPlatform(OVERRIDES);
+    url = (path) => `${running.issuer}${path}`;
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  const lockouts = async () =>
+    (await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map((row) => JSON.parse((row as unknown as { leaf: string }).leaf) as { actor: unknown; subjects: Record<string, string>; payload: Record<string, unknown> });
+
+  /** Posts the page's form to `action` as a browser at `ip` would (its CSRF field included when it has one). */
+  function post(agent: UserAgent, page: Page, action: string, fields: Record<string, string>, headers: Record<string, string>) {
+    const target = formAction(page, action);
+    const form = [...page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].find(([, attributes]) => new URL(/action="([^"]+)"/.exec(attributes!)![1]!, page.url).toString() === target);
+    const csrf = /<input type="hidden" name="_csrf" value="([^"]*)"/.exec(form?.[2] ?? '')?.[1];
+    return agent.navigate(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(csrf ? { _csrf: csrf, ...fields } : fields).toString(),
+    });
+  }
+
+  /** A fresh browser on the platform's sign-in page (through the first-party account client). */
+  async function signInPage(): Promise<{ agent: UserAgent; page: Page }> {
+    const agent = new UserAgent();
+    const page = await agent.navigate(url('/account/login'));
+    expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+$/);
+    return { agent, page };
+  }
+
+  async function signIn(login: string, password: string, ip: string, headers: Record<string, string> = {}) {
+    const { agent, page } = await signInPage();
+    return { agent, page: await post(agent, page, '/login', { login, password }, { 'x-forwarded-for': ip, ...headers }) };
+  }
+
+  const account = async () => {
+    const login = newLogin();
+    const created = await running.platform.accounts.register({ login, password: PASSWORD });
+    return { login, id: created.id };
+  };
+
+  it('locks a login after its failures, says so in both languages, and refuses even the right password', async () => {
+    const { login } = await account();
+    for (let i = 0; i < 2; i += 1) {
+      const { page } = await signIn(login, 'wrong password', '10.0.0.1');
+      expect(page.status).toBe(401);
+      expect(text(page.html)).toContain(zh['error.invalid_credentials']);
+    }
+    const third = (await signIn(login, 'wrong password', '10.0.0.1')).page;
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(890);
+    expect(text(third.html)).toContain(message(zh, 'error.sign_in_locked', { minutes: '15' }));
+
+    // Locked: the right password, spelled differently, from elsewhere, in English.
+    const right = (await signIn(` ${login.toUpperCase()} `, PASSWORD, '10.0.0.2', { 'accept-language': 'en' })).page;
+    expect(right.status).toBe(429);
+    expect(right.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(text(right.html)).toContain(message(en, 'error.sign_in_locked', { minutes: '15' }));
+
+    // A JSON client gets problem+json.
+    const json = (await signIn(login, PASSWORD, '10.0.0.3', { accept: 'application/json' })).page;
+    expect(json.status).toBe(429);
+    expect(json.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(json.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(JSON.parse(json.html)).toMatchObject({ type: 'urn:realname:problem:rate-limited', status: 429 });
+
+    // Another login from the first IP still signs in.
+    const other = await account();
+    expect((await signIn(other.login, PASSWORD, '10.0.0.1')).page.url).toBe(url('/account'));
+
+    // One event for the lockout, naming neither the login nor the IP.
+    const events = (await lockouts()).filter((e) => e.payload.key_kind === 'login');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: { type: 'system' }, payload: { limit: 'sign_in', key_kind: 'login', retry_after: 900 } });
+    expect(JSON.stringify(events[0])).not.toMatch(new RegExp(`${login.split('@')[0]}|10\\.0\\.0`));
+  });
+
+  it('clears a login’s failures when it signs in', async () => {
+    const { login } = await account();
+    for (let i = 0; i < 2; i += 1) expect((await signIn(login, 'wrong password', '10.0.1.1')).page.status).toBe(401);
+    expect((await signIn(login, PASSWORD, '10.0.1.1')).page.url).toBe(url('/account'));
+    for (let i = 0; i < 2; i += 1) expect((await signIn(login, 'wrong password', '10.0.1.2')).page.status).toBe(401);
+    expect((await signIn(login, 'wrong password', '10.0.1.2')).page.status).toBe(429);
+  });
+
+  it('locks an IP after its failures across logins, and only that IP', async () => {
+    const { login } = await account();
+    const before = (await lockouts()).length;
+    for (let i = 0; i < 4; i += 1) expect((await signIn(newLogin(), 'wrong password', '10.0.2.1')).page.status).toBe(401);
+    const fifth = (await signIn('not a login', 'wrong password', '10.0.2.1')).page;
+    expect(fifth.status).toBe(429);
+    expect(fifth.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await signIn(login, PASSWORD, '10.0.2.1')).page.status).toBe(429);
+    expect((await signIn(login, PASSWORD, '10.0.2.2')).page.url).toBe(url('/account'));
+    const events = (await lockouts()).slice(before);
+    expect(events.map((e) => e.payload)).toEqual([{ limit: 'sign_in', key_kind: 'ip', retry_after: 60 }]);
+  });
+
+  it('counts on every instance that shares the database', async () => {
+    // Same issuer: a second instance of one deployment, reached on its own port.
+    const second: RunningPlatform = await startPlatform(running.database, { ...OVERRIDES, issuer: running.issuer });
+    try {
+      const secondUrl = `http://127.0.0.1:${(second.server.address() as AddressInfo).port}`;
+      const unknown = (base: string, ip: string) =>
+        fetch(`${base}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from('shared-count:secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+          body: 'grant_type=client_credentials',
+        });
+      const statuses = [];
+      for (const [base, ip] of [[running.issuer, '10.0.3.1'], [secondUrl, '10.0.3.2'], [running.issuer, '10.0.3.3'], [secondUrl, '10.0.3.4']] as const) statuses.push((await unknown(base, ip)).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      // No such client: its lockout names none.
+      expect((await lockouts()).at(-1)).toMatchObject({ subjects: {}, payload: { limit: 'token', key_kind: 'client' } });
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('limits registrations per IP', async () => {
+    const register = async (ip: string) => {
+      const { agent, page } = await signInPage();
+      const form = await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString());
+      return post(agent, form, '/register', { login: newLogin(), password: PASSWORD }, { 'x-forwarded-for': ip });
+    };
+    for (let i = 0; i < 2; i += 1) expect((await register('10.0.4.1')).url).toBe(url('/account'));
+    const third = await register('10.0.4.1');
+    expect(third.status).toBe(429);
+    expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(3500);
+    expect(text(third.html)).toContain(zh['error.rate-limited']);
+    expect((await register('10.0.4.2')).url).toBe(url('/account'));
+  });
+
+  it('limits verification submissions per account', async () => {
+    const person = await account();
+    const { agent } = await signIn(person.login, PASSWORD, '10.0.5.1');
+    expect((await agent.navigate(url('/account/verify'))).status).toBe(200);
+    const submit = () => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '张三', document_number: '110105194912310021' })) form.append(name, value);
+      return agent.upload(url('/account/verify'), form);
+    };
+    for (let i = 0; i < 2; i += 1) expect((await submit()).status).toBe(400);
+    const third = await submit();
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(text(third.html)).toContain(zh['verify.error.rate-limited']);
+
+    // One budget per account: the same form inside a merchant's sign-in is refused too.
+    const merchant = await addMerchant(running.platform, { levels: ['result'] });
+    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), { scope: 'openid realname' });
+    const form = await agent.navigate(start.url.toString());
+    expect(new URL(form.url).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);
+    const fields = new FormData();
+    for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '王五', document_number: '440524198001010013' })) fields.append(name, value);
+    const inMerchantFlow = await agent.upload(formAction(form, '/verify'), fields);
+    expect(inMerchantFlow.status).toBe(429);
+    expect(inMerchantFlow.headers.get('retry-after')).toMatch(/^\d+$/);
+    const events = (await lockouts()).filter((e) => e.payload.limit === 'verification');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: { type: 'account', id: person.id }, subjects: { account: person.id }, payload: { key_kind: 'account' } });
+  });
+
+  /** A token request with client credentials in HTTP Basic, or a form with `client_id`, from `ip`. */
+  const token = async (ip: string, auth: { basic: [string, string] } | { body: Record<string, string> }, body: Record<string, string> = { grant_type: 'client_credentials', scope: 'realname:check' }) => {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip };
+    if ('basic' in auth) headers.authorization = `Basic ${Buffer.from(auth.basic.map(encodeURIComponent).join(':')).toString('base64')}`;
+    const response = await fetch(url('/token'), { method: 'POST', headers, body: new URLSearchParams({ ...body, ...('body' in auth ? auth.body : {}) }).toString() });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, string> };
+  };
+
+  it('limits check API calls per merchant', async () => {
+    const merchant = await addMerchant(running.platform);
+    const { access_token: accessToken } = (await token('10.0.6.1', { basic: [merchant.client_id, merchant.client_secret] })).body;
+    const check = () =>
+      fetch(url('/api/verifications/check'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ document_type: 'cn_resident_id', document_number: '11010519491231002X', name: '张三' }),
+      });
+    for (let i = 0; i < 2; i += 1) expect((await check()).status).toBe(200);
+    for (let i = 0; i < 2; i += 1) {
+      const refused = await check();
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ type: 'urn:realname:problem:rate-limited' });
+    }
+    const events = (await lockouts()).filter((e) => e.payload.limit === 'check_api');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, subjects: { client: merchant.client_id } });
+  });
+
+  it('limits token requests per client, as an OAuth error with Retry-After', async () => {
+    const before = (await lockouts()).length;
+    const merchant = await addMerchant(running.platform);
+    const basic = { basic: [merchant.client_id, merchant.client_secret] as [string, string] };
+    for (let i = 0; i < 3; i += 1) expect((await token(`10.0.7.${i}`, basic)).status).toBe(200);
+    const refused = await token('10.0.7.9', basic);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.headers.get('cache-control')).toBe('no-store');
+    expect(refused.body).toEqual({ error: 'invalid_request', error_description: `too many requests, retry after ${refused.headers.get('retry-after')} seconds` });
+    // Another client is not affected.
+    const other = await addMerchant(running.platform);
+    expect((await token('10.0.7.9', { basic: [other.client_id, other.client_secret] })).status).toBe(200);
+
+    // A client_id in the form body counts too, and oidc-provider still reads the whole body: it
+    // finds the public client by that client_id and judges the grant_type it asks for.
+    const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
+    for (let i = 0; i < 3; i += 1) {
+      const answered = await token(`10.0.8.${i}`, { body: { client_id: PLATFORM_CLIENT_ID } }, code);
+      expect(answered).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+    }
+    expect((await token('10.0.8.9', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).status).toBe(429);
+
+    // The lockouts name the clients, which exist, as subjects only: the client_id is not authenticated.
+    const events = (await lockouts()).slice(before);
+    expect(events.map((e) => [e.payload.key_kind, e.subjects])).toEqual([['client', { client: merchant.client_id }], ['client', { client: PLATFORM_CLIENT_ID }]]);
+    expect(events.every((e) => (e.actor as { type: string }).type === 'system')).toBe(true);
+  });
+
+  it('limits token requests per IP, whatever the client', async () => {
+    const statuses = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await token('10.0.9.1', { basic: [`unknown-${i}`, 'secret'] })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    const events = (await lockouts()).filter((e) => e.payload.limit === 'token' && e.payload.key_kind === 'ip');
+    expect(events).toHaveLength(1);
+    expect(events[0]!.subjects).toEqual({});
+  });
+});
