@@ -1,0 +1,88 @@
+import { monotonicMicros, type Window } from '../lib/cpu-profile.js';
+import type { BenchDatabase, SessionProfile } from '../lib/database.js';
+import type { BenchOptions } from '../lib/options.js';
+import { cpuMsPerRequest, whileSampling, type Usage } from '../lib/proc.js';
+import { fmt, type Report } from '../lib/report.js';
+import { runHttpLoad, type LoadResult, type LoadSpec, type LoadTarget } from '../load/http-load.js';
+import type { RunningServer } from '../server/platform.js';
+import type { Client, Fixtures } from '../setup/fixtures.js';
+
+/** What a scenario against a running platform server gets. */
+export interface ServerScenario {
+  options: BenchOptions;
+  database: BenchDatabase;
+  server: RunningServer;
+  fixtures: Fixtures;
+  report: Report;
+  /** The server processes' resident set and CPU time under each load, for the memory rows. */
+  usage: Record<string, Usage>;
+  /** When each load ran, to find it in the server's CPU profile. */
+  windows: Record<string, Window>;
+}
+
+/**
+ * Runs the load `work` against the server, sampling its processes' resident set and CPU time
+ * (kept under `name`) and noting when it ran.
+ */
+export async function sampled<T>(scenario: ServerScenario, name: string, work: () => Promise<T>): Promise<T> {
+  const fromUs = monotonicMicros();
+  const { database, server } = scenario;
+  const backends = database.postgres && (() => database.postgres!.backends());
+  const { result, sessions } = await watchingSessions(database, scenario.report, `${name} (${server.layout.name})`, () => whileSampling(server.pids, work, backends));
+  scenario.windows[name] = { fromUs, toUs: monotonicMicros() };
+  scenario.usage[name] = { ...result.usage, ...(sessions ? { sessions } : {}) };
+  return result.result;
+}
+
+/** Runs `work`; on PostgreSQL, notes what the database's sessions waited for meanwhile. */
+export async function watchingSessions<T>(database: BenchDatabase, report: Report, name: string, work: () => Promise<T>): Promise<{ result: T; sessions?: SessionProfile }> {
+  if (!database.postgres) return { result: await work() };
+  const { result, sessions } = await database.postgres.sessions(work);
+  const entries = Object.entries(sessions);
+  report.note(`${name}: PostgreSQL sessions, average active by wait: ${entries.length ? entries.slice(0, 5).map(([what, n]) => `${what} ${n}`).join(', ') : 'none'}`);
+  return { result, sessions };
+}
+
+/** CPU time per request (ms) of the server, and of PostgreSQL, under a load at `perSecond`. */
+export function serverCpu(usage: Usage | undefined, perSecond: number, per = 'req'): string {
+  if (!usage) return '';
+  const db = usage.dbCpuSeconds === undefined ? '' : ` + PostgreSQL ${fmt(cpuMsPerRequest(usage, perSecond, usage.dbCpuSeconds))}`;
+  return `CPU ${fmt(cpuMsPerRequest(usage, perSecond))}${db} ms/${per}`;
+}
+
+/**
+ * Connections per target so that each server process gets `options.connections`, whether the
+ * layout has one port (a cluster) or one port per process.
+ */
+export function connectionsPerTarget(options: BenchOptions, processes: number, targets: number): number {
+  return Math.ceil((options.connections * processes) / targets);
+}
+
+export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** RFC 6749 §2.3.1: client_secret_basic (each part form-urlencoded first). */
+export function basicAuth(client: Client): Record<string, string> {
+  const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
+  return { authorization: `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString('base64')}` };
+}
+
+/** Token endpoint load from `client` against `targets` (one per port). */
+export function tokenLoad(options: BenchOptions, client: Client, targets: LoadTarget[], processes: number, extra: Partial<LoadSpec> = {}): Promise<LoadResult> {
+  return runHttpLoad({
+    targets,
+    method: 'POST',
+    path: '/token',
+    headers: { ...FORM, ...basicAuth(client) },
+    connections: connectionsPerTarget(options, processes, targets.length),
+    seconds: options.seconds,
+    warmup: options.warmup,
+    ...extra,
+  });
+}
+
+/** "1,234/s (p50 3 ms, p99 12 ms)", with failures when there were any. */
+export function describeLoad(result: LoadResult, unit = '/s'): string {
+  const failures = result.non2xx + result.errors + result.timeouts;
+  const codes = Object.entries(result.statusCodes).filter(([code]) => !code.startsWith('2'));
+  return `${result.perSecond.toLocaleString('en-US')}${unit} (p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms)${failures ? `, ${failures} failed${codes.length ? ` [${codes.map(([c, n]) => `${c}×${n}`).join(' ')}]` : ''}` : ''}`;
+}

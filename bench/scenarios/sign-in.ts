@@ -1,0 +1,37 @@
+import { runArgon2Ceiling, runSignInLoad } from '../flows/sign-in-load.js';
+import { fmt, verdict } from '../lib/report.js';
+import { TARGETS } from '../lib/targets.js';
+import { platformConfig } from '../setup/fixtures.js';
+import { sampled, serverCpu, type ServerScenario } from './context.js';
+
+// Scenario 3: whole authorization code flows with a password sign-in (argon2id at the configured
+// parameters) from concurrent browsers in a driver process. Baseline: the same number of raw
+// argon2 verifications at a time, which is what each flow must spend at least once.
+
+export async function measureSignIn(scenario: ServerScenario): Promise<void> {
+  const { options, server, fixtures, report } = scenario;
+  const params = platformConfig().argon2;
+  const flows = await sampled(scenario, 'sign_in', () =>
+    runSignInLoad({
+      issuer: server.issuer,
+      bases: server.urls,
+      merchant: fixtures.merchant,
+      people: fixtures.people,
+      browsers: options.browsers,
+      seconds: options.seconds,
+      warmup: options.warmup,
+    }),
+  );
+  const ceiling = await runArgon2Ceiling({ params, concurrency: options.browsers, seconds: options.seconds, warmup: options.warmup });
+  const share = flows.perSecond / ceiling.perSecond;
+  report.record(`sign_in/${server.layout.name}`, { flows, argon2: ceiling, argon2_params: params, share_of_argon2: share });
+  if (flows.errors) report.warn(`sign-in (${server.layout.name}): ${flows.errors} flows failed, e.g. ${flows.errorSamples?.[0]}`);
+  report.add({
+    scenario: 'sign-in flow',
+    setting: `${server.layout.name}, ${options.browsers} browsers`,
+    result: `${fmt(flows.perSecond)} flows/s (p50 ${fmt(flows.p50_ms)} ms, p99 ${fmt(flows.p99_ms)} ms)${flows.errors ? `, ${flows.errors} failed` : ''}; ${fmt(share * 100)}%; ${serverCpu(scenario.usage.sign_in, flows.perSecond, 'flow')}; driver ${fmt(flows.ownCpuMsPerOperation)} ms/flow`,
+    baseline: `argon2.verify ${fmt(ceiling.perSecond)}/s, CPU ${fmt(ceiling.ownCpuMsPerOperation)} ms each (m=${params.memoryCost} t=${params.timeCost} p=${params.parallelism})`,
+    target: `≥ ${TARGETS.signInOfArgon2 * 100}% of argon2`,
+    verdict: verdict(share, '>=', TARGETS.signInOfArgon2),
+  });
+}
