@@ -38,18 +38,34 @@ export function findPayload(db: Queryable, model: string, where: { id?: string; 
     .first();
 }
 
+/** The class key of the per-grant advisory locks (two-int key space, apart from the audit lock's). */
+const GRANT_LOCK = 0x6772616e; // "gran"
+
 /**
  * Marks a payload consumed in one conditional UPDATE, so of concurrent callers exactly one wins.
  * Returns `{ consumed: false, grantId }` to the losers (a replay).
+ *
+ * Inside a transaction the grant's lock (see destroyByGrantId) is taken first, in the statement
+ * that reads the grant: a losing UPDATE keeps the row locked to the end of its transaction
+ * (READ COMMITTED locks the newest version of a concurrently changed row before re-checking the
+ * WHERE, PostgreSQL docs §13.2.1), so a loser that took the grant's lock only afterwards, to
+ * revoke the grant, could wait for a deleter that waits for that row.
  */
 export async function consumePayload(db: Queryable, model: string, id: string): Promise<{ consumed: boolean; grantId?: string }> {
+  const grantOf = async (lock: boolean): Promise<string | undefined> => {
+    const query = db('oidc_payloads').select('grant_id').where({ model, id }).whereNotNull('grant_id');
+    if (lock) query.select(db.raw('pg_advisory_xact_lock(?, hashtext(grant_id))', [GRANT_LOCK]));
+    return ((await query.first()) as { grant_id: string } | undefined)?.grant_id;
+  };
+  const locked = db.isTransaction ? await grantOf(true) : undefined;
   const updated = await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.fn.now() });
   if (updated > 0) return { consumed: true };
-  const row: { grant_id: string | null } | undefined = await db('oidc_payloads').select('grant_id').where({ model, id }).first();
-  return { consumed: false, grantId: row?.grant_id ?? undefined };
+  return { consumed: false, grantId: db.isTransaction ? locked : await grantOf(false) };
 }
 
 export async function destroyPayload(db: Queryable, model: string, id: string): Promise<void> {
+  // A Grant row is deleted under the grant's lock, like the rest of its rows (destroyByGrantId).
+  if (model === 'Grant') await lockGrant(db, id);
   await db('oidc_payloads').where({ model, id }).delete();
 }
 
@@ -62,8 +78,20 @@ export async function findGrantsOfAccount(db: Queryable, accountId: string): Pro
     .orderByRaw("(payload->>'iat')::bigint DESC");
 }
 
+/**
+ * Deletes every row of a grant. Inside a transaction, deleters of one grant first take a lock on
+ * it, held to their commit: a replayed code's revocation runs several such DELETEs in one
+ * transaction (oidc-provider's revoke, one per model), and two of them, each holding rows the
+ * other wanted, deadlocked with a redemption waiting on the code's row (seen on PostgreSQL).
+ */
 export async function destroyByGrantId(db: Queryable, grantId: string): Promise<number> {
+  await lockGrant(db, grantId);
   return db('oidc_payloads').where({ grant_id: grantId }).delete();
+}
+
+/** Takes the grant's lock to the end of the transaction; outside one there is nothing to hold. */
+async function lockGrant(db: Queryable, grantId: string): Promise<void> {
+  if (db.isTransaction) await db.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [GRANT_LOCK, grantId]);
 }
 
 /**
