@@ -23,6 +23,7 @@ import type { Views } from '../http/views.js';
 import { grantConsent } from './consent.js';
 
 const credentials = z.object({ login: text(254), password: text(1024) });
+const consentChoice = z.object({ level: text(20).optional(), partial: text(20).optional() });
 
 /** Error codes that have their own message on the pages; others show the generic one. */
 const KNOWN_ERRORS = new Set(['login_invalid', 'password_too_short', 'password_too_long', 'login-taken', 'rate-limited']);
@@ -249,7 +250,7 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
 
   router.post('/confirm', async (ctx) => {
     const found = await details(ctx, 'consent');
-    const chosen = parseBody(ctx, z.object({ level: text(20).optional(), partial: text(20).optional() }));
+    const chosen = parseBody(ctx, consentChoice);
     let outcome: Awaited<ReturnType<GrantService['consent']>>;
     try {
       outcome = await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), chosen);

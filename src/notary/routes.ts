@@ -64,6 +64,9 @@ const searchSchema = z
 // Decimal integers written plainly: no signs, exponents, hex, spaces or leading zeros.
 const index = z.string().regex(/^(0|[1-9]\d{0,15})$/, 'a whole number: 0, 1, 2, …').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
 const size = z.string().regex(/^[1-9]\d{0,15}$/, 'a whole number from 1').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+const inclusionQuery = z.object({ leaf_index: index, tree_size: size }).strict();
+const consistencyQuery = z.object({ first: size, second: size }).strict();
+const evidenceRequest = z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict();
 
 /** An event as the API shows it: the leaf's fields plus its hash. */
 function toApiEvent(row: EventRow) {
@@ -164,7 +167,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   });
 
   router.get('/proofs/inclusion', read, async (ctx) => {
-    const q = parseQuery(ctx, z.object({ leaf_index: index, tree_size: size }).strict());
+    const q = parseQuery(ctx, inclusionQuery);
     if (q.leaf_index >= q.tree_size) throw new InvalidInput([{ field: 'leaf_index', code: 'too_big', message: 'must be below tree_size' }]);
     await checkSize('tree_size', q.tree_size);
     const proof = await log.inclusionProof(q.leaf_index, q.tree_size);
@@ -173,7 +176,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   });
 
   router.get('/proofs/consistency', read, async (ctx) => {
-    const q = parseQuery(ctx, z.object({ first: size, second: size }).strict());
+    const q = parseQuery(ctx, consistencyQuery);
     if (q.first > q.second) throw new InvalidInput([{ field: 'first', code: 'too_big', message: 'must not exceed second' }]);
     await checkSize('second', q.second);
     const proof = await log.consistencyProof(q.first, q.second);
@@ -197,10 +200,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   });
 
   router.post('/evidence', read, requireJson, async (ctx) => {
-    const { leaf_indices } = parseBody(
-      ctx,
-      z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict(),
-    );
+    const { leaf_indices } = parseBody(ctx, evidenceRequest);
     const wanted = [...new Set(leaf_indices)].sort((a, b) => a - b);
     const rows = await log.events(wanted);
     const missing = wanted.filter((i) => !rows.some((r) => Number(r.leaf_index) === i));
