@@ -1,5 +1,4 @@
 import { createHmac } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import type { Knex } from 'knex';
 import type { Context, Next } from 'koa';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
@@ -9,11 +8,10 @@ import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import { PlatformError } from '../errors.js';
+import { peekProviderForm } from './peek-form.js';
 
 /** The table of migration 010, shared by every limit (each has its own key prefix). */
 const TABLE = 'rate_limits';
-/** oidc-provider reads at most this much of a body (lib/shared/selective_body.js `LIMIT`). */
-const PROVIDER_BODY_LIMIT = 56 * 1024;
 
 type LimitName = AuditEventInput<'security.rate_limited'>['payload']['limit'];
 type KeyKind = AuditEventInput<'security.rate_limited'>['payload']['key_kind'];
@@ -230,56 +228,10 @@ function basicClientId(authorization: string): string | undefined {
   }
 }
 
-/**
- * The client_id of the form body (client_secret_post, public clients), read without taking the
- * body from oidc-provider, which reads the stream itself and warns about upstream parsers: the
- * bytes are put back with `unshift` before the stream ends. Only a body of declared length is read.
- */
+/** The client_id of the form body (client_secret_post, public clients), as oidc-provider will read it. */
 async function bodyClientId(ctx: Context): Promise<string | undefined> {
-  const length = ctx.request.length;
-  if (!ctx.is('application/x-www-form-urlencoded') || !length || length > PROVIDER_BODY_LIMIT) return undefined;
-  const body = await peekBody(ctx.req, length);
-  return new URLSearchParams(body.toString('utf8')).get('client_id') ?? undefined;
-}
-
-/**
- * Reads `length` bytes of the request body and puts them back (Node.js stream.unshift), so the
- * next reader gets the whole body. They are put back in the same tick as the last read, before
- * the stream can emit 'end' (after which unshift is not allowed).
- */
-function peekBody(req: IncomingMessage, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      req.off('readable', read);
-      req.off('end', ended);
-      req.off('error', failed);
-      req.off('close', closed);
-    };
-    const failed = (err: Error) => {
-      stop();
-      reject(err);
-    };
-    const ended = () => failed(new PlatformError('malformed-request', 400, 'The body is shorter than its Content-Length.'));
-    const closed = () => failed(new PlatformError('malformed-request', 400, 'The request was closed before its body arrived.'));
-    function read() {
-      let chunk: Buffer | null;
-      while (size < length && (chunk = req.read() as Buffer | null) !== null) {
-        chunks.push(chunk);
-        size += chunk.length;
-      }
-      if (size < length) return;
-      stop();
-      const body = Buffer.concat(chunks, size);
-      req.unshift(body);
-      resolve(body);
-    }
-    req.on('readable', read);
-    req.on('end', ended);
-    req.on('error', failed);
-    req.on('close', closed);
-  });
+  const value = (await peekProviderForm(ctx))?.client_id;
+  return [value ?? []].flat()[0];
 }
 
 /**
