@@ -65,7 +65,16 @@ export interface RegisteredClient extends ClientInfo {
   client_secret: string;
 }
 
+/**
+ * How long a process answers oidc-provider's client look-ups from memory. Every token request
+ * looks its client up; registrations change only through the operator CLI, so a process sees a
+ * change at most this late (a new client at once: misses are not kept).
+ */
+const METADATA_TTL_MS = 30_000;
+
 export class ClientService {
+  private readonly metadata = new Map<string, { value: Record<string, unknown>; expires: number }>();
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
@@ -128,6 +137,7 @@ export class ClientService {
    * person's session, never a token), registered or brought up to date with the issuer on start.
    */
   async ensurePlatformClient(clientId: string, redirectUri: string): Promise<void> {
+    this.metadata.delete(clientId);
     await upsertClient(this.db, {
       client_id: clientId,
       client_secret_encrypted: this.box.seal(randomBytes(32).toString('base64url'), secretContext(clientId)),
@@ -146,8 +156,17 @@ export class ClientService {
     return (await listClients(this.db)).map(toInfo);
   }
 
-  /** Client metadata in the shape oidc-provider reads (RFC 7591 names plus ours). */
+  /** Client metadata in the shape oidc-provider reads (RFC 7591 names plus ours), kept a while. */
   async findOidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const kept = this.metadata.get(clientId);
+    if (kept && kept.expires > Date.now()) return { ...kept.value };
+    const value = await this.readOidcMetadata(clientId);
+    if (value) this.metadata.set(clientId, { value, expires: Date.now() + METADATA_TTL_MS });
+    else this.metadata.delete(clientId);
+    return value && { ...value };
+  }
+
+  private async readOidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
     const row = await findClient(this.db, clientId);
     if (!row) return undefined;
     return {
