@@ -24,6 +24,8 @@ import {
   updatePersonIdentity,
   upsertPerson,
   validResults,
+  validResultsOfAccount,
+  personIndexOfAccount,
   verificationsOfAccount,
   type VerificationMethod,
   type VerificationRow,
@@ -171,8 +173,7 @@ export class VerificationService {
 
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
   async personIndexOf(accountId: string): Promise<string | undefined> {
-    const personId = await personOfAccount(this.db, accountId);
-    return personId ? (await findPerson(this.db, personId))?.person_index : undefined;
+    return personIndexOfAccount(this.db, accountId);
   }
 
   /**
@@ -180,9 +181,9 @@ export class VerificationService {
    * `method`, from one look-up of the account's person.
    */
   async standingOf(accountId: string, method: VerificationMethod = 'document'): Promise<{ personId?: string; result?: Result }> {
-    const personId = await personOfAccount(this.db, accountId);
+    const { personId, results } = await validResultsOfAccount(this.db, accountId, new Date());
     if (!personId) return {};
-    const rows = (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId));
+    const rows = results.filter((r) => speaksFor(r, accountId));
     const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
     return { personId, result: row && toResult(row) };
   }

@@ -108,6 +108,32 @@ export async function validResults(db: Queryable, personId: string, now: Date): 
     .orderBy('verified_at', 'desc');
 }
 
+/**
+ * The account's person and that person's passed results still valid at `now` with queries left,
+ * newest first: validResults through the account, in one query (it runs at every token and
+ * userinfo request of a realname level).
+ */
+export async function validResultsOfAccount(db: Queryable, accountId: string, now: Date): Promise<{ personId?: string; results: VerificationRow[] }> {
+  const { rows } = await db.raw(
+    `SELECT a.person_id AS account_person_id, v.*
+       FROM accounts a
+       LEFT JOIN verifications v ON v.person_id = a.person_id AND v.status = 'passed'
+        AND (v.expires_at IS NULL OR v.expires_at > ?) AND (v.max_queries IS NULL OR v.queries_used < v.max_queries)
+      WHERE a.id = ?
+      ORDER BY v.verified_at DESC`,
+    [now, accountId],
+  );
+  const found = rows as Array<VerificationRow & { account_person_id: string | null }>;
+  const personId = found[0]?.account_person_id ?? undefined;
+  return { personId, results: found.filter((row) => row.id !== null).map(({ account_person_id: _, ...row }) => row as VerificationRow) };
+}
+
+/** The blind index of the account's person, if the account has one. */
+export async function personIndexOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
+  const row: { person_index: string } | undefined = await db('accounts as a').join('persons as p', 'p.id', 'a.person_id').where('a.id', accountId).first('p.person_index');
+  return row?.person_index;
+}
+
 export async function verificationsOfAccount(db: Queryable, accountId: string, limit = 20): Promise<VerificationRow[]> {
   return db<VerificationRow>('verifications').where({ account_id: accountId }).orderBy('created_at', 'desc').limit(limit);
 }
