@@ -11,7 +11,7 @@ import { measureRefresh, refreshChainStarts } from './scenarios/refresh.js';
 import { reportReuse, simulateReuse } from './scenarios/reuse.js';
 import { measureSignIn } from './scenarios/sign-in.js';
 import { measureUserinfo } from './scenarios/userinfo.js';
-import { layoutsFor, startPlatformServer, type Layout, type ServerOptions } from './server/platform.js';
+import { buildPlatform, layoutsFor, startPlatformServer, type Layout, type ServerOptions } from './server/platform.js';
 import { reportProfiles } from './server/profiles.js';
 import { prepareFixtures, type Fixtures } from './setup/fixtures.js';
 
@@ -27,6 +27,7 @@ const SERVER_SCENARIOS: Array<[ScenarioName, (scenario: ServerScenario) => Promi
 ];
 
 const options = parseOptions(process.argv.slice(2));
+buildPlatform();
 for (const engine of options.engines) await runEngine(engine, options);
 
 async function runEngine(engine: Engine, options: BenchOptions): Promise<void> {

@@ -36,9 +36,10 @@ function reapOnExit(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 }
 
-/** Starts `node [nodeArgs] --import tsx <entry>` with exactly `env` (plus PATH and HOME), in `cwd`. */
+/** Starts `node [nodeArgs] <entry>` (through tsx for a .ts entry) with exactly `env` (plus PATH and HOME), in `cwd`. */
 export function startService(entry: string, env: Record<string, string>, options: { nodeArgs?: string[]; cwd?: string } = {}): Service {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', entry], {
+  // TypeScript entries run through tsx; the platform itself runs compiled, as in production.
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], {
     cwd: options.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BenchDatabase } from '../lib/database.js';
@@ -48,7 +49,16 @@ export interface ServerOptions {
   profileDir?: string;
 }
 
-const MAIN = resolve('src/main.ts');
+/** The platform as production runs it: compiled (`npm run build`) into dist/, no tsx. */
+const MAIN = resolve('dist/src/main.js');
+
+/**
+ * Compiles the platform, so the servers run this tree's code as production would (tsx, for one,
+ * keeps every module's source and source map: 190 MiB idle against 117 compiled, measured).
+ */
+export function buildPlatform(): void {
+  execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+}
 
 export async function startPlatformServer(database: BenchDatabase, layout: Layout, options: ServerOptions = {}): Promise<RunningServer> {
   const ports = await Promise.all(Array.from({ length: layout.mode === 'ports' ? layout.processes : 1 }, freePort));

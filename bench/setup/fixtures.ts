@@ -100,24 +100,21 @@ async function verifiedPerson(platform: Platform, hasher: PasswordHasher, client
 }
 
 /**
- * Refresh tokens as a level-2 authorization code grant would have issued them: one grant per
- * person, the tokens spread over the grants, saved through oidc-provider's models.
+ * Refresh tokens as level-2 authorization code grants would have issued them, saved through
+ * oidc-provider's models: one grant per token (a rotating refresh token is its grant's one live
+ * token, so one chain is one grant), the people taking turns as their owners.
  */
 async function mintRefreshTokens(platform: Platform, clientId: string, people: Person[], count: number): Promise<string[]> {
   const { provider } = platform;
   const client = (await provider.Client.find(clientId))!;
-  const grants = await Promise.all(
-    people.map(async ({ accountId }) => {
-      const grant = new provider.Grant({ accountId, clientId });
-      grant.addOIDCScope(REFRESH_SCOPE);
-      return { accountId, grantId: await grant.save() };
-    }),
-  );
   const authTime = Math.floor(Date.now() / 1000);
   const tokens: string[] = [];
   for (let start = 0; start < count; start += 50) {
-    const batch = Array.from({ length: Math.min(50, count - start) }, (_, k) => {
-      const { accountId, grantId } = grants[(start + k) % grants.length]!;
+    const batch = Array.from({ length: Math.min(50, count - start) }, async (_, k) => {
+      const { accountId } = people[(start + k) % people.length]!;
+      const grant = new provider.Grant({ accountId, clientId });
+      grant.addOIDCScope(REFRESH_SCOPE);
+      const grantId = await grant.save();
       const token = new provider.RefreshToken({ client, accountId, grantId, scope: REFRESH_SCOPE, gty: 'authorization_code', authTime, acr: ACR.password, amr: [...AMR.password], expiresWithSession: false });
       return token.save();
     });
