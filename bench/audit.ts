@@ -13,6 +13,7 @@ import type { Engine } from './lib/options.js';
 // --batch events per transaction) against plain INSERTs of the same rows, and proof cost as the
 // log grows to 10^4, 10^5, 10^6 leaves (filled 1000 events per transaction; --max 0 skips them).
 // Usage: tsx bench/audit.ts [--engine pglite|postgres] [--max 1000000] [--writers 8] [--batch 1] [--seconds 10]
+//        [--integrate-interval 200] (ms between integrations while the writers write, as audit.integrateInterval)
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     writers: { type: 'string', default: '8' },
     batch: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '10' },
+    'integrate-interval': { type: 'string', default: '200' },
   },
 });
 const engine = values.engine as Engine;
@@ -30,7 +32,7 @@ try {
   await migrateLatest(db);
   const log = new AuditLog(db);
   const load = { writers: Number(values.writers), seconds: Number(values.seconds), batch: Number(values.batch) };
-  const appends = await measureAppends(db, log, load);
+  const appends = await measureAppends(db, log, { ...load, integrateInterval: Number(values['integrate-interval']) });
   console.log(`appends (${engine}, ${load.writers} writers, ${load.batch} event/tx): ${JSON.stringify(appends)}`);
   const plain = await measurePlainInserts(db, load);
   console.log(`plain inserts (${engine}): ${JSON.stringify(plain)}`);

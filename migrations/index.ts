@@ -7,7 +7,7 @@ import * as outbox from './20261123_005_outbox.js';
 import * as grants from './20261123_006_grants.js';
 import * as credentials from './20261123_007_merchant_credentials.js';
 import * as dossier from './20261123_008_dossier.js';
-import * as auditAppend from './20261123_009_audit_append.js';
+import * as auditQueue from './20261123_009_audit_queue.js';
 import * as rateLimits from './20261123_010_rate_limits.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
@@ -21,7 +21,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_006_grants': grants,
   '20261123_007_merchant_credentials': credentials,
   '20261123_008_dossier': dossier,
-  '20261123_009_audit_append': auditAppend,
+  '20261123_009_audit_queue': auditQueue,
   '20261123_010_rate_limits': rateLimits,
 };
 

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     platform.health.drain();
     const cut = () => logger.warn({ inFlight: server.inFlight() }, 'closing the connections of requests still running after shutdownTimeout');
     await Promise.all([server.drain(config.shutdownTimeout * 1000, cut), stopJobs()]);
+    // What the last requests queued goes into the tree now rather than at the next start.
+    if (config.scheduledJobs) await platform.log.integrateAll().catch((err) => logger.error({ err }, 'integrating queued audit events failed'));
     await platform.close();
     logger.info({ signal }, 'stopped');
     process.exit(0);
@@ -114,6 +116,7 @@ function scheduleJobs(platform: Platform): () => Promise<void> {
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
+    platform.log.schedule(config.audit.integrateInterval, (err) => logger.error({ err }, 'integrating queued audit events failed')),
     platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) => logger.error({ err }, 'signing an audit tree head failed')),
   ];
   return async () => {

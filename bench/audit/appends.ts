@@ -5,9 +5,10 @@ import { loopFor, round, summarize } from '../lib/stats.js';
 import { benchEvent } from './events.js';
 
 // Audit appends with concurrent writers, each a transaction of `batch` events (1: as a grant or a
-// token writes its event), and the baseline: the same rows as plain INSERTs into a table of the
-// same shape (same columns and indexes), without the append lock, the index check or the Merkle
-// nodes.
+// token writes its event), while the platform's integration job (every audit.integrateInterval)
+// turns the queue into leaves and Merkle nodes; and the baseline: the same rows as plain INSERTs
+// into a table of audit_events' shape (same columns and indexes), with no queue, index check or
+// Merkle nodes.
 
 export interface AppendResult {
   writers: number;
@@ -19,18 +20,41 @@ export interface AppendResult {
   p99_ms: number;
 }
 
+export interface IntegratedAppendResult extends AppendResult {
+  /** Events made leaves while the writers wrote, per second: the tree keeping up. */
+  integrated_per_second: number;
+  /** Events still queued when the writers stopped, and how long integrating them took. */
+  backlog: number;
+  drain_ms: number;
+}
+
 export interface AppendLoad {
   writers: number;
   seconds: number;
   batch: number;
 }
 
-export async function measureAppends(db: Db, log: AuditLog, load: AppendLoad): Promise<AppendResult> {
+export async function measureAppends(db: Db, log: AuditLog, load: AppendLoad & { integrateInterval: number }): Promise<IntegratedAppendResult> {
+  await log.integrateAll();
+  const sizeBefore = await log.size();
+  const failures: unknown[] = [];
+  const stop = log.schedule(load.integrateInterval, (err) => failures.push(err));
   let next = 0;
-  const { latencies, elapsed } = await loopFor(load.seconds, load.writers, () =>
-    db.transaction((tx) => log.append(tx, ...Array.from({ length: load.batch }, () => benchEvent(next++)))),
-  );
-  return appendResult(load, latencies, elapsed);
+  let measured: { latencies: number[]; elapsed: number };
+  let integrated: number;
+  try {
+    measured = await loopFor(load.seconds, load.writers, () => db.transaction((tx) => log.append(tx, ...Array.from({ length: load.batch }, () => benchEvent(next++)))));
+    integrated = (await log.size()) - sizeBefore;
+  } finally {
+    await stop();
+  }
+  if (failures.length) throw new Error(`integrating failed: ${String(failures[0])}`);
+  const backlog = await log.queued();
+  const drainStarted = performance.now();
+  await log.integrateAll();
+  const drain_ms = round(performance.now() - drainStarted, 0);
+  if ((await log.queued()) !== 0) throw new Error('the queue did not drain');
+  return { ...appendResult(load, measured.latencies, measured.elapsed), integrated_per_second: round(integrated / measured.elapsed, 0), backlog, drain_ms };
 }
 
 const PLAIN_TABLE = 'bench_plain_events';

@@ -32,7 +32,8 @@ export interface BenchDatabase {
 
 /**
  * Average active sessions of a database by what they wait for, sampled from pg_stat_activity every
- * 100 ms ("CPU" when active and waiting for nothing; "Lock:advisory" is the audit append lock;
+ * 100 ms ("CPU" when active and waiting for nothing; "Lock:advisory" is the audit append lock of
+ * integrations, or a grant's lock;
  * "Client:ClientRead" is a session in a transaction waiting for its client's next statement).
  */
 export type SessionProfile = Record<string, number>;

@@ -12,16 +12,16 @@ import { watchingSessions } from './context.js';
 // the log grows to each size (the events name people and merchants, for the notary's queries).
 
 export async function measureAudit(database: BenchDatabase, options: BenchOptions, report: Report): Promise<void> {
-  await withPlatform(database, async ({ db, log, keys }) => {
+  await withPlatform(database, async ({ db, log, keys, config }) => {
     const load = { writers: options.writers, seconds: options.appendSeconds, batch: 1 };
-    const { result: appends } = await watchingSessions(database, report, 'audit appends', () => measureAppends(db, log, load));
+    const { result: appends } = await watchingSessions(database, report, 'audit appends', () => measureAppends(db, log, { ...load, integrateInterval: config.audit.integrateInterval }));
     const { result: plain } = await watchingSessions(database, report, 'plain INSERTs', () => measurePlainInserts(db, load));
     report.record('audit/appends', { appends, plain_inserts: plain });
     const postgres = database.engine === 'postgres';
     report.add({
       scenario: 'audit appends',
       setting: `${load.writers} writers, 1 event/tx`,
-      result: `${fmt(appends.per_second)} events/s (p50 ${appends.p50_ms} ms, p99 ${appends.p99_ms} ms)`,
+      result: `${fmt(appends.per_second)} events/s (p50 ${appends.p50_ms} ms, p99 ${appends.p99_ms} ms); made leaves meanwhile ${fmt(appends.integrated_per_second)}/s, ${fmt(appends.backlog)} queued at the end (${appends.drain_ms} ms to integrate)`,
       baseline: `plain INSERT ${fmt(plain.per_second)}/s (${fmt((appends.per_second / plain.per_second) * 100)}%)`,
       target: postgres ? `≥ ${fmt(TARGETS.auditAppendsPostgres)}/s on PostgreSQL` : undefined,
       verdict: postgres ? verdict(appends.per_second, '>=', TARGETS.auditAppendsPostgres) : undefined,

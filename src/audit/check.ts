@@ -2,6 +2,7 @@ import { compactVerify, createLocalJWKSet, type JWK } from 'jose';
 import type { Queryable } from '../db/index.js';
 import { canonicalJson } from './log.js';
 import { EMPTY_ROOT, leafHash, nodeHash } from './merkle.js';
+import { queuedCount } from './store.js';
 import { AUDIT_TREE_HEAD_KEY, treeHeadPayload } from './tree-heads.js';
 
 export interface LogCheckReport {
@@ -9,6 +10,8 @@ export interface LogCheckReport {
   leaves: number;
   nodes_checked: number;
   heads: number;
+  /** Committed events waiting in the queue to become leaves (not part of the check). */
+  queued: number;
   /** The first leaf found wrong, and how; later leaves are not trusted once one is wrong. */
   first_bad_leaf?: { leaf_index: number; problem: string };
   errors: string[];
@@ -45,6 +48,7 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
     errors.push(`leaf ${leafIndex}: ${problem}`);
   };
 
+  const queued = await queuedCount(db);
   const jwks = { keys: (await db('platform_keys').where({ purpose: AUDIT_TREE_HEAD_KEY.purpose }).select('public_jwk')).map((r: { public_jwk: JWK }) => r.public_jwk) };
   const keySet = createLocalJWKSet(jwks);
   const heads: Array<{ tree_size: number; root_hash: Buffer; timestamp: number; signature: string }> = (
@@ -95,7 +99,7 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
       const index = size;
       if (Number(row.leaf_index) !== index) {
         bad(index, `missing: the next stored leaf is ${row.leaf_index}`);
-        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, first_bad_leaf: firstBad, errors };
+        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, queued, first_bad_leaf: firstBad, errors };
       }
       const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
       if (!hash.equals(Buffer.from(row.leaf_hash))) bad(index, 'the leaf does not match its stored hash');
@@ -129,5 +133,5 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
     }
   }
   for (; nextHead < heads.length; nextHead += 1) errors.push(`tree head ${heads[nextHead]!.tree_size}: larger than the log (${size} leaves)`);
-  return { ok: errors.length === 0, leaves: size, nodes_checked: nodesChecked, heads: heads.length, ...(firstBad ? { first_bad_leaf: firstBad } : {}), errors: errors.slice(0, 100) };
+  return { ok: errors.length === 0, leaves: size, nodes_checked: nodesChecked, heads: heads.length, queued, ...(firstBad ? { first_bad_leaf: firstBad } : {}), errors: errors.slice(0, 100) };
 }

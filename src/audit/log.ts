@@ -12,15 +12,15 @@ import {
   toNodeMap,
   type NodeId,
 } from './merkle.js';
-import { appendLeaves, findEvent, findEvents, findNodes, searchEvents, treeSize, type EventFilter, type EventRow, type LeafToAppend } from './store.js';
+import { repeat } from '../repeat.js';
+import { enqueueEvents, findEvent, findEvents, findNodes, integrateQueued, queuedCount, searchEvents, treeSize, type EventFilter, type EventRow, type QueuedEvent } from './store.js';
 
 export type { EventFilter, EventRow };
 
-export interface AppendedEvent {
-  leafIndex: number;
-  leaf: string;
-  leafHash: Buffer;
-}
+/** Queued events one integration turns into leaves at most (one transaction, one lock hold). */
+const INTEGRATION_BATCH = 1000;
+/** Batches `integrateAll` runs at most, so a reader is never held up behind a queue that keeps growing. */
+const INTEGRATION_ROUNDS = 100;
 
 /** The RFC 8785 (JCS) canonical text of a JSON value. */
 export function canonicalJson(value: unknown): string {
@@ -61,7 +61,7 @@ export function splitLeaf(leaf: AuditLeaf): LeafTemplate {
   return { head, tail: text.slice(head.length + 1) };
 }
 
-/** The leaf text with its index: what audit_append stores. */
+/** The leaf text with its index: what audit_integrate stores. */
 export function joinLeaf(template: LeafTemplate, leafIndex: number): string {
   return `${template.head}${leafIndex}${template.tail}`;
 }
@@ -69,24 +69,23 @@ export function joinLeaf(template: LeafTemplate, leafIndex: number): string {
 /**
  * The append-only audit log, an RFC 6962 Merkle tree. Every module records its events through
  * `append(tx, ...)` inside the transaction of the state change the event records: both commit or
- * neither does. Appends are serialized by a lock held to the end of that transaction, so leaf
- * indices have no gaps and the tree never forks.
+ * neither does. An appended event waits in a queue, without a lock, until an integration (one at a
+ * time, under the append lock) makes it the next leaf: leaf indices have no gaps and the tree
+ * never forks, and writers never wait for each other's commits. The scheduler integrates every
+ * `audit.integrateInterval`; readers that must see every committed event (the notary API, tree
+ * heads, a person's account page, the operator's check) call `integrateAll` first.
  */
 export class AuditLog {
   constructor(private readonly db: Db) {}
 
-  /** Appends events in the caller's transaction; returns their leaf indices in order. */
-  async append(tx: Tx, ...events: AuditEventInput[]): Promise<AppendedEvent[]> {
+  /** Queues events in the caller's transaction; they become leaves, in order, when integrated. */
+  async append(tx: Tx, ...events: AuditEventInput[]): Promise<void> {
     if (!tx.isTransaction) throw new Error('AuditLog.append needs the transaction of the change it records');
-    if (events.length === 0) return [];
-    // Validate and canonicalize before taking the lock: a malformed event must not hold up other
-    // writers, and the lock is held from the one statement below to the end of the transaction.
-    const parsed = events.map(parseEvent);
-    // The time is read before the lock is taken (it used to be read just after): leaf times are
-    // when the append was asked for, and need not increase with the index (they never did
-    // across processes, whose clocks differ).
+    if (events.length === 0) return;
+    // A malformed event is a bug: it throws here, and the change it would record rolls back.
     const time = new Date();
-    const leaves: LeafToAppend[] = parsed.map((event) => ({
+    const queued: QueuedEvent[] = events.map(parseEvent).map((event) => ({
+      created_at: time,
       ...splitLeaf({ v: 1, leaf_index: 0, time: time.toISOString(), ...event }),
       type: event.type,
       actor_type: event.actor.type,
@@ -95,16 +94,43 @@ export class AuditLog {
       person_index: event.subjects.person ?? null,
       client_id: event.subjects.client ?? null,
     }));
-    const start = await appendLeaves(tx, time, leaves);
-    return leaves.map(({ head, tail }, i) => {
-      const leaf = joinLeaf({ head, tail }, start + i);
-      return { leafIndex: start + i, leaf, leafHash: leafHash(Buffer.from(leaf, 'utf8')) };
-    });
+    await enqueueEvents(tx, queued);
   }
 
   /** Records events in a transaction of their own, for events that accompany no other change. */
-  async record(...events: AuditEventInput[]): Promise<AppendedEvent[]> {
-    return this.db.transaction((tx) => this.append(tx, ...events));
+  async record(...events: AuditEventInput[]): Promise<void> {
+    await this.db.transaction((tx) => this.append(tx, ...events));
+  }
+
+  /**
+   * Makes up to one batch of committed queued events leaves; returns how many. Runs in a
+   * transaction of its own, never inside a caller's (it would hold the append lock to that one's
+   * end, and on PGlite wait for it forever).
+   */
+  async integrate(limit = INTEGRATION_BATCH): Promise<number> {
+    if (this.db.isTransaction) throw new Error('AuditLog.integrate runs outside transactions');
+    return integrateQueued(this.db, limit);
+  }
+
+  /** Integrates until the queue is empty (as far as committed), at most INTEGRATION_ROUNDS batches. */
+  async integrateAll(): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < INTEGRATION_ROUNDS; round += 1) {
+      const integrated = await this.integrate();
+      total += integrated;
+      if (integrated < INTEGRATION_BATCH) break;
+    }
+    return total;
+  }
+
+  /** Integrates every `intervalMs`; returns a stop function. */
+  schedule(intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
+    return repeat(() => this.integrateAll(), intervalMs, onError);
+  }
+
+  /** Committed events waiting to be integrated. */
+  async queued(): Promise<number> {
+    return queuedCount(this.db);
   }
 
   /** Events matching every filter, in leaf order, at most `limit`. */

@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Queryable, Tx } from '../db/index.js';
 import type { NodeId, StoredNode } from './merkle.js';
 
@@ -26,13 +25,10 @@ export interface TreeHeadRow {
   checkpoint: string | null;
 }
 
-// One lock serializes appends across every process: pg_advisory_xact_lock(APPEND_LOCK), held to
-// the end of the writer's transaction, so the next writer sees this one's leaves. The database
-// function audit_append (migration 20261123_009) takes it; the key is arbitrary but fixed.
-export const APPEND_LOCK = 0x61756469; // "audi"
-
-/** A leaf to append: its canonical JSON split around the leaf_index value, and its columns. */
-export interface LeafToAppend {
+/** An event queued for the tree: its leaf's canonical JSON split around its leaf_index value, and its columns. */
+export interface QueuedEvent {
+  /** When the event was appended (the leaf's `time`). */
+  created_at: Date;
   /** The leaf's text up to its leaf_index value: `{"actor":…,"leaf_index":`. */
   head: string;
   /** The leaf's text after its leaf_index value. */
@@ -45,31 +41,25 @@ export interface LeafToAppend {
   client_id: string | null;
 }
 
+/** Queues events in the caller's transaction (migration 20261123_009: no lock is taken). */
+export async function enqueueEvents(tx: Tx, events: QueuedEvent[]): Promise<void> {
+  await tx('audit_queue').insert(events);
+}
+
 /**
- * Appends leaves in one statement (one round trip under the append lock): audit_append takes the
- * lock, assigns the next indices, inserts the leaves hashed in SQL and the Merkle nodes they
- * complete. Returns the first leaf's index; the others follow it. Inside a transaction only.
+ * Turns up to `limit` committed queued events into leaves, in a transaction of its own:
+ * audit_integrate takes the append lock, removes them from the queue and appends their leaves and
+ * the Merkle nodes they complete. Returns how many it integrated.
  */
-export async function appendLeaves(tx: Tx, time: Date, leaves: LeafToAppend[]): Promise<number> {
-  const column = <K extends keyof LeafToAppend>(key: K) => leaves.map((leaf) => leaf[key]);
-  // Arrays go as PostgreSQL arrays, null elements as NULL, on both engines (node-postgres and
-  // PGlite serialize them; knex's types only lack arrays with nulls).
-  const bindings = [
-    time,
-    column('head'),
-    column('tail'),
-    column('type'),
-    column('actor_type'),
-    column('actor_id'),
-    column('account_id'),
-    column('person_index'),
-    column('client_id'),
-  ];
-  const { rows } = await tx.raw(
-    'SELECT audit_append(?::timestamptz, ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[]) AS start',
-    bindings as Knex.RawBinding[],
-  );
-  return Number(rows[0].start);
+export async function integrateQueued(db: Queryable, limit: number): Promise<number> {
+  const { rows } = await db.raw('SELECT audit_integrate(?::int) AS integrated', [limit]);
+  return Number(rows[0].integrated);
+}
+
+/** Events queued and not yet in the tree (committed ones, as this connection sees them). */
+export async function queuedCount(db: Queryable): Promise<number> {
+  const row = await db('audit_queue').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
 }
 
 /** The number of committed leaves (visible to this transaction). */

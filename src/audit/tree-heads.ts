@@ -70,8 +70,12 @@ export class TreeHeads {
     return jwks.map((jwk) => verifierKey(this.origin, createPublicKey({ key: jwk as JWK & { kty: string }, format: 'jwk' })));
   }
 
-  /** Signs a head over the current tree if it grew since the latest head; returns the latest. */
+  /**
+   * Signs a head over the current tree, every event committed so far integrated, if it grew since
+   * the latest head; returns the latest.
+   */
   async publish(): Promise<SignedTreeHead> {
+    await this.log.integrateAll();
     const latest = await latestTreeHead(this.db);
     const size = await this.log.size();
     if (latest && Number(latest.tree_size) >= size) return toSignedTreeHead(latest);

@@ -12,7 +12,7 @@ export async function auditVerify(ctx: CliContext): Promise<number> {
   ctx.print(
     { ...report },
     report.ok
-      ? `Audit trail intact: ${report.leaves} leaves, ${report.nodes_checked} stored nodes and ${report.heads} signed tree heads check out.`
+      ? `Audit trail intact: ${report.leaves} leaves, ${report.nodes_checked} stored nodes and ${report.heads} signed tree heads check out.${report.queued ? ` ${report.queued} events are queued for the tree.` : ''}`
       : [
           `Audit trail DAMAGED${report.first_bad_leaf ? `: first bad leaf ${report.first_bad_leaf.leaf_index} (${report.first_bad_leaf.problem})` : ''}`,
           ...report.errors.map((e) => `  - ${e}`),

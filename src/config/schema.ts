@@ -106,8 +106,15 @@ export const configSchema = z
         batchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
       })
       .default({ interval: 300, batchSize: 1000 }),
-    /** Audit trail: a new signed tree head every `headInterval` seconds while the log grows. */
-    audit: z.object({ headInterval: seconds.default(5) }).default({ headInterval: 5 }),
+    /** Audit trail (README "The audit trail"). */
+    audit: z
+      .object({
+        /** A new signed tree head every `headInterval` seconds while the log grows. */
+        headInterval: seconds.default(5),
+        /** Milliseconds between integrations of queued events into the tree (how late a leaf is, at most, plus one batch). */
+        integrateInterval: z.coerce.number().int().min(10).max(60_000).default(200),
+      })
+      .default({ headInterval: 5, integrateInterval: 200 }),
     /** Identity verification: which provider, what a call costs, how long a result is reused. */
     verification: z
       .object({
@@ -230,7 +237,7 @@ export const configSchema = z
       .default({}),
     /** Seconds in-flight requests get to finish after SIGTERM/SIGINT before their connections are closed. */
     shutdownTimeout: seconds.max(600).default(10),
-    /** Run the scheduled jobs here (expired-row purge, notification delivery, self-check, tree heads). */
+    /** Run the scheduled jobs here (expired-row purge, notification delivery, self-check, audit integration, tree heads). */
     scheduledJobs: flag.default(true),
     /** Multi-process start on one machine (PostgreSQL only; README "Operations"). */
     cluster: z

@@ -94,7 +94,10 @@ export class DossierService {
     });
   }
 
-  /** The leaf index of the `identity.verified` event that recorded a result, if found. */
+  /**
+   * The leaf index of the `identity.verified` event that recorded the result, once integrated (within
+   * `audit.integrateInterval` of the verification; until then the dossier names no leaf).
+   */
   private async verificationLeaf(accountId: string, resultId: string): Promise<number | undefined> {
     const person = await this.verifications.personIndexOf(accountId);
     if (!person) return undefined;

@@ -109,6 +109,8 @@ export class GrantService {
    * granted, and every token and release of data to it, from the audit trail.
    */
   async grantsOf(accountId: string, clientName: (clientId: string) => Promise<string | undefined>) {
+    // The person sees every release so far, the one a moment ago too.
+    await this.log.integrateAll();
     const grants = [];
     for (const { id, payload } of await findGrantsOfAccount(this.db, accountId)) {
       const clientId = String(payload.clientId);

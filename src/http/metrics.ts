@@ -92,10 +92,9 @@ export class PlatformMetrics {
   countAuditAppends(log: AuditLog): void {
     const append = log.append.bind(log);
     log.append = async (tx, ...events) => {
-      const appended = await append(tx, ...events);
+      await append(tx, ...events);
       // A rolled-back transaction appended nothing; its rejection is the caller's to handle.
-      tx.executionPromise.then(() => this.auditAppends.inc(appended.length), () => undefined);
-      return appended;
+      tx.executionPromise.then(() => this.auditAppends.inc(events.length), () => undefined);
     };
   }
 
@@ -124,12 +123,13 @@ export class PlatformMetrics {
 
   /** The metrics read from the database, in a registry of this scrape's own. */
   private async readDatabase(): Promise<Registry> {
-    const read = await withTimeout(Promise.all([this.providerTotals.read(), this.log.size()]), DATABASE_TIMEOUT_MS).catch(() => undefined);
+    const read = await withTimeout(Promise.all([this.providerTotals.read(), this.log.size(), this.log.queued()]), DATABASE_TIMEOUT_MS).catch(() => undefined);
     const registers = [new Registry()];
     const labelNames = ['provider', 'method', 'outcome'] as const;
     const calls = new Counter({ name: 'realname_provider_calls_total', help: 'Verification provider calls, from the database (all instances).', labelNames, registers });
     const cost = new Counter({ name: 'realname_provider_cost_yuan_total', help: 'Cost of verification provider calls in yuan, from the database (all instances).', labelNames, registers });
     const size = new Gauge({ name: 'realname_audit_log_size', help: 'Leaves in the audit log, from the database.', registers });
+    const queued = new Gauge({ name: 'realname_audit_queued', help: 'Committed audit events waiting to become leaves, from the database.', registers });
     const up = new Gauge({ name: 'realname_metrics_database_up', help: '1 when the database answered this scrape, else 0 (its metrics are then left out).', registers });
     up.set(read ? 1 : 0);
     if (read) {
@@ -139,6 +139,7 @@ export class PlatformMetrics {
         cost.inc(labels, row.cost_fen / 100);
       }
       size.set(read[1]);
+      queued.set(read[2]);
     }
     return registers[0]!;
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
@@ -92,7 +92,13 @@ const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 export function notaryRoutes(deps: NotaryDeps): Router {
   const { log, treeHeads } = deps;
   const router = new Router({ prefix: '/api/notary' });
-  const read = clientToken(deps.provider, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
+  const readToken = clientToken(deps.provider, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
+  // A notary reads every event committed so far: what waits in the queue is integrated first.
+  const read = (ctx: Context, next: Next) =>
+    readToken(ctx, async () => {
+      await log.integrateAll();
+      return next();
+    });
   const write = clientToken(deps.provider, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
 
   const audited = async (ctx: Context, endpoint: string, details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string }) => {

@@ -318,6 +318,7 @@ describe(`account pages (${ENGINE})`, () => {
   it('keeps no name or full document number in clear in the audit log or anywhere in the database', async () => {
     const secrets = [ZHANG, LI, WANG, ZHAO].flatMap((p) => [p.name, p.number]).concat(BAD_NUMBER, SANDBOX_NAMES.timeout, SANDBOX_NAMES.mismatch);
     const db = running.platform.db;
+    await running.platform.log.integrateAll();
     const verified = await db('audit_events').whereIn('type', ['identity.verified', 'identity.verification_failed']);
     expect(verified.length).toBeGreaterThanOrEqual(2);
     for (const event of verified) for (const secret of secrets) expect(event.leaf).not.toContain(secret);

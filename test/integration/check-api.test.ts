@@ -46,6 +46,7 @@ describe('the check API', () => {
     expect((await check(token, PERSON)).body.queries_left).toBe(0);
     // The result is used up: the person must verify again before anyone can rely on it.
     expect((await check(token, PERSON)).body).toEqual({ verified: false, method: null, verified_at: null, expires_at: null, queries_left: null });
+    await running.platform.log.integrateAll();
     const events = await running.platform.db('audit_events').where({ type: 'verification.checked', client_id: merchant.client_id }).orderBy('leaf_index');
     expect(events).toHaveLength(4);
     expect(JSON.parse(events[0].leaf)).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, payload: { verified: true, queries_left: 2 } });

@@ -38,6 +38,9 @@ describe('the full dossier', () => {
       documentFront: { contentType: 'image/jpeg', data: JPEG },
     });
     expect(outcome.status).toBe('passed');
+    // What the scheduler does within audit.integrateInterval: the verification's event becomes the
+    // leaf the dossier cites (verification_process).
+    await running.platform.log.integrateAll();
     return { login, accountId: account.id };
   }
 
@@ -78,6 +81,7 @@ describe('the full dossier', () => {
 
     // verification_process names the leaf that recorded this verification.
     const leafIndex = Number(String(verified.verification.verification_process).split('/').pop());
+    await running.platform.log.integrateAll();
     const [leaf] = await running.platform.db('audit_events').where({ leaf_index: leafIndex });
     expect(JSON.parse(leaf.leaf)).toMatchObject({ type: 'identity.verified', subjects: { account: accountId }, payload: { method: 'person_match' } });
 
@@ -104,6 +108,7 @@ describe('the full dossier', () => {
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:dossier']);
 
+    await running.platform.log.integrateAll();
     const events = (await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index')).map((e: { leaf: string }) => JSON.parse(e.leaf));
     expect(events.map((e: { type: string; payload: { via?: string } }) => `${e.type}${e.payload.via ? `:${e.payload.via}` : ''}`)).toEqual([
       'consent.granted',
@@ -144,6 +149,7 @@ describe('the full dossier', () => {
     page = await agent.submit(formAction(page, '/confirm'), { level: 'dossier', partial: '074477' });
     expect(page.status).toBe(429);
 
+    await running.platform.log.integrateAll();
     const failures = await running.platform.db('audit_events').where({ type: 'consent.reconfirmation_failed', account_id: accountId }).orderBy('leaf_index');
     expect(failures.map((e: { leaf: string }) => JSON.parse(e.leaf).payload)).toEqual([
       { level: 'dossier', failures: 1 },

@@ -202,6 +202,7 @@ onPostgres('a process killed in the middle of consents', () => {
 
     const accounts = people.map((p) => p.accountId);
     const grants = await admin.platform.db('oidc_payloads').where({ model: 'Grant' }).whereIn('account_id', accounts).select('id');
+    await admin.platform.log.integrateAll();
     const events = (await admin.platform.db('audit_events').where({ type: 'consent.granted' }).whereIn('account_id', accounts)).map(
       (e: { leaf: string }) => JSON.parse(e.leaf).payload.grant_id as string,
     );

@@ -305,13 +305,16 @@ describe(`fuzzing every route (${ENGINE})`, () => {
       DECLARE
         k text := TG_TABLE_NAME;
       BEGIN
-        IF TG_TABLE_NAME = 'audit_events' THEN k := 'audit:' || NEW.type; END IF;
+        IF TG_TABLE_NAME = 'audit_queue' THEN k := 'audit:' || NEW.type; END IF;
         INSERT INTO fuzz_writes VALUES (k, 1) ON CONFLICT (key) DO UPDATE SET n = fuzz_writes.n + 1;
         RETURN NULL;
       END $$`);
-    for (const table of [...WATCHED_TABLES, 'audit_events']) {
+    for (const table of WATCHED_TABLES) {
       await db.raw(`CREATE TRIGGER ${table}_fuzz_writes AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION fuzz_count_write()`);
     }
+    // A request's own events are the ones it queues; integrating earlier ones into the tree (the
+    // notary API does before it reads) is no write of the request's.
+    await db.raw('CREATE TRIGGER audit_queue_fuzz_writes AFTER INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION fuzz_count_write()');
   }
 
   const changedKeys = (before: Record<string, string>, after: Record<string, string>) =>

@@ -56,6 +56,7 @@ describe('grant levels', () => {
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(Object.keys(userinfo).sort()).toEqual(['sub', ...REALNAME_CLAIMS].sort());
 
+    await running.platform.log.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId });
     const leaf = JSON.parse(event.leaf);
     expect(leaf).toMatchObject({ subjects: { account: accountId, client: merchant.client_id, person: expect.stringMatching(/^[0-9a-f]{64}$/) }, payload: { level: 'result' } });
@@ -132,6 +133,7 @@ describe('grant levels', () => {
     const { login, accountId } = await verifiedPerson();
     const { config, tokens, claims } = await signIn(merchant, login, 'openid realname');
     await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    await running.platform.log.integrateAll();
     const events = await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index');
     const leaves = events.map((e: { leaf: string }) => JSON.parse(e.leaf));
     expect(leaves.map((l: { type: string }) => l.type)).toEqual(['consent.granted', 'token.issued', 'claims.released', 'claims.released']);
@@ -152,12 +154,12 @@ describe('grant levels', () => {
     const { db } = running.platform;
     const tokensBefore = Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n);
     await db.raw(`CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`);
-    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
+    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
     try {
       await expect(redeemCode(config, new URL(callback.url), start)).rejects.toBeDefined();
       expect(Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n)).toBe(tokensBefore);
     } finally {
-      await db.raw('DROP TRIGGER audit_unavailable ON audit_events');
+      await db.raw('DROP TRIGGER audit_unavailable ON audit_queue');
       await db.raw('DROP FUNCTION audit_unavailable()');
     }
   });
@@ -183,6 +185,7 @@ describe('grant levels', () => {
     expect(revoked.html).toContain('Access revoked');
     expect(revoked.html).not.toContain('示例商城');
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+    await running.platform.log.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.revoked', account_id: accountId });
     expect(JSON.parse(event.leaf)).toMatchObject({ actor: { type: 'account', id: accountId }, subjects: { client: merchant.client_id }, payload: { by: 'person' } });
   });
@@ -274,6 +277,7 @@ describe('grant levels', () => {
       expect(tokens.refresh_token).toEqual(expect.any(String));
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
       expect(refreshed.scope?.split(' ')).toContain('realname:credentials');
+      await running.platform.log.integrateAll();
       const [consent] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId, client_id: merchant.client_id });
       expect(JSON.parse(consent.leaf).payload).toMatchObject({ level: 'credentials' });
     });

@@ -125,6 +125,7 @@ describe('the notary API', () => {
   });
 
   it('audits every notary read, naming the notary', async () => {
+    await running.platform.log.integrateAll();
     const before = await running.platform.log.size();
     const asked = await api('/events/search', { body: { account: accountId } });
     const { body } = await api('/events/search', { body: { types: ['notary.queried'], merchant: notaryId, limit: 200 } });
@@ -207,6 +208,8 @@ describe('the notary API', () => {
   });
 
   it('answers bad input with problem+json and writes nothing', async () => {
+    // Committed by the tests before: integrated now, so that nothing below has anything to move.
+    await running.platform.log.integrateAll();
     const size = await running.platform.log.size();
     const cases: Array<[string, Parameters<typeof api>[1], number]> = [
       ['/events/search', { body: '{"account": ' }, 400],
@@ -238,6 +241,7 @@ describe('the notary API', () => {
       expect(response.body.type).toMatch(/^urn:realname:problem:/);
     }
     expect(await running.platform.log.size()).toBe(size);
+    expect(await running.platform.log.queued()).toBe(0);
   });
 
   it('serves proofs that match an independent check of the stored leaves', async () => {

@@ -47,7 +47,7 @@ describe(`rate limits (${ENGINE})`, () => {
   });
 
   const lockouts = async () =>
-    (await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map((row) => JSON.parse((row as unknown as { leaf: string }).leaf) as { actor: unknown; subjects: Record<string, string>; payload: Record<string, unknown> });
+    (await running.platform.log.integrateAll(), await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map((row) => JSON.parse((row as unknown as { leaf: string }).leaf) as { actor: unknown; subjects: Record<string, string>; payload: Record<string, unknown> });
 
   /** Posts the page's form to `action` as a browser at `ip` would (its CSRF field included when it has one). */
   function post(agent: UserAgent, page: Page, action: string, fields: Record<string, string>, headers: Record<string, string>) {

@@ -75,7 +75,9 @@ describe('graceful shutdown of a real process', () => {
     const db = createDb({ databaseUrl: env.DATABASE_URL, dataDir: dataDir ?? ':memory:', poolMax: 1 });
     try {
       const account: { id: string } | undefined = await db('accounts').where({ login }).first();
-      const events = account ? await db('audit_events').where({ account_id: account.id, type: 'account.registered' }) : [];
+      // In the tree, or still queued for it: either way committed with the account.
+      const where = account && { account_id: account.id, type: 'account.registered' };
+      const events = where ? [...(await db('audit_events').where(where)), ...(await db('audit_queue').where(where))] : [];
       return { account, events: events.length };
     } finally {
       await db.destroy();

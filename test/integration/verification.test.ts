@@ -26,7 +26,10 @@ describe('verifying a person once', () => {
   let running: Running;
   const newAccount = async () => (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
   const calls = async () => Number((await running.platform.db('provider_calls').count({ n: '*' }).first())!.n);
-  const events = (type: string, account: string) => running.platform.db('audit_events').where({ type, account_id: account });
+  const events = async (type: string, account: string) => {
+    await running.platform.log.integrateAll();
+    return running.platform.db('audit_events').where({ type, account_id: account });
+  };
 
   beforeAll(async () => {
     running = await startTestPlatform();
