@@ -21,6 +21,7 @@ import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { createDb, type Db } from './db/index.js';
 import { migrateLatest } from './db/migrate.js';
+import { answerProviderFailures } from './http/errors.js';
 import { Health } from './http/health.js';
 import { PlatformMetrics } from './http/metrics.js';
 import { RateLimits } from './http/rate-limit.js';
@@ -116,7 +117,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
     });
-    provider.on('server_error', (ctx, err) => logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error'));
+    answerProviderFailures(provider, logger);
     const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();

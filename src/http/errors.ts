@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
 import { errors as oidcErrors } from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PlatformError } from '../errors.js';
@@ -20,6 +21,8 @@ const OAUTH_ENDPOINTS = new Set(['/token', '/token/introspection', '/token/revoc
 /** PostgreSQL SQLSTATEs meaning "the server is not there right now" (class 08, 57P01–57P03). */
 const UNAVAILABLE_STATES = /^(08|57P0[123])/;
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+/** What the database being briefly away means to a caller: retry soon. */
+const UNAVAILABLE_DETAIL = 'The service is briefly unavailable. Nothing was lost: try again in a moment.';
 
 /**
  * Whether an error means the database could not be reached (restarting, connections dropped,
@@ -52,7 +55,7 @@ function toPlatformError(err: unknown): PlatformError {
     return new PlatformError('session-expired', 400, 'This sign-in has expired or was opened in another browser. Start again from the merchant.');
   }
   if (isDatabaseUnavailable(err)) {
-    return new PlatformError('database-unavailable', 503, 'The service is briefly unavailable. Nothing was lost: try again in a moment.', { headers: { 'Retry-After': '5' } });
+    return new PlatformError('database-unavailable', 503, UNAVAILABLE_DETAIL, { headers: { 'Retry-After': '5' } });
   }
   if (DECOMPRESSION_ERRORS.test(String((err as { code?: unknown }).code ?? ''))) {
     return new PlatformError('malformed-request', 400, 'The request body could not be decompressed.');
@@ -105,4 +108,23 @@ export function errorHandler(views: Views, logger: Logger) {
       }
     }
   };
+}
+
+/**
+ * oidc-provider answers whatever throws inside it with its own 500 `server_error` and then emits
+ * `server_error` (lib/shared/error_handler.js), before the response is sent. A lost database
+ * connection is no bug of ours but a 503 the client may retry, as errorHandler answers it
+ * everywhere else; the rest is logged as the bug it is.
+ */
+export function answerProviderFailures(provider: Provider, logger: Logger): void {
+  provider.on('server_error', (ctx, err) => {
+    if (!isDatabaseUnavailable(err)) {
+      logger.error({ err, reqId: ctx.state?.requestId }, 'oidc-provider server error');
+      return;
+    }
+    logger.warn({ err, reqId: ctx.state?.requestId }, 'database unavailable during an oidc-provider request');
+    ctx.status = 503;
+    ctx.set('Retry-After', '5');
+    if (ctx.body && typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DETAIL };
+  });
 }

@@ -62,10 +62,11 @@ onPostgres('the database dropping every connection under load', () => {
         const response = await token();
         const body = await response.text();
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-        // A failure is a clean, well-formed error, never a hang or a torn response.
+        // A failure is a clean, well-formed "try again" (503, Retry-After), never a 500, a hang or a
+        // torn response.
         if (response.status !== 200) {
-          if (response.status < 500) bad.push(`${response.status} ${body}`);
-          else if (!/^\{.*\}$/s.test(body)) bad.push(`${response.status} not JSON: ${body.slice(0, 200)}`);
+          if (response.status !== 503 || !response.headers.get('retry-after')) bad.push(`${response.status} ${body.slice(0, 200)}`);
+          else if (!/^\{.*"error":"temporarily_unavailable".*\}$/s.test(body)) bad.push(`${response.status} not the OAuth error: ${body.slice(0, 200)}`);
         }
       }
     };
