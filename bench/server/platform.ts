@@ -52,6 +52,14 @@ export interface ServerOptions {
 /** The platform as production runs it: compiled (`npm run build`) into dist/, no tsx. */
 const MAIN = resolve('dist/src/main.js');
 
+/** The Node.js flags of `npm run serve` (package.json), so the bench runs what production runs. */
+function serveFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+  const match = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/main\.js$/.exec(scripts.serve ?? '');
+  if (!match) throw new Error(`package.json's serve script is not "node [--flags] dist/src/main.js": ${scripts.serve}`);
+  return match[1]!.trim().split(' ').filter(Boolean);
+}
+
 /**
  * Compiles the platform, so the servers run this tree's code as production would (tsx, for one,
  * keeps every module's source and source map: 190 MiB idle against 117 compiled, measured).
@@ -74,7 +82,7 @@ export async function startPlatformServer(database: BenchDatabase, layout: Layou
     DEMO_MERCHANT: 'false',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir }),
   };
-  const nodeArgs = options.profileDir ? profileArgs(options.profileDir) : [];
+  const nodeArgs = [...serveFlags(), ...(options.profileDir ? profileArgs(options.profileDir) : [])];
   const services: Service[] = ports.map((port) => startService(MAIN, { ...env, PORT: String(port) }, { nodeArgs, cwd: root.dir }));
   const stop = async () => {
     await Promise.all(services.map((s) => s.stop()));
