@@ -3,8 +3,8 @@ import type { NodeId, StoredNode } from './merkle.js';
 
 // SQL of the audit trail. The tables refuse UPDATE, DELETE and TRUNCATE (see the migration).
 
-export interface EventRow {
-  leaf_index: number;
+/** The columns an event is searched by, queued or a leaf. */
+export interface EventColumns {
   created_at: Date;
   type: string;
   actor_type: string;
@@ -12,6 +12,10 @@ export interface EventRow {
   account_id: string | null;
   person_index: string | null;
   client_id: string | null;
+}
+
+export interface EventRow extends EventColumns {
+  leaf_index: number;
   leaf: string;
   leaf_hash: Buffer;
 }
@@ -25,20 +29,15 @@ export interface TreeHeadRow {
   checkpoint: string | null;
 }
 
-/** An event queued for the tree: its leaf's canonical JSON split around its leaf_index value, and its columns. */
-export interface QueuedEvent {
-  /** When the event was appended (the leaf's `time`). */
-  created_at: Date;
+/**
+ * An event queued for the tree: its columns (`created_at` is the leaf's `time`) and its leaf's
+ * canonical JSON split around its leaf_index value.
+ */
+export interface QueuedEvent extends EventColumns {
   /** The leaf's text up to its leaf_index value: `{"actor":…,"leaf_index":`. */
   head: string;
   /** The leaf's text after its leaf_index value. */
   tail: string;
-  type: string;
-  actor_type: string;
-  actor_id: string | null;
-  account_id: string | null;
-  person_index: string | null;
-  client_id: string | null;
 }
 
 /** Queues events in the caller's transaction (migration 20261123_009: no lock is taken). */
