@@ -137,6 +137,15 @@ describe(`rate limits (${ENGINE})`, () => {
     expect(events.map((e) => e.payload)).toEqual([{ limit: 'sign_in', key_kind: 'ip', retry_after: 60 }]);
   });
 
+  it('counts a forged X-Forwarded-For chain against the address the proxy appended', async () => {
+    // A client writes entries of its own; the trusted proxy appends the address it saw, last.
+    for (let i = 0; i < 4; i += 1) expect((await signIn(newLogin(), 'wrong password', `203.0.113.${i}, 10.0.3.1`)).page.status).toBe(401);
+    expect((await signIn(newLogin(), 'wrong password', '198.51.100.7, 10.0.3.1')).page.status).toBe(429);
+    // The forged addresses themselves were never counted.
+    const { login } = await account();
+    expect((await signIn(login, PASSWORD, '203.0.113.0')).page.url).toBe(url('/account'));
+  });
+
   it('counts on every instance that shares the database', async () => {
     // Same issuer: a second instance of one deployment, reached on its own port.
     const second: RunningPlatform = await startPlatform(running.database, { ...OVERRIDES, issuer: running.issuer });
