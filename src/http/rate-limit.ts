@@ -47,10 +47,15 @@ class Limit {
     private readonly hashed: (key: string) => string,
   ) {}
 
-  /** Counts one hit; throws RateLimited when it is over the limit. */
-  async consume(key: string, who: () => Who | Promise<Who> = () => SYSTEM): Promise<void> {
+  /** Hits a key may count within a window before the next is refused. */
+  get points(): number {
+    return this.limiter.points;
+  }
+
+  /** Counts one hit; returns the key's count with it, or throws RateLimited when it is over the limit. */
+  async consume(key: string, who: () => Who | Promise<Who> = () => SYSTEM): Promise<number> {
     try {
-      await this.limiter.consume(this.hashed(key));
+      return (await this.limiter.consume(this.hashed(key))).consumedPoints;
     } catch (outcome) {
       if (!(outcome instanceof RateLimiterRes)) throw outcome;
       const retryAfter = secondsOf(outcome.msBeforeNext);
@@ -62,10 +67,9 @@ class Limit {
     }
   }
 
-  /** Throws RateLimited while the key is over its limit (locked), without counting a hit. */
-  async refuseIfLocked(key: string): Promise<void> {
-    const outcome = await this.limiter.get(this.hashed(key));
-    if (outcome && outcome.consumedPoints > this.limiter.points) throw new RateLimited(secondsOf(outcome.msBeforeNext), this.refusal);
+  /** Gives one counted hit back. */
+  async refund(key: string): Promise<void> {
+    await this.limiter.reward(this.hashed(key), 1);
   }
 
   async reset(key: string): Promise<void> {
@@ -73,14 +77,18 @@ class Limit {
   }
 }
 
-/** Counts every hit even when one is refused; throws the refusal with the longest wait. */
-async function consumeAll(hits: Array<Promise<void> | undefined>): Promise<void> {
-  const outcomes = await Promise.allSettled(hits);
+/** The refusal to answer when several limits refused: the one with the longest wait. */
+function longestRefusal(outcomes: Array<PromiseSettledResult<unknown>>): unknown {
   const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
   const other = failures.find((err) => !(err instanceof RateLimited));
-  if (other) throw other;
-  const refusals = failures as RateLimited[];
-  if (refusals.length) throw refusals.reduce((a, b) => (b.retryAfter > a.retryAfter ? b : a));
+  if (other || failures.length === 0) return other;
+  return (failures as RateLimited[]).reduce((a, b) => (b.retryAfter > a.retryAfter ? b : a));
+}
+
+/** Counts every hit even when one is refused; throws the refusal with the longest wait. */
+async function consumeAll(hits: Array<Promise<number> | undefined>): Promise<void> {
+  const refusal = longestRefusal(await Promise.allSettled(hits));
+  if (refusal) throw refusal;
 }
 
 export interface RateLimitOptions {
@@ -128,9 +136,9 @@ export class RateLimits {
       first = false;
       return new Limit(limiter, name, keyKind, refusal, log, hashed);
     };
-    // A failure limit locks on the `maxFailures`-th failure: the library refuses (and blocks) the
-    // hit that goes over `points`, so `points` is one less.
-    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({ points: f.maxFailures - 1, duration: f.window, blockDuration: f.lockDuration });
+    // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
+    // locks when a hit goes over `points` (the library refuses and blocks that hit).
+    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({ points: f.maxFailures, duration: f.window, blockDuration: f.lockDuration });
     const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
     const { signIn, registration, verification, token } = options.limits;
     this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
@@ -143,40 +151,57 @@ export class RateLimits {
   }
 
   /**
-   * A password sign-in under its limits: refused while the login or the IP is locked; a wrong
-   * login or password (401) counts a failure against both, and a success clears the login's count
-   * (not the IP's: one account of one's own must not reset a guesser's budget). Logins are
-   * counted normalized, so spellings of one login share a count; one that is no valid login can
-   * never succeed and counts against the IP only.
+   * A password sign-in under its limits, per client IP and per login. Logins are counted
+   * normalized, so spellings of one login share a count; one that is no valid login can never
+   * succeed and counts against the IP only.
+   *
+   * Every attempt is counted before the password is checked: attempts sent at once are all
+   * counted, so a burst gets no more guesses than a sequence (counting only after a failure let
+   * every attempt already in flight through). An attempt refused by one limit gives its count back
+   * to the others; a success gives its count back to the IP and clears the login's (not the IP's
+   * whole count: one account of one's own must not reset a guesser's budget); an attempt that
+   * failed for another reason than a wrong login or password (401) gives both back. The
+   * `maxFailures`-th wrong attempt locks: it spends the one hit over the limit, which blocks the
+   * key for `lockDuration` and records the lockout, and is answered with the refusal.
    */
   async signIn<T>(attempt: { ip: string; login: string }, authenticate: () => Promise<T>): Promise<T> {
     const login = normalizeLogin(attempt.login)?.login;
-    await this.signInByIp.refuseIfLocked(attempt.ip);
-    if (login) await this.signInByLogin.refuseIfLocked(login);
+    const keys: Array<[Limit, string]> = [[this.signInByIp, attempt.ip], ...(login ? [[this.signInByLogin, login] as [Limit, string]] : [])];
+    const counted = await Promise.allSettled(keys.map(([limit, key]) => limit.consume(key)));
+    const refusal = longestRefusal(counted);
+    if (refusal) {
+      await Promise.all(keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)));
+      throw refusal;
+    }
+    const counts = counted.map((outcome) => (outcome as PromiseFulfilledResult<number>).value);
+    let result: T;
     try {
-      const result = await authenticate();
-      if (login) await this.signInByLogin.reset(login);
-      return result;
+      result = await authenticate();
     } catch (err) {
-      if (!(err instanceof PlatformError) || err.status !== 401) throw err;
-      await consumeAll([this.signInByIp.consume(attempt.ip), login ? this.signInByLogin.consume(login) : undefined]);
+      if (!(err instanceof PlatformError) || err.status !== 401) {
+        await Promise.all(keys.map(([limit, key]) => limit.refund(key)));
+        throw err;
+      }
+      await consumeAll(keys.map(([limit, key], i) => (counts[i]! >= limit.points ? limit.consume(key) : undefined)));
       throw err;
     }
+    await Promise.all([this.signInByIp.refund(attempt.ip), login ? this.signInByLogin.reset(login) : undefined]);
+    return result;
   }
 
   /** One registration attempt from this IP. */
-  countRegistration(ip: string): Promise<void> {
-    return this.registrationByIp.consume(ip);
+  async countRegistration(ip: string): Promise<void> {
+    await this.registrationByIp.consume(ip);
   }
 
   /** One verification submission (verify form or step-up) of this account. */
-  countVerification(accountId: string): Promise<void> {
-    return this.verificationByAccount.consume(accountId, () => ({ actor: { type: 'account', id: accountId }, subjects: { account: accountId } }));
+  async countVerification(accountId: string): Promise<void> {
+    await this.verificationByAccount.consume(accountId, () => ({ actor: { type: 'account', id: accountId }, subjects: { account: accountId } }));
   }
 
   /** One check API call of this (authenticated) merchant. */
-  countCheck(clientId: string): Promise<void> {
-    return this.checkByClient.consume(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
+  async countCheck(clientId: string): Promise<void> {
+    await this.checkByClient.consume(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
   }
 
   /**

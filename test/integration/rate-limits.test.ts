@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { PLATFORM_CLIENT_ID } from '../../src/clients/service.js';
+import { PlatformError } from '../../src/errors.js';
+import { RateLimits } from '../../src/http/rate-limit.js';
 import { ENGINE } from '../helpers/db.js';
 import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
 import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';
@@ -114,6 +116,37 @@ describe(`rate limits (${ENGINE})`, () => {
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actor: { type: 'system' }, payload: { limit: 'sign_in', key_kind: 'login', retry_after: 900 } });
     expect(JSON.stringify(events[0])).not.toMatch(new RegExp(`${login.split('@')[0]}|10\\.0\\.0`));
+  });
+
+  // Failures were once counted only after the password check: every attempt already in flight got
+  // its password checked, so a burst had as many guesses as it had requests.
+  it('checks no more passwords than the limit when guesses come at once', async () => {
+    const { db, log, config } = running.platform;
+    const limits = new RateLimits(db, log, { limits: config.rateLimits, checkPerMinute: 100, keySecret: 'burst test key' });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let checked = 0;
+    let refused = 0;
+    const login = newLogin();
+    const attempts = Array.from({ length: 12 }, () =>
+      limits
+        .signIn({ ip: '10.0.5.1', login }, async () => {
+          checked += 1;
+          await gate; // every password check is held until all attempts are in
+          throw new PlatformError('invalid-credentials', 401, 'wrong login or password');
+        })
+        .catch((err: PlatformError) => {
+          if (err.status === 429) refused += 1;
+          return err.status;
+        }),
+    );
+    for (let i = 0; i < 200 && checked + refused < 12; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    release();
+    const statuses = await Promise.all(attempts);
+    expect(checked).toBe(3);
+    expect(statuses.sort()).toEqual([401, 401, ...Array(10).fill(429)]);
+    // Locked now, the right password too.
+    await expect(limits.signIn({ ip: '10.0.5.2', login }, async () => 'signed in')).rejects.toMatchObject({ status: 429 });
   });
 
   it('clears a login’s failures when it signs in', async () => {
