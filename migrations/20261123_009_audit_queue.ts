@@ -41,13 +41,19 @@ export async function up(knex: Knex): Promise<void> {
     t.text('person_index');
     t.text('client_id');
   });
-  // Queued events are evidence too: never changed, removed only by audit_integrate (which says so
-  // for its own transaction), never truncated.
+  // Queued events are evidence too: never changed, never truncated, removed only by
+  // audit_integrate's own DELETE, as the call stack says (PG_CONTEXT names the functions running,
+  // not anything a session can set; a session flag could be set by anyone).
   await knex.raw(`
     CREATE FUNCTION audit_queue_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      v_context text;
     BEGIN
-      IF TG_OP = 'DELETE' AND current_setting('audit.integrating', true) = 'on' THEN
-        RETURN OLD;
+      IF TG_OP = 'DELETE' THEN
+        GET DIAGNOSTICS v_context = PG_CONTEXT;
+        IF v_context ~ '(^|\\n)PL/pgSQL function audit_integrate\\(integer\\) line \\d+ at SQL statement' THEN
+          RETURN OLD;
+        END IF;
       END IF;
       RAISE EXCEPTION 'audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
@@ -171,7 +177,6 @@ export async function up(knex: Knex): Promise<void> {
       v_clients text[];
     BEGIN
       PERFORM pg_advisory_xact_lock(1635083369); -- 0x61756469, "audi"
-      PERFORM set_config('audit.integrating', 'on', true);
       WITH taken AS (
         DELETE FROM audit_queue q
         USING (SELECT id FROM audit_queue ORDER BY id LIMIT p_limit) s
@@ -183,7 +188,6 @@ export async function up(knex: Knex): Promise<void> {
              array_agg(t.account_id ORDER BY t.id), array_agg(t.person_index ORDER BY t.id), array_agg(t.client_id ORDER BY t.id)
         INTO v_times, v_heads, v_tails, v_types, v_actor_types, v_actor_ids, v_accounts, v_persons, v_clients
         FROM taken t;
-      PERFORM set_config('audit.integrating', 'off', true);
       IF v_heads IS NULL THEN
         RETURN 0;
       END IF;

@@ -224,6 +224,25 @@ describe('the audit log', () => {
       });
     }
 
+    it('refuses to take events out of the queue anywhere but in audit_integrate', async () => {
+      const count = async () => Number((await db('audit_queue').count({ n: '*' }).first())!.n);
+      const before = await count();
+      // Neither a session setting nor a function of another name opens the queue.
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.raw(`SELECT set_config('audit.integrating', 'on', true)`);
+          await tx('audit_queue').delete();
+        }),
+      ).rejects.toThrow(/append-only/);
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.raw(`CREATE FUNCTION audit_integrate_lookalike() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit_queue; END $$`);
+          await tx.raw('SELECT audit_integrate_lookalike()');
+        }),
+      ).rejects.toThrow(/append-only/);
+      expect(await count()).toBe(before);
+    });
+
     it('refuses a leaf whose stored hash does not match, or that skips an index', async () => {
       const size = await log.size();
       const leaf = '{"forged":true}';
