@@ -13,7 +13,7 @@ import {
   type NodeId,
 } from './merkle.js';
 import { repeat } from '../repeat.js';
-import { enqueueEvents, findEvent, findEvents, findNodes, integrateQueued, queuedCount, searchEvents, treeSize, type EventFilter, type EventRow, type QueuedEvent } from './store.js';
+import { enqueueEvents, findEvent, findEvents, findNodes, integrateQueued, queuedCount, searchEvents, treeSize, vacuumQueue, type EventFilter, type EventRow, type QueuedEvent } from './store.js';
 
 export type { EventFilter, EventRow };
 
@@ -21,6 +21,8 @@ export type { EventFilter, EventRow };
 const INTEGRATION_BATCH = 1000;
 /** Batches `integrateAll` runs at most, so a reader is never held up behind a queue that keeps growing. */
 const INTEGRATION_ROUNDS = 100;
+/** How often the scheduled integration also vacuums the queue (see vacuumQueue), in ms. */
+const QUEUE_VACUUM_INTERVAL = 10_000;
 
 /** The RFC 8785 (JCS) canonical text of a JSON value. */
 export function canonicalJson(value: unknown): string {
@@ -123,9 +125,22 @@ export class AuditLog {
     return total;
   }
 
-  /** Integrates every `intervalMs`; returns a stop function. */
+  /**
+   * Integrates every `intervalMs`, and vacuums the queue at its first run and every
+   * QUEUE_VACUUM_INTERVAL after; returns a stop function.
+   */
   schedule(intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
-    return repeat(() => this.integrateAll(), intervalMs, onError);
+    let vacuumed = 0;
+    return repeat(
+      async () => {
+        await this.integrateAll();
+        if (Date.now() - vacuumed < QUEUE_VACUUM_INTERVAL) return;
+        await vacuumQueue(this.db);
+        vacuumed = Date.now();
+      },
+      intervalMs,
+      onError,
+    );
   }
 
   /** Committed events waiting to be integrated. */

@@ -55,6 +55,16 @@ export async function integrateQueued(db: Queryable, limit: number): Promise<num
   return Number(rows[0].integrated);
 }
 
+/**
+ * Vacuums the queue. Every integrated event leaves a dead row behind, and finding the next
+ * events walks past all of them until a vacuum removes them: measured at 200,000 dead rows, an
+ * integration of an empty queue took 33 ms, and 0.5 ms after a VACUUM (107 ms). Autovacuum comes
+ * at most once a minute per database, and not at all on PGlite. Outside transactions only.
+ */
+export async function vacuumQueue(db: Queryable): Promise<void> {
+  await db.raw('VACUUM audit_queue');
+}
+
 /** Events queued and not yet in the tree (committed ones, as this connection sees them). */
 export async function queuedCount(db: Queryable): Promise<number> {
   const row = await db('audit_queue').count({ n: '*' }).first();

@@ -190,6 +190,25 @@ describe('the audit log', () => {
     expect(rows.map((r) => r.account_id)).toEqual(['acc-fast', 'acc-slow']);
   });
 
+  it('integrates on schedule, and vacuums the queue it empties', async () => {
+    const failures: unknown[] = [];
+    await log.record(registered('acc-scheduled'));
+    const stop = log.schedule(20, (err) => failures.push(err));
+    try {
+      for (let i = 0; i < 100 && (await queued()) > 0; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await queued()).toBe(0);
+      if (ENGINE === 'postgres') {
+        // The first run vacuums; the statistics show it a moment later.
+        const lastVacuum = async () => (await db.raw(`SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'audit_queue'`)).rows[0]?.last_vacuum;
+        for (let i = 0; i < 100 && !(await lastVacuum()); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(await lastVacuum()).toBeTruthy();
+      }
+    } finally {
+      await stop();
+    }
+    expect(failures).toEqual([]);
+  });
+
   it('refuses arrays of different lengths in the append function', async () => {
     const before = await log.size();
     await expect(
