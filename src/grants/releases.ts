@@ -17,6 +17,11 @@ interface TokenEntity {
   scope?: string;
 }
 
+/** What oidc-provider left on the request's context: the token it issued and the parameters. */
+function oidcOf(ctx: Context) {
+  return (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity }; params?: { grant_type?: string } } }).oidc;
+}
+
 function levelOf(scope: string | undefined) {
   return levelOfScopes(String(scope ?? '').split(' '));
 }
@@ -42,7 +47,7 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
     await inTransaction(db, async (tx) => {
       await next();
       if (ctx.status !== 200) return;
-      const oidc = (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity }; params?: { grant_type?: string } } }).oidc;
+      const oidc = oidcOf(ctx);
       const accessToken = oidc?.entities?.AccessToken;
       const level = levelOf(accessToken?.scope);
       if (!accessToken?.accountId || !level) return;
@@ -70,6 +75,5 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
  */
 async function withoutAccount(ctx: Context, next: Next): Promise<void> {
   await next();
-  const oidc = (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity } } }).oidc;
-  if (ctx.status === 200 && oidc?.entities?.AccessToken?.accountId) throw new Error('a client_credentials request issued a token bound to an account');
+  if (ctx.status === 200 && oidcOf(ctx)?.entities?.AccessToken?.accountId) throw new Error('a client_credentials request issued a token bound to an account');
 }

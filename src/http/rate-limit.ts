@@ -31,7 +31,6 @@ export class RateLimited extends PlatformError {
 
 const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-
 /**
  * One limit: a rate-limiter-flexible limiter (fixed window from a key's first hit; a `blockDuration`
  * lock when set) and what its lockout records. The hit that starts a refusal is the one whose
