@@ -25,7 +25,8 @@ export const DOSSIER_RECONFIRMATION = 'dossier_reconfirmation';
 /**
  * Whether this authorization needs a person-document match, and how recent: asked by the merchant's
  * security level 3, by `acr_values`, or by an `acr` claim request naming the person-match class.
- * `maxAge` (seconds) bounds its age: the request's `max_age`, else the platform's for level 3.
+ * `maxAge` (seconds) bounds its age. For a security-level-3 merchant the platform's `levelThreeMaxAge`
+ * is a floor the request can only tighten: a larger `max_age` does not loosen it.
  */
 export function stepUpDemand(oidc: KoaContextWithOIDC['oidc'], levelThreeMaxAge: number): { maxAge?: number } | undefined {
   const params = oidc.params as { acr_values?: string; max_age?: number };
@@ -37,8 +38,8 @@ export function stepUpDemand(oidc: KoaContextWithOIDC['oidc'], levelThreeMaxAge:
   ]);
   const levelThree = oidc.client ? securityLevelOf(oidc.client) >= 3 : false;
   if (!levelThree && !asked.has(ACR.personMatch)) return undefined;
-  const maxAge = params.max_age !== undefined ? Number(params.max_age) : levelThree ? levelThreeMaxAge : undefined;
-  return maxAge === undefined ? {} : { maxAge };
+  const bounds = [...(params.max_age !== undefined ? [Number(params.max_age)] : []), ...(levelThree ? [levelThreeMaxAge] : [])];
+  return bounds.length ? { maxAge: Math.min(...bounds) } : {};
 }
 
 /**

@@ -89,6 +89,31 @@ describe('step-up', () => {
     expect(await providerCalls()).toBe(before + 1);
   });
 
+  it('keeps the level-3 freshness rule whatever max_age the request sends', async () => {
+    // A platform whose person-document matches stay fresh for one second, to age one quickly.
+    const short = await startTestPlatform({ stepUp: { maxAge: 1 } });
+    try {
+      const merchant = await addMerchant(short.platform, { levels: ['result'], securityLevel: 3 });
+      const config = await discover(short.issuer, merchant.client_id, merchant.client_secret);
+      const login = newLogin();
+      const account = await short.platform.accounts.register({ login, password: PASSWORD });
+      await short.platform.verifications.verify(account.id, { method: 'document', documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' });
+      const agent = personBrowser();
+      const start = await startAuthorization(config, { scope: 'openid realname' });
+      let page = await signInTo(agent, start.url, login);
+      page = await agent.upload(formAction(page, '/step-up'), photos());
+      await redeemCode(config, new URL((await agent.submit(formAction(page, '/confirm'), { level: 'result' })).url), start);
+
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      // The match is older than the merchant's security level allows: a huge max_age cannot loosen it.
+      const loose = await startAuthorization(config, { scope: 'openid realname', max_age: '999999999' });
+      page = await agent.navigate(loose.url.toString());
+      expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+\/step-up$/);
+    } finally {
+      await short.stop();
+    }
+  });
+
   it('steps up when acr_values asks for the person-match class, even for a level-1 merchant', async () => {
     const merchant = await addMerchant(running.platform, { levels: ['result'] });
     const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
