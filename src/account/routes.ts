@@ -2,9 +2,11 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import { z } from 'zod';
 import { PLATFORM_CLIENT_ID, type ClientService } from '../clients/service.js';
 import type { GrantService } from '../grants/service.js';
 import { PlatformError } from '../errors.js';
+import { parseBody, text } from '../http/input.js';
 import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import type { VerificationService } from '../identity/service.js';
@@ -12,6 +14,7 @@ import type { RateLimits } from '../http/rate-limit.js';
 import { showVerifyForm, submitVerifyForm } from './verify-form.js';
 
 const STATE_COOKIE = 'rn_account_state';
+const levelChoice = z.object({ level: text(20) });
 
 export interface AccountDeps {
   issuer: string;
@@ -33,6 +36,10 @@ export interface AccountDeps {
 export function accountRoutes(deps: AccountDeps): Router {
   const { provider, views, verifications } = deps;
   const router = new Router({ prefix: '/account' });
+  const merchantOf = async (clientId: string) => {
+    const client = await deps.clients.find(clientId);
+    return client && { name: client.name, levels: client.grant_levels };
+  };
 
   /** The signed-in account, or a redirect to sign in and come back. */
   const signedIn = async (ctx: Context, next: Next) => {
@@ -70,9 +77,26 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/', signedIn, async (ctx) => {
     const status = await verifications.statusOf(ctx.state.accountId);
-    const grants = (await deps.grants.grantsOf(ctx.state.accountId, async (id) => (await deps.clients.find(id))?.name)).filter((g) => g.clientId !== PLATFORM_CLIENT_ID);
+    const grants = (await deps.grants.grantsOf(ctx.state.accountId, merchantOf)).filter((g) => g.clientId !== PLATFORM_CLIENT_ID);
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'account', { status, grants, justVerified: ctx.query.verified === '1', revoked: ctx.query.revoked === '1' });
+    ctx.body = renderPage(views, ctx, 'account', { status, grants, justVerified: ctx.query.verified === '1', revoked: ctx.query.revoked === '1', lowered: ctx.query.lowered === '1' });
+  });
+
+  // Lowering a level takes effect at once, as at a consent: the tokens of the level before stop
+  // working. Lowered to level 2, the new password is shown this once.
+  router.post('/grants/:grantId/level', signedIn, async (ctx) => {
+    const { level } = parseBody(ctx, levelChoice);
+    const { credentials, clientId } = await deps.grants.lower(provider, ctx.state.accountId, ctx.params.grantId!, level, async (id) => {
+      const client = await deps.clients.find(id);
+      return client && { clientId: id, category: client.category, levels: client.grant_levels };
+    });
+    if (!credentials) {
+      ctx.status = 303;
+      return ctx.redirect('/account?lowered=1');
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    ctx.body = renderPage(views, ctx, 'credentials', { merchant: { name: (await deps.clients.find(clientId))?.name ?? clientId }, credentials, returnTo: '/account?lowered=1' });
   });
 
   // Revoking a grant takes back the merchant's access at once: the grant and all its tokens.

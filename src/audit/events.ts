@@ -15,11 +15,28 @@ export const EVENT_PAYLOADS = {
   'account.registered': z.object({ login_type: z.enum(['email', 'phone']) }),
   'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
   'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
-  'consent.granted': z.object({ grant_id: id, level: level.optional(), scopes: z.array(z.string().max(100)).max(50) }),
+  // A consent, at an authorization or on the account page (`via`): the level before
+  // (`from_level`, absent on a grant's first level), the level now, the scopes the merchant's next
+  // token carries, and how many live tokens of the level before a change of level revoked.
+  'consent.granted': z.object({
+    grant_id: id,
+    from_level: level.optional(),
+    level: level.optional(),
+    scopes: z.array(z.string().max(100)).max(50),
+    via: z.enum(['consent_page', 'account_page']).optional(),
+    tokens_revoked: z.number().int().min(0).optional(),
+  }),
   // Level 3: a wrong partial-knowledge answer (seed 004); `locked_until` when it locked the dossier.
   'consent.reconfirmation_failed': z.object({ level, failures: z.number().int().min(1), locked_until: z.string().datetime().optional() }),
   'consent.revoked': z.object({ grant_id: id, by: z.enum(['person', 'operator', 'merchant']) }),
-  'token.issued': z.object({ grant_id: id.optional(), level: level.optional(), token_type: z.string().max(50), grant_type: z.string().max(100) }),
+  'token.issued': z.object({
+    grant_id: id.optional(),
+    level: level.optional(),
+    // The access token's scopes (absent from events written before they were recorded).
+    scopes: z.array(z.string().max(100)).max(50).optional(),
+    token_type: z.string().max(50),
+    grant_type: z.string().max(100),
+  }),
   'claims.released': z.object({
     grant_id: id.optional(),
     level: level.optional(),

@@ -4,7 +4,7 @@ import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
 import type { VerificationMethod } from '../identity/store.js';
 import type { VerificationService } from '../identity/service.js';
-import { clearPartialFailures, partialLockedUntil, recordPartialFailure } from './store.js';
+import { clearPartialFailures, countPartialAttempt, partialLockedUntil } from './store.js';
 import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
 
 export interface DossierOptions {
@@ -49,30 +49,30 @@ export class DossierService {
 
   /**
    * Checks the person's answer to the partial-knowledge question: the last six characters of
-   * the document number. A wrong answer is counted and audited; too many lock the dossier (the
-   * other levels stay open). Throws a 400 naming the attempts left, or a 429 while locked.
+   * the document number. The attempt is counted before the answer is looked at, so a burst of
+   * parallel guesses gets at most `maxFailures` answers checked; a wrong answer is audited; the
+   * `maxFailures`-th attempt locks the dossier unless it is right (the other levels stay open).
+   * Throws a 400 naming the attempts left, or a 429 while locked.
    */
   async confirm(accountId: string, partial: string | undefined): Promise<void> {
-    const lockedUntil = await partialLockedUntil(this.db, accountId);
-    if (lockedUntil) throw locked(lockedUntil);
+    const { maxFailures: max, windowSeconds, lockSeconds } = this.options;
+    const { attempt, lockedUntil } = await countPartialAttempt(this.db, accountId, { max, windowSeconds, lockSeconds });
+    if (attempt > max) throw new DossierLocked(lockedUntil ?? new Date(Date.now() + lockSeconds * 1000));
     if (partial && (await this.verifications.confirmsPartial(accountId, partial))) {
       await clearPartialFailures(this.db, accountId);
       return;
     }
     const person = await this.verifications.personIndexOf(accountId);
-    const { failures, lockedUntil: nowLocked } = await inTransaction(this.db, async (tx) => {
-      const counted = await recordPartialFailure(tx, accountId, { max: this.options.maxFailures, windowSeconds: this.options.windowSeconds, lockSeconds: this.options.lockSeconds });
-      await this.log.append(tx, {
+    await inTransaction(this.db, (tx) =>
+      this.log.append(tx, {
         type: 'consent.reconfirmation_failed',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, ...(person ? { person } : {}) },
-        payload: { level: 'dossier', failures: counted.failures, ...(counted.lockedUntil ? { locked_until: counted.lockedUntil.toISOString() } : {}) },
-      });
-      return counted;
-    });
-    if (nowLocked) throw locked(nowLocked);
-    const left = this.options.maxFailures - failures;
-    throw new InvalidInput([{ field: 'partial', code: 'partial_mismatch', message: `that is not the end of your document number; ${left} attempt(s) left` }]);
+        payload: { level: 'dossier', failures: attempt, ...(lockedUntil ? { locked_until: lockedUntil.toISOString() } : {}) },
+      }),
+    );
+    if (lockedUntil) throw new DossierLocked(lockedUntil);
+    throw new InvalidInput([{ field: 'partial', code: 'partial_mismatch', message: `that is not the end of your document number; ${max - attempt} attempt(s) left` }]);
   }
 
   /**
@@ -107,9 +107,12 @@ export class DossierService {
   }
 }
 
-function locked(until: Date): PlatformError {
-  const seconds = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
-  return new PlatformError('partial-locked', 429, `Too many wrong answers: the full dossier is locked until ${until.toISOString()}. The other levels stay available.`, {
-    headers: { 'Retry-After': String(seconds) },
-  });
+/** The dossier is locked after wrong partial-knowledge answers, until `lockedUntil`. */
+export class DossierLocked extends PlatformError {
+  constructor(readonly lockedUntil: Date) {
+    const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
+    super('partial-locked', 429, `Too many wrong answers: the full dossier is locked until ${lockedUntil.toISOString()}. The other levels stay available.`, {
+      headers: { 'Retry-After': String(seconds) },
+    });
+  }
 }

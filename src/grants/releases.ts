@@ -58,7 +58,7 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
       const body = ctx.body as Record<string, unknown>;
       const events: AuditEventInput[] = [];
       if (token) {
-        events.push({ type: 'token.issued', actor, subjects, payload: { ...grant, level, token_type: body.id_token ? 'access_token+id_token' : 'access_token', grant_type: String(oidc?.params?.grant_type ?? '') } });
+        events.push({ type: 'token.issued', actor, subjects, payload: { ...grant, level, scopes: String(accessToken.scope ?? '').split(' ').filter(Boolean), token_type: body.id_token ? 'access_token+id_token' : 'access_token', grant_type: String(oidc?.params?.grant_type ?? '') } });
         if (body.id_token) events.push({ type: 'claims.released', actor, subjects, payload: { ...grant, level, via: 'id_token', claims: claimNamesOfJwt(body.id_token) } });
       } else {
         events.push({ type: 'claims.released', actor, subjects, payload: { ...grant, level, via: 'userinfo', claims: Object.keys(body).filter((name) => !PROTOCOL_CLAIMS.has(name)) } });

@@ -22,7 +22,8 @@ export function dossierRoutes(provider: Provider, dossier: DossierService): Rout
       bearerChallenge(ctx, 'dossier', scope, 'invalid_token');
       throw new PlatformError('invalid-token', 401, 'The access token is invalid, expired or revoked.');
     }
-    if (!String(token.scope ?? '').split(' ').includes(scope)) {
+    // The token's scope, and the grant's level now: a grant lowered since cannot open the dossier.
+    if (!String(token.scope ?? '').split(' ').includes(scope) || !String(grant.getOIDCScope()).split(' ').includes(scope)) {
       bearerChallenge(ctx, 'dossier', scope, 'insufficient_scope');
       throw new PlatformError('insufficient-scope', 403, `This image needs an access token with the scope ${scope}.`);
     }

@@ -1,22 +1,32 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type Provider from 'oidc-provider';
-import type { PasswordHasher } from '../accounts/password.js';
 import type { InteractionResults } from 'oidc-provider';
+import type { PasswordHasher } from '../accounts/password.js';
 import type { AuditLog } from '../audit/log.js';
-import type { Db } from '../db/index.js';
+import type { Db, Queryable } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
-import { InvalidInput } from '../errors.js';
+import { InvalidInput, NotFound } from '../errors.js';
 import type { VerificationService } from '../identity/service.js';
-import { grantConsent, type ConsentDetails } from '../interactions/consent.js';
-import { LEVEL_SCOPES, levelOfScopes, SCOPE_CLAIMS } from '../oidc/claims.js';
+import { LEVEL_SCOPES, levelOfScopes } from '../oidc/claims.js';
+import { destroyGrant, findGrantsOfAccount, revokeTokensOfGrant } from '../oidc/store.js';
 import type { DossierService } from './dossier.js';
-import { NotFound } from '../errors.js';
-import { destroyGrant, findGrantsOfAccount } from '../oidc/store.js';
-import { findChoice, findCredentials, insertCredentials, saveChoice, type Level } from './store.js';
+import {
+  applyConsent,
+  applyLowerLevel,
+  finishConsent,
+  grantOfInteraction,
+  LEVELS,
+  grantedScopes,
+  levelOfGrant,
+  lowerLevels,
+  requestedClaimNames,
+  tokenScopes,
+  type ConsentDetails,
+  type OidcGrant,
+} from './oidc-grant.js';
+import { deleteCredentials, findChoice, findCredentials, insertCredentials, saveChoice, type Level } from './store.js';
 
 export type { Level };
-
-const LEVELS: Level[] = ['result', 'credentials', 'dossier'];
 
 /** The merchant as consent needs it. */
 export interface ConsentMerchant {
@@ -26,10 +36,19 @@ export interface ConsentMerchant {
   levels: string[];
 }
 
+/** A password made for a merchant, shown to the person once. */
+export interface NewCredentials {
+  username: string;
+  password: string;
+}
+
 /**
  * Grant levels (seed 001): the merchant asks for level scopes, the person chooses one, and the
- * grant holds exactly that one. The choice is remembered to pre-select it next time, and the grant
- * and its `consent.granted` event commit in one transaction.
+ * grant holds exactly that one, whatever it held before: the person decides at every consent,
+ * and may lower a level (or revoke) on their account page. A change of level revokes the tokens
+ * issued at the level before, so every live token of a grant carries the grant's level. The
+ * choice is remembered to pre-select it next time; the grant, the credentials and the
+ * `consent.granted` event commit in one transaction.
  */
 export class GrantService {
   constructor(
@@ -51,6 +70,11 @@ export class GrantService {
     return LEVELS.filter((level) => merchant.levels.includes(level) && requestedScopes.includes(LEVEL_SCOPES[level]));
   }
 
+  /** The level the merchant holds now on the interaction's grant, if any. */
+  async currentLevel(provider: Provider, details: ConsentDetails): Promise<Level | undefined> {
+    return details.grantId ? levelOfGrant((await provider.Grant.find(details.grantId)) ?? undefined) : undefined;
+  }
+
   /** The level to pre-select: last chosen for this merchant, or its category, or the least. */
   async preselect(accountId: string, merchant: ConsentMerchant, offered: Level[]): Promise<Level | undefined> {
     const remembered = await findChoice(this.db, accountId, merchant.clientId, merchant.category);
@@ -58,10 +82,10 @@ export class GrantService {
   }
 
   /**
-   * Records the person's consent: the chosen level's scope is granted, the other level scopes
-   * (and their claims, if asked for one by one with the claims parameter) are rejected, so the
-   * merchant gets no more than chosen and is not asked again. The dossier needs the person's
-   * partial-knowledge answer first, at every authorization that releases it.
+   * Records the person's consent: of the level scopes asked for, the chosen one is granted and the
+   * others are rejected; the claims parameter gets only claims of the granted scopes. The dossier
+   * needs the person's partial-knowledge answer first, at every authorization that releases it.
+   * Level 2 credentials are made when the grant comes to level 2, and returned to be shown once.
    */
   async consent(
     provider: Provider,
@@ -69,7 +93,7 @@ export class GrantService {
     accountId: string,
     merchant: ConsentMerchant,
     chosen: { level?: string; partial?: string },
-  ): Promise<{ result: InteractionResults; credentials?: { username: string; password: string } }> {
+  ): Promise<{ result: InteractionResults; credentials?: NewCredentials }> {
     const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
     const offered = this.offeredLevels(requested, merchant);
     let level: Level | undefined;
@@ -78,43 +102,106 @@ export class GrantService {
       if (!level) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: `choose one of ${offered.join(', ')}` }]);
     }
     if (level === 'dossier') await this.dossier.confirm(accountId, chosen.partial);
-    const levelScopes = Object.values(LEVEL_SCOPES);
-    // Level 1 comes with no refresh token, so no offline access either: the merchant asks again.
-    const reject = requested.filter((scope) => (levelScopes.includes(scope) && scope !== (level && LEVEL_SCOPES[level])) || (level === 'result' && scope === 'offline_access'));
-    const allowedClaims = new Set(level ? SCOPE_CLAIMS[LEVEL_SCOPES[level]] : []);
-    const rejectClaims = [...new Set(levelScopes.flatMap((scope) => SCOPE_CLAIMS[scope]!))].filter((claim) => !allowedClaims.has(claim));
     const person = await this.verifications.personIndexOf(accountId);
-    // Level 2: credentials are made once per merchant; hashing happens before the transaction.
-    const fresh = level === 'credentials' && !(await findCredentials(this.db, accountId, merchant.clientId)) ? newCredentials() : undefined;
+    const grant = await grantOfInteraction(provider, details);
+    const fromLevel = levelOfGrant(grant);
+    // Hashing is slow: done before the transaction.
+    const fresh = level === 'credentials' && (fromLevel !== 'credentials' || !(await findCredentials(this.db, accountId, merchant.clientId))) ? newCredentials() : undefined;
     const passwordHash = fresh && (await this.hasher.hash(fresh.password));
     return inTransaction(this.db, async (tx) => {
-      const stored = fresh && (await insertCredentials(tx, { account_id: accountId, client_id: merchant.clientId, username: fresh.username, password_hash: passwordHash! }));
-      const result = await grantConsent(provider, details, { rejectScopes: reject, rejectClaims });
+      applyConsent(grant, requested, requestedClaimNames(details.params.claims), level);
+      const result = await finishConsent(grant, details);
       // Marks this authorization as re-confirmed (see the dossier check of the consent prompt).
       if (level === 'dossier') result.consent = { ...result.consent, reconfirmed: true };
-      const grantId = details.grantId ?? (result.consent as { grantId?: string } | undefined)?.grantId;
+      const changed = await this.settleLevel(tx, grant, { accountId, clientId: merchant.clientId, fromLevel, level, credentials: fresh && { ...fresh, passwordHash: passwordHash! } });
       if (level) await saveChoice(tx, { account_id: accountId, client_id: merchant.clientId, category: merchant.category, level });
       await this.log.append(tx, {
         type: 'consent.granted',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, client: merchant.clientId, ...(person ? { person } : {}) },
-        payload: { grant_id: grantId!, ...(level ? { level } : {}), scopes: requested.filter((s) => !reject.includes(s)) },
+        payload: {
+          grant_id: grant.jti,
+          ...(fromLevel && level ? { from_level: fromLevel } : {}),
+          ...(level ? { level } : {}),
+          scopes: tokenScopes(grant, requested),
+          via: 'consent_page',
+          ...(changed.tokensRevoked !== undefined ? { tokens_revoked: changed.tokensRevoked } : {}),
+        },
       });
-      return { result, ...(stored ? { credentials: fresh } : {}) };
+      return { result, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
     });
+  }
+
+  /**
+   * Lowers one of the person's grants on their account page, as a consent would: the tokens of the
+   * level before stop working at once, and the merchant's next token carries the lower level.
+   * Returns new credentials to show once when lowered to level 2.
+   */
+  async lower(provider: Provider, accountId: string, grantId: string, level: string, registered: (clientId: string) => Promise<ConsentMerchant | undefined>): Promise<{ credentials?: NewCredentials; clientId: string }> {
+    const grant = await provider.Grant.find(grantId);
+    if (!grant || grant.accountId !== accountId) throw new NotFound('No such grant on this account.');
+    const clientId = grant.clientId!;
+    const merchant = await registered(clientId);
+    const target = lowerLevels(grant, merchant?.levels ?? []).find((l) => l === level);
+    if (!merchant || !target) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: 'choose a lower level this merchant asked for' }]);
+    const fromLevel = levelOfGrant(grant)!;
+    const person = await this.verifications.personIndexOf(accountId);
+    const fresh = target === 'credentials' ? newCredentials() : undefined;
+    const passwordHash = fresh && (await this.hasher.hash(fresh.password));
+    return inTransaction(this.db, async (tx) => {
+      applyLowerLevel(grant, target);
+      await grant.save();
+      const changed = await this.settleLevel(tx, grant, { accountId, clientId, fromLevel, level: target, credentials: fresh && { ...fresh, passwordHash: passwordHash! } });
+      await saveChoice(tx, { account_id: accountId, client_id: clientId, category: merchant.category, level: target });
+      await this.log.append(tx, {
+        type: 'consent.granted',
+        actor: { type: 'account', id: accountId },
+        subjects: { account: accountId, client: clientId, ...(person ? { person } : {}) },
+        payload: {
+          grant_id: grantId,
+          from_level: fromLevel,
+          level: target,
+          scopes: String(grant.getOIDCScope()).split(' ').filter(Boolean),
+          via: 'account_page',
+          tokens_revoked: changed.tokensRevoked ?? 0,
+        },
+      });
+      return { clientId, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
+    });
+  }
+
+  /**
+   * What follows a grant's new level: a change revokes the tokens of the level before; merchant
+   * credentials exist exactly while the grant is at level 2 (made anew on coming to it).
+   */
+  private async settleLevel(
+    tx: Queryable,
+    grant: OidcGrant,
+    change: { accountId: string; clientId: string; fromLevel?: Level; level?: Level; credentials?: NewCredentials & { passwordHash: string } },
+  ): Promise<{ tokensRevoked?: number; credentialsStored: boolean }> {
+    const { accountId, clientId, fromLevel, level } = change;
+    const tokensRevoked = fromLevel && level && fromLevel !== level ? await revokeTokensOfGrant(tx, grant.jti) : undefined;
+    if (level && level !== 'credentials' && fromLevel === 'credentials') await deleteCredentials(tx, accountId, clientId);
+    let credentialsStored = false;
+    if (level === 'credentials' && change.credentials) {
+      if (fromLevel !== 'credentials') await deleteCredentials(tx, accountId, clientId);
+      credentialsStored = await insertCredentials(tx, { account_id: accountId, client_id: clientId, username: change.credentials.username, password_hash: change.credentials.passwordHash });
+    }
+    return { ...(tokensRevoked !== undefined ? { tokensRevoked } : {}), credentialsStored };
   }
 
   /**
    * What the person's account page lists: each merchant holding a grant, its level, when it was
    * granted, and every token and release of data to it, from the audit trail.
    */
-  async grantsOf(accountId: string, clientName: (clientId: string) => Promise<string | undefined>) {
+  async grantsOf(accountId: string, merchantOf: (clientId: string) => Promise<{ name: string; levels: string[] } | undefined>) {
     // The person sees every release so far, the one a moment ago too.
     await this.log.integrateAll();
     const grants = [];
     for (const { id, payload } of await findGrantsOfAccount(this.db, accountId)) {
       const clientId = String(payload.clientId);
-      const scopes = String((payload.openid as { scope?: string } | undefined)?.scope ?? '').split(' ').filter(Boolean);
+      const scopes = grantedScopes(payload);
+      const merchant = await merchantOf(clientId);
       const history = await this.log.search({ account: accountId, client: clientId, types: ['consent.granted', 'token.issued', 'claims.released'] }, 200);
       const events = history
         .map((row) => JSON.parse(row.leaf) as { time: string; type: string; payload: { grant_id?: string; via?: string; claims?: string[] } })
@@ -122,8 +209,9 @@ export class GrantService {
       grants.push({
         id,
         clientId,
-        merchant: (await clientName(clientId)) ?? clientId,
+        merchant: merchant?.name ?? clientId,
         level: levelOfScopes(scopes),
+        lowerLevels: lowerLevels(payload, merchant?.levels ?? []),
         scopes,
         grantedAt: new Date(Number(payload.iat) * 1000),
         releases: events.filter((e) => e.type === 'claims.released').map((e) => ({ time: new Date(e.time), via: e.payload.via, claims: e.payload.claims ?? [] })),
@@ -140,6 +228,8 @@ export class GrantService {
     const person = await this.verifications.personIndexOf(accountId);
     await inTransaction(this.db, async (tx) => {
       await destroyGrant(tx, grantId);
+      // Credentials live as long as a level 2 grant: a new grant makes new ones, shown again.
+      await deleteCredentials(tx, accountId, clientId);
       await this.log.append(tx, {
         type: 'consent.revoked',
         actor: { type: 'account', id: accountId },
@@ -154,7 +244,7 @@ export class GrantService {
 const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
 /** A merchant-scoped username and a random 20-character password (about 116 bits). */
-function newCredentials(): { username: string; password: string } {
+function newCredentials(): NewCredentials {
   const password = Array.from({ length: 20 }, () => PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)]).join('');
   return { username: `rn_${randomBytes(8).toString('hex')}`, password };
 }

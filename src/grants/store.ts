@@ -36,6 +36,10 @@ export async function findCredentials(db: Queryable, accountId: string, clientId
   return db<CredentialRow>('merchant_credentials').where({ account_id: accountId, client_id: clientId }).first();
 }
 
+export async function deleteCredentials(db: Queryable, accountId: string, clientId: string): Promise<void> {
+  await db('merchant_credentials').where({ account_id: accountId, client_id: clientId }).delete();
+}
+
 /** When the account's dossier is locked after too many failed confirmations, if it is. */
 export async function partialLockedUntil(db: Queryable, accountId: string): Promise<Date | undefined> {
   const row = await db('partial_confirmations').select('locked_until').where({ account_id: accountId }).andWhere('locked_until', '>', db.fn.now()).first();
@@ -43,26 +47,35 @@ export async function partialLockedUntil(db: Queryable, accountId: string): Prom
 }
 
 /**
- * Counts one failed confirmation. Failures older than `windowSeconds` are forgotten; the
- * `max`-th failure in a window locks the dossier for `lockSeconds` and starts counting anew.
- * One statement, so concurrent failures are all counted.
+ * Counts one partial-knowledge attempt before its answer is looked at, in one statement, so of N
+ * concurrent attempts each gets its own number. Attempts older than `windowSeconds` are
+ * forgotten, as is the count once a lock has run out; the `max`-th attempt in a window sets the
+ * lock, and attempts while locked go on counting (a lock never resets the count that caused it).
+ * An attempt may be evaluated only when its number is at most `max`; a right answer clears the
+ * count (clearPartialFailures).
  */
-export async function recordPartialFailure(db: Queryable, accountId: string, limits: { max: number; windowSeconds: number; lockSeconds: number }): Promise<{ failures: number; lockedUntil?: Date }> {
+export async function countPartialAttempt(db: Queryable, accountId: string, limits: { max: number; windowSeconds: number; lockSeconds: number }): Promise<{ attempt: number; lockedUntil?: Date }> {
   const { rows } = await db.raw(
-    `INSERT INTO partial_confirmations AS p (account_id, failures, updated_at) VALUES (:accountId, 1, now())
+    `INSERT INTO partial_confirmations AS p (account_id, failures, updated_at, locked_until)
+     VALUES (:accountId, 1, now(), CASE WHEN 1 >= :max THEN now() + make_interval(secs => :lockSeconds) END)
      ON CONFLICT (account_id) DO UPDATE SET
-       failures = CASE WHEN p.updated_at < now() - make_interval(secs => :windowSeconds) THEN 1 ELSE p.failures + 1 END,
+       failures = CASE
+         WHEN p.locked_until IS NOT NULL AND p.locked_until <= now() THEN 1
+         WHEN p.locked_until IS NULL AND p.updated_at < now() - make_interval(secs => :windowSeconds) THEN 1
+         ELSE p.failures + 1 END,
+       locked_until = CASE
+         WHEN p.locked_until > now() THEN p.locked_until
+         WHEN (CASE
+           WHEN p.locked_until IS NOT NULL AND p.locked_until <= now() THEN 1
+           WHEN p.locked_until IS NULL AND p.updated_at < now() - make_interval(secs => :windowSeconds) THEN 1
+           ELSE p.failures + 1 END) >= :max THEN now() + make_interval(secs => :lockSeconds)
+         END,
        updated_at = now()
-     RETURNING failures`,
-    { accountId, windowSeconds: limits.windowSeconds },
+     RETURNING failures, locked_until`,
+    { accountId, max: limits.max, windowSeconds: limits.windowSeconds, lockSeconds: limits.lockSeconds },
   );
-  const failures = Number(rows[0].failures);
-  if (failures < limits.max) return { failures };
-  const [locked] = await db('partial_confirmations')
-    .where({ account_id: accountId })
-    .update({ failures: 0, locked_until: db.raw('now() + make_interval(secs => ?)', [limits.lockSeconds]) })
-    .returning('locked_until');
-  return { failures, lockedUntil: new Date((locked as { locked_until: Date }).locked_until) };
+  const row = rows[0] as { failures: number | string; locked_until: Date | string | null };
+  return { attempt: Number(row.failures), ...(row.locked_until ? { lockedUntil: new Date(row.locked_until) } : {}) };
 }
 
 export async function clearPartialFailures(db: Queryable, accountId: string): Promise<void> {

@@ -5,7 +5,8 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
 import { showVerifyForm, submitVerifyForm } from '../account/verify-form.js';
-import type { DossierService } from '../grants/dossier.js';
+import { DossierLocked, type DossierService } from '../grants/dossier.js';
+import { grantAllMissing } from '../grants/oidc-grant.js';
 import type { ConsentMerchant, GrantService, Level } from '../grants/service.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import { PLATFORM_CLIENT_ID, securityLevelOf } from '../clients/service.js';
@@ -20,7 +21,6 @@ import { ACR, AMR, DOSSIER_RECONFIRMATION, STEP_UP } from '../oidc/policy.js';
 import { wantsJson } from '../http/errors.js';
 import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
-import { grantConsent } from './consent.js';
 
 const credentials = z.object({ login: text(254), password: text(1024) });
 const consentChoice = z.object({ level: text(20).optional(), partial: text(20).optional() });
@@ -95,25 +95,25 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
   };
 
   /**
-   * The consent page: the merchant, what it asks, the levels to choose from (pre-selected), and
-   * for the dossier the partial-knowledge question. When a dossier grant exists and only needs
-   * the re-confirmation, the dossier is the one level shown.
+   * The consent page: the merchant, what it asks, the levels to choose from (pre-selected), the
+   * level the merchant holds now if any, and for the dossier the partial-knowledge question. The
+   * person may choose any offered level at every consent, higher or lower than before.
    */
-  const showConsent = async (ctx: Context, found: Awaited<ReturnType<typeof details>>, extra: { status?: number; error?: string; level?: string } = {}) => {
+  const showConsent = async (ctx: Context, found: Awaited<ReturnType<typeof details>>, extra: { status?: number; error?: string; level?: string; lockedUntil?: Date } = {}) => {
     const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
     const consentMerchant = consentMerchantOf(found.client!);
     const accountId = found.session!.accountId;
-    const reasons = found.prompt.reasons;
-    const reconfirm = reasons.includes(DOSSIER_RECONFIRMATION) && !reasons.includes('op_scopes_missing');
-    const levels: Level[] = reconfirm ? ['dossier'] : grants.offeredLevels(scopes, consentMerchant);
-    const lockedUntil = levels.includes('dossier') ? await dossier.lockedUntil(accountId) : undefined;
+    const current = await grants.currentLevel(provider, found);
+    const reconfirm = current === 'dossier' && found.prompt.reasons.includes(DOSSIER_RECONFIRMATION);
+    const levels: Level[] = grants.offeredLevels(scopes, consentMerchant);
+    const lockedUntil = levels.includes('dossier') ? (extra.lockedUntil ?? (await dossier.lockedUntil(accountId))) : undefined;
     const open = lockedUntil ? levels.filter((level) => level !== 'dossier') : levels;
-    const remembered = extra.level ?? (await grants.preselect(accountId, consentMerchant, levels));
+    const remembered = extra.level ?? current ?? (await grants.preselect(accountId, consentMerchant, levels));
     const selected = remembered && open.includes(remembered as Level) ? remembered : open[0];
     page(
       ctx,
       'consent',
-      { merchant: merchantOf(found.client), scopes: scopes.filter((s) => !s.startsWith('realname')), levels, selected, reconfirm, lockedUntil, error: extra.error },
+      { merchant: merchantOf(found.client), scopes: scopes.filter((s) => !s.startsWith('realname')), levels, selected, current, reconfirm, lockedUntil, error: extra.error },
       extra.status,
       `/interaction/${ctx.params.uid}`,
     );
@@ -139,7 +139,7 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
     }
     // The platform's own account pages are first-party: signing in to them asks no consent.
     if (found.prompt.name === 'consent' && found.params.client_id === PLATFORM_CLIENT_ID) {
-      return finish(ctx, await grantConsent(provider, found));
+      return finish(ctx, await grantAllMissing(provider, found));
     }
     if (found.prompt.name === 'consent') {
       const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
@@ -256,10 +256,16 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
       outcome = await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), chosen);
     } catch (err) {
       // A wrong or locked partial-knowledge answer shows the consent page again, saying why.
-      const partial = err instanceof PlatformError && (err.code === 'partial-locked' || (err.code === 'invalid-input' && err.extra.errors?.some((e) => e.field === 'partial')));
+      const locked = err instanceof DossierLocked;
+      const partial = locked || (err instanceof PlatformError && err.code === 'invalid-input' && err.extra.errors?.some((e) => e.field === 'partial'));
       if (!partial || wantsJson(ctx)) throw err;
-      if (err.extra.headers?.['Retry-After']) ctx.set('Retry-After', err.extra.headers['Retry-After']);
-      return showConsent(ctx, found, { status: err.status, error: err.code === 'partial-locked' ? 'consent.partial_locked' : 'consent.partial_mismatch', level: chosen.level });
+      if (locked) ctx.set('Retry-After', err.extra.headers!['Retry-After']!);
+      return showConsent(ctx, found, {
+        status: (err as PlatformError).status,
+        error: locked ? 'consent.partial_locked' : 'consent.partial_mismatch',
+        level: chosen.level,
+        ...(locked ? { lockedUntil: err.lockedUntil } : {}),
+      });
     }
     const { result, credentials } = outcome;
     if (!credentials) return finish(ctx, result);

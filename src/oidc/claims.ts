@@ -36,6 +36,19 @@ export function levelOfScopes(scopes: Iterable<string>): 'result' | 'credentials
   return undefined;
 }
 
+// Claims oidc-provider releases whatever the grant says (its NON_REJECTABLE_CLAIMS and protocol claims).
+const PROTOCOL_CLAIMS = ['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss'];
+
+/**
+ * The claims the given scopes release. What a merchant receives is decided by the scopes the
+ * person granted; the claims parameter may narrow it, never add to it.
+ */
+export function claimsOfScopes(scopes: Iterable<string>): Set<string> {
+  const allowed = new Set(PROTOCOL_CLAIMS);
+  for (const scope of scopes) for (const claim of SCOPE_CLAIMS[scope] ?? []) allowed.add(claim);
+  return allowed;
+}
+
 /** The claims an account can assert; oidc-provider filters them by granted scopes and claims. */
 export function accountClaims(account: Account, sub: string): { sub: string } & Record<string, unknown> {
   const claims: { sub: string } & Record<string, unknown> = {

@@ -1,8 +1,8 @@
 import type { Context } from 'koa';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
-import type { AccountService } from '../accounts/service.js';
+import type { Account, AccountService } from '../accounts/service.js';
 import { securityLevelOf, type ClientService } from '../clients/service.js';
 import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
@@ -10,9 +10,11 @@ import { adapterFactory } from './adapter.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import type { VerificationMethod } from '../identity/store.js';
 import { answerVerifiedClaims, assertClaimsParameter, IDA_DISCOVERY, type VerifiedClaims } from '../grants/verified-claims.js';
-import { accountClaims, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
+import { accountClaims, claimsOfScopes, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 import { ACR, platformPolicy } from './policy.js';
+
+type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
 export interface ProviderDeps {
   config: Config;
@@ -80,26 +82,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const client = ctx.oidc.client;
       return {
         accountId: account.id,
+        // Only claims of the token's scopes, whatever the claims parameter asked for (the grant
+        // refuses such requests at consent; this holds even for a grant saved before that rule).
         claims: async (use, scope, requested) => {
-          const claims = accountClaims(account, id);
-          const level = client && levelOfScopes(String(scope ?? '').split(' '));
-          if (!client || !level) return claims;
-          // The result must be as strong as this merchant's security level needs (seed 003).
-          const method = requiredMethod(securityLevelOf(client));
-          const sector = String(client.sectorIdentifier ?? client.clientId);
-          const { result, personId } = await deps.verifications.standingOf(id, method);
-          const credentials = level === 'credentials' ? await deps.credentialsOf(id, client.clientId) : undefined;
-          // The dossier goes to userinfo; into the ID token only when the claims parameter asks
-          // for it there (ID tokens travel through browsers and logs more often).
-          const verifiedRequest = (requested as Record<string, unknown> | undefined)?.verified_claims;
-          const dossier = level === 'dossier' && result && (use === 'userinfo' || verifiedRequest !== undefined) ? await deps.verifiedClaimsOf(id, method) : undefined;
-          const verified = dossier && answerVerifiedClaims(dossier, verifiedRequest);
-          return {
-            ...claims,
-            ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
-            ...(credentials ? { merchant_credentials: credentials } : {}),
-            ...(verified ? { verified_claims: verified } : {}),
-          };
+          const scopes = String(scope ?? '').split(' ').filter(Boolean);
+          const claims = await claimsAtLevel(deps, { account, sub: id, client, use, scopes, requested });
+          const allowed = claimsOfScopes(scopes);
+          return Object.fromEntries(Object.entries(claims).filter(([name]) => allowed.has(name))) as typeof claims;
         },
       };
     },
@@ -161,6 +150,32 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   return provider;
+}
+
+/** What an account asserts to a client at the level of the token's scopes (before scope filtering). */
+async function claimsAtLevel(
+  deps: ProviderDeps,
+  { account, sub, client, use, scopes, requested }: { account: Account; sub: string; client: Client | undefined; use: string; scopes: string[]; requested: unknown },
+): Promise<{ sub: string } & Record<string, unknown>> {
+  const claims = accountClaims(account, sub);
+  const level = client && levelOfScopes(scopes);
+  if (!client || !level) return claims;
+  // The result must be as strong as this merchant's security level needs (seed 003).
+  const method = requiredMethod(securityLevelOf(client));
+  const sector = String(client.sectorIdentifier ?? client.clientId);
+  const { result, personId } = await deps.verifications.standingOf(sub, method);
+  const credentials = level === 'credentials' ? await deps.credentialsOf(sub, client.clientId) : undefined;
+  // The dossier goes to userinfo; into the ID token only when the claims parameter asks for it
+  // there (ID tokens travel through browsers and logs more often).
+  const verifiedRequest = (requested as Record<string, unknown> | undefined)?.verified_claims;
+  const dossier = level === 'dossier' && result && (use === 'userinfo' || verifiedRequest !== undefined) ? await deps.verifiedClaimsOf(sub, method) : undefined;
+  const verified = dossier && answerVerifiedClaims(dossier, verifiedRequest);
+  return {
+    ...claims,
+    ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
+    ...(credentials ? { merchant_credentials: credentials } : {}),
+    ...(verified ? { verified_claims: verified } : {}),
+  };
 }
 
 async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {

@@ -89,6 +89,24 @@ export async function destroyByGrantId(db: Queryable, grantId: string): Promise<
   return db('oidc_payloads').where({ grant_id: grantId }).delete();
 }
 
+/** The models that are credentials issued under a grant (not the Grant, Session or Interaction). */
+const TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+
+/**
+ * Deletes every token issued under a grant, keeping the grant (its level changed). Returns how
+ * many live access and refresh tokens stopped working.
+ */
+export async function revokeTokensOfGrant(db: Queryable, grantId: string): Promise<number> {
+  await lockGrant(db, grantId);
+  const deleted = (await db('oidc_payloads')
+    .where({ grant_id: grantId })
+    .whereIn('model', TOKEN_MODELS)
+    .delete()
+    .returning(['model', 'consumed_at', 'expires_at'])) as Array<{ model: string; consumed_at: Date | null; expires_at: Date | null }>;
+  const now = Date.now();
+  return deleted.filter((row) => (row.model === 'AccessToken' || row.model === 'RefreshToken') && !row.consumed_at && (!row.expires_at || new Date(row.expires_at).getTime() > now)).length;
+}
+
 /** Takes the grant's lock to the end of the transaction; outside one there is nothing to hold. */
 async function lockGrant(db: Queryable, grantId: string): Promise<void> {
   if (db.isTransaction) await db.raw('SELECT pg_advisory_xact_lock(?, hashtext(?))', [GRANT_LOCK, grantId]);

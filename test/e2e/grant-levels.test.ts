@@ -69,6 +69,100 @@ describe('choosing a grant level in a real browser', () => {
     }
   });
 
+  it('changes the level both ways at every consent, and lowers it on My account; old tokens stop, new ones carry the level', async () => {
+    const merchant = await addMerchant(running.platform, { name: '丙商城', levels: ['result', 'credentials', 'dossier'] });
+    const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
+    const login = newLogin();
+    const account = await running.platform.accounts.register({ login, password: 'correct horse battery' });
+    const photo = { contentType: 'image/png' as const, data: PNG };
+    await running.platform.verifications.verify(account.id, { method: 'person_match', documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四', portrait: photo, documentFront: photo });
+    await running.platform.log.integrateAll();
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    const scope = 'openid realname realname:credentials realname:dossier offline_access';
+    const expected = {
+      result: ['openid', 'realname'],
+      credentials: ['offline_access', 'openid', 'realname:credentials'],
+      dossier: ['offline_access', 'openid', 'realname:dossier'],
+    } as const;
+    try {
+      const page = await context.newPage();
+      await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+      let signedIn = false;
+
+      /** One consent at `level`, through the page; returns the merchant's tokens and the password shown. */
+      const choose = async (level: keyof typeof expected) => {
+        const start = await startAuthorization(config, { scope });
+        await page.goto(start.url.toString());
+        if (!signedIn) {
+          await page.locator('#login').fill(login);
+          await page.locator('#password').fill('correct horse battery');
+          await page.getByRole('button', { name: zh['login.submit'], exact: true }).click();
+          signedIn = true;
+        }
+        // Every level is offered at every consent, whatever the merchant holds now.
+        expect(await page.locator('input[name=level]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))).toEqual(['result', 'credentials', 'dossier']);
+        await page.locator(`input[name=level][value=${level}]`).check();
+        if (level === 'dossier') await page.locator('#partial').fill('074477');
+        let password: string | undefined;
+        const callback = await toCallback(page, async () => {
+          await page.getByRole('button', { name: zh['consent.allow'], exact: true }).click();
+          // Coming to level 2, the password is shown once before the merchant gets its hash.
+          if (level === 'credentials') {
+            expect(await page.locator('h1').textContent()).toBe(zh['credentials.title']);
+            password = (await page.locator('code.secret').nth(1).textContent())!;
+            await page.locator('a.button').click();
+          }
+        });
+        await page.waitForURL(`${CALLBACK}**`);
+        const { tokens, claims } = await redeemCode(config, callback, start);
+        expect(tokens.scope?.split(' ').sort()).toEqual(expected[level]);
+        return { tokens, claims, password };
+      };
+      const { default: argon2 } = await import('argon2');
+      const hashOf = (claims: Record<string, unknown>) => (claims.merchant_credentials as { password_hash: string }).password_hash;
+      const dead = async (before: Awaited<ReturnType<typeof choose>>) => {
+        expect((await oidc.tokenIntrospection(config, before.tokens.access_token)).active).toBe(false);
+        if (before.tokens.refresh_token) await expect(oidc.refreshTokenGrant(config, before.tokens.refresh_token)).rejects.toMatchObject({ error: 'invalid_grant' });
+      };
+
+      // Every upgrade and every downgrade between the three levels:
+      // result → credentials → dossier → result → dossier → credentials → result.
+      const first = await choose('result');
+      const second = await choose('credentials');
+      expect(await argon2.verify(hashOf(second.claims), second.password!)).toBe(true);
+      await dead(first);
+      const third = await choose('dossier');
+      expect((await oidc.fetchUserInfo(config, third.tokens.access_token, third.claims.sub)).verified_claims).toBeDefined();
+      await dead(second);
+      const fourth = await choose('result');
+      await dead(third);
+      await expect(oidc.fetchUserInfo(config, third.tokens.access_token, third.claims.sub)).rejects.toThrow();
+      expect(fourth.tokens.refresh_token).toBeUndefined();
+      const fifth = await choose('dossier');
+      await dead(fourth);
+      const sixth = await choose('credentials');
+      expect(await argon2.verify(hashOf(sixth.claims), sixth.password!)).toBe(true);
+      expect((await oidc.fetchUserInfo(config, sixth.tokens.access_token, sixth.claims.sub)).verified_claims).toBeUndefined();
+      await dead(fifth);
+      const seventh = await choose('result');
+      expect(seventh.claims.merchant_credentials).toBeUndefined();
+      await dead(sixth);
+
+      // Up to the dossier again, then lowered to the result on My account.
+      const eighth = await choose('dossier');
+      await page.goto(`${running.issuer}/account`);
+      const grant = page.locator('section.grant', { hasText: '丙商城' });
+      expect(await grant.textContent()).toContain(zh['level.dossier']);
+      await grant.locator('input[name=level][value=result]').check();
+      await grant.getByRole('button', { name: zh['account.lower_submit'], exact: true }).click();
+      expect(await page.locator('p.ok', { hasText: zh['account.lowered'] }).count()).toBe(1);
+      expect(await page.locator('section.grant', { hasText: '丙商城' }).textContent()).toContain(zh['level.result']);
+      await dead(eighth);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('pre-selects the dossier by category, asks for the end of the document number, and revokes from My account', async () => {
     const first = await addMerchant(running.platform, { name: '甲银行', category: 'bank', levels: ['result', 'dossier'] });
     const second = await addMerchant(running.platform, { name: '乙银行', category: 'bank', levels: ['result', 'dossier'] });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
+import { consentEventsNotMatchingTokens } from './consent-evidence.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 
 export interface RunningPlatform {
@@ -55,7 +56,11 @@ export async function startPlatform(database: TestDatabase, overrides: Record<st
     stop: async () => {
       server.closeAllConnections();
       server.close();
+      // Every consent this platform recorded must name the scopes its token then carried. A
+      // database a fault test took away cannot be read: nothing to compare then.
+      const mismatches = await consentEventsNotMatchingTokens(platform).catch(() => []);
       await platform.close();
+      if (mismatches.length) throw new Error(`the audit trail says what did not take effect:\n${mismatches.join('\n')}`);
     },
   };
 }

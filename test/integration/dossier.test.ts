@@ -111,7 +111,7 @@ describe('the full dossier', () => {
     await running.platform.log.integrateAll();
     const events = (await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index')).map((e: { leaf: string }) => JSON.parse(e.leaf));
     expect(events.map((e: { type: string; payload: { via?: string } }) => `${e.type}${e.payload.via ? `:${e.payload.via}` : ''}`)).toEqual([
-      'consent.granted',
+      'consent.granted:consent_page',
       'token.issued',
       'claims.released:id_token',
       'claims.released:userinfo',
@@ -162,6 +162,30 @@ describe('the full dossier', () => {
     expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'realname']);
   });
 
+  it('counts parallel guesses before checking them: a burst gets at most the limit checked, and no 500', async () => {
+    const { config } = await dossierMerchant();
+    const { login, accountId } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
+    const start = await startAuthorization(config, { scope: 'openid realname realname:dossier' });
+    const agent = personBrowser();
+    let page = await agent.navigate(start.url.toString());
+    page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+    const confirm = formAction(page, '/confirm');
+
+    // 40 simultaneous wrong guesses with the same form token, then the right answer.
+    const guesses = Array.from({ length: 40 }, (_, i) => String(100000 + i));
+    const pages = await Promise.all(guesses.map((partial) => agent.submit(confirm, { level: 'dossier', partial })));
+    const statuses = pages.map((p) => p.status);
+    expect(statuses.filter((status) => status === 400)).toHaveLength(2);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(38);
+    expect(pages.filter((p) => p.status === 429).every((p) => /name="level" value="dossier"[^>]*disabled/.test(p.html))).toBe(true);
+    page = await agent.submit(confirm, { level: 'dossier', partial: '074477' });
+    expect(page.status).toBe(429);
+
+    await running.platform.log.integrateAll();
+    const checked = await running.platform.db('audit_events').where({ type: 'consent.reconfirmation_failed', account_id: accountId });
+    expect(checked).toHaveLength(3);
+  });
+
   it('asks for the re-confirmation again at the next authorization, and never releases without it', async () => {
     const { config } = await dossierMerchant();
     const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '440524198001010013', name: '王五' });
@@ -178,9 +202,11 @@ describe('the full dossier', () => {
     const again = await startAuthorization(config, { scope });
     again.url.searchParams.delete('prompt');
     let page = await agent.navigate(again.url.toString());
-    // Signed in already: the consent page asks for the re-confirmation of the dossier alone.
-    expect(page.html).toMatch(/name="partial"[^>]*required/);
-    expect(page.html).not.toMatch(/name="level" value="result"/);
+    // Signed in already: the consent page asks for the re-confirmation, the dossier pre-selected;
+    // the person may still choose another level.
+    expect(page.html).toMatch(/name="partial"/);
+    expect(page.html).toMatch(/name="level" value="dossier" checked/);
+    expect(page.html).toMatch(/name="level" value="result"/);
     page = await agent.submit(formAction(page, '/confirm'), { level: 'dossier' });
     expect(page.status).toBe(400);
     const callback = await agent.submit(formAction(page, '/confirm'), { level: 'dossier', partial: '010013' });
