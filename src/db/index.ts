@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
+import type { PGlite } from '@electric-sql/pglite';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { lockDataDir } from './lock.js';
@@ -20,6 +21,8 @@ export interface DbOptions {
   /** PGlite data directory, or ':memory:' for a throwaway in-memory database. */
   dataDir: string;
   poolMax?: number;
+  /** An open embedded database to use instead of opening `dataDir` (tests start from a snapshot). */
+  pglite?: PGlite;
 }
 
 export function engineOf(options: DbOptions): 'postgres' | 'pglite' {
@@ -39,6 +42,9 @@ function openDb(options: DbOptions): Db {
       pool: { min: 0, max: options.poolMax ?? 10 },
       acquireConnectionTimeout: 10_000,
     });
+  }
+  if (options.pglite) {
+    return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: { pglite: options.pglite } as Knex.StaticConnectionConfig });
   }
   if (options.dataDir === ':memory:') {
     return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: {} });

@@ -7,7 +7,7 @@ import { createTestDatabase, ENGINE } from '../helpers/db.js';
 describe('migrating from several processes at once', () => {
   it(`leaves every starter with an up-to-date database (${ENGINE})`, async () => {
     for (let round = 0; round < 5; round += 1) {
-      const database = await createTestDatabase();
+      const database = await createTestDatabase({ empty: true });
       // Separate pools stand for separate processes (on PGlite, one embedded instance is shared).
       const pools = database.databaseUrl ? [1, 2, 3, 4, 5, 6].map(() => createDb({ databaseUrl: database.databaseUrl, dataDir: ':memory:', poolMax: 2 })) : [database.open()];
       try {
