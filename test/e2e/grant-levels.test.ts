@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization } from '../helpers/merchant.js';
 import { PNG } from '../helpers/images.js';
 import { startTestPlatform } from '../helpers/platform.js';
@@ -16,7 +16,7 @@ describe('choosing a grant level in a real browser', () => {
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    ({ running, browser } = await startPlatformAndBrowser());
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { newLogin } from '../helpers/merchant.js';
@@ -23,7 +23,7 @@ describe(`verifying in a real browser (${ENGINE})`, () => {
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    ({ running, browser } = await startPlatformAndBrowser());
   });
   afterEach(async () => {
     await context?.close();

@@ -54,16 +54,24 @@ export async function startPlatform(database: TestDatabase, overrides: Record<st
     issuer,
     stop: async () => {
       server.closeAllConnections();
+      const closed = once(server, 'close');
       server.close();
       await platform.close();
+      await closed;
     },
   };
 }
 
-/** One database and one platform for a test file. */
+/** One database and one platform for a test file; if the platform fails to start, the database is dropped. */
 export async function startTestPlatform(overrides: Record<string, unknown> = {}) {
   const database = await createTestDatabase();
-  const running = await startPlatform(database, overrides);
+  let running: RunningPlatform;
+  try {
+    running = await startPlatform(database, overrides);
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
   return {
     ...running,
     database,
