@@ -2,8 +2,17 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 import { startTestPlatform } from './platform.js';
 
-/** Debian's Chromium (apt-get install chromium); playwright-core ships no browser of its own. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * Debian's Chromium (apt-get install chromium); playwright-core ships no browser of its own.
+ * test/setup/chromium.ts finds or installs it before the run and sets CHROMIUM_PATH.
+ */
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Why this run has no browser (set by test/setup/chromium.ts, which printed it once), if so. */
+export const BROWSER_MISSING = process.env.TEST_BROWSER_MISSING;
+/** `describe` for a browser test file, `it` for one browser test: skipped when there is no browser. */
+export const describeInBrowser = BROWSER_MISSING ? describe.skip : describe;
+export const itInBrowser = BROWSER_MISSING ? it.skip : it;
 
 export interface TestBrowser {
   browser: Browser;
