@@ -8,6 +8,8 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: { ignoreCodes: [151002] } }],
   },
+  // Finds Chromium for the browser tests, installs Debian's where it can, or says why they skip.
+  globalSetup: '<rootDir>/test/setup/chromium.ts',
   testTimeout: 60_000,
   maxWorkers: 2,
 };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization, type AuthorizationStart } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
@@ -13,14 +13,14 @@ const MERCHANT = 'Browser Test Shop';
 
 // A real browser (headless Chromium, JavaScript off) walking the sign-in pages, with the merchant
 // side played by openid-client.
-describe('a person in a real browser', () => {
+describeInBrowser('a person in a real browser', () => {
   let running: Awaited<ReturnType<typeof startTestPlatform>>;
   let browser: TestBrowser;
   let config: oidc.Configuration;
   let merchant: Awaited<ReturnType<typeof addMerchant>>;
 
   beforeAll(async () => {
-    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    ({ running, browser } = await startPlatformAndBrowser());
     merchant = await addMerchant(running.platform, { name: MERCHANT });
     config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization } from '../helpers/merchant.js';
 import { PNG } from '../helpers/images.js';
 import { startTestPlatform } from '../helpers/platform.js';
@@ -11,12 +11,12 @@ const zh = JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', 'z
 
 // A merchant asks for a grant level; a person who has never verified signs up, verifies inside the
 // sign-in, chooses the level, and the merchant receives exactly it. Real Chromium, JavaScript off.
-describe('choosing a grant level in a real browser', () => {
+describeInBrowser('choosing a grant level in a real browser', () => {
   let running: Awaited<ReturnType<typeof startTestPlatform>>;
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    ({ running, browser } = await startPlatformAndBrowser());
   });
   afterAll(async () => {
     await browser?.close();

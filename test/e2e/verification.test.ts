@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, type TestBrowser } from '../helpers/browser.js';
+import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { newLogin } from '../helpers/merchant.js';
@@ -17,13 +17,13 @@ const LI = { name: '李四', number: '110101199003074477' };
 
 // A person in a real browser (headless Chromium, JavaScript off) signing up on the platform's own
 // account pages and verifying their identity through the guided form.
-describe(`verifying in a real browser (${ENGINE})`, () => {
+describeInBrowser(`verifying in a real browser (${ENGINE})`, () => {
   let running: Awaited<ReturnType<typeof startTestPlatform>>;
   let browser: TestBrowser;
   let context: BrowserContext | undefined;
 
   beforeAll(async () => {
-    [running, browser] = await Promise.all([startTestPlatform(), launchBrowser()]);
+    ({ running, browser } = await startPlatformAndBrowser());
   });
   afterEach(async () => {
     await context?.close();

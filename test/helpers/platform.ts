@@ -55,20 +55,28 @@ export async function startPlatform(database: TestDatabase, overrides: Record<st
     issuer,
     stop: async () => {
       server.closeAllConnections();
+      const closed = once(server, 'close');
       server.close();
       // Every consent this platform recorded must name the scopes its token then carried. A
       // database a fault test took away cannot be read: nothing to compare then.
       const mismatches = await consentEventsNotMatchingTokens(platform).catch(() => []);
       await platform.close();
+      await closed;
       if (mismatches.length) throw new Error(`the audit trail says what did not take effect:\n${mismatches.join('\n')}`);
     },
   };
 }
 
-/** One database and one platform for a test file. */
+/** One database and one platform for a test file; if the platform fails to start, the database is dropped. */
 export async function startTestPlatform(overrides: Record<string, unknown> = {}) {
   const database = await createTestDatabase();
-  const running = await startPlatform(database, overrides);
+  let running: RunningPlatform;
+  try {
+    running = await startPlatform(database, overrides);
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
   return {
     ...running,
     database,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import { launchBrowser } from '../helpers/browser.js';
+import { itInBrowser, launchBrowser } from '../helpers/browser.js';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { addMerchant, CALLBACK, discover, newLogin, personBrowser, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
@@ -122,7 +122,7 @@ describe(`security headers (${ENGINE})`, () => {
     expect(page.headers.get('content-security-policy')).toBe(CSP.replace("script-src 'self'", `script-src 'self' 'sha256-${hash}'`).replaceAll('; ', ';'));
   });
 
-  it('lets a real browser style the pages, consent and go back to the merchant with no policy violation', async () => {
+  itInBrowser('lets a real browser style the pages, consent and go back to the merchant with no policy violation', async () => {
     const browser = await launchBrowser();
     try {
       const context = await browser.newContext({ locale: 'en-US' });
