@@ -1,5 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { weakMasterKeyReason } from './master-key.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Public, well-known key used only outside production (production refuses to start without its own). */
@@ -96,6 +97,9 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
   if (config.env === 'production') {
     if (!config.masterKey) problems.push('masterKey: required in production (MASTER_KEY, base64 of 32 bytes)');
     if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
+    else if (config.masterKey && weakMasterKeyReason(config.masterKey)) {
+      problems.push(`masterKey: too weak for production (${weakMasterKeyReason(config.masterKey)}); make one with \`openssl rand -base64 32\``);
+    }
     if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
     else if (!config.issuer.startsWith('https://')) problems.push('issuer: must be an https URL in production (TLS, RFC 9700 §2.6; terminate TLS at a proxy and set trustProxy)');
     // The processes speak plain HTTP: TLS ends at a proxy, whose X-Forwarded-Proto/Host make the

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, DEVELOPMENT_MASTER_KEY, loadConfig } from '../../src/config/load.js';
+import { weakMasterKeyReason } from '../../src/config/master-key.js';
 
 const REPO_CONFIG = resolve(process.cwd(), 'config');
 const tempDirs: string[] = [];
@@ -266,6 +267,23 @@ describe('loadConfig in production', () => {
   it('refuses the development master key', () => {
     const error = configError(() => production({ MASTER_KEY: DEVELOPMENT_MASTER_KEY, ISSUER: 'https://id.example.cn' }));
     expect(error.problems).toEqual([expect.stringMatching(/^masterKey: the development key/)]);
+  });
+
+  // The attack: an all-zero MASTER_KEY started in production while the development key was refused.
+  it.each([
+    ['all zero', Buffer.alloc(32)],
+    ['one byte repeated', Buffer.alloc(32, 0xa5)],
+    ['a short pattern repeated', Buffer.alloc(32, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]))],
+    ['16 distinct bytes', Buffer.alloc(32, randomBytes(16))],
+    ['a counter', Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7 + 200) % 256))],
+    ['a padded passphrase', Buffer.alloc(32, 'correct horse battery staple!')],
+  ])('refuses a weak master key: %s', (_name, key) => {
+    const error = configError(() => production({ MASTER_KEY: key.toString('base64'), ISSUER: 'https://id.example.cn' }));
+    expect(error.problems).toEqual([expect.stringMatching(/^masterKey: too weak for production/)]);
+  });
+
+  it('accepts random master keys (10,000 of them)', () => {
+    for (let i = 0; i < 10_000; i += 1) expect(weakMasterKeyReason(productionKey())).toBeUndefined();
   });
 
   it('refuses to start without an issuer', () => {
