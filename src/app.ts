@@ -25,6 +25,7 @@ import { errorHandler } from './http/errors.js';
 import { healthRoutes, type Health } from './http/health.js';
 import { byteSize, isWellFormedForm, requireValidHost } from './http/input.js';
 import { localeOf } from './http/locale.js';
+import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
 import { tokenRateLimit, type RateLimits } from './http/rate-limit.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
@@ -97,7 +98,8 @@ const UPLOADS = /^\/(account\/verify|interaction\/[^/]+\/(verify|step-up))$/;
 export function buildApp(deps: AppDeps): Koa {
   const { config, views, provider } = deps;
   // Behind a proxy, the client address is the one the proxy appended (the last X-Forwarded-For
-  // entry), never one the client wrote itself: rate limits per IP depend on it.
+  // entry), never one the client wrote itself: rate limits per IP depend on it. The proxy must be
+  // one of `trustedProxies` (forwardedHeadersOnlyFrom).
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorHandler, once, with the request id
   // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
@@ -141,6 +143,9 @@ export function buildApp(deps: AppDeps): Koa {
     ctx.body = views.render('home', localeOf(ctx), { issuer: config.issuer });
   });
 
+  // Before anything reads the client's address, scheme or host.
+  if (config.trustProxy) app.use(forwardedHeadersOnlyFrom(config.trustedProxies));
+  app.use(pinOriginToIssuer(config.issuer));
   app.use(requestId);
   app.use(securityHeaders);
   app.use(deps.metrics.observe()); // outside the error handler: sees every final status

@@ -6,6 +6,9 @@ import { configSchema, type Config } from './schema.js';
 /** Public, well-known key used only outside production (production refuses to start without its own). */
 export const DEVELOPMENT_MASTER_KEY = Buffer.alloc(32, 'development-only-master-key').toString('base64');
 
+/** Where a development or test proxy runs when `trustedProxies` is not set. */
+const LOOPBACK = ['127.0.0.0/8', '::1'];
+
 /** Environment variables and the option each one sets. The only place that reads process.env. */
 const ENV_OPTIONS: Record<string, string> = {
   NODE_ENV: 'env',
@@ -13,6 +16,7 @@ const ENV_OPTIONS: Record<string, string> = {
   HOST: 'host',
   ISSUER: 'issuer',
   TRUST_PROXY: 'trustProxy',
+  TRUSTED_PROXIES: 'trustedProxies',
   DATABASE_URL: 'databaseUrl',
   DATA_DIR: 'dataDir',
   DATABASE_POOL_MAX: 'databasePoolMax',
@@ -105,6 +109,7 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     // The processes speak plain HTTP: TLS ends at a proxy, whose X-Forwarded-Proto/Host make the
     // endpoint URLs, Secure cookies and HSTS right.
     if (!config.trustProxy) problems.push('trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy');
+    else if (!config.trustedProxies) problems.push('trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)');
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
     if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
     if (config.verification.http && !config.verification.http.baseUrl.startsWith('https://')) {
@@ -120,6 +125,7 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     ...config,
     issuer: (config.issuer ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     masterKey: config.masterKey ?? DEVELOPMENT_MASTER_KEY,
+    trustedProxies: config.trustedProxies ?? LOOPBACK,
     demoMerchant: config.demoMerchant ?? config.env === 'development',
   };
 }

@@ -247,7 +247,7 @@ describe('loadConfig argon2 minimums', () => {
 describe('loadConfig in production', () => {
   // A production start needs a real verification service; every case but the one about it has one.
   const VERIFIER = { VERIFICATION_PROVIDER: 'http', VERIFICATION_HTTP_URL: 'https://verify.example.cn', VERIFICATION_HTTP_API_KEY: 'k'.repeat(32) };
-  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, ...env } });
+  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3, fd00::/8', ...VERIFIER, ...env } });
 
   it('starts with its own master key and an issuer', () => {
     const masterKey = productionKey();
@@ -256,7 +256,7 @@ describe('loadConfig in production', () => {
   });
 
   it('defaults the demo merchant off even without config/production.json', () => {
-    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
+    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
     expect(config.demoMerchant).toBe(false);
   });
 
@@ -317,6 +317,17 @@ describe('loadConfig in production', () => {
   it('refuses to run without trusting the TLS proxy in front of it', () => {
     const error = configError(() => production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', TRUST_PROXY: 'false' }));
     expect(error.problems).toEqual([expect.stringMatching(/^trustProxy: required in production/)]);
+  });
+
+  it('trusts forwarded headers only from the proxies it is told of', () => {
+    const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
+    expect(configError(() => production({ ...base, TRUSTED_PROXIES: '' })).problems).toEqual([expect.stringMatching(/^trustedProxies: required in production/)]);
+    expect(production(base).trustedProxies).toEqual(['10.1.2.3', 'fd00::/8']);
+    for (const bad of ['*', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/1']) {
+      expect(configError(() => production({ ...base, TRUSTED_PROXIES: bad })).problems).toEqual([expect.stringMatching(/^trustedProxies\.0: an IP address or CIDR range/)]);
+    }
+    // Outside production, a proxy on the same host.
+    expect(load({ NODE_ENV: 'test', TRUST_PROXY: 'true' }).trustedProxies).toEqual(['127.0.0.0/8', '::1']);
   });
 
   it('does not apply the production checks outside production', () => {
