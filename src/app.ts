@@ -87,6 +87,9 @@ function securityHeaders(ctx: Context, next: Next) {
   ctx.set('Referrer-Policy', 'no-referrer');
   ctx.set('X-Frame-Options', 'DENY'); // frame-ancestors for browsers without CSP Level 2
   ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  // Pages and APIs carry personal data or per-person state: no cache keeps them (RFC 9111 §5.2.2.5).
+  // A response that may be cached says so itself (the stylesheet).
+  ctx.set('Cache-Control', 'no-store');
   if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   return next();
 }

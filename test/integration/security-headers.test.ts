@@ -101,6 +101,27 @@ describe(`security headers (${ENGINE})`, () => {
     expectSecurityHeaders(await fetch(attachment), 'dossier attachment without a token');
   });
 
+  // Finding 11 of the attack: pages sent no Cache-Control, so a shared cache could keep a
+  // person's account page or a sign-in form with its CSRF token.
+  it('tells every cache to keep no page or API answer, the stylesheet aside', async () => {
+    const login = newLogin();
+    await running.platform.accounts.register({ login, password: PASSWORD });
+    const agent = personBrowser();
+    const signIn = await agent.navigate(url('/account/login'));
+    const register = await agent.navigate(`${signIn.url}/register`);
+    const account = await agent.submit(`${signIn.url}/login`, { login, password: PASSWORD });
+    expect(new URL(account.url).pathname).toBe('/account');
+    const verify = await agent.navigate(url('/account/verify'));
+    const pages = { signIn, register, account, verify, home: await agent.navigate(url('/')), notFound: await agent.navigate(url('/no-such-page')) };
+    const apis = {
+      discovery: await fetch(url('/.well-known/openid-configuration')),
+      notary: await fetch(url('/api/notary/tree-head')),
+      check: await fetch(url('/api/verifications/check'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    };
+    for (const [what, response] of Object.entries({ ...pages, ...apis })) expect({ what, cacheControl: response.headers.get('cache-control') }).toEqual({ what, cacheControl: 'no-store' });
+    expect((await fetch(url('/assets/app.css'))).headers.get('cache-control')).toBe('public, max-age=3600');
+  });
+
   it('serves pages the policy allows: no inline script or style, the stylesheet from this origin', async () => {
     const agent = personBrowser();
     const signIn = await agent.navigate((await startAuthorization(config)).url.toString());
