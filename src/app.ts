@@ -26,7 +26,7 @@ import { healthRoutes, type Health } from './http/health.js';
 import { byteSize, isWellFormedForm, requireValidHost } from './http/input.js';
 import { localeOf } from './http/locale.js';
 import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
-import { tokenRateLimit, type RateLimits } from './http/rate-limit.js';
+import { authorizationRateLimit, tokenRateLimit, type RateLimits } from './http/rate-limit.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes.js';
@@ -168,6 +168,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, forms, csrf));
   app.use(mountRouter(pages));
+  app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
   app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
   app.use(auditReleases(deps.db, deps.log, deps.verifications));

@@ -197,16 +197,28 @@ export const configSchema = z
         registration: z.object({ perIp: requestLimit({ max: 10, window: 3600 }) }).default({ perIp: { max: 10, window: 3600 } }),
         /** Verification submissions (verify forms, step-up) per account: each may cost a provider call. */
         verification: z.object({ perAccount: requestLimit({ max: 10, window: 3600 }) }).default({ perAccount: { max: 10, window: 3600 } }),
-        /** Token endpoint requests per client_id (as sent, before authentication) and per client IP. */
+        /**
+         * The token endpoint. `perClient`: tokens issued to a client (counted after it
+         * authenticated, so only the merchant spends it); `failuresPerClientIp`: wrong client
+         * authentications of one client_id from one IP (a guesser locks only its own address);
+         * `perIp`: every request from one client IP.
+         */
         token: z
-          .object({ perClient: requestLimit({ max: 300, window: 60 }), perIp: requestLimit({ max: 600, window: 60 }) })
-          .default({ perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } }),
+          .object({
+            perClient: requestLimit({ max: 300, window: 60 }),
+            failuresPerClientIp: failureLimit({ maxFailures: 10, window: 600, lockDuration: 600 }),
+            perIp: requestLimit({ max: 600, window: 60 }),
+          })
+          .default({ perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } }),
+        /** Authorization requests (`/auth`, each stores an interaction for anyone) per client IP. */
+        authorization: z.object({ perIp: requestLimit({ max: 120, window: 60 }) }).default({ perIp: { max: 120, window: 60 } }),
       })
       .default({
         signIn: { perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } },
         registration: { perIp: { max: 10, window: 3600 } },
         verification: { perAccount: { max: 10, window: 3600 } },
-        token: { perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } },
+        token: { perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } },
+        authorization: { perIp: { max: 120, window: 60 } },
       }),
     /** Step-up (seed 003): how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
