@@ -162,6 +162,9 @@ describe(`security headers (${ENGINE})`, () => {
       await page.locator('#login').fill(newLogin());
       await page.locator('#password').fill(PASSWORD);
       await page.locator('form[action$="/register"] button[type="submit"]').click();
+      // Registered: signed in next, on the sign-in form it answers with.
+      await page.locator('#password').fill(PASSWORD);
+      await page.locator('form[action$="/login"] button[type="submit"]').click();
       // Consent → /auth/:uid → the merchant's callback on another origin: a redirect after a form post.
       const request = page.waitForRequest((r) => r.url().startsWith(CALLBACK) && r.isNavigationRequest());
       await page.locator('form[action$="/confirm"] button[type="submit"]').click();
