@@ -25,7 +25,8 @@ import { errorHandler } from './http/errors.js';
 import { healthRoutes, type Health } from './http/health.js';
 import { byteSize, isWellFormedForm, requireValidHost } from './http/input.js';
 import { localeOf } from './http/locale.js';
-import { tokenRateLimit, type RateLimits } from './http/rate-limit.js';
+import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
+import { authorizationRateLimit, tokenRateLimit, type RateLimits } from './http/rate-limit.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes.js';
@@ -86,6 +87,9 @@ function securityHeaders(ctx: Context, next: Next) {
   ctx.set('Referrer-Policy', 'no-referrer');
   ctx.set('X-Frame-Options', 'DENY'); // frame-ancestors for browsers without CSP Level 2
   ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  // Pages and APIs carry personal data or per-person state: no cache keeps them (RFC 9111 §5.2.2.5).
+  // A response that may be cached says so itself (the stylesheet).
+  ctx.set('Cache-Control', 'no-store');
   if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   return next();
 }
@@ -97,7 +101,8 @@ const UPLOADS = /^\/(account\/verify|interaction\/[^/]+\/(verify|step-up))$/;
 export function buildApp(deps: AppDeps): Koa {
   const { config, views, provider } = deps;
   // Behind a proxy, the client address is the one the proxy appended (the last X-Forwarded-For
-  // entry), never one the client wrote itself: rate limits per IP depend on it.
+  // entry), never one the client wrote itself: rate limits per IP depend on it. The proxy must be
+  // one of `trustedProxies` (forwardedHeadersOnlyFrom).
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorHandler, once, with the request id
   // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
@@ -141,6 +146,9 @@ export function buildApp(deps: AppDeps): Koa {
     ctx.body = views.render('home', localeOf(ctx), { issuer: config.issuer });
   });
 
+  // Before anything reads the client's address, scheme or host.
+  if (config.trustProxy) app.use(forwardedHeadersOnlyFrom(config.trustedProxies));
+  app.use(pinOriginToIssuer(config.issuer));
   app.use(requestId);
   app.use(securityHeaders);
   app.use(deps.metrics.observe()); // outside the error handler: sees every final status
@@ -160,6 +168,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, forms, csrf));
   app.use(mountRouter(pages));
+  app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
   app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
   app.use(auditReleases(deps.db, deps.log, deps.verifications));

@@ -81,7 +81,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
 
     const views = new Views();
     const hasher = new PasswordHasher(config.argon2);
-    const accounts = new AccountService(db, hasher, log);
+    const outbox = outboxFromConfig(db, config, logger);
+    const accounts = new AccountService(db, hasher, log, { outbox, channel: config.notifications.channel });
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
     const limits = new RateLimits(db, log, { limits: config.rateLimits, checkPerMinute: config.verification.checkRatePerMinute, keySecret: blindIndexKey! });
@@ -96,7 +97,6 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       maxQueries: config.verification.resultMaxQueries,
       countCheck: (clientId) => limits.countCheck(clientId),
     });
-    const outbox = outboxFromConfig(db, config, logger);
     const dossier = new DossierService(db, log, verifications, {
       issuer: config.issuer,
       maxFailures: config.dossier.maxFailures,

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/log.js';
-import type { Db } from '../db/index.js';
+import type { Outbox } from '../notifications/service.js';
+import type { Locale } from '../notifications/templates.js';
+import { isCommonPassword } from './common-passwords.js';
+import type { Db, Tx } from '../db/index.js';
 import { Conflict, InvalidInput, Unauthorized } from '../errors.js';
-import { normalizeLogin } from './login.js';
+import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
 import { findAccountById, findAccountByLogin, insertAccount, updatePasswordHash, type AccountRow } from './store.js';
 
@@ -21,37 +24,84 @@ function toAccount(row: AccountRow): Account {
   return { id: row.id, login: row.login, loginType: row.login_type, createdAt: row.created_at };
 }
 
+/** Where the notice to an account's owner goes: the outbox, by mail when mail is set up and the login is an email. */
+export interface OwnerNotices {
+  outbox: Outbox;
+  channel: 'log' | 'email';
+}
+
 export class AccountService {
   constructor(
     private readonly db: Db,
     private readonly hasher: PasswordHasher,
     private readonly log: AuditLog,
+    private readonly notices?: OwnerNotices,
   ) {}
 
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
   async register(input: { login: string; password: string }): Promise<Account> {
+    const { login, passwordHash } = await this.prepare(input);
+    return this.db.transaction(async (tx) => {
+      const account = await this.insert(tx, login, passwordHash);
+      if (!account) throw new Conflict('login-taken', 'An account with this login already exists.');
+      return account;
+    });
+  }
+
+  /**
+   * A registration from the sign-up page, answered the same way whether or not the login is
+   * taken, so the page cannot be asked who has an account here (OWASP ASVS 5.0 §6.3.8's
+   * concern): a new login gets its account (the person signs in with it next); a taken one gets
+   * nothing, and its owner a notice in the outbox, queued with the attempt (at most one an hour).
+   * Either way the same work is done first: the input checked, the password hashed.
+   */
+  async registerQuietly(input: { login: string; password: string }, locale: Locale): Promise<void> {
+    const { login, passwordHash } = await this.prepare(input);
+    await this.db.transaction(async (tx) => {
+      if (await this.insert(tx, login, passwordHash)) return;
+      const owner = await findAccountByLogin(tx, login.login);
+      if (!owner || !this.notices) return;
+      const email = this.notices.channel === 'email' && owner.login_type === 'email';
+      await this.notices.outbox.enqueue(
+        {
+          accountId: owner.id,
+          channel: email ? 'email' : 'log',
+          ...(email ? { recipient: owner.login } : {}),
+          template: 'registration.attempted',
+          params: { locale },
+          dedupeKey: `registration.attempted:${owner.id}:${new Date().toISOString().slice(0, 13)}`,
+        },
+        tx,
+      );
+    });
+  }
+
+  /** The login normalized and the password checked and hashed, or InvalidInput listing every problem. */
+  private async prepare(input: { login: string; password: string }): Promise<{ login: NormalizedLogin; passwordHash: string }> {
     const login = normalizeLogin(input.login);
     const errors = [];
     if (!login) errors.push({ field: 'login', code: 'login_invalid' });
     const length = [...input.password].length;
     if (length < PASSWORD_MIN) errors.push({ field: 'password', code: 'password_too_short' });
     if (length > PASSWORD_MAX) errors.push({ field: 'password', code: 'password_too_long' });
+    if (length >= PASSWORD_MIN && length <= PASSWORD_MAX && isCommonPassword(input.password)) errors.push({ field: 'password', code: 'password_common' });
     if (errors.length || !login) throw new InvalidInput(errors);
-
     // Hash before opening the transaction: a slow hash must not hold a connection.
-    const passwordHash = await this.hasher.hash(input.password);
+    return { login, passwordHash: await this.hasher.hash(input.password) };
+  }
+
+  /** Inserts the account and its audit event; undefined when the login is taken. */
+  private async insert(tx: Tx, login: NormalizedLogin, passwordHash: string): Promise<Account | undefined> {
     const id = randomUUID();
-    return this.db.transaction(async (tx) => {
-      const inserted = await insertAccount(tx, { id, login: login.login, login_type: login.type, password_hash: passwordHash });
-      if (!inserted) throw new Conflict('login-taken', 'An account with this login already exists.');
-      await this.log.append(tx, {
-        type: 'account.registered',
-        actor: { type: 'account', id },
-        subjects: { account: id },
-        payload: { login_type: login.type },
-      });
-      return toAccount((await findAccountById(tx, id))!);
+    const inserted = await insertAccount(tx, { id, login: login.login, login_type: login.type, password_hash: passwordHash });
+    if (!inserted) return undefined;
+    await this.log.append(tx, {
+      type: 'account.registered',
+      actor: { type: 'account', id },
+      subjects: { account: id },
+      payload: { login_type: login.type },
     });
+    return toAccount((await findAccountById(tx, id))!);
   }
 
   /** Checks a login and password; the same error (and time) for an unknown login and a wrong password. */

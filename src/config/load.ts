@@ -1,9 +1,13 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { weakMasterKeyReason } from './master-key.js';
 import { configSchema, type Config } from './schema.js';
 
 /** Public, well-known key used only outside production (production refuses to start without its own). */
 export const DEVELOPMENT_MASTER_KEY = Buffer.alloc(32, 'development-only-master-key').toString('base64');
+
+/** Where a development or test proxy runs when `trustedProxies` is not set. */
+const LOOPBACK = ['127.0.0.0/8', '::1'];
 
 /** Environment variables and the option each one sets. The only place that reads process.env. */
 const ENV_OPTIONS: Record<string, string> = {
@@ -12,6 +16,7 @@ const ENV_OPTIONS: Record<string, string> = {
   HOST: 'host',
   ISSUER: 'issuer',
   TRUST_PROXY: 'trustProxy',
+  TRUSTED_PROXIES: 'trustedProxies',
   DATABASE_URL: 'databaseUrl',
   DATA_DIR: 'dataDir',
   DATABASE_POOL_MAX: 'databasePoolMax',
@@ -96,11 +101,15 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
   if (config.env === 'production') {
     if (!config.masterKey) problems.push('masterKey: required in production (MASTER_KEY, base64 of 32 bytes)');
     if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
+    else if (config.masterKey && weakMasterKeyReason(config.masterKey)) {
+      problems.push(`masterKey: too weak for production (${weakMasterKeyReason(config.masterKey)}); make one with \`openssl rand -base64 32\``);
+    }
     if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
     else if (!config.issuer.startsWith('https://')) problems.push('issuer: must be an https URL in production (TLS, RFC 9700 §2.6; terminate TLS at a proxy and set trustProxy)');
     // The processes speak plain HTTP: TLS ends at a proxy, whose X-Forwarded-Proto/Host make the
     // endpoint URLs, Secure cookies and HSTS right.
     if (!config.trustProxy) problems.push('trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy');
+    else if (!config.trustedProxies) problems.push('trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)');
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
     if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
     if (config.verification.http && !config.verification.http.baseUrl.startsWith('https://')) {
@@ -116,6 +125,7 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     ...config,
     issuer: (config.issuer ?? `http://localhost:${config.port}`).replace(/\/$/, ''),
     masterKey: config.masterKey ?? DEVELOPMENT_MASTER_KEY,
+    trustedProxies: config.trustedProxies ?? LOOPBACK,
     demoMerchant: config.demoMerchant ?? config.env === 'development',
   };
 }

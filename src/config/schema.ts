@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrRange } from '../http/origin.js';
 
 // One schema for the whole platform. Each option: its default and what it is for.
 // `config/default.json` mirrors these defaults; `config/<NODE_ENV>.json` and environment
@@ -38,13 +39,28 @@ export const configSchema = z
     /** Interface to bind. */
     host: z.string().min(1).default('0.0.0.0'),
     /**
-     * Public issuer URL (the `iss` of every token). oidc-provider builds endpoint URLs from the
-     * request's scheme and host, so behind a proxy set `trustProxy` and forward the public host
-     * (Host or X-Forwarded-Host). Defaults to http://localhost:<port>.
+     * Public issuer URL (the `iss` of every token). Every absolute URL the platform writes
+     * (discovery's endpoints, redirects) is built on it, whatever Host or X-Forwarded-Host a
+     * request carries. Defaults to http://localhost:<port>.
      */
     issuer: z.url({ protocol: /^https?$/ }).optional(),
-    /** Trust X-Forwarded-* headers (set when running behind a TLS-terminating proxy). */
+    /**
+     * Trust X-Forwarded-For and X-Forwarded-Proto from the proxies in `trustedProxies` (set when
+     * running behind a TLS-terminating proxy): the client address for per-address limits is then
+     * the last X-Forwarded-For entry, the one the proxy appended.
+     */
     trustProxy: flag.default(false),
+    /**
+     * Addresses or CIDR ranges of the proxies whose X-Forwarded-* headers are believed when
+     * `trustProxy` is on (comma-separated in the environment); from any other peer they are
+     * dropped. Required in production with `trustProxy`; elsewhere loopback.
+     */
+    trustedProxies: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? value.split(',').map((k) => k.trim()).filter(Boolean) : value),
+        z.array(z.string().refine(isAddressOrRange, 'an IP address or CIDR range')).min(1).max(100),
+      )
+      .optional(),
     /** postgres:// URL of a PostgreSQL server; when empty, embedded PGlite in dataDir is used. */
     databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
     /** Directory for the embedded PGlite database (used when databaseUrl is empty). */
@@ -181,16 +197,28 @@ export const configSchema = z
         registration: z.object({ perIp: requestLimit({ max: 10, window: 3600 }) }).default({ perIp: { max: 10, window: 3600 } }),
         /** Verification submissions (verify forms, step-up) per account: each may cost a provider call. */
         verification: z.object({ perAccount: requestLimit({ max: 10, window: 3600 }) }).default({ perAccount: { max: 10, window: 3600 } }),
-        /** Token endpoint requests per client_id (as sent, before authentication) and per client IP. */
+        /**
+         * The token endpoint. `perClient`: tokens issued to a client (counted after it
+         * authenticated, so only the merchant spends it); `failuresPerClientIp`: wrong client
+         * authentications of one client_id from one IP (a guesser locks only its own address);
+         * `perIp`: every request from one client IP.
+         */
         token: z
-          .object({ perClient: requestLimit({ max: 300, window: 60 }), perIp: requestLimit({ max: 600, window: 60 }) })
-          .default({ perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } }),
+          .object({
+            perClient: requestLimit({ max: 300, window: 60 }),
+            failuresPerClientIp: failureLimit({ maxFailures: 10, window: 600, lockDuration: 600 }),
+            perIp: requestLimit({ max: 600, window: 60 }),
+          })
+          .default({ perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } }),
+        /** Authorization requests (`/auth`, each stores an interaction for anyone) per client IP. */
+        authorization: z.object({ perIp: requestLimit({ max: 120, window: 60 }) }).default({ perIp: { max: 120, window: 60 } }),
       })
       .default({
         signIn: { perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } },
         registration: { perIp: { max: 10, window: 3600 } },
         verification: { perAccount: { max: 10, window: 3600 } },
-        token: { perClient: { max: 300, window: 60 }, perIp: { max: 600, window: 60 } },
+        token: { perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } },
+        authorization: { perIp: { max: 120, window: 60 } },
       }),
     /** Step-up (seed 003): how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
@@ -252,4 +280,4 @@ export const configSchema = z
   .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
-export type Config = z.output<typeof configSchema> & { issuer: string; masterKey: string };
+export type Config = z.output<typeof configSchema> & { issuer: string; masterKey: string; trustedProxies: string[] };

@@ -31,10 +31,18 @@ export class RateLimited extends PlatformError {
 
 const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
+/** Runs one statement on a pooled connection of its own (never a request's transaction). */
+type RunStatement = (text: string, values: unknown[]) => Promise<void>;
+
 /**
  * One limit: a rate-limiter-flexible limiter (fixed window from a key's first hit; a `blockDuration`
  * lock when set) and what its lockout records. The hit that starts a refusal is the one whose
  * count is exactly one over the limit, so a lockout is audited once, however many requests follow.
+ *
+ * Counting is the library's one `INSERT … ON CONFLICT DO UPDATE … RETURNING` per hit, atomic on
+ * both engines: of N hits sent at once, exactly `points` get a count within the limit. Giving a
+ * hit back and clearing a key are our own single conditional statements, so that neither can undo
+ * a lock: a key over its limit (locked, or refused for the rest of its window) keeps its count.
  */
 class Limit {
   constructor(
@@ -44,11 +52,16 @@ class Limit {
     private readonly refusal: string,
     private readonly log: AuditLog,
     private readonly hashed: (key: string) => string,
+    private readonly run: RunStatement,
   ) {}
 
   /** Hits a key may count within a window before the next is refused. */
   get points(): number {
     return this.limiter.points;
+  }
+
+  private stored(key: string): string {
+    return this.limiter.getKey(this.hashed(key));
   }
 
   /** Counts one hit; returns the key's count with it, or throws RateLimited when it is over the limit. */
@@ -58,21 +71,47 @@ class Limit {
     } catch (outcome) {
       if (!(outcome instanceof RateLimiterRes)) throw outcome;
       const retryAfter = secondsOf(outcome.msBeforeNext);
-      if (outcome.consumedPoints === this.limiter.points + 1) {
-        // Its own transaction: the refusal is recorded even though the request goes no further.
-        await this.log.record({ type: 'security.rate_limited', ...(await who()), payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter } });
-      }
+      if (outcome.consumedPoints === this.limiter.points + 1) await this.recordLockout(retryAfter, who);
       throw new RateLimited(retryAfter, this.refusal);
     }
   }
 
-  /** Gives one counted hit back. */
-  async refund(key: string): Promise<void> {
-    await this.limiter.reward(this.hashed(key), 1);
+  // Its own transaction: the refusal is recorded even though the request goes no further.
+  private async recordLockout(retryAfter: number, who: () => Who | Promise<Who>): Promise<void> {
+    await this.log.record({ type: 'security.rate_limited', ...(await who()), payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter } });
   }
 
-  async reset(key: string): Promise<void> {
-    await this.limiter.delete(this.hashed(key));
+  /**
+   * Throws RateLimited when the key has used all its hits, counting nothing: for a quota spent
+   * only after the fact (see `countIssuedToken`). The refusal that uses the last hit is audited there.
+   */
+  async refuseWhenSpent(key: string): Promise<void> {
+    const state = await this.limiter.get(this.hashed(key));
+    if (state && state.consumedPoints >= this.limiter.points) throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
+  }
+
+  /** Counts one hit after the fact: never refuses; the hit that spends the last one is audited. */
+  async spend(key: string, who: () => Who | Promise<Who>): Promise<void> {
+    try {
+      const { consumedPoints, msBeforeNext } = await this.limiter.consume(this.hashed(key));
+      if (consumedPoints === this.limiter.points) await this.recordLockout(secondsOf(msBeforeNext), who);
+    } catch (outcome) {
+      if (!(outcome instanceof RateLimiterRes)) throw outcome; // spent already: nothing more to say
+    }
+  }
+
+  /** Gives one counted hit back, unless the key is over its limit (a lock keeps its count) or its window ended. */
+  async refund(key: string): Promise<void> {
+    await this.run(`UPDATE ${TABLE} SET points = points - 1 WHERE key = $1 AND points > 0 AND points <= $2 AND (expire IS NULL OR expire > $3)`, [
+      this.stored(key),
+      this.limiter.points,
+      Date.now(),
+    ]);
+  }
+
+  /** Forgets a key's count, unless it is over its limit: a success racing a lock never lifts it. */
+  async clear(key: string): Promise<void> {
+    await this.run(`DELETE FROM ${TABLE} WHERE key = $1 AND points <= $2`, [this.stored(key), this.limiter.points]);
   }
 }
 
@@ -107,6 +146,10 @@ export interface RateLimitOptions {
  * never inside a request's transaction: a count must survive that transaction's rollback, and on
  * PGlite (one connection) a query outside an open transaction would wait for it forever. Callers
  * count before they open one.
+ *
+ * Every limit that guards a secret (a password, a client secret, an identity check) counts the
+ * attempt before the secret is evaluated, with the one atomic statement above: N attempts sent at
+ * once get at most the limit evaluated, the rest refused.
  */
 export class RateLimits {
   private readonly signInByLogin: Limit;
@@ -114,11 +157,14 @@ export class RateLimits {
   private readonly registrationByIp: Limit;
   private readonly verificationByAccount: Limit;
   private readonly checkByClient: Limit;
-  private readonly tokenByClient: Limit;
+  private readonly tokensByClient: Limit;
+  private readonly tokenFailuresByClientIp: Limit;
   private readonly tokenByIp: Limit;
+  private readonly authorizationByIp: Limit;
 
   constructor(db: Db, log: AuditLog, options: RateLimitOptions) {
     const store = limiterStore(db);
+    const run = runStatement(store);
     const hashed = (key: string) => createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
     let first = true;
     const limit = (name: LimitName, keyKind: KeyKind, refusal: string, window: { points: number; duration: number; blockDuration?: number }) => {
@@ -133,20 +179,22 @@ export class RateLimits {
         ...window,
       });
       first = false;
-      return new Limit(limiter, name, keyKind, refusal, log, hashed);
+      return new Limit(limiter, name, keyKind, refusal, log, hashed, run);
     };
     // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
     // locks when a hit goes over `points` (the library refuses and blocks that hit).
     const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({ points: f.maxFailures, duration: f.window, blockDuration: f.lockDuration });
     const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
-    const { signIn, registration, verification, token } = options.limits;
+    const { signIn, registration, verification, token, authorization } = options.limits;
     this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
     this.signInByIp = limit('sign_in', 'ip', 'Too many failed sign-in attempts', failures(signIn.perIp));
     this.registrationByIp = limit('registration', 'ip', 'Too many registrations from this network', requests(registration.perIp));
     this.verificationByAccount = limit('verification', 'account', 'Too many verification attempts', requests(verification.perAccount));
     this.checkByClient = limit('check_api', 'client', 'Too many check API calls', { points: options.checkPerMinute, duration: 60 });
-    this.tokenByClient = limit('token', 'client', 'Too many token requests', requests(token.perClient));
+    this.tokensByClient = limit('token', 'client', 'Too many token requests', requests(token.perClient));
+    this.tokenFailuresByClientIp = limit('token', 'client_ip', 'Too many failed client authentications', failures(token.failuresPerClientIp));
     this.tokenByIp = limit('token', 'ip', 'Too many token requests', requests(token.perIp));
+    this.authorizationByIp = limit('authorization', 'ip', 'Too many sign-in requests from this network', requests(authorization.perIp));
   }
 
   /**
@@ -159,20 +207,15 @@ export class RateLimits {
    * every attempt already in flight through). An attempt refused by one limit gives its count back
    * to the others; a success gives its count back to the IP and clears the login's (not the IP's
    * whole count: one account of one's own must not reset a guesser's budget); an attempt that
-   * failed for another reason than a wrong login or password (401) gives both back. The
-   * `maxFailures`-th wrong attempt locks: it spends the one hit over the limit, which blocks the
-   * key for `lockDuration` and records the lockout, and is answered with the refusal.
+   * failed for another reason than a wrong login or password (401) gives both back. Neither undoes
+   * a lock that a concurrent attempt set (Limit.refund, Limit.clear). The `maxFailures`-th wrong
+   * attempt locks: it spends the one hit over the limit, which blocks the key for `lockDuration`
+   * and records the lockout, and is answered with the refusal.
    */
   async signIn<T>(attempt: { ip: string; login: string }, authenticate: () => Promise<T>): Promise<T> {
     const login = normalizeLogin(attempt.login)?.login;
     const keys: Array<[Limit, string]> = [[this.signInByIp, attempt.ip], ...(login ? [[this.signInByLogin, login] as [Limit, string]] : [])];
-    const counted = await Promise.allSettled(keys.map(([limit, key]) => limit.consume(key)));
-    const refusal = longestRefusal(counted);
-    if (refusal) {
-      await Promise.all(keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)));
-      throw refusal;
-    }
-    const counts = counted.map((outcome) => (outcome as PromiseFulfilledResult<number>).value);
+    const counts = await countAll(keys);
     let result: T;
     try {
       result = await authenticate();
@@ -184,7 +227,7 @@ export class RateLimits {
       await consumeAll(keys.map(([limit, key], i) => (counts[i]! >= limit.points ? limit.consume(key) : undefined)));
       throw err;
     }
-    await Promise.all([this.signInByIp.refund(attempt.ip), login ? this.signInByLogin.reset(login) : undefined]);
+    await Promise.all([this.signInByIp.refund(attempt.ip), login ? this.signInByLogin.clear(login) : undefined]);
     return result;
   }
 
@@ -203,37 +246,100 @@ export class RateLimits {
     await this.checkByClient.consume(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
   }
 
+  /** One authorization request (`/auth`, which stores an interaction for anyone) from this IP. */
+  async countAuthorization(ip: string): Promise<void> {
+    await this.authorizationByIp.consume(ip);
+  }
+
   /**
-   * One token request: per IP, and per client_id as sent. The client_id is not authenticated yet,
-   * so a lockout names it only when such a client exists (`isClient`), and never as the actor.
+   * A token request under its limits. The `client_id` a request names is public (it is in every
+   * authorization URL) and not yet authenticated, so nothing an outsider sends with it may refuse
+   * the merchant itself:
+   * - per IP, every request, counted before it is evaluated;
+   * - per (client_id, IP), the attempts to authenticate as that client, counted before the
+   *   secret is checked and given back unless it was wrong (401 `invalid_client`): a guesser
+   *   gets `maxFailures` guesses a window from each address, and locks only that address;
+   * - per client, the tokens issued to it (only the right secret gets one), counted after: a
+   *   quota only the merchant can spend. A burst of the merchant's own may pass it by the
+   *   requests already in flight; it guards load, not a secret.
+   * `exchange` runs the request and answers whether the client's secret was refused.
    */
-  countToken(request: { ip: string; clientId?: string }, isClient: (clientId: string) => Promise<boolean>): Promise<void> {
+  async token(request: { ip: string; clientId?: string }, isClient: (clientId: string) => Promise<boolean>, exchange: () => Promise<TokenOutcome>): Promise<void> {
     const { clientId } = request;
-    const who = async (): Promise<Who> => (clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM);
-    return consumeAll([this.tokenByIp.consume(request.ip), clientId ? this.tokenByClient.consume(clientId, who) : undefined]);
+    const named = async (): Promise<Who> => (clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM);
+    const attempt: [Limit, string] = [this.tokenFailuresByClientIp, `${clientId ?? ''}\n${request.ip}`];
+    await countAll([[this.tokenByIp, request.ip], [...attempt, named]]);
+    try {
+      if (clientId) await this.tokensByClient.refuseWhenSpent(clientId);
+    } catch (err) {
+      await attempt[0].refund(attempt[1]);
+      throw err;
+    }
+    let outcome: TokenOutcome;
+    try {
+      outcome = await exchange();
+    } catch (err) {
+      await attempt[0].refund(attempt[1]);
+      throw err;
+    }
+    if (outcome === 'client-refused') return;
+    await attempt[0].refund(attempt[1]);
+    if (outcome === 'issued' && clientId) await this.tokensByClient.spend(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
   }
 }
 
+/** What a token request came to: a token, the client's authentication refused, or anything else. */
+export type TokenOutcome = 'issued' | 'client-refused' | 'other';
+
 /**
- * The token endpoint's limits, before oidc-provider sees the request. A refusal answers the way
- * token clients read errors, as an OAuth error response (RFC 6749 §5.2), not problem+json:
- * `invalid_request` (`slow_down` belongs to device-flow polling only, RFC 8628 §3.5), with 429 and
- * Retry-After.
+ * Counts one hit on each key, all at once; when any refuses, gives the others theirs back and
+ * throws the refusal with the longest wait. Returns each key's count.
+ */
+async function countAll(keys: Array<[Limit, string, (() => Who | Promise<Who>)?]>): Promise<number[]> {
+  const counted = await Promise.allSettled(keys.map(([limit, key, who]) => limit.consume(key, who)));
+  const refusal = longestRefusal(counted);
+  if (refusal) {
+    await Promise.all(keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)));
+    throw refusal;
+  }
+  return counted.map((outcome) => (outcome as PromiseFulfilledResult<number>).value);
+}
+
+/**
+ * The token endpoint's limits, around oidc-provider. A refusal answers the way token clients read
+ * errors, as an OAuth error response (RFC 6749 §5.2), not problem+json: `invalid_request`
+ * (`slow_down` belongs to device-flow polling only, RFC 8628 §3.5), with 429 and Retry-After.
+ * oidc-provider answers a refused client authentication with 401 `invalid_client` (RFC 6749
+ * §5.2) and a token with 200; nothing else is either.
  */
 export function tokenRateLimit(limits: RateLimits, isClient: (clientId: string) => Promise<boolean>) {
   return async (ctx: Context, next: Next) => {
     if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
     const clientId = basicClientId(ctx.get('authorization')) ?? (await bodyClientId(ctx));
     try {
-      await limits.countToken({ ip: ctx.ip, clientId }, isClient);
+      await limits.token({ ip: ctx.ip, clientId }, isClient, async () => {
+        await next();
+        return ctx.status === 200 ? 'issued' : ctx.status === 401 ? 'client-refused' : 'other';
+      });
     } catch (err) {
       if (!(err instanceof RateLimited)) throw err;
       ctx.status = 429;
       ctx.set('Retry-After', String(err.retryAfter));
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { error: 'invalid_request', error_description: `too many requests, retry after ${err.retryAfter} seconds` };
-      return;
     }
+  };
+}
+
+/**
+ * Authorization requests per client IP: each stores an interaction (and its cookie) for anyone
+ * who asks, signed in or not, so an unlimited stream of them filled the database (1,000 rows in
+ * 7.8 s from one address). Resuming one (`/auth/:uid`) is not counted. Refusals are the friendly
+ * page or problem+json of the error handler.
+ */
+export function authorizationRateLimit(limits: RateLimits) {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) await limits.countAuthorization(ctx.ip);
     return next();
   };
 }
@@ -276,6 +382,18 @@ function limiterStore(db: Db) {
       },
       releaseConnection: (connection: unknown) => pool.releaseConnection(connection instanceof PgliteConnection ? connection.pglite : connection),
     },
+  };
+}
+
+/** Runs one statement on a connection of the limiter's store, released after. */
+function runStatement(store: ReturnType<typeof limiterStore>): RunStatement {
+  return async (text, values) => {
+    const connection = (await store.client.acquireConnection()) as { query(q: { text: string; values: unknown[] }): Promise<unknown> };
+    try {
+      await connection.query({ text, values });
+    } finally {
+      await store.client.releaseConnection(connection);
+    }
   };
 }
 

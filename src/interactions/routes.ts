@@ -19,14 +19,14 @@ import { sniffImageType } from '../identity/images.js';
 import type { Image } from '../identity/providers/types.js';
 import { ACR, AMR, DOSSIER_RECONFIRMATION, STEP_UP } from '../oidc/policy.js';
 import { wantsJson } from '../http/errors.js';
-import { renderPage } from '../http/locale.js';
+import { localeOf, renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 
 const credentials = z.object({ login: text(254), password: text(1024) });
 const consentChoice = z.object({ level: text(20).optional(), partial: text(20).optional() });
 
 /** Error codes that have their own message on the pages; others show the generic one. */
-const KNOWN_ERRORS = new Set(['login_invalid', 'password_too_short', 'password_too_long', 'login-taken', 'rate-limited']);
+const KNOWN_ERRORS = new Set(['login_invalid', 'password_too_short', 'password_too_long', 'password_common', 'rate-limited']);
 
 /** What the person typed as login, to refill the form (never the password). */
 function submittedLogin(ctx: Context): string {
@@ -180,10 +180,11 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
     try {
       const input = parseBody(ctx, credentials);
       await limits.countRegistration(ctx.ip);
-      const account = await accounts.register(input);
-      await finish(ctx, passwordLogin(account.id));
+      await accounts.registerQuietly(input, localeOf(ctx));
+      // The same answer whether or not the login was taken (registerQuietly): sign in to go on.
+      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), notice: 'register.done' }, 200, `/interaction/${ctx.params.uid}`);
     } catch (err) {
-      if (!(err instanceof PlatformError) || ![400, 409, 429].includes(err.status) || wantsJson(ctx)) throw err;
+      if (!(err instanceof PlatformError) || ![400, 429].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
       const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => e.code) : [err.code];
       const messages = [...new Set(codes.map((code) => `error.${KNOWN_ERRORS.has(code) ? code : 'invalid_input'}`))];

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 
-// The reminders of the periodic verification self-check, in each language the pages speak.
+// The reminders of the periodic verification self-check, and the notice to an account's owner that
+// someone tried to register its login again, in each language the pages speak.
 
-export const TEMPLATES = ['verification.missing', 'verification.failed', 'verification.expiring'] as const;
+export const TEMPLATES = ['verification.missing', 'verification.failed', 'verification.expiring', 'registration.attempted'] as const;
 export type TemplateName = (typeof TEMPLATES)[number];
 
 export const LOCALES = ['zh-CN', 'en'] as const;
@@ -42,6 +43,10 @@ const zhCN: Strings = {
     subject: '实名认证未通过，请重新认证',
     text: `您好：\n\n您最近一次的实名认证没有通过。请核对填写的信息后重新认证。\n\n重新认证：${link}\n\n如有疑问，可在认证页面查看常见原因。`,
   }),
+  'registration.attempted': ({ link }) => ({
+    subject: '有人尝试用您的账号注册',
+    text: `您好：\n\n刚才有人尝试用本邮箱或手机号注册新账号。该登录名已属于您的账号，因此没有创建新账号，您的账号也没有任何变化。\n\n如果是您本人，请直接登录：${link}\n\n如果不是您本人，无需任何操作。`,
+  }),
   'verification.expiring': ({ link, expires }) => ({
     subject: '您的实名认证即将到期',
     text: `您好：\n\n您的实名认证将于 ${expires} 到期。为了不影响使用，请在到期前更新认证。\n\n更新认证：${link}`,
@@ -56,6 +61,10 @@ const en: Strings = {
   'verification.failed': ({ link }) => ({
     subject: 'Your identity verification did not succeed',
     text: `Hello,\n\nYour latest identity verification did not succeed. Please check your details and try again.\n\nTry again: ${link}\n\nThe verification page lists the most common reasons.`,
+  }),
+  'registration.attempted': ({ link }) => ({
+    subject: 'Someone tried to register with your login',
+    text: `Hello,\n\nSomeone just tried to register a new account with this email address or mobile number. It already belongs to your account, so no account was created and nothing about yours changed.\n\nIf it was you, sign in: ${link}\n\nIf it was not you, there is nothing you need to do.`,
   }),
   'verification.expiring': ({ link, expires }) => ({
     subject: 'Your identity verification expires soon',
@@ -72,14 +81,14 @@ export function isTemplateName(name: string): name is TemplateName {
   return (TEMPLATES as readonly string[]).includes(name);
 }
 
-/** The subject and plain text of a reminder; the link leads to `<issuer>/account/verify`. */
+/** The subject and plain text of a message; the link leads to `<issuer>/account/verify` (reminders) or `<issuer>/account`. */
 export function renderTemplate(
   template: TemplateName,
   params: TemplateParams,
   options: { issuer: string; timeZone: string },
 ): RenderedMessage {
   const { strings, footer } = STRINGS[params.locale];
-  const link = `${options.issuer.replace(/\/+$/, '')}/account/verify`;
+  const link = `${options.issuer.replace(/\/+$/, '')}${template === 'registration.attempted' ? '/account' : '/account/verify'}`;
   const expires = params.expires_at
     ? new Intl.DateTimeFormat(params.locale, { dateStyle: 'long', timeZone: options.timeZone }).format(new Date(params.expires_at))
     : '';

@@ -77,6 +77,11 @@ describeInBrowser('a person in a real browser', () => {
       await page.locator('#login').fill(newLogin());
       await page.locator('#password').fill('correct horse battery');
       await page.getByRole('button', { name: en['register.submit'], exact: true }).click();
+      // Registered: the sign-in form says so, the login filled in; the password once more.
+      expect(await heading(page)).toBe(en['login.title']);
+      expect(await page.locator('p[role="status"]').textContent()).toBe(en['register.done']);
+      await page.locator('#password').fill('correct horse battery');
+      await page.getByRole('button', { name: en['login.submit'], exact: true }).click();
 
       expect(await lang(page)).toBe('en');
       expect(await heading(page)).toBe(en['consent.title']);

@@ -42,6 +42,11 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       await page.locator('#login').fill(newLogin());
       await page.locator('#password').fill('correct horse battery');
       await page.getByRole('button', { name: zh['register.submit'], exact: true }).click();
+      // Registered: the sign-in form says so, the login filled in; the password once more.
+      expect(await page.locator('h1').textContent()).toBe(zh['login.title']);
+      expect(await page.locator('p[role="status"]').textContent()).toBe(zh['register.done']);
+      await page.locator('#password').fill('correct horse battery');
+      await page.getByRole('button', { name: zh['login.submit'], exact: true }).click();
 
       // Not verified yet: the sign-in continues with the guided verification.
       expect(new URL(page.url()).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);

@@ -53,6 +53,11 @@ describeInBrowser(`verifying in a real browser (${ENGINE})`, () => {
     await page.locator('#login').fill(newLogin());
     await page.locator('#password').fill('correct horse battery');
     await page.getByRole('button', { name: zh['register.submit'], exact: true }).click();
+    // Registered: the sign-in form says so, the login filled in; the password once more.
+    expect(await heading(page)).toBe(zh['login.title']);
+    expect(await page.locator('p[role="status"]').textContent()).toBe(zh['register.done']);
+    await page.locator('#password').fill('correct horse battery');
+    await page.getByRole('button', { name: zh['login.submit'], exact: true }).click();
 
     expect(page.url()).toBe(`${running.issuer}/account`);
     expect(await lang(page)).toBe('zh-CN');

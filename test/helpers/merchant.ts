@@ -62,7 +62,7 @@ export function personBrowser(): UserAgent {
 }
 
 /**
- * Walks a person through sign-in (registering first when `register`), then consent, following
+ * Walks a person through sign-in (registering, then signing in, when `register`), then consent, following
  * the real redirects and posting the real forms. Returns the page the merchant receives.
  */
 export async function signInAndConsent(
@@ -74,12 +74,23 @@ export async function signInAndConsent(
   if (isCallback(page.url)) return page;
   if (person.register) {
     page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
-    page = await agent.submit(formAction(page, '/register'), { login: person.login, password: person.password });
+    page = await registerAndSignIn(agent, page, { login: person.login, password: person.password });
   } else if (formActionsInclude(page, '/login')) {
     page = await agent.submit(formAction(page, '/login'), { login: person.login, password: person.password });
   }
   if (isCallback(page.url)) return page;
   return agent.submit(formAction(page, '/confirm'), { ...(person.level ? { level: person.level } : {}), ...(person.partial ? { partial: person.partial } : {}) });
+}
+
+/**
+ * Registers on a registration page, then signs in with the same login and password, as the
+ * platform asks (it answers every registration with its sign-in form, whether or not the login
+ * was taken). Returns where the sign-in lands.
+ */
+export async function registerAndSignIn(agent: UserAgent, registerPage: Page, person: { login: string; password: string }): Promise<Page> {
+  const answer = await agent.submit(formAction(registerPage, '/register'), person);
+  if (answer.status !== 200 || !formActionsInclude(answer, '/login')) throw new Error(`registration answered ${answer.status} without the sign-in form`);
+  return agent.submit(formAction(answer, '/login'), person);
 }
 
 function formActionsInclude(page: Page, suffix: string): boolean {

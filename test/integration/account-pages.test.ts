@@ -4,7 +4,7 @@ import fetchCookie from 'fetch-cookie';
 import { SANDBOX_NAMES } from '../../src/identity/providers/sandbox.js';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
-import { newLogin } from '../helpers/merchant.js';
+import { newLogin, registerAndSignIn } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 
@@ -65,7 +65,7 @@ describe(`account pages (${ENGINE})`, () => {
     expect(href).toBeDefined();
     const form = await agent.navigate(new URL(href!, signInPage.url).toString());
     expect(form.status).toBe(200);
-    return agent.submit(formAction(form, '/register'), { login: newLogin(), password: PASSWORD });
+    return registerAndSignIn(agent, form, { login: newLogin(), password: PASSWORD });
   }
 
   /** A new person, registered and signed in through /account, shown the verification form. */

@@ -174,7 +174,8 @@ describe('bad input', () => {
         expect((await post(flow.agent, `${flow.base}/login`, body(), { type })).status).toBeGreaterThanOrEqual(400);
       }
       const login = newLogin();
-      const consent = await post(flow.agent, `${flow.base}/register`, form({ login, password: PASSWORD }));
+      const registered = await post(flow.agent, `${flow.base}/register`, form({ login, password: PASSWORD }));
+      const consent = await flow.agent.submit(formAction(registered, '/login'), { login, password: PASSWORD });
       const callback = await flow.agent.submit(formAction(consent, '/confirm'), {});
       expect(callback.url.startsWith(CALLBACK)).toBe(true);
       expect(new URL(callback.url).searchParams.get('code')).toBeTruthy();
@@ -193,12 +194,13 @@ describe('bad input', () => {
     it.each([
       ['the same login', () => login],
       ['the same login in upper case with spaces', () => `  ${login.toUpperCase()} `],
-    ])('registering %s again is a conflict and leaves one row', async (_name, again) => {
+    ])('registering %s again answers as any registration does, and leaves one row untouched', async (_name, again) => {
       const flow = await openLoginPage();
       const before = await snapshot();
       const page = await post(flow.agent, `${flow.base}/register`, form({ login: again(), password: 'another password' }));
-      expectFriendlyPage(page, [409]);
-      expect(alertOf(page)).toContain('already registered');
+      expect(page.status).toBe(200);
+      expect(page.html).not.toMatch(/already registered; sign in instead|role="alert"/);
+      expect(page.html).toContain('Registration received.');
       expect(await accountRows(login)).toHaveLength(1);
       expect(await snapshot()).toEqual(before);
     });
@@ -252,12 +254,13 @@ describe('bad input', () => {
       expectProblem(page, 401, 'invalid-credentials');
     });
 
-    it('a duplicate registration answers problem+json login-taken and leaves one row', async () => {
+    it('a duplicate registration answers like any other, with the sign-in form, and leaves one row', async () => {
       const login = newLogin();
       await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, { login, password: PASSWORD, register: true });
       const flow = await openLoginPage();
-      const page = await post(flow.agent, `${flow.base}/register`, form({ login, password: PASSWORD }), { accept: JSON_ACCEPT });
-      expectProblem(page, 409, 'login-taken');
+      const page = await post(flow.agent, `${flow.base}/register`, form({ login, password: 'another long password' }), { accept: JSON_ACCEPT });
+      expect(page.status).toBe(200);
+      expect(page.html).toContain(`action="${new URL(flow.base).pathname}/login"`);
       expect(await accountRows(login)).toHaveLength(1);
     });
   });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import * as oidc from 'openid-client';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
-import { addMerchant, discover, newLogin, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import { addMerchant, discover, newLogin, personBrowser, redeemCode, registerAndSignIn, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { CSRF_FIELD, formAction, formActions, UserAgent, type Page } from '../helpers/user-agent.js';
 
@@ -103,7 +103,7 @@ describe(`CSRF protection (${ENGINE})`, () => {
     pages.push(signIn);
     const register = await agent.navigate(new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString());
     pages.push(register);
-    const verify = await agent.submit(formAction(register, '/register'), { login: newLogin(), password: PASSWORD });
+    const verify = await registerAndSignIn(agent, register, { login: newLogin(), password: PASSWORD });
     expect(new URL(verify.url).pathname).toMatch(/\/verify$/);
     pages.push(verify);
     const consent = await agent.upload(formAction(verify, '/verify'), documentForm());
@@ -228,7 +228,7 @@ describe(`CSRF protection (${ENGINE})`, () => {
   it('refuses a multipart verification without the token, inside the sign-in and on the account page, before calling the provider', async () => {
     const { agent, page: signIn } = await atSignIn();
     const register = await agent.navigate(new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString());
-    const verify = await agent.submit(formAction(register, '/register'), { login: newLogin(), password: PASSWORD });
+    const verify = await registerAndSignIn(agent, register, { login: newLogin(), password: PASSWORD });
     const target = formAction(verify, '/verify');
     const accountForm = await agent.navigate(url('/account/verify'));
     const before = await written();

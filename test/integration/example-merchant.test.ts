@@ -1,5 +1,5 @@
 import { startMerchantExample } from '../../examples/merchant/server.js';
-import { addMerchant, newLogin } from '../helpers/merchant.js';
+import { addMerchant, newLogin, registerAndSignIn } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { freePort } from '../helpers/process.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
@@ -39,7 +39,7 @@ describe('example merchant site', () => {
     let page = await agent.navigate(`${example.url}login?levels=${levels}`);
     expect(page.url.startsWith(running.issuer)).toBe(true);
     page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
-    page = await agent.submit(formAction(page, '/register'), { login: newLogin(), password: PASSWORD });
+    page = await registerAndSignIn(agent, page, { login: newLogin(), password: PASSWORD });
     const form = new FormData();
     form.set('document_type', 'cn_resident_id');
     form.set('name', '王五');

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import knexFactory from 'knex';
 import { checkLog } from '../../src/audit/check.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
-import { addMerchant, newLogin, personBrowser, startAuthorization, discover } from '../helpers/merchant.js';
+import { addMerchant, discover, newLogin, personBrowser, registerAndSignIn, startAuthorization } from '../helpers/merchant.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
 import { startProviderStub, type ProviderStub } from '../helpers/provider-stub.js';
@@ -115,7 +115,7 @@ describe('the verification service going down and coming back', () => {
     const start = await startAuthorization(config, { scope: 'openid realname' });
     let page = await agent.navigate(start.url.toString());
     page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
-    return agent.submit(formAction(page, '/register'), { login: newLogin(), password: PASSWORD });
+    return registerAndSignIn(agent, page, { login: newLogin(), password: PASSWORD });
   }
 
   it('says "try again later" while it is down, writes nothing, and verifies once it is back', async () => {

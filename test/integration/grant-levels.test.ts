@@ -1,7 +1,7 @@
 import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
-import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, registerAndSignIn, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { PNG } from '../helpers/images.js';
 import { formAction } from '../helpers/user-agent.js';
@@ -112,7 +112,7 @@ describe('grant levels', () => {
     const agent = personBrowser();
     let page = await agent.navigate(start.url.toString());
     page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
-    page = await agent.submit(formAction(page, '/register'), { login, password: PASSWORD });
+    page = await registerAndSignIn(agent, page, { login, password: PASSWORD });
     expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);
     expect(page.html).toContain(merchant.name);
 

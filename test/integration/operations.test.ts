@@ -218,6 +218,7 @@ describe('operations endpoints', () => {
         env: 'production',
         issuer: 'https://rn.example.test',
         trustProxy: true,
+        trustedProxies: ['127.0.0.1'],
         masterKey: randomBytes(32).toString('base64'),
         verification: { provider: 'http', http: { baseUrl: 'https://verify.example.test', apiKey: 'k'.repeat(32) } },
       });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { PLATFORM_CLIENT_ID } from '../../src/clients/service.js';
 import { PlatformError } from '../../src/errors.js';
+import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
 import { RateLimits } from '../../src/http/rate-limit.js';
 import { ENGINE } from '../helpers/db.js';
 import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
@@ -30,7 +31,7 @@ const OVERRIDES = {
     signIn: { perLogin: { maxFailures: 3, window: 900, lockDuration: 900 }, perIp: { maxFailures: 5, window: 60, lockDuration: 60 } },
     registration: { perIp: { max: 2, window: 3600 } },
     verification: { perAccount: { max: 2, window: 3600 } },
-    token: { perClient: { max: 3, window: 60 }, perIp: { max: 4, window: 60 } },
+    token: { perClient: { max: 3, window: 60 }, failuresPerClientIp: { maxFailures: 3, window: 60, lockDuration: 60 }, perIp: { max: 12, window: 60 } },
   },
 };
 
@@ -149,6 +150,33 @@ describe(`rate limits (${ENGINE})`, () => {
     await expect(limits.signIn({ ip: '10.0.5.2', login }, async () => 'signed in')).rejects.toMatchObject({ status: 429 });
   });
 
+  // A success used to delete the login's row even when guesses sent at the same time had just
+  // locked it: the lock and its count vanished, and the guesser had a fresh budget.
+  it('keeps a lock that a concurrent success would have cleared', async () => {
+    const { db, log, config } = running.platform;
+    const limits = new RateLimits(db, log, { limits: { ...config.rateLimits, signIn: { ...config.rateLimits.signIn, perLogin: { maxFailures: 3, window: 900, lockDuration: 900 } } }, checkPerMinute: 100, keySecret: 'race test key' });
+    const login = newLogin();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let counted!: () => void;
+    const inFlight = new Promise<void>((resolve) => (counted = resolve));
+    // The owner's right password, counted and being checked...
+    const owner = limits.signIn({ ip: '10.0.11.1', login }, async () => {
+      counted();
+      await gate;
+      return 'signed in';
+    });
+    await inFlight;
+    // ...while a guesser's wrong ones lock the login.
+    const wrong = () => limits.signIn({ ip: '10.0.11.2', login }, async () => { throw new PlatformError('invalid-credentials', 401, 'wrong login or password'); }).catch((err: PlatformError) => err.status);
+    expect([await wrong(), await wrong()]).toEqual([401, 429]);
+    release();
+    await expect(owner).resolves.toBe('signed in');
+    // Still locked: the success gave back only its own count, the lock stayed.
+    expect(await wrong()).toBe(429);
+    await expect(limits.signIn({ ip: '10.0.11.1', login }, async () => 'signed in')).rejects.toMatchObject({ status: 429 });
+  });
+
   it('clears a login’s failures when it signs in', async () => {
     const { login } = await account();
     for (let i = 0; i < 2; i += 1) expect((await signIn(login, 'wrong password', '10.0.1.1')).page.status).toBe(401);
@@ -191,10 +219,10 @@ describe(`rate limits (${ENGINE})`, () => {
           body: 'grant_type=client_credentials',
         });
       const statuses = [];
-      for (const [base, ip] of [[running.issuer, '10.0.3.1'], [secondUrl, '10.0.3.2'], [running.issuer, '10.0.3.3'], [secondUrl, '10.0.3.4']] as const) statuses.push((await unknown(base, ip)).status);
+      for (const base of [running.issuer, secondUrl, running.issuer, secondUrl]) statuses.push((await unknown(base, '10.0.3.9')).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
       // No such client: its lockout names none.
-      expect((await lockouts()).at(-1)).toMatchObject({ subjects: {}, payload: { limit: 'token', key_kind: 'client' } });
+      expect((await lockouts()).at(-1)).toMatchObject({ subjects: {}, payload: { limit: 'token', key_kind: 'client_ip' } });
     } finally {
       await second.stop();
     }
@@ -206,12 +234,25 @@ describe(`rate limits (${ENGINE})`, () => {
       const form = await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString());
       return post(agent, form, '/register', { login: newLogin(), password: PASSWORD }, { 'x-forwarded-for': ip });
     };
-    for (let i = 0; i < 2; i += 1) expect((await register('10.0.4.1')).url).toBe(url('/account'));
+    const registered = (page: Page) => expect({ status: page.status, notice: text(page.html).includes(zh['register.done']!) }).toEqual({ status: 200, notice: true });
+    for (let i = 0; i < 2; i += 1) registered(await register('10.0.4.1'));
     const third = await register('10.0.4.1');
     expect(third.status).toBe(429);
     expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(3500);
     expect(text(third.html)).toContain(zh['error.rate-limited']);
-    expect((await register('10.0.4.2')).url).toBe(url('/account'));
+    registered(await register('10.0.4.2'));
+  });
+
+  it('registers no more than the limit of a burst of registrations', async () => {
+    const forms = [];
+    for (let i = 0; i < 12; i += 1) {
+      const { agent, page } = await signInPage();
+      forms.push({ agent, form: await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString()), login: newLogin() });
+    }
+    const answers = await Promise.all(forms.map(({ agent, form, login }) => post(agent, form, '/register', { login, password: PASSWORD }, { 'x-forwarded-for': '10.0.12.1' })));
+    expect(answers.map((a) => a.status).sort()).toEqual([...Array(2).fill(200), ...Array(10).fill(429)]);
+    const created = await running.platform.db('accounts').whereIn('login', forms.map((f) => f.login)).count<[{ count: string | number }]>('* as count');
+    expect(Number(created[0]!.count)).toBe(2);
   });
 
   it('limits verification submissions per account', async () => {
@@ -244,6 +285,35 @@ describe(`rate limits (${ENGINE})`, () => {
     expect(events[0]).toMatchObject({ actor: { type: 'account', id: person.id }, subjects: { account: person.id }, payload: { key_kind: 'account' } });
   });
 
+  it('evaluates no more than the limit of a burst of verification submissions, and answers none with a 500', async () => {
+    const person = await account();
+    const { agent } = await signIn(person.login, PASSWORD, '10.0.13.1');
+    expect((await agent.navigate(url('/account/verify'))).status).toBe(200);
+    const submit = () => {
+      const form = new FormData();
+      for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '张三', document_number: '11010519491231002X' })) form.append(name, value);
+      return agent.upload(url('/account/verify'), form);
+    };
+    const statuses = (await Promise.all(Array.from({ length: 12 }, submit))).map((page) => page.status);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(10);
+    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+  });
+
+  it('answers no more than the limit of a burst of check API calls', async () => {
+    const merchant = await addMerchant(running.platform);
+    const { access_token: accessToken } = (await token('10.0.14.1', { basic: [merchant.client_id, merchant.client_secret] })).body;
+    const calls = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        fetch(url('/api/verifications/check'), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ document_type: 'cn_resident_id', document_number: '11010519491231002X', name: '张三' }),
+        }),
+      ),
+    );
+    expect(calls.map((c) => c.status).sort()).toEqual([200, 200, ...Array(10).fill(429)]);
+  });
+
   /** A token request with client credentials in HTTP Basic, or a form with `client_id`, from `ip`. */
   const token = async (ip: string, auth: { basic: [string, string] } | { body: Record<string, string> }, body: Record<string, string> = { grant_type: 'client_credentials', scope: 'realname:check' }) => {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip };
@@ -269,12 +339,12 @@ describe(`rate limits (${ENGINE})`, () => {
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(await refused.json()).toMatchObject({ type: 'urn:realname:problem:rate-limited' });
     }
-    const events = (await lockouts()).filter((e) => e.payload.limit === 'check_api');
+    const events = (await lockouts()).filter((e) => e.payload.limit === 'check_api' && e.subjects.client === merchant.client_id);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, subjects: { client: merchant.client_id } });
   });
 
-  it('limits token requests per client, as an OAuth error with Retry-After', async () => {
+  it('limits the tokens issued to a client, as an OAuth error with Retry-After', async () => {
     const before = (await lockouts()).length;
     const merchant = await addMerchant(running.platform);
     const basic = { basic: [merchant.client_id, merchant.client_secret] as [string, string] };
@@ -287,28 +357,85 @@ describe(`rate limits (${ENGINE})`, () => {
     // Another client is not affected.
     const other = await addMerchant(running.platform);
     expect((await token('10.0.7.9', { basic: [other.client_id, other.client_secret] })).status).toBe(200);
-
-    // A client_id in the form body counts too, and oidc-provider still reads the whole body: it
-    // finds the public client by that client_id and judges the grant_type it asks for.
-    const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
-    for (let i = 0; i < 3; i += 1) {
-      const answered = await token(`10.0.8.${i}`, { body: { client_id: PLATFORM_CLIENT_ID } }, code);
-      expect(answered).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
-    }
-    expect((await token('10.0.8.9', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).status).toBe(429);
-
-    // The lockouts name the clients, which exist, as subjects only: the client_id is not authenticated.
+    // The spent quota is the merchant's own doing: its lockout names it.
     const events = (await lockouts()).slice(before);
-    expect(events.map((e) => [e.payload.key_kind, e.subjects])).toEqual([['client', { client: merchant.client_id }], ['client', { client: PLATFORM_CLIENT_ID }]]);
-    expect(events.every((e) => (e.actor as { type: string }).type === 'system')).toBe(true);
+    expect(events.map((e) => [e.payload.key_kind, e.actor, e.subjects])).toEqual([['client', { type: 'client', id: merchant.client_id }, { client: merchant.client_id }]]);
+  });
+
+  it('counts a client_id in the form body, and oidc-provider still reads the whole body', async () => {
+    const merchant = await addMerchant(running.platform);
+    // A public client found by that client_id, judged on the grant_type it asks for.
+    const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
+    expect(await token('10.0.8.1', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+    // client_secret_post with a wrong secret: counted per (client_id, IP) like HTTP Basic.
+    const wrong = { body: { client_id: merchant.client_id, client_secret: 'guess' } };
+    for (let i = 0; i < 3; i += 1) expect((await token('10.0.8.2', wrong)).status).toBe(401);
+    expect((await token('10.0.8.2', wrong)).status).toBe(429);
+    expect((await token('10.0.8.3', { body: { client_id: merchant.client_id, client_secret: merchant.client_secret } })).status).toBe(200);
+  });
+
+  // Finding 2 of the attack: 330 wrong secrets from 4 addresses locked the merchant out of /token
+  // (its right secret from a fresh address got 429, forever), since the limit was keyed by the
+  // public client_id before authentication.
+  it('never refuses a merchant its right secret because others guessed it, and evaluates at most the limit of a burst of guesses', async () => {
+    const before = (await lockouts()).length;
+    const merchant = await addMerchant(running.platform);
+    const guessers = ['10.0.10.1', '10.0.10.2', '10.0.10.3', '10.0.10.4'];
+    const guesses = await Promise.all(guessers.flatMap((ip) => Array.from({ length: 10 }, () => token(ip, { basic: [merchant.client_id, 'a guessed secret'] }))));
+    const statuses = guesses.map((g) => g.status).sort();
+    // 3 secrets evaluated per address (maxFailures), the other 28 of 40 refused unevaluated.
+    expect(statuses).toEqual([...Array(12).fill(401), ...Array(28).fill(429)]);
+    // Still locked for those addresses...
+    expect((await token('10.0.10.1', { basic: [merchant.client_id, 'another guess'] })).status).toBe(429);
+    // ...while the merchant, with its secret, from its own address, is served: a code exchange
+    // fails only on the code, and its whole quota of tokens is there.
+    const redeem = await token('10.0.10.9', { basic: [merchant.client_id, merchant.client_secret] }, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'http://localhost:8080/callback', code_verifier: 'x'.repeat(43) });
+    expect(redeem).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    for (let i = 0; i < 3; i += 1) expect((await token('10.0.10.9', { basic: [merchant.client_id, merchant.client_secret] })).status).toBe(200);
+    // One lockout per guessing address, naming the client as a subject only (it was not authenticated).
+    const events = (await lockouts()).slice(before).filter((e) => e.payload.key_kind === 'client_ip');
+    expect(events).toHaveLength(4);
+    for (const event of events) expect(event).toMatchObject({ actor: { type: 'system' }, subjects: { client: merchant.client_id }, payload: { limit: 'token', key_kind: 'client_ip', retry_after: 60 } });
   });
 
   it('limits token requests per IP, whatever the client', async () => {
     const statuses = [];
-    for (let i = 0; i < 5; i += 1) statuses.push((await token('10.0.9.1', { basic: [`unknown-${i}`, 'secret'] })).status);
-    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    for (let i = 0; i < 13; i += 1) statuses.push((await token('10.0.9.1', { basic: [`unknown-${i}`, 'secret'] })).status);
+    expect(statuses).toEqual([...Array(12).fill(401), 429]);
     const events = (await lockouts()).filter((e) => e.payload.limit === 'token' && e.payload.key_kind === 'ip');
     expect(events).toHaveLength(1);
     expect(events[0]!.subjects).toEqual({});
+  });
+});
+
+// Finding 9 of the attack: 1,000 GET /auth from one address in 7.8 s stored 1,000 interactions.
+describe(`anonymous authorization requests (${ENGINE})`, () => {
+  let running: Running;
+
+  beforeAll(async () => {
+    running = await startTestPlatform({ trustProxy: true, rateLimits: { authorization: { perIp: { max: 5, window: 60 } } } });
+  });
+  afterAll(async () => {
+    await running?.stop();
+  });
+
+  const interactions = async () => Number((await running.platform.db('oidc_payloads').where({ model: 'Interaction' }).count<[{ count: string | number }]>('* as count'))[0]!.count);
+
+  it('stores no more interactions than the limit for a burst from one address, and purges them once expired', async () => {
+    const merchant = await addMerchant(running.platform);
+    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), { scope: 'openid' });
+    const before = await interactions();
+    const burst = await Promise.all(Array.from({ length: 40 }, () => fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.1' } })));
+    expect(burst.map((r) => r.status).sort()).toEqual([...Array(5).fill(303), ...Array(35).fill(429)]);
+    expect(await interactions()).toBe(before + 5);
+    const refused = burst.find((r) => r.status === 429)!;
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(text(await refused.text())).toContain(zh['problem.rate-limited']);
+    // Another address is not affected.
+    expect((await fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.2' } })).status).toBe(303);
+    // Expired interactions go with the scheduled purge.
+    const purged = await purgeExpiredPayloads(running.platform.db, { batchSize: 100, now: new Date(Date.now() + (running.platform.config.ttl.interaction + 60) * 1000) });
+    expect(purged).toBeGreaterThanOrEqual(6);
+    expect(await interactions()).toBe(0);
   });
 });

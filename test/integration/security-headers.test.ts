@@ -101,6 +101,27 @@ describe(`security headers (${ENGINE})`, () => {
     expectSecurityHeaders(await fetch(attachment), 'dossier attachment without a token');
   });
 
+  // Finding 11 of the attack: pages sent no Cache-Control, so a shared cache could keep a
+  // person's account page or a sign-in form with its CSRF token.
+  it('tells every cache to keep no page or API answer, the stylesheet aside', async () => {
+    const login = newLogin();
+    await running.platform.accounts.register({ login, password: PASSWORD });
+    const agent = personBrowser();
+    const signIn = await agent.navigate(url('/account/login'));
+    const register = await agent.navigate(`${signIn.url}/register`);
+    const account = await agent.submit(`${signIn.url}/login`, { login, password: PASSWORD });
+    expect(new URL(account.url).pathname).toBe('/account');
+    const verify = await agent.navigate(url('/account/verify'));
+    const pages = { signIn, register, account, verify, home: await agent.navigate(url('/')), notFound: await agent.navigate(url('/no-such-page')) };
+    const apis = {
+      discovery: await fetch(url('/.well-known/openid-configuration')),
+      notary: await fetch(url('/api/notary/tree-head')),
+      check: await fetch(url('/api/verifications/check'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+    };
+    for (const [what, response] of Object.entries({ ...pages, ...apis })) expect({ what, cacheControl: response.headers.get('cache-control') }).toEqual({ what, cacheControl: 'no-store' });
+    expect((await fetch(url('/assets/app.css'))).headers.get('cache-control')).toBe('public, max-age=3600');
+  });
+
   it('serves pages the policy allows: no inline script or style, the stylesheet from this origin', async () => {
     const agent = personBrowser();
     const signIn = await agent.navigate((await startAuthorization(config)).url.toString());
@@ -141,6 +162,9 @@ describe(`security headers (${ENGINE})`, () => {
       await page.locator('#login').fill(newLogin());
       await page.locator('#password').fill(PASSWORD);
       await page.locator('form[action$="/register"] button[type="submit"]').click();
+      // Registered: signed in next, on the sign-in form it answers with.
+      await page.locator('#password').fill(PASSWORD);
+      await page.locator('form[action$="/login"] button[type="submit"]').click();
       // Consent → /auth/:uid → the merchant's callback on another origin: a redirect after a form post.
       const request = page.waitForRequest((r) => r.url().startsWith(CALLBACK) && r.isNavigationRequest());
       await page.locator('form[action$="/confirm"] button[type="submit"]').click();
@@ -197,12 +221,12 @@ describe.each([
     return { auth, page };
   }
 
-  it(`keeps discovery's issuer the configured https issuer${trustProxy ? ', endpoints on it' : ', endpoints on the address actually asked'}`, async () => {
+  it("keeps discovery's issuer and endpoints on the configured https issuer, whatever address was asked", async () => {
     const metadata = (await (await viaProxy(base, '/.well-known/openid-configuration')).json()) as Record<string, string>;
     expect(metadata.issuer).toBe(ISSUER);
     const endpoints = ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'introspection_endpoint', 'revocation_endpoint'];
-    // oidc-provider builds endpoint URLs from the request's origin: the forwarded one only when trusted.
-    for (const name of endpoints) expect(metadata[name]).toMatch(new RegExp(`^${trustProxy ? ISSUER : base}/`));
+    // Built on the issuer, never on the request's Host or X-Forwarded-Host (test/integration/origin.test.ts).
+    for (const name of endpoints) expect(metadata[name]).toMatch(new RegExp(`^${ISSUER}/`));
   });
 
   it(trustProxy ? 'sends HSTS and marks every cookie Secure' : 'ignores X-Forwarded-Proto: no HSTS, no Secure cookies', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { ConfigError, DEVELOPMENT_MASTER_KEY, loadConfig } from '../../src/config/load.js';
+import { weakMasterKeyReason } from '../../src/config/master-key.js';
 
 const REPO_CONFIG = resolve(process.cwd(), 'config');
 const tempDirs: string[] = [];
@@ -246,7 +247,7 @@ describe('loadConfig argon2 minimums', () => {
 describe('loadConfig in production', () => {
   // A production start needs a real verification service; every case but the one about it has one.
   const VERIFIER = { VERIFICATION_PROVIDER: 'http', VERIFICATION_HTTP_URL: 'https://verify.example.cn', VERIFICATION_HTTP_API_KEY: 'k'.repeat(32) };
-  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, ...env } });
+  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3, fd00::/8', ...VERIFIER, ...env } });
 
   it('starts with its own master key and an issuer', () => {
     const masterKey = productionKey();
@@ -255,7 +256,7 @@ describe('loadConfig in production', () => {
   });
 
   it('defaults the demo merchant off even without config/production.json', () => {
-    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
+    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
     expect(config.demoMerchant).toBe(false);
   });
 
@@ -266,6 +267,23 @@ describe('loadConfig in production', () => {
   it('refuses the development master key', () => {
     const error = configError(() => production({ MASTER_KEY: DEVELOPMENT_MASTER_KEY, ISSUER: 'https://id.example.cn' }));
     expect(error.problems).toEqual([expect.stringMatching(/^masterKey: the development key/)]);
+  });
+
+  // The attack: an all-zero MASTER_KEY started in production while the development key was refused.
+  it.each([
+    ['all zero', Buffer.alloc(32)],
+    ['one byte repeated', Buffer.alloc(32, 0xa5)],
+    ['a short pattern repeated', Buffer.alloc(32, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]))],
+    ['16 distinct bytes', Buffer.alloc(32, randomBytes(16))],
+    ['a counter', Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7 + 200) % 256))],
+    ['a padded passphrase', Buffer.alloc(32, 'correct horse battery staple!')],
+  ])('refuses a weak master key: %s', (_name, key) => {
+    const error = configError(() => production({ MASTER_KEY: key.toString('base64'), ISSUER: 'https://id.example.cn' }));
+    expect(error.problems).toEqual([expect.stringMatching(/^masterKey: too weak for production/)]);
+  });
+
+  it('accepts random master keys (10,000 of them)', () => {
+    for (let i = 0; i < 10_000; i += 1) expect(weakMasterKeyReason(productionKey())).toBeUndefined();
   });
 
   it('refuses to start without an issuer', () => {
@@ -299,6 +317,17 @@ describe('loadConfig in production', () => {
   it('refuses to run without trusting the TLS proxy in front of it', () => {
     const error = configError(() => production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', TRUST_PROXY: 'false' }));
     expect(error.problems).toEqual([expect.stringMatching(/^trustProxy: required in production/)]);
+  });
+
+  it('trusts forwarded headers only from the proxies it is told of', () => {
+    const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
+    expect(configError(() => production({ ...base, TRUSTED_PROXIES: '' })).problems).toEqual([expect.stringMatching(/^trustedProxies: required in production/)]);
+    expect(production(base).trustedProxies).toEqual(['10.1.2.3', 'fd00::/8']);
+    for (const bad of ['*', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/1']) {
+      expect(configError(() => production({ ...base, TRUSTED_PROXIES: bad })).problems).toEqual([expect.stringMatching(/^trustedProxies\.0: an IP address or CIDR range/)]);
+    }
+    // Outside production, a proxy on the same host.
+    expect(load({ NODE_ENV: 'test', TRUST_PROXY: 'true' }).trustedProxies).toEqual(['127.0.0.0/8', '::1']);
   });
 
   it('does not apply the production checks outside production', () => {
