@@ -1,10 +1,12 @@
+import { resolve } from 'node:path';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
-import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
+import { KeptTreeHeads } from './audit/kept-heads.js';
+import { AUDIT_TREE_HEAD_KEY, TreeHeadRefused, TreeHeads } from './audit/tree-heads.js';
 import { BLIND_INDEX_KEY } from './identity/blind-index.js';
 import { HttpPhoneCarrier, HttpProvider } from './identity/providers/http.js';
 import { PhoneCheckRouter } from './identity/providers/phone.js';
@@ -76,7 +78,9 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const metrics = new PlatformMetrics(db, log);
     metrics.countAuditAppends(log);
     const health = new Health(db);
-    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer));
+    const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
+    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer), kept);
+    await checkKeptHeads(treeHeads, logger);
     const registry = new Registry(db, box, log, blindIndexKey!);
 
     const views = new Views();
@@ -126,6 +130,24 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
+  }
+}
+
+/**
+ * At start: a log that contradicts the heads kept outside the database was rewritten behind the
+ * triggers (or lost leaves in a restore). The platform still serves, but signs no head until an
+ * operator has looked; this is said at start and at every refused signing.
+ */
+async function checkKeptHeads(treeHeads: TreeHeads, logger: Logger): Promise<void> {
+  if (!treeHeads.kept) {
+    logger.warn('audit.headsDir is empty: signed tree heads are kept in the database only, where a rewrite of the log can delete them');
+    return;
+  }
+  try {
+    await treeHeads.checkKept();
+  } catch (err) {
+    if (!(err instanceof TreeHeadRefused)) throw err;
+    logger.fatal({ err, headsDir: treeHeads.kept.dir }, `AUDIT LOG CONTRADICTS A KEPT TREE HEAD: no tree head will be signed. ${err.message}`);
   }
 }
 

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import knexFactory from 'knex';
 import { createDb, type Db } from '../../src/db/index.js';
 
@@ -14,6 +17,8 @@ export interface TestDatabase {
   databaseUrl?: string;
   /** ':memory:' on PGlite. */
   dataDir: string;
+  /** A directory of its own for the signed tree heads kept outside the database (audit.headsDir). */
+  headsDir: string;
   /** Opens a connection (pool) to it; on PGlite there is one shared instance. */
   open(): Db;
   drop(): Promise<void>;
@@ -21,13 +26,17 @@ export interface TestDatabase {
 
 /** A fresh, empty database for one test file; drop() removes it. */
 export async function createTestDatabase(): Promise<TestDatabase> {
+  const headsDir = mkdtempSync(join(tmpdir(), 'rn-heads-'));
+  const removeHeads = () => rmSync(headsDir, { recursive: true, force: true });
   if (ENGINE === 'pglite') {
     let db: Db | undefined;
     return {
       dataDir: ':memory:',
+      headsDir,
       open: () => (db ??= createDb({ dataDir: ':memory:' })),
       drop: async () => {
         await db?.destroy();
+        removeHeads();
       },
     };
   }
@@ -42,6 +51,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     databaseUrl,
     dataDir: ':memory:',
+    headsDir,
     open: () => {
       const db = createDb({ databaseUrl, dataDir: ':memory:', poolMax: 5 });
       pools.push(db);
@@ -52,6 +62,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       const again = knexFactory({ client: 'pg', connection: ADMIN_URL, pool: { min: 0, max: 1 } });
       await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await again.destroy();
+      removeHeads();
     },
   };
 }
