@@ -31,6 +31,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { buildProvider } from './oidc/provider.js';
+import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
 
 export interface Platform {
   config: Config;
@@ -43,6 +44,8 @@ export interface Platform {
   keys: KeyService;
   log: AuditLog;
   treeHeads: TreeHeads;
+  /** How oidc-provider ids are stored in `oidc_payloads` (tests look rows up by it). */
+  tokenIds: TokenIds;
   registry: Registry;
   verifications: VerificationService;
   grants: GrantService;
@@ -67,13 +70,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     await migrateLatest(db);
     const box = SecretBox.fromBase64(config.masterKey, config.previousMasterKeys);
     const keys = new KeyService(db, box);
-    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY]);
-    const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey]] = await Promise.all([
+    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY, TOKEN_ID_KEY]);
+    const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey], [tokenIdKey]] = await Promise.all([
       keys.privateJwks(OIDC_SIGNING[0]!.purpose),
       keys.secrets(COOKIE_KEY.purpose),
       keys.secrets(PAIRWISE_SALT.purpose),
       keys.secrets(BLIND_INDEX_KEY.purpose),
+      keys.secrets(TOKEN_ID_KEY.purpose),
     ]);
+    const tokenIds = new TokenIds(tokenIdKey!);
     const log = new AuditLog(db);
     const metrics = new PlatformMetrics(db, log);
     metrics.countAuditAppends(log);
@@ -120,13 +125,14 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
+      tokenIds,
     });
     answerProviderFailures(provider, logger);
     const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, grants, dossier, outbox, metrics, health, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, tokenIds, registry, verifications, grants, dossier, outbox, metrics, health, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
