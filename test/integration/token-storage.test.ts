@@ -1,5 +1,8 @@
 import * as oidc from 'openid-client';
+import { migrationSource } from '../../migrations/index.js';
 import type { Db } from '../../src/db/index.js';
+import { migrateLatest, pendingMigrations } from '../../src/db/migrate.js';
+import { createTestDatabase } from '../helpers/db.js';
 import { CALLBACK, newLogin, personBrowser, redeemCode, signInAndConsent, startAuthorization, startWithMerchant } from '../helpers/merchant.js';
 
 /** Every row of every table in the platform's schema, as text: what a read-only dump holds. */
@@ -58,5 +61,21 @@ describe('a copy of the database', () => {
     const again = await startAuthorization(config, { prompt: 'none', scope: 'openid' });
     const silent = await browser.navigate(again.url.toString());
     expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
+  });
+});
+
+describe('upgrading to hashed ids (migration 012)', () => {
+  it('deletes the tokens, codes and sessions stored in clear, and keeps the grants', async () => {
+    const database = await createTestDatabase();
+    const db = database.open();
+    try {
+      while ((await pendingMigrations(db))[0] !== '20261205_012_hashed_token_ids') await db.migrate.up({ migrationSource });
+      const row = (model: string, id: string) => ({ model, id, payload: JSON.stringify({ kind: model, jti: id }), grant_id: 'g1' });
+      await db('oidc_payloads').insert([row('AccessToken', 'at-in-clear'), row('RefreshToken', 'rt-in-clear'), row('Session', 'sid-in-clear'), row('Grant', 'g1')]);
+      await migrateLatest(db);
+      expect(await db('oidc_payloads').select('model', 'id')).toEqual([{ model: 'Grant', id: 'g1' }]);
+    } finally {
+      await database.drop();
+    }
   });
 });
