@@ -9,6 +9,7 @@ import * as credentials from './20261123_007_merchant_credentials.js';
 import * as dossier from './20261123_008_dossier.js';
 import * as auditQueue from './20261123_009_audit_queue.js';
 import * as rateLimits from './20261123_010_rate_limits.js';
+import * as hashedTokenIds from './20261205_012_hashed_token_ids.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -23,6 +24,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_008_dossier': dossier,
   '20261123_009_audit_queue': auditQueue,
   '20261123_010_rate_limits': rateLimits,
+  '20261205_012_hashed_token_ids': hashedTokenIds,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,10 +1,12 @@
+import { resolve } from 'node:path';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
-import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
+import { KeptTreeHeads } from './audit/kept-heads.js';
+import { AUDIT_TREE_HEAD_KEY, TreeHeadRefused, TreeHeads } from './audit/tree-heads.js';
 import { BLIND_INDEX_KEY } from './identity/blind-index.js';
 import { HttpPhoneCarrier, HttpProvider } from './identity/providers/http.js';
 import { PhoneCheckRouter } from './identity/providers/phone.js';
@@ -29,6 +31,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { buildProvider } from './oidc/provider.js';
+import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
 
 export interface Platform {
   config: Config;
@@ -41,6 +44,8 @@ export interface Platform {
   keys: KeyService;
   log: AuditLog;
   treeHeads: TreeHeads;
+  /** How oidc-provider ids are stored in `oidc_payloads` (tests look rows up by it). */
+  tokenIds: TokenIds;
   registry: Registry;
   verifications: VerificationService;
   grants: GrantService;
@@ -65,18 +70,22 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     await migrateLatest(db);
     const box = SecretBox.fromBase64(config.masterKey, config.previousMasterKeys);
     const keys = new KeyService(db, box);
-    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY]);
-    const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey]] = await Promise.all([
+    await keys.ensure([...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY, TOKEN_ID_KEY]);
+    const [signingKeys, cookieKeys, [pairwiseSalt], [blindIndexKey], [tokenIdKey]] = await Promise.all([
       keys.privateJwks(OIDC_SIGNING[0]!.purpose),
       keys.secrets(COOKIE_KEY.purpose),
       keys.secrets(PAIRWISE_SALT.purpose),
       keys.secrets(BLIND_INDEX_KEY.purpose),
+      keys.secrets(TOKEN_ID_KEY.purpose),
     ]);
+    const tokenIds = new TokenIds(tokenIdKey!);
     const log = new AuditLog(db);
     const metrics = new PlatformMetrics(db, log);
     metrics.countAuditAppends(log);
     const health = new Health(db);
-    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer));
+    const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
+    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer), kept);
+    await checkKeptHeads(treeHeads, logger);
     const registry = new Registry(db, box, log, blindIndexKey!);
 
     const views = new Views();
@@ -116,16 +125,35 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,
+      tokenIds,
     });
     answerProviderFailures(provider, logger);
     const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, registry, verifications, grants, dossier, outbox, metrics, health, close };
+    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, tokenIds, registry, verifications, grants, dossier, outbox, metrics, health, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
+  }
+}
+
+/**
+ * At start: a log that contradicts the heads kept outside the database was rewritten behind the
+ * triggers (or lost leaves in a restore). The platform still serves, but signs no head until an
+ * operator has looked; this is said at start and at every refused signing.
+ */
+async function checkKeptHeads(treeHeads: TreeHeads, logger: Logger): Promise<void> {
+  if (!treeHeads.kept) {
+    logger.warn('audit.headsDir is empty: signed tree heads are kept in the database only, where a rewrite of the log can delete them');
+    return;
+  }
+  try {
+    await treeHeads.checkKept();
+  } catch (err) {
+    if (!(err instanceof TreeHeadRefused)) throw err;
+    logger.fatal({ err, headsDir: treeHeads.kept.dir }, `AUDIT LOG CONTRADICTS A KEPT TREE HEAD: no tree head will be signed. ${err.message}`);
   }
 }
 

@@ -1,15 +1,24 @@
-import { compactVerify, createLocalJWKSet, type JWK } from 'jose';
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
 import type { Queryable } from '../db/index.js';
+import type { KeptHead } from './kept-heads.js';
 import { canonicalJson } from './log.js';
 import { EMPTY_ROOT, leafHash, nodeHash } from './merkle.js';
 import { queuedCount } from './store.js';
 import { AUDIT_TREE_HEAD_KEY, treeHeadPayload } from './tree-heads.js';
+import { verifyTreeHead } from './verify.js';
 
 export interface LogCheckReport {
   ok: boolean;
   leaves: number;
   nodes_checked: number;
   heads: number;
+  /** Signed tree heads kept outside the database (kept-heads directory, notaries' copies) checked. */
+  kept_heads: number;
+  /**
+   * The smallest kept head the log contradicts (another root at its size, more leaves than the
+   * log has, or not signed by the platform): the log was rewritten after that head was made.
+   */
+  first_contradicted_head?: { tree_size: number; root_hash: string; source: string; problem: string };
   /** Committed events waiting in the queue to become leaves (not part of the check). */
   queued: number;
   /** The first leaf found wrong, and how; later leaves are not trusted once one is wrong. */
@@ -18,6 +27,15 @@ export interface LogCheckReport {
 }
 
 const BATCH = 5000;
+
+export interface CheckOptions {
+  /** Heads kept outside the database, each checked against the recomputed tree at its size. */
+  kept?: KeptHead[];
+  /** Lines of the kept files that are no head: reported as errors. */
+  keptProblems?: string[];
+  /** Tree-head keys held outside the database (GET /api/notary/keys), besides those in it. */
+  trustedKeys?: JSONWebKeySet;
+}
 
 interface Subtree {
   level: number;
@@ -38,10 +56,12 @@ function rootOf(stack: Subtree[]): Buffer {
  * leaf, checks it is canonical and carries its own index, recomputes every stored subtree hash,
  * and checks every stored tree head's root and signature against the recomputed tree. Streams in
  * batches, so memory stays flat at any log size. Catches edits made behind the triggers' back
- * (by a superuser); tree heads copied outside the database catch a rewrite of everything.
+ * (by a superuser). A rewrite of everything (leaf, nodes, stored heads deleted) checks out on its
+ * own: only heads kept outside the database (`options.kept`) catch it, and the smallest one the
+ * log contradicts is named.
  */
-export async function checkLog(db: Queryable): Promise<LogCheckReport> {
-  const errors: string[] = [];
+export async function checkLog(db: Queryable, options: CheckOptions = {}): Promise<LogCheckReport> {
+  const errors: string[] = [...(options.keptProblems ?? [])];
   let firstBad: LogCheckReport['first_bad_leaf'];
   const bad = (leafIndex: number, problem: string) => {
     firstBad ??= { leaf_index: leafIndex, problem };
@@ -55,6 +75,26 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
     await db('audit_tree_heads').select('tree_size', 'root_hash', 'timestamp', 'signature').orderBy('tree_size')
   ).map((h: { tree_size: number; root_hash: Uint8Array; timestamp: number; signature: string }) => ({ ...h, tree_size: Number(h.tree_size), timestamp: Number(h.timestamp), root_hash: Buffer.from(h.root_hash) }));
   let nextHead = 0;
+
+  // Kept heads, by size, each once however many copies were given.
+  const seen = new Set<string>();
+  const kept = (options.kept ?? []).filter(({ head }) => !seen.has(head.signature) && seen.add(head.signature)).sort((a, b) => a.head.tree_size - b.head.tree_size);
+  const verifyKeys: JSONWebKeySet = { keys: [...jwks.keys, ...(options.trustedKeys?.keys ?? [])] };
+  let nextKept = 0;
+  let firstContradicted: LogCheckReport['first_contradicted_head'];
+  const contradicted = ({ head, source }: KeptHead, problem: string) => {
+    firstContradicted ??= { tree_size: head.tree_size, root_hash: head.root_hash, source, problem };
+    errors.push(`kept tree head ${head.tree_size} (${source}): ${problem}`);
+  };
+  const checkKeptAt = async (size: number, stack: Subtree[]) => {
+    while (nextKept < kept.length && kept[nextKept]!.head.tree_size <= size) {
+      const item = kept[nextKept]!;
+      nextKept += 1;
+      const root = rootOf(stack).toString('hex');
+      if (!(await verifyTreeHead(item.head, verifyKeys))) contradicted(item, 'not signed by the platform\'s tree-head keys');
+      else if (item.head.root_hash !== root) contradicted(item, `its root ${item.head.root_hash} is not the root of the stored leaves ${root}`);
+    }
+  };
 
   const checkHeadsAt = async (size: number, stack: Subtree[]) => {
     while (nextHead < heads.length && heads[nextHead]!.tree_size === size) {
@@ -76,6 +116,7 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
   let size = 0;
   let nodesChecked = 0;
   await checkHeadsAt(0, stack);
+  await checkKeptAt(0, stack);
   for (;;) {
     const rows: Array<{ leaf_index: number; leaf: string; leaf_hash: Uint8Array }> = await db('audit_events')
       .select('leaf_index', 'leaf', 'leaf_hash')
@@ -99,7 +140,8 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
       const index = size;
       if (Number(row.leaf_index) !== index) {
         bad(index, `missing: the next stored leaf is ${row.leaf_index}`);
-        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, queued, first_bad_leaf: firstBad, errors };
+        for (; nextKept < kept.length; nextKept += 1) contradicted(kept[nextKept]!, `covers leaf ${index}, missing from the log`);
+        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, kept_heads: kept.length, queued, first_bad_leaf: firstBad, ...(firstContradicted ? { first_contradicted_head: firstContradicted } : {}), errors };
       }
       const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
       if (!hash.equals(Buffer.from(row.leaf_hash))) bad(index, 'the leaf does not match its stored hash');
@@ -130,8 +172,20 @@ export async function checkLog(db: Queryable): Promise<LogCheckReport> {
       }
       size += 1;
       await checkHeadsAt(size, stack);
+      await checkKeptAt(size, stack);
     }
   }
   for (; nextHead < heads.length; nextHead += 1) errors.push(`tree head ${heads[nextHead]!.tree_size}: larger than the log (${size} leaves)`);
-  return { ok: errors.length === 0, leaves: size, nodes_checked: nodesChecked, heads: heads.length, queued, ...(firstBad ? { first_bad_leaf: firstBad } : {}), errors: errors.slice(0, 100) };
+  for (; nextKept < kept.length; nextKept += 1) contradicted(kept[nextKept]!, `larger than the log (${size} leaves): leaves it covers were removed`);
+  return {
+    ok: errors.length === 0,
+    leaves: size,
+    nodes_checked: nodesChecked,
+    heads: heads.length,
+    kept_heads: kept.length,
+    queued,
+    ...(firstBad ? { first_bad_leaf: firstBad } : {}),
+    ...(firstContradicted ? { first_contradicted_head: firstContradicted } : {}),
+    errors: errors.slice(0, 100),
+  };
 }

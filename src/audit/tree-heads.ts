@@ -1,11 +1,14 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactSign, type JWK } from 'jose';
 import type { Db } from '../db/index.js';
+import { PlatformError } from '../errors.js';
 import { repeat } from '../repeat.js';
 import type { KeyService, KeySpec } from '../keys/service.js';
 import { checkpointBody, signNote, verifierKey } from './checkpoint.js';
+import type { KeptHead, KeptTreeHeads } from './kept-heads.js';
 import { canonicalJson, type AuditLog } from './log.js';
-import { insertTreeHead, latestTreeHead, type TreeHeadRow } from './store.js';
+import { findTreeHead, insertTreeHead, latestTreeHead, type TreeHeadRow } from './store.js';
+import { verifyTreeHead } from './verify.js';
 
 /** The key that signs tree heads (Ed25519), published at /api/notary/keys. */
 export const AUDIT_TREE_HEAD_KEY: KeySpec = { purpose: 'audit-tree-head', alg: 'EdDSA' };
@@ -37,6 +40,18 @@ export function toSignedTreeHead(row: TreeHeadRow): SignedTreeHead {
   };
 }
 
+/**
+ * The log in the database contradicts a tree head kept outside it: leaves were rewritten or
+ * removed behind the triggers. Signing now would vouch for the rewritten history with the real
+ * key, so nothing is signed until an operator has looked (`audit verify` names what differs).
+ */
+export class TreeHeadRefused extends PlatformError {
+  constructor(message: string) {
+    super('audit-tree-head-refused', 503, message, { expose: true });
+    this.name = 'TreeHeadRefused';
+  }
+}
+
 interface Signer {
   kid: string;
   privateKey: KeyObject;
@@ -50,19 +65,28 @@ interface Signer {
  * the first head stored for a size is kept.
  */
 export class TreeHeads {
+  /** The largest head kept outside the database, once read (heads are appended by this process after). */
+  private lastKept: KeptHead | undefined;
+  private keptLoaded = false;
+
   private constructor(
     private readonly db: Db,
     private readonly log: AuditLog,
     private readonly signer: Signer,
     /** Checkpoint origin: the log's name, e.g. `rn.example.com/audit`. */
     readonly origin: string,
+    /** Where signed heads are appended as they are made; none: kept in the database only. */
+    readonly kept: KeptTreeHeads | undefined,
+    /** Every tree-head public key ever made, to check the kept heads' signatures. */
+    private readonly publicKeys: JWK[],
   ) {}
 
-  static async load(db: Db, log: AuditLog, keys: KeyService, origin: string): Promise<TreeHeads> {
+  static async load(db: Db, log: AuditLog, keys: KeyService, origin: string, kept?: KeptTreeHeads): Promise<TreeHeads> {
     const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
     if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
     const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
-    return new TreeHeads(db, log, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, origin);
+    const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
+    return new TreeHeads(db, log, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, origin, kept, publicKeys);
   }
 
   /** The C2SP verifier key (`<origin>+<hash>+<key>`) of each Ed25519 tree-head key. */
@@ -76,9 +100,10 @@ export class TreeHeads {
    */
   async publish(): Promise<SignedTreeHead> {
     await this.log.integrateAll();
+    await this.checkKept();
     const latest = await latestTreeHead(this.db);
     const size = await this.log.size();
-    if (latest && Number(latest.tree_size) >= size) return toSignedTreeHead(latest);
+    if (latest && Number(latest.tree_size) >= size) return this.keep(toSignedTreeHead(latest));
     const root = await this.log.rootAt(size);
     const head = { tree_size: size, root_hash: root.toString('hex'), timestamp: Date.now() };
     const signature = await this.sign(treeHeadPayload(head), 'tree-head+json');
@@ -87,7 +112,50 @@ export class TreeHeads {
       privateKey: this.signer.privateKey,
     });
     await insertTreeHead(this.db, { tree_size: size, root_hash: root, timestamp: head.timestamp, kid: this.signer.kid, signature, checkpoint });
-    return toSignedTreeHead((await latestTreeHead(this.db))!);
+    // Another process may have stored its head for this size first: that one is kept and served.
+    return this.keep(toSignedTreeHead((await findTreeHead(this.db, size))!));
+  }
+
+  /**
+   * Refuses (TreeHeadRefused) when the log contradicts the largest head kept outside the
+   * database: fewer leaves than it covers, or another root at its size (RFC 9162 §2.1.4: a tree
+   * extends its past trees, so the root at a kept size never changes). Run before each signing
+   * and once at start.
+   */
+  async checkKept(): Promise<void> {
+    const kept = await this.latestKept();
+    if (!kept) return;
+    const { head, source } = kept;
+    if (!(await verifyTreeHead(head, { keys: this.publicKeys }))) {
+      throw new TreeHeadRefused(`the tree head of size ${head.tree_size} kept in ${source} is not signed by this platform's tree-head keys`);
+    }
+    const size = await this.log.size();
+    if (size < head.tree_size) {
+      throw new TreeHeadRefused(`the audit log has ${size} leaves, fewer than the ${head.tree_size} of the tree head kept in ${source}: leaves were removed; run \`audit verify\``);
+    }
+    const root = (await this.log.rootAt(head.tree_size)).toString('hex');
+    if (root !== head.root_hash) {
+      throw new TreeHeadRefused(`the audit log contradicts the tree head of size ${head.tree_size} kept in ${source} (root ${head.root_hash}, the log now gives ${root}): history was rewritten; run \`audit verify\``);
+    }
+  }
+
+  /** Appends a head to the kept heads if it is larger than the last one kept; returns it. */
+  private async keep(head: SignedTreeHead): Promise<SignedTreeHead> {
+    if (!this.kept) return head;
+    const last = await this.latestKept();
+    if (last && last.head.tree_size >= head.tree_size) return head;
+    await this.kept.append(head);
+    this.lastKept = { head, source: this.kept.dir };
+    return head;
+  }
+
+  private async latestKept(): Promise<KeptHead | undefined> {
+    if (!this.kept) return undefined;
+    if (!this.keptLoaded) {
+      this.lastKept = await this.kept.latest();
+      this.keptLoaded = true;
+    }
+    return this.lastKept;
   }
 
   /** A compact JWS (EdDSA) by the tree-head key over exactly `payload`. */

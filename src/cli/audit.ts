@@ -1,20 +1,48 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
 import { checkLog } from '../audit/check.js';
+import { KeptTreeHeads, parseKeptHeads, type ParsedHeads } from '../audit/kept-heads.js';
 import { verifyEvidenceBundle, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput } from '../errors.js';
 import type { CliContext } from './context.js';
-import type { Options } from './options.js';
+import { listOption, type Options } from './options.js';
 
-/** `audit verify`: recomputes the whole tree and checks every stored signed head. Exit 1 if bad. */
-export async function auditVerify(ctx: CliContext): Promise<number> {
-  const report = await checkLog(ctx.db);
+/**
+ * `audit verify [--heads FILE]... [--keys FILE|URL]`: recomputes the whole tree and checks every
+ * signed head stored in the database, every head kept in `audit.headsDir`, and each notary's
+ * copies given with --heads. Exit 1 if anything is wrong, naming the first kept head the log
+ * contradicts.
+ */
+export async function auditVerify(ctx: CliContext, options: Options): Promise<number> {
+  const kept: ParsedHeads = { heads: [], problems: [] };
+  const add = (parsed: ParsedHeads) => {
+    kept.heads.push(...parsed.heads);
+    kept.problems.push(...parsed.problems);
+  };
+  if (ctx.config.audit.headsDir.trim()) add(await new KeptTreeHeads(resolve(ctx.config.audit.headsDir)).all());
+  for (const file of listOption(options, 'heads')) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new InvalidInput([{ field: 'heads', code: 'unreadable', message: `cannot read ${file}: ${(err as Error).message}` }]);
+    }
+    add(parseKeptHeads(text, file));
+  }
+  const trustedKeys = typeof options.keys === 'string' ? ((await readJson(options.keys, 'keys')) as JSONWebKeySet) : undefined;
+  const report = await checkLog(ctx.db, { kept: kept.heads, keptProblems: kept.problems, trustedKeys });
+  const contradicted = report.first_contradicted_head;
   ctx.print(
     { ...report },
     report.ok
-      ? `Audit trail intact: ${report.leaves} leaves, ${report.nodes_checked} stored nodes and ${report.heads} signed tree heads check out.${report.queued ? ` ${report.queued} events are queued for the tree.` : ''}`
+      ? [
+          `Audit trail intact: ${report.leaves} leaves, ${report.nodes_checked} stored nodes, ${report.heads} signed tree heads in the database and ${report.kept_heads} kept outside it check out.${report.queued ? ` ${report.queued} events are queued for the tree.` : ''}`,
+          ...(report.kept_heads === 0 ? ['  WARNING: no tree head kept outside the database was checked (audit.headsDir, --heads): a rewrite of the whole log would check out too.'] : []),
+        ].join('\n')
       : [
           `Audit trail DAMAGED${report.first_bad_leaf ? `: first bad leaf ${report.first_bad_leaf.leaf_index} (${report.first_bad_leaf.problem})` : ''}`,
+          ...(contradicted ? [`  The log contradicts the kept tree head of size ${contradicted.tree_size} (${contradicted.source}): ${contradicted.problem}`] : []),
           ...report.errors.map((e) => `  - ${e}`),
         ].join('\n'),
   );

@@ -17,7 +17,9 @@ Commands:
              [--result-max-age-days N] [--result-max-queries N]
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
-  audit verify                    recompute the whole audit tree; check every signed tree head
+  audit verify [--heads FILE] [--keys FILE|URL]
+                                  recompute the whole audit tree; check every signed tree head,
+                                  those kept in audit.headsDir and a notary's copies (--heads)
   audit verify-bundle FILE [--keys FILE|URL]
                                   check an evidence bundle offline (no database needed)
   costs [--since YYYY-MM-DD]      provider calls, their cost, and queries served by reuse
@@ -57,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
       'result-max-queries': { type: 'string' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
+      heads: { type: 'string', multiple: true },
       since: { type: 'string' },
       'expiring-within': { type: 'string' },
       deliver: { type: 'boolean' },

@@ -34,6 +34,7 @@ const ENV_OPTIONS: Record<string, string> = {
   SHUTDOWN_TIMEOUT: 'shutdownTimeout',
   SCHEDULED_JOBS: 'scheduledJobs',
   CLUSTER_WORKERS: 'cluster.workers',
+  AUDIT_HEADS_DIR: 'audit.headsDir',
 };
 
 export class ConfigError extends Error {
@@ -111,6 +112,7 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     if (!config.trustProxy) problems.push('trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy');
     else if (!config.trustedProxies) problems.push('trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)');
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
+    if (!config.audit.headsDir.trim()) problems.push('audit.headsDir: required in production (AUDIT_HEADS_DIR): signed tree heads must be kept where the database cannot rewrite them');
     if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
     if (config.verification.http && !config.verification.http.baseUrl.startsWith('https://')) {
       problems.push('verification.http.baseUrl: identity data travels to the verification service over https only in production');

@@ -129,8 +129,10 @@ export const configSchema = z
         headInterval: seconds.default(5),
         /** Milliseconds between integrations of queued events into the tree (how late a leaf is, at most, plus one batch). */
         integrateInterval: z.coerce.number().int().min(10).max(60_000).default(200),
+        /** Directory each signed tree head is appended to as it is made, out of the database's reach ('' = none; required in production). */
+        headsDir: z.string().default('./audit-heads'),
       })
-      .default({ headInterval: 5, integrateInterval: 200 }),
+      .default({ headInterval: 5, integrateInterval: 200, headsDir: './audit-heads' }),
     /** Identity verification: which provider, what a call costs, how long a result is reused. */
     verification: z
       .object({

@@ -3,15 +3,38 @@ import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
 import { isStorableText } from '../db/text.js';
 import { consumePayload, destroyByGrantId, destroyPayload, findPayload, upsertPayload, type PayloadRow } from './store.js';
+import type { TokenIds } from './token-ids.js';
 
 // oidc-provider's Adapter contract, as its reference memory adapter implements it
 // (oidc-provider/lib/adapters/memory_adapter.js): `consumed` is an epoch time in the payload,
 // a payload past its expiry is not found, revokeByGrantId removes every token of a grant.
 
-function toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
+/**
+ * `id`, when given, is the value the row was found by: it goes back into the payload as `jti`,
+ * which is not stored for hashed models (see storable).
+ */
+function toPayload(row: PayloadRow | undefined, id?: string): AdapterPayload | undefined {
   if (!row) return undefined;
-  const payload = row.payload as AdapterPayload;
+  const payload = { ...(row.payload as AdapterPayload), ...(id === undefined ? {} : { jti: id }) };
   return row.consumed_at ? { ...payload, consumed: Math.floor(row.consumed_at.getTime() / 1000) } : payload;
+}
+
+/**
+ * What is stored of a payload whose id is hashed: not the id itself. oidc-provider puts the id
+ * in the payload as `jti` (oidc-provider/lib/models/base_model.js IN_PAYLOAD), and an Interaction
+ * carries its Session's id as `session.cookie` (lib/models/interaction.js), which nothing in
+ * oidc-provider 9 or this platform reads back. Rows found by uid or user code therefore come back
+ * without `jti`: oidc-provider 9 only reads those (a Session by uid in provider.js #getInteraction
+ * and token_helpers.js checkSessionBinding), it never saves them.
+ */
+function storable(model: string, payload: AdapterPayload): AdapterPayload {
+  const { jti: _jti, ...rest } = payload;
+  const session = rest.session as Record<string, unknown> | undefined;
+  if (model === 'Interaction' && session && 'cookie' in session) {
+    const { cookie: _cookie, ...kept } = session;
+    return { ...rest, session: kept };
+  }
+  return rest;
 }
 
 /** Grant sources whose consumption must happen once, even under concurrent requests. */
@@ -19,16 +42,21 @@ const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', '
 
 /** Every model but Client, stored in `oidc_payloads`. */
 export class KnexAdapter implements Adapter {
+  private readonly hashed: boolean;
+
   constructor(
     private readonly db: Db,
     private readonly model: string,
-  ) {}
+    private readonly ids: TokenIds,
+  ) {
+    this.hashed = ids.hashes(model);
+  }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     await upsertPayload(this.db, {
       model: this.model,
-      id,
-      payload,
+      id: this.ids.stored(this.model, id),
+      payload: this.hashed ? storable(this.model, payload) : payload,
       grantId: payload.grantId,
       uid: payload.uid,
       userCode: payload.userCode,
@@ -40,7 +68,8 @@ export class KnexAdapter implements Adapter {
   // Ids, uids and user codes come from requests: anything unstorable cannot exist.
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(id, 1000)) return undefined;
-    return toPayload(await findPayload(this.db, this.model, { id }));
+    const row = await findPayload(this.db, this.model, { id: this.ids.stored(this.model, id) });
+    return toPayload(row, this.hashed ? id : undefined);
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -59,14 +88,14 @@ export class KnexAdapter implements Adapter {
    * so its grant is revoked and the request fails (RFC 6749 §4.1.2, §10.5).
    */
   async consume(id: string): Promise<void> {
-    const { consumed, grantId } = await consumePayload(this.db, this.model, id);
+    const { consumed, grantId } = await consumePayload(this.db, this.model, this.ids.stored(this.model, id));
     if (consumed || !SINGLE_USE.has(this.model)) return;
     if (grantId) await destroyByGrantId(this.db, grantId);
     throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
   }
 
   async destroy(id: string): Promise<void> {
-    await destroyPayload(this.db, this.model, id);
+    await destroyPayload(this.db, this.model, this.ids.stored(this.model, id));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -104,6 +133,6 @@ export class ClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
-export function adapterFactory(db: Db, clients: ClientService) {
-  return (model: string): Adapter => (model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model));
+export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds) {
+  return (model: string): Adapter => (model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model, ids));
 }

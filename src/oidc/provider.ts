@@ -7,6 +7,7 @@ import { securityLevelOf, type ClientService } from '../clients/service.js';
 import type { Views } from '../http/views.js';
 import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
+import type { TokenIds } from './token-ids.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import type { VerificationMethod } from '../identity/store.js';
 import { answerVerifiedClaims, assertClaimsParameter, IDA_DISCOVERY, type VerifiedClaims } from '../grants/verified-claims.js';
@@ -32,13 +33,15 @@ export interface ProviderDeps {
   /** Cookie signing keys, the current one first. */
   cookieKeys: string[];
   pairwiseSalt: string;
+  /** How token, session and interaction ids are stored (keyed hashes; src/oidc/token-ids.ts). */
+  tokenIds: TokenIds;
 }
 
 /** Builds the OpenID Provider; every option that differs from oidc-provider's default is here. */
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config, views } = deps;
   const configuration: Configuration = {
-    adapter: adapterFactory(deps.db, deps.clients),
+    adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds),
     jwks: deps.signingKeys,
     cookies: {
       keys: deps.cookieKeys,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -19,6 +19,8 @@ export interface TestDatabase {
   databaseUrl?: string;
   /** ':memory:' on PGlite. */
   dataDir: string;
+  /** A directory of its own for the signed tree heads kept outside the database (audit.headsDir). */
+  headsDir: string;
   /** Opens a connection (pool) to it; on PGlite there is one shared instance. */
   open(): Db;
   drop(): Promise<void>;
@@ -30,14 +32,18 @@ export interface TestDatabase {
  * initdb and the migrations took about 3 of the 4 seconds a test file spent starting.
  */
 export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const headsDir = mkdtempSync(join(tmpdir(), 'rn-heads-'));
+  const removeHeads = () => rmSync(headsDir, { recursive: true, force: true });
   if (ENGINE === 'pglite') {
     const snapshot = options.empty ? undefined : await migratedSnapshot();
     let db: Db | undefined;
     return {
       dataDir: ':memory:',
+      headsDir,
       open: () => (db ??= snapshot ? createDb({ dataDir: ':memory:', pglite: new PGlite({ loadDataDir: snapshot }) }) : createDb({ dataDir: ':memory:' })),
       drop: async () => {
         await db?.destroy();
+        removeHeads();
       },
     };
   }
@@ -52,6 +58,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   return {
     databaseUrl,
     dataDir: ':memory:',
+    headsDir,
     open: () => {
       const db = createDb({ databaseUrl, dataDir: ':memory:', poolMax: 5 });
       pools.push(db);
@@ -62,6 +69,7 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
       const again = knexFactory({ client: 'pg', connection: ADMIN_URL, pool: { min: 0, max: 1 } });
       await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await again.destroy();
+      removeHeads();
     },
   };
 }

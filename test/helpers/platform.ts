@@ -24,12 +24,14 @@ async function freePortServer(): Promise<{ server: Server; port: number }> {
 
 /**
  * Test configuration (config/test.json: quiet logs, rate limits out of the way, since every test
- * signs in from 127.0.0.1; a test of the limits sets its own), the given database.
+ * signs in from 127.0.0.1; a test of the limits sets its own), the given database and its own
+ * directory of kept tree heads.
  */
 export function testConfig(database: TestDatabase, overrides: Record<string, unknown> = {}): Config {
+  const audit = { headsDir: database.headsDir, ...(overrides.audit as Record<string, unknown> | undefined) };
   return loadConfig({
     env: { NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL },
-    overrides: { databaseUrl: database.databaseUrl, dataDir: database.dataDir, ...overrides },
+    overrides: { databaseUrl: database.databaseUrl, dataDir: database.dataDir, ...overrides, audit },
   });
 }
 

@@ -1,12 +1,15 @@
 import type { Db } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
+import { randomBytes } from 'node:crypto';
 import { KnexAdapter } from '../../src/oidc/adapter.js';
 import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
+import { TokenIds } from '../../src/oidc/token-ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
 describe('the knex adapter for oidc-provider models', () => {
   let database: TestDatabase;
   let db: Db;
+  const ids = new TokenIds(randomBytes(32).toString('base64url'));
 
   beforeAll(async () => {
     database = await createTestDatabase();
@@ -16,33 +19,58 @@ describe('the knex adapter for oidc-provider models', () => {
   afterAll(() => database.drop());
 
   it('stores, finds and overwrites a payload by model and id', async () => {
-    const sessions = new KnexAdapter(db, 'Session');
-    const codes = new KnexAdapter(db, 'AuthorizationCode');
+    const sessions = new KnexAdapter(db, 'Session', ids);
+    const codes = new KnexAdapter(db, 'AuthorizationCode', ids);
     await sessions.upsert('same-id', { kind: 'Session', uid: 'u1', accountId: 'a1' }, 60);
     await codes.upsert('same-id', { kind: 'AuthorizationCode', grantId: 'g1' }, 60);
-    expect(await sessions.find('same-id')).toEqual({ kind: 'Session', uid: 'u1', accountId: 'a1' });
-    expect(await codes.find('same-id')).toEqual({ kind: 'AuthorizationCode', grantId: 'g1' });
+    expect(await sessions.find('same-id')).toEqual({ kind: 'Session', uid: 'u1', accountId: 'a1', jti: 'same-id' });
+    expect(await codes.find('same-id')).toEqual({ kind: 'AuthorizationCode', grantId: 'g1', jti: 'same-id' });
     await sessions.upsert('same-id', { kind: 'Session', uid: 'u2', accountId: 'a1' }, 60);
     expect(await sessions.findByUid('u2')).toEqual(expect.objectContaining({ uid: 'u2' }));
     expect(await sessions.findByUid('u1')).toBeUndefined();
   });
 
+  it('stores token, code, session and interaction ids only as keyed hashes, and payloads without them', async () => {
+    const access = new KnexAdapter(db, 'AccessToken', ids);
+    const interactions = new KnexAdapter(db, 'Interaction', ids);
+    const token = 'Hk3xVhTq0h8n1zWQ6cJ2mYbA4rLs9pEu7gXoNdKfRiC';
+    const sessionId = 'sessionCookieValue123';
+    await access.upsert(token, { kind: 'AccessToken', jti: token, grantId: 'g-hash', accountId: 'a1' }, 60);
+    await interactions.upsert('interaction-uid-1', { kind: 'Interaction', jti: 'interaction-uid-1', session: { accountId: 'a1', uid: 'su1', cookie: sessionId } }, 60);
+    const rows = JSON.stringify(await db('oidc_payloads').whereIn('model', ['AccessToken', 'Interaction']));
+    expect(rows).not.toContain(token);
+    expect(rows).not.toContain(sessionId);
+    expect(rows).not.toContain('interaction-uid-1');
+    const stored = await db('oidc_payloads').where({ model: 'AccessToken', id: ids.stored('AccessToken', token) }).first();
+    expect(stored?.grant_id).toBe('g-hash');
+    // Whoever presents the value finds the row, with its id back in the payload as oidc-provider wrote it.
+    expect(await access.find(token)).toEqual({ kind: 'AccessToken', jti: token, grantId: 'g-hash', accountId: 'a1' });
+    expect(await interactions.find('interaction-uid-1')).toEqual({ kind: 'Interaction', jti: 'interaction-uid-1', session: { accountId: 'a1', uid: 'su1' } });
+    // Another key (another platform, or a guess) finds nothing.
+    expect(await new KnexAdapter(db, 'AccessToken', new TokenIds(randomBytes(32).toString('base64url'))).find(token)).toBeUndefined();
+  });
+
+  it('keeps grant ids in clear: they name a grant, they open nothing', async () => {
+    await new KnexAdapter(db, 'Grant', ids).upsert('grant-in-clear', { kind: 'Grant', jti: 'grant-in-clear', accountId: 'a1' }, 60);
+    expect(await db('oidc_payloads').where({ model: 'Grant', id: 'grant-in-clear' }).first()).toBeDefined();
+  });
+
   it('finds device codes by user code', async () => {
-    const deviceCodes = new KnexAdapter(db, 'DeviceCode');
+    const deviceCodes = new KnexAdapter(db, 'DeviceCode', ids);
     await deviceCodes.upsert('dc1', { kind: 'DeviceCode', userCode: 'ABCD-EFGH' }, 60);
     expect(await deviceCodes.findByUserCode('ABCD-EFGH')).toEqual(expect.objectContaining({ userCode: 'ABCD-EFGH' }));
   });
 
   it('does not return a payload past its expiry', async () => {
-    const tokens = new KnexAdapter(db, 'AccessToken');
+    const tokens = new KnexAdapter(db, 'AccessToken', ids);
     await tokens.upsert('short', { kind: 'AccessToken' }, 1);
     expect(await tokens.find('short')).toBeDefined();
-    await db('oidc_payloads').where({ model: 'AccessToken', id: 'short' }).update({ expires_at: new Date(Date.now() - 1000) });
+    await db('oidc_payloads').where({ model: 'AccessToken', id: ids.stored('AccessToken', 'short') }).update({ expires_at: new Date(Date.now() - 1000) });
     expect(await tokens.find('short')).toBeUndefined();
   });
 
   it('marks a consumed payload with the time it was consumed, once', async () => {
-    const codes = new KnexAdapter(db, 'AuthorizationCode');
+    const codes = new KnexAdapter(db, 'AuthorizationCode', ids);
     await codes.upsert('c1', { kind: 'AuthorizationCode', grantId: 'g-consume' }, 60);
     await codes.consume('c1');
     const consumed = await codes.find('c1');
@@ -52,8 +80,8 @@ describe('the knex adapter for oidc-provider models', () => {
   });
 
   it('lets exactly one of concurrent consumers win and revokes the grant for the others', async () => {
-    const codes = new KnexAdapter(db, 'AuthorizationCode');
-    const access = new KnexAdapter(db, 'AccessToken');
+    const codes = new KnexAdapter(db, 'AuthorizationCode', ids);
+    const access = new KnexAdapter(db, 'AccessToken', ids);
     await codes.upsert('race', { kind: 'AuthorizationCode', grantId: 'g-race' }, 60);
     await access.upsert('race-at', { kind: 'AccessToken', grantId: 'g-race' }, 60);
     const results = await Promise.allSettled(Array.from({ length: 6 }, () => codes.consume('race')));
@@ -62,15 +90,15 @@ describe('the knex adapter for oidc-provider models', () => {
   });
 
   it('consumes other models without treating a second consume as a replay', async () => {
-    const sessions = new KnexAdapter(db, 'Interaction');
+    const sessions = new KnexAdapter(db, 'Interaction', ids);
     await sessions.upsert('i1', { kind: 'Interaction' }, 60);
     await sessions.consume('i1');
     await expect(sessions.consume('i1')).resolves.toBeUndefined();
   });
 
   it('revokes every token of a grant and nothing else', async () => {
-    const access = new KnexAdapter(db, 'AccessToken');
-    const refresh = new KnexAdapter(db, 'RefreshToken');
+    const access = new KnexAdapter(db, 'AccessToken', ids);
+    const refresh = new KnexAdapter(db, 'RefreshToken', ids);
     await access.upsert('at-g2', { kind: 'AccessToken', grantId: 'g2' }, 60);
     await refresh.upsert('rt-g2', { kind: 'RefreshToken', grantId: 'g2' }, 60);
     await access.upsert('at-g3', { kind: 'AccessToken', grantId: 'g3' }, 60);
@@ -81,14 +109,14 @@ describe('the knex adapter for oidc-provider models', () => {
   });
 
   it('destroys one payload', async () => {
-    const grants = new KnexAdapter(db, 'Grant');
+    const grants = new KnexAdapter(db, 'Grant', ids);
     await grants.upsert('gr1', { kind: 'Grant', accountId: 'a1' }, 60);
     await grants.destroy('gr1');
     expect(await grants.find('gr1')).toBeUndefined();
   });
 
   it('treats ids that cannot be stored (NUL, lone surrogates, huge) as unknown instead of failing', async () => {
-    const tokens = new KnexAdapter(db, 'AccessToken');
+    const tokens = new KnexAdapter(db, 'AccessToken', ids);
     await expect(tokens.find('a\u0000b')).resolves.toBeUndefined();
     await expect(tokens.find('\uD800')).resolves.toBeUndefined();
     await expect(tokens.findByUid('x'.repeat(5000))).resolves.toBeUndefined();
@@ -102,7 +130,7 @@ describe('the knex adapter for oidc-provider models', () => {
       expires_at: new Date(Date.now() - 60_000),
     }));
     await db.batchInsert('oidc_payloads', rows, 100);
-    const live = new KnexAdapter(db, 'Interaction');
+    const live = new KnexAdapter(db, 'Interaction', ids);
     await live.upsert('live', { kind: 'Interaction' }, 600);
     const removed = await purgeExpiredPayloads(db, { batchSize: 40 });
     expect(removed).toBeGreaterThanOrEqual(250);

@@ -341,7 +341,7 @@ describe('bad input', () => {
       const callback = await signInAndConsent(personBrowser(), start.url, { login: newLogin(), password: PASSWORD, register: true });
       expect(callback.url.startsWith(CALLBACK)).toBe(true);
       const code = new URL(callback.url).searchParams.get('code')!;
-      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: code }).first();
+      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) }).first();
       return { start, callback: new URL(callback.url), code, grantId: row.grant_id as string };
     }
 
@@ -394,7 +394,7 @@ describe('bad input', () => {
         }),
       ).rejects.toMatchObject({ error: 'invalid_grant' });
       expect(await tokenRows(grantId)).toEqual([]);
-      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: code }).first();
+      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) }).first();
       expect(row.consumed_at).toBeNull();
     });
 
@@ -514,7 +514,7 @@ describe('bad input', () => {
       await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, { login, password: PASSWORD, register: true });
       const flow = await openLoginPage();
       const expired = await running.platform.db('oidc_payloads')
-        .where({ model: 'Interaction', id: flow.uid })
+        .where({ model: 'Interaction', id: running.platform.tokenIds.stored('Interaction', flow.uid) })
         .update({ expires_at: new Date(Date.now() - 60_000) });
       expect(expired).toBe(1);
       const before = await snapshot();

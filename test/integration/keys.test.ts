@@ -37,7 +37,7 @@ describe('platform keys', () => {
 
   it('stores private keys only encrypted, and publishes only public parts', async () => {
     const rows = await first.platform.db('platform_keys').select();
-    expect(rows.map((r) => `${r.purpose}:${r.alg}`).sort()).toEqual(['audit-tree-head:EdDSA', 'blind-index:secret', 'cookie:secret', 'oidc-signing:ES256', 'oidc-signing:RS256', 'pairwise-salt:secret']);
+    expect(rows.map((r) => `${r.purpose}:${r.alg}`).sort()).toEqual(['audit-tree-head:EdDSA', 'blind-index:secret', 'cookie:secret', 'oidc-signing:ES256', 'oidc-signing:RS256', 'oidc-token-id:secret', 'pairwise-salt:secret']);
     const privateJwks = await first.platform.keys.privateJwks('oidc-signing');
     for (const row of rows) {
       expect(row.secret_encrypted).toMatch(/^v1\./);
