@@ -100,7 +100,7 @@ describe('choosing a grant level in a real browser', () => {
           signedIn = true;
         }
         // Every level is offered at every consent, whatever the merchant holds now.
-        expect(await page.locator('input[name=level]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))).toEqual(['result', 'credentials', 'dossier']);
+        expect(await page.locator('input[name=level]').evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).toEqual(['result', 'credentials', 'dossier']);
         await page.locator(`input[name=level][value=${level}]`).check();
         if (level === 'dossier') await page.locator('#partial').fill('074477');
         let password: string | undefined;
