@@ -99,6 +99,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const outbox = outboxFromConfig(db, config, logger);
     const dossier = new DossierService(db, log, verifications, {
       issuer: config.issuer,
+      organizationOf: async (clientId) => (await clients.find(clientId))?.name,
       maxFailures: config.dossier.maxFailures,
       windowSeconds: config.dossier.failureWindow,
       lockSeconds: config.dossier.lockDuration,

@@ -9,7 +9,10 @@ import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import type { VerificationMethod } from '../identity/store.js';
-import { answerVerifiedClaims, assertClaimsParameter, IDA_DISCOVERY, type VerifiedClaims } from '../grants/verified-claims.js';
+import { answerVerifiedClaims, normalizeClaimsParameter, verifiedClaimsRequests } from '../grants/ida-request.js';
+import { idaDiscovery } from '../grants/ida-vocabulary.js';
+import type { VerifiedClaims } from '../grants/verified-claims.js';
+import { DOCUMENT_TYPES } from '../identity/document-number.js';
 import { accountClaims, claimsOfScopes, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 import { ACR, platformPolicy } from './policy.js';
@@ -47,8 +50,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     claims: { ...SCOPE_CLAIMS, sid: null, iss: null },
     acrValues: [ACR.password, ACR.personMatch],
-    // OIDC4IDA 1.0 §8: what the dossier's verified_claims can hold.
-    discovery: { claim_types_supported: ['normal'], ...IDA_DISCOVERY },
+    // OIDC4IDA 1.0 §8 and Attachments 1.0 §8: what the dossier's verified_claims can hold.
+    discovery: { claim_types_supported: ['normal'], ...idaDiscovery(config.issuer, DOCUMENT_TYPES) },
     // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
     // allows both): a merchant at level 1 learns the result at sign-in without another call.
     conformIdTokenClaims: false,
@@ -99,7 +102,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: false },
       clientCredentials: { enabled: true },
       // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
-      claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsParameter as never },
+      claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
       // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
       // whether a token another merchant holds is live.
       introspection: { enabled: true, allowedPolicy: ownTokensOnly },
@@ -165,11 +168,13 @@ async function claimsAtLevel(
   const sector = String(client.sectorIdentifier ?? client.clientId);
   const { result, personId } = await deps.verifications.standingOf(sub, method);
   const credentials = level === 'credentials' ? await deps.credentialsOf(sub, client.clientId) : undefined;
-  // The dossier goes to userinfo; into the ID token only when the claims parameter asks for it
-  // there (ID tokens travel through browsers and logs more often).
-  const verifiedRequest = (requested as Record<string, unknown> | undefined)?.verified_claims;
-  const dossier = level === 'dossier' && result && (use === 'userinfo' || verifiedRequest !== undefined) ? await deps.verifiedClaimsOf(sub, method) : undefined;
-  const verified = dossier && answerVerifiedClaims(dossier, verifiedRequest);
+  // The scope alone releases the dossier at userinfo; the claims parameter, where it names
+  // verified_claims, decides in which members and what of it (normalizeClaimsParameter). ID
+  // tokens travel through browsers and logs more often: none without asking there.
+  const requests = verifiedClaimsRequests((requested as Record<string, unknown> | undefined)?.verified_claims);
+  const wanted = requests === undefined ? use === 'userinfo' : requests.length > 0;
+  const dossier = level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method) : undefined;
+  const verified = dossier && answerVerifiedClaims(dossier, requests);
   return {
     ...claims,
     ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
