@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import type { Account, AccountService } from '../accounts/service.js';
@@ -52,6 +52,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     acrValues: [ACR.password, ACR.personMatch],
     // OIDC4IDA 1.0 §8 and Attachments 1.0 §8: what the dossier's verified_claims can hold.
     discovery: { claim_types_supported: ['normal'], ...idaDiscovery(config.issuer, DOCUMENT_TYPES) },
+    // The methods a merchant can be registered with (`client add` sets client_secret_basic; the
+    // secret works with _post too). private_key_jwt and the rest come with per-client key
+    // registration (issue 11); listing them before would advertise what no merchant can use.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
     // allows both): a merchant at level 1 learns the result at sign-in without another call.
     conformIdTokenClaims: false,
@@ -103,10 +107,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
       claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
+      // RFC 8707 resource indicators are not offered: every resource the platform serves (userinfo,
+      // dossier attachments, the check and notary APIs) takes the grant's opaque bearer token, so a
+      // `resource` parameter has nothing to bind to; RFC 8707 §2 lets a server without it ignore it.
+      resourceIndicators: { enabled: false },
       // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
       // whether a token another merchant holds is live.
       introspection: { enabled: true, allowedPolicy: ownTokensOnly },
-      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
+      revocation: { enabled: true, allowedPolicy: revokesOwnTokensOnly },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -185,5 +193,16 @@ async function claimsAtLevel(
 
 async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
   return token.clientId === client.clientId;
+}
+
+/**
+ * RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+ * revocation request. If this validation fails, the request is refused and the client is informed
+ * of the error". oidc-provider answers 200 when the policy says no, so the refusal is thrown
+ * (as its own default policy does for authenticated clients): `invalid_request`, 400.
+ */
+async function revokesOwnTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
+  if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+  return true;
 }
 

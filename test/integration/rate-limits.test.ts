@@ -289,11 +289,11 @@ describe(`rate limits (${ENGINE})`, () => {
     expect((await token('10.0.7.9', { basic: [other.client_id, other.client_secret] })).status).toBe(200);
 
     // A client_id in the form body counts too, and oidc-provider still reads the whole body: it
-    // finds the public client by that client_id and judges the grant_type it asks for.
+    // finds the client by that client_id and refuses it without its secret.
     const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
     for (let i = 0; i < 3; i += 1) {
       const answered = await token(`10.0.8.${i}`, { body: { client_id: PLATFORM_CLIENT_ID } }, code);
-      expect(answered).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+      expect(answered).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     }
     expect((await token('10.0.8.9', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).status).toBe(429);
 
