@@ -23,7 +23,7 @@ import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { createDb, type Db } from './db/index.js';
 import { migrateLatest } from './db/migrate.js';
-import { answerProviderFailures } from './http/errors.js';
+import { answerDisallowedGrantType, answerProviderFailures } from './http/errors.js';
 import { Health } from './http/health.js';
 import { PlatformMetrics } from './http/metrics.js';
 import { RateLimits } from './http/rate-limit.js';
@@ -108,6 +108,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     });
     const dossier = new DossierService(db, log, verifications, {
       issuer: config.issuer,
+      organizationOf: async (clientId) => (await clients.find(clientId))?.name,
       maxFailures: config.dossier.maxFailures,
       windowSeconds: config.dossier.failureWindow,
       lockSeconds: config.dossier.lockDuration,
@@ -128,6 +129,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       tokenIds,
     });
     answerProviderFailures(provider, logger);
+    answerDisallowedGrantType(provider);
     const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
     const close = async () => {
       if (!options.db) await db.destroy();

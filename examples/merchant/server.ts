@@ -256,7 +256,7 @@ hash and checks it locally with <code>argon2.verify</code>.</p>${message}
       const attachments = attachmentsOf(signedIn);
       if (attachments.length) {
         extra += `<h3>附件 Attachments</h3><ul>${attachments
-          .map((a) => `<li><a href="/attachment?url=${encodeURIComponent(a.url)}">${escapeHtml(a.desc ?? a.url)}</a> <small>${escapeHtml(a.content_type ?? '')}</small></li>`)
+          .map((a) => `<li><a href="/attachment?url=${encodeURIComponent(a.url)}">${escapeHtml(a.desc ?? a.url)}</a></li>`)
           .join('')}</ul>`;
       }
     }
@@ -289,7 +289,6 @@ ${extra}
 interface Attachment {
   url: string;
   desc?: string;
-  content_type?: string;
   digest?: { alg?: string; value?: string };
 }
 

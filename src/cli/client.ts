@@ -2,13 +2,14 @@ import { ClientService } from '../clients/service.js';
 import type { CliContext } from './context.js';
 import { listOption, requireOption, type Options } from './options.js';
 
-/** `client add --name N --redirect-uri U [--kind] [--levels a,b] [--category C] [--security-level n]` */
+/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n]` */
 export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
   const clients = new ClientService(ctx.db, ctx.box);
   const added = await clients.add({
     name: requireOption(options, 'name'),
     kind: options.kind as 'merchant' | 'notary' | undefined,
     redirectUris: listOption(options, 'redirect-uri'),
+    postLogoutRedirectUris: listOption(options, 'post-logout-redirect-uri'),
     levels: options.levels ? (listOption(options, 'levels') as never) : undefined,
     category: options.category as string | undefined,
     securityLevel: options['security-level'] as unknown as number | undefined,
@@ -23,6 +24,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
       `  client_secret: ${added.client_secret}   (shown once; store it now)`,
       `  levels:        ${added.grant_levels.join(', ')}`,
       `  redirect_uris: ${added.redirect_uris.join(' ') || '(none)'}`,
+      ...(added.post_logout_redirect_uris.length ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`] : []),
     ].join('\n'),
   );
 }

@@ -12,7 +12,8 @@ const USAGE = `Usage: npm run cli -- <command> [options] [--json]
 
 Commands:
   migrate                         apply pending database migrations
-  client add --name N --redirect-uri U [--redirect-uri U2] [--kind merchant|notary]
+  client add --name N --redirect-uri U [--redirect-uri U2] [--post-logout-redirect-uri U]
+             [--kind merchant|notary]
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
              [--result-max-age-days N] [--result-max-queries N]
   client list
@@ -51,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
       kind: { type: 'string' },
       levels: { type: 'string' },
       category: { type: 'string' },

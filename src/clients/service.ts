@@ -38,6 +38,8 @@ export const newClientSchema = z.object({
   name: z.string().trim().min(1).max(200),
   kind: z.enum(['merchant', 'notary']).default('merchant'),
   redirectUris: z.array(redirectUri).max(20).default([]),
+  /** Where RP-initiated logout may send the person back (OpenID RP-Initiated Logout 1.0 §3). */
+  postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
   levels: z.array(z.enum(GRANT_LEVELS)).min(1).default(['result']),
   category: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{N}_ .-]+$/u).default('general'),
   securityLevel: z.coerce.number().int().min(1).max(3).default(1),
@@ -56,6 +58,7 @@ export interface ClientInfo {
   security_level: number;
   grant_levels: string[];
   redirect_uris: string[];
+  post_logout_redirect_uris: string[];
   result_max_age_days: number | null;
   result_max_queries: number | null;
   created_at: Date;
@@ -90,6 +93,9 @@ export class ClientService {
     if (client.kind === 'merchant' && client.redirectUris.length === 0) {
       throw new InvalidInput([{ field: 'redirectUris', code: 'required', message: 'a merchant needs at least one redirect URI' }]);
     }
+    if (client.kind === 'notary' && client.postLogoutRedirectUris.length) {
+      throw new InvalidInput([{ field: 'postLogoutRedirectUris', code: 'not_allowed', message: 'a notary body signs no one in, so it has no post-logout redirect URI' }]);
+    }
     // Pairwise subjects are per sector, the redirect URIs' host (OIDC Core §8.1); several hosts
     // would need a sector_identifier_uri document, which this platform does not fetch.
     if (new Set(client.redirectUris.map((uri) => new URL(uri).host)).size > 1) {
@@ -101,6 +107,7 @@ export class ClientService {
       client.kind === 'merchant'
         ? {
             redirect_uris: client.redirectUris,
+            ...(client.postLogoutRedirectUris.length ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
             // client_credentials: for the check API (scope realname:check).
             grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
             response_types: ['code'],
@@ -146,7 +153,9 @@ export class ClientService {
       category: 'platform',
       security_level: 1,
       grant_levels: ['result'],
-      metadata: { redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['none'], token_endpoint_auth_method: 'none' },
+      // It never calls the token endpoint; its (unused) secret makes it a client_secret_basic client,
+      // the only kind discovery advertises besides client_secret_post.
+      metadata: { redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['none'] },
       result_max_age_days: null,
       result_max_queries: null,
     });
@@ -208,6 +217,7 @@ function toInfo(row: ClientRow): ClientInfo {
     security_level: row.security_level,
     grant_levels: row.grant_levels,
     redirect_uris: (row.metadata.redirect_uris as string[] | undefined) ?? [],
+    post_logout_redirect_uris: (row.metadata.post_logout_redirect_uris as string[] | undefined) ?? [],
     result_max_age_days: row.result_max_age_days ?? null,
     result_max_queries: row.result_max_queries ?? null,
     created_at: row.created_at,

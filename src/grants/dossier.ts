@@ -9,6 +9,8 @@ import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
 
 export interface DossierOptions {
   issuer: string;
+  /** The registered name of a notary body (a legal entity), by its client id. */
+  organizationOf: (clientId: string) => Promise<string | undefined>;
   /** Failed partial-knowledge answers allowed in `windowSeconds` before the dossier locks. */
   maxFailures: number;
   windowSeconds: number;
@@ -36,9 +38,15 @@ export class DossierService {
     const dossier = await this.verifications.dossierOf(accountId, method);
     if (!dossier) return undefined;
     const leaf = await this.verificationLeaf(accountId, dossier.result.id);
+    // Schema Definition 1.0 §5.4.4.2: `organization` is the legal entity that performed the check
+    // when the platform did not. A notary body is one; a verification provider is named only by
+    // its configuration name (`sandbox`, `http`), which is no legal entity, so none is given.
+    const organization = dossier.result.notary ? await this.options.organizationOf(dossier.result.notary) : undefined;
     return dossierClaims(dossier, {
+      issuer: this.options.issuer,
       verificationProcess: leaf === undefined ? undefined : `${this.options.issuer}/api/notary/leaves/${leaf}`,
       attachmentUrl: (imageId) => `${this.options.issuer}${ATTACHMENT_PATH}/${imageId}`,
+      ...(organization ? { organization } : {}),
     });
   }
 

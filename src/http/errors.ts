@@ -128,3 +128,19 @@ export function answerProviderFailures(provider: Provider, logger: Logger): void
     if (ctx.body && typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DETAIL };
   });
 }
+
+/**
+ * RFC 6749 §5.2: a client asking for a grant type it is not registered for gets
+ * `unauthorized_client` ("The authenticated client is not authorized to use this authorization
+ * grant type"). oidc-provider 9 throws `invalid_request` there (lib/actions/token.js, the
+ * `grantTypeAllowed` check); its token endpoint's error handler emits `grant.error` after setting
+ * the body and before sending it, so the one answer is corrected here.
+ */
+export function answerDisallowedGrantType(provider: Provider): void {
+  provider.on('grant.error', (ctx, err) => {
+    const body = ctx.body as { error?: string; error_description?: string } | undefined;
+    if (err instanceof oidcErrors.InvalidRequest && body?.error_description === 'requested grant type is not allowed for this client') {
+      ctx.body = { ...body, error: 'unauthorized_client' };
+    }
+  });
+}

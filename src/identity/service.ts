@@ -90,8 +90,11 @@ export interface Dossier {
   name: string;
   birthDate?: string;
   gender?: 'male' | 'female';
-  /** The result the dossier vouches with, and who gave it. */
-  result: Result & { provider: string };
+  /**
+   * The result the dossier vouches with, who gave it (`notary` when a notary body registered the
+   * person at its counter: that body's client id) and the giver's reference of the check.
+   */
+  result: Result & { provider: string; notary?: string; reference?: string };
   /** The images that result kept; `digest` is the base64 SHA-256 of the image bytes. */
   images: Array<{ id: string; kind: 'portrait' | 'document_front'; contentType: string; digest: string }>;
 }
@@ -146,6 +149,9 @@ export function toResult(row: VerificationRow): Result {
     queriesLeft: row.max_queries === null ? null : row.max_queries - row.queries_used,
   };
 }
+
+/** A result from a notary's offline registration names `notary:<the notary body's client id>` as its provider. */
+const NOTARY_PROVIDER = 'notary:';
 
 /** Sealing contexts: a value sealed for one field and row opens for no other. */
 const sealed = {
@@ -217,7 +223,12 @@ export class VerificationService {
       name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
       ...(person.birth_date_encrypted ? { birthDate: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) } : {}),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
-      result: { ...toResult(row), provider: row.provider },
+      result: {
+        ...toResult(row),
+        provider: row.provider,
+        ...(row.provider.startsWith(NOTARY_PROVIDER) ? { notary: row.provider.slice(NOTARY_PROVIDER.length) } : {}),
+        ...(row.provider_reference ? { reference: row.provider_reference } : {}),
+      },
       images,
     };
   }
@@ -320,7 +331,7 @@ export class VerificationService {
 
     const offline = submission.fresh ? undefined : await this.registry.findVerified(index, name);
     if (offline && METHOD_STRENGTH.offline_notary >= METHOD_STRENGTH[submission.method]) {
-      const row = await this.record(accountId, { index, document, name }, { method: 'offline_notary', provider: `notary:${offline.notaryClientId}`, answer: { result: 'match', reference: offline.id } }, offline.verifiedAt);
+      const row = await this.record(accountId, { index, document, name }, { method: 'offline_notary', provider: `${NOTARY_PROVIDER}${offline.notaryClientId}`, answer: { result: 'match', reference: offline.id } }, offline.verifiedAt);
       return { status: 'passed', method: 'offline_notary', reused: true, result: toResult(row) };
     }
 

@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import type { Account, AccountService } from '../accounts/service.js';
@@ -10,7 +10,10 @@ import { adapterFactory } from './adapter.js';
 import type { TokenIds } from './token-ids.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import type { VerificationMethod } from '../identity/store.js';
-import { answerVerifiedClaims, assertClaimsParameter, IDA_DISCOVERY, type VerifiedClaims } from '../grants/verified-claims.js';
+import { answerVerifiedClaims, normalizeClaimsParameter, verifiedClaimsRequests } from '../grants/ida-request.js';
+import { idaDiscovery } from '../grants/ida-vocabulary.js';
+import type { VerifiedClaims } from '../grants/verified-claims.js';
+import { DOCUMENT_TYPES } from '../identity/document-number.js';
 import { accountClaims, claimsOfScopes, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 import { ACR, platformPolicy } from './policy.js';
@@ -50,8 +53,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     claims: { ...SCOPE_CLAIMS, sid: null, iss: null },
     acrValues: [ACR.password, ACR.personMatch],
-    // OIDC4IDA 1.0 §8: what the dossier's verified_claims can hold.
-    discovery: { claim_types_supported: ['normal'], ...IDA_DISCOVERY },
+    // OIDC4IDA 1.0 §8 and Attachments 1.0 §8: what the dossier's verified_claims can hold.
+    discovery: { claim_types_supported: ['normal'], ...idaDiscovery(config.issuer, DOCUMENT_TYPES) },
+    // The methods a merchant can be registered with (`client add` sets client_secret_basic; the
+    // secret works with _post too). private_key_jwt and the rest come with per-client key
+    // registration (issue 11); listing them before would advertise what no merchant can use.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
     // allows both): a merchant at level 1 learns the result at sign-in without another call.
     conformIdTokenClaims: false,
@@ -102,11 +109,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
       dPoP: { enabled: false },
       clientCredentials: { enabled: true },
       // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
-      claimsParameter: { enabled: true, assertClaimsParameter: assertClaimsParameter as never },
+      claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
+      // RFC 8707 resource indicators are not offered: every resource the platform serves (userinfo,
+      // dossier attachments, the check and notary APIs) takes the grant's opaque bearer token, so a
+      // `resource` parameter has nothing to bind to; RFC 8707 §2 lets a server without it ignore it.
+      resourceIndicators: { enabled: false },
       // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
       // whether a token another merchant holds is live.
       introspection: { enabled: true, allowedPolicy: ownTokensOnly },
-      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
+      revocation: { enabled: true, allowedPolicy: revokesOwnTokensOnly },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -168,11 +179,13 @@ async function claimsAtLevel(
   const sector = String(client.sectorIdentifier ?? client.clientId);
   const { result, personId } = await deps.verifications.standingOf(sub, method);
   const credentials = level === 'credentials' ? await deps.credentialsOf(sub, client.clientId) : undefined;
-  // The dossier goes to userinfo; into the ID token only when the claims parameter asks for it
-  // there (ID tokens travel through browsers and logs more often).
-  const verifiedRequest = (requested as Record<string, unknown> | undefined)?.verified_claims;
-  const dossier = level === 'dossier' && result && (use === 'userinfo' || verifiedRequest !== undefined) ? await deps.verifiedClaimsOf(sub, method) : undefined;
-  const verified = dossier && answerVerifiedClaims(dossier, verifiedRequest);
+  // The scope alone releases the dossier at userinfo; the claims parameter, where it names
+  // verified_claims, decides in which members and what of it (normalizeClaimsParameter). ID
+  // tokens travel through browsers and logs more often: none without asking there.
+  const requests = verifiedClaimsRequests((requested as Record<string, unknown> | undefined)?.verified_claims);
+  const wanted = requests === undefined ? use === 'userinfo' : requests.length > 0;
+  const dossier = level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method) : undefined;
+  const verified = dossier && answerVerifiedClaims(dossier, requests);
   return {
     ...claims,
     ...realnameClaims(result, personId && pairwisePerson(deps.pairwiseSalt, sector, personId)),
@@ -183,5 +196,16 @@ async function claimsAtLevel(
 
 async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
   return token.clientId === client.clientId;
+}
+
+/**
+ * RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+ * revocation request. If this validation fails, the request is refused and the client is informed
+ * of the error". oidc-provider answers 200 when the policy says no, so the refusal is thrown
+ * (as its own default policy does for authenticated clients): `invalid_request`, 400.
+ */
+async function revokesOwnTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
+  if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+  return true;
 }
 

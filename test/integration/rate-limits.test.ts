@@ -364,9 +364,9 @@ describe(`rate limits (${ENGINE})`, () => {
 
   it('counts a client_id in the form body, and oidc-provider still reads the whole body', async () => {
     const merchant = await addMerchant(running.platform);
-    // A public client found by that client_id, judged on the grant_type it asks for.
+    // oidc-provider finds the client by that client_id and refuses it without its secret.
     const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
-    expect(await token('10.0.8.1', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).toMatchObject({ status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+    expect(await token('10.0.8.1', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
     // client_secret_post with a wrong secret: counted per (client_id, IP) like HTTP Basic.
     const wrong = { body: { client_id: merchant.client_id, client_secret: 'guess' } };
     for (let i = 0; i < 3; i += 1) expect((await token('10.0.8.2', wrong)).status).toBe(401);
