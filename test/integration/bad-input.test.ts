@@ -442,8 +442,9 @@ describe('bad input', () => {
 
     it("merchant B cannot revoke merchant A's tokens", async () => {
       const before = await snapshot();
-      await oidc.tokenRevocation(otherConfig, tokens.access_token);
-      await oidc.tokenRevocation(otherConfig, tokens.refresh_token!);
+      // RFC 7009 §2.1: a token issued to another client is refused, not silently ignored.
+      await expect(oidc.tokenRevocation(otherConfig, tokens.access_token)).rejects.toMatchObject({ error: 'invalid_request' });
+      await expect(oidc.tokenRevocation(otherConfig, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_request' });
       expect(await snapshot()).toEqual(before);
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
       expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
