@@ -66,7 +66,7 @@ describe('a copy of the database', () => {
 
 describe('upgrading to hashed ids (migration 012)', () => {
   it('deletes the tokens, codes and sessions stored in clear, and keeps the grants', async () => {
-    const database = await createTestDatabase();
+    const database = await createTestDatabase({ empty: true });
     const db = database.open();
     try {
       while ((await pendingMigrations(db))[0] !== '20261205_012_hashed_token_ids') await db.migrate.up({ migrationSource });
