@@ -36,9 +36,10 @@ export interface AccountDeps {
 export function accountRoutes(deps: AccountDeps): Router {
   const { provider, views, verifications } = deps;
   const router = new Router({ prefix: '/account' });
+  /** A merchant holding a grant, as the grant list and the lowering need it. */
   const merchantOf = async (clientId: string) => {
     const client = await deps.clients.find(clientId);
-    return client && { name: client.name, levels: client.grant_levels };
+    return client && { clientId, name: client.name, category: client.category, levels: client.grant_levels };
   };
 
   /** The signed-in account, or a redirect to sign in and come back. */
@@ -86,17 +87,14 @@ export function accountRoutes(deps: AccountDeps): Router {
   // working. Lowered to level 2, the new password is shown this once.
   router.post('/grants/:grantId/level', signedIn, async (ctx) => {
     const { level } = parseBody(ctx, levelChoice);
-    const { credentials, clientId } = await deps.grants.lower(provider, ctx.state.accountId, ctx.params.grantId!, level, async (id) => {
-      const client = await deps.clients.find(id);
-      return client && { clientId: id, category: client.category, levels: client.grant_levels };
-    });
+    const { credentials, merchant } = await deps.grants.lower(provider, ctx.state.accountId, ctx.params.grantId!, level, merchantOf);
     if (!credentials) {
       ctx.status = 303;
       return ctx.redirect('/account?lowered=1');
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'credentials', { merchant: { name: (await deps.clients.find(clientId))?.name ?? clientId }, credentials, returnTo: '/account?lowered=1' });
+    ctx.body = renderPage(views, ctx, 'credentials', { merchant: { name: merchant }, credentials, returnTo: '/account?lowered=1' });
   });
 
   // Revoking a grant takes back the merchant's access at once: the grant and all its tokens.

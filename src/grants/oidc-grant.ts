@@ -107,9 +107,8 @@ export function applyConsent(grant: OidcGrant, requestedScopes: string[], reques
   const chosen = level && LEVEL_SCOPES[level];
   const others = level ? [...LEVEL_SCOPE_SET].filter((scope) => scope !== chosen) : [];
   // Level scopes asked for and not chosen (or not offered: the merchant's registration lacks
-  // them) are rejected, so the same request does not ask again;
-  // one the grant held but this request did not ask for is only removed, so asking for it later
-  // asks the person.
+  // them) are rejected, so the same request does not ask again; one the grant held but this
+  // request did not ask for is only removed, so asking for it later asks the person.
   const reject = requestedScopes.filter((scope) => (LEVEL_SCOPE_SET.has(scope) && scope !== chosen) || (level === 'result' && scope === 'offline_access'));
   const keep = requestedScopes.filter((scope) => !reject.includes(scope) && (!LEVEL_SCOPE_SET.has(scope) || scope === chosen));
   setScopes(grant, { grant: keep, reject, remove: level === 'result' ? [...others, 'offline_access'] : others, claims: requestedClaims });

@@ -137,7 +137,13 @@ export class GrantService {
    * level before stop working at once, and the merchant's next token carries the lower level.
    * Returns new credentials to show once when lowered to level 2.
    */
-  async lower(provider: Provider, accountId: string, grantId: string, level: string, registered: (clientId: string) => Promise<ConsentMerchant | undefined>): Promise<{ credentials?: NewCredentials; clientId: string }> {
+  async lower(
+    provider: Provider,
+    accountId: string,
+    grantId: string,
+    level: string,
+    registered: (clientId: string) => Promise<(ConsentMerchant & { name: string }) | undefined>,
+  ): Promise<{ credentials?: NewCredentials; merchant: string }> {
     const grant = await provider.Grant.find(grantId);
     if (!grant || grant.accountId !== accountId) throw new NotFound('No such grant on this account.');
     const clientId = grant.clientId!;
@@ -161,12 +167,12 @@ export class GrantService {
           grant_id: grantId,
           from_level: fromLevel,
           level: target,
-          scopes: String(grant.getOIDCScope()).split(' ').filter(Boolean),
+          scopes: grantedScopes(grant),
           via: 'account_page',
           tokens_revoked: changed.tokensRevoked ?? 0,
         },
       });
-      return { clientId, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
+      return { merchant: merchant.name, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
     });
   }
 
@@ -179,14 +185,15 @@ export class GrantService {
     grant: OidcGrant,
     change: { accountId: string; clientId: string; fromLevel?: Level; level?: Level; credentials?: NewCredentials & { passwordHash: string } },
   ): Promise<{ tokensRevoked?: number; credentialsStored: boolean }> {
-    const { accountId, clientId, fromLevel, level } = change;
-    const tokensRevoked = fromLevel && level && fromLevel !== level ? await revokeTokensOfGrant(tx, grant.jti) : undefined;
-    if (level && level !== 'credentials' && fromLevel === 'credentials') await deleteCredentials(tx, accountId, clientId);
-    let credentialsStored = false;
-    if (level === 'credentials' && change.credentials) {
-      if (fromLevel !== 'credentials') await deleteCredentials(tx, accountId, clientId);
-      credentialsStored = await insertCredentials(tx, { account_id: accountId, client_id: clientId, username: change.credentials.username, password_hash: change.credentials.passwordHash });
-    }
+    const { accountId, clientId, fromLevel, level, credentials } = change;
+    const changed = level !== undefined && level !== fromLevel;
+    const tokensRevoked = changed && fromLevel ? await revokeTokensOfGrant(tx, grant.jti) : undefined;
+    // Leaving level 2 withdraws the credentials; coming to it replaces any left from before.
+    if (changed) await deleteCredentials(tx, accountId, clientId);
+    const credentialsStored =
+      level === 'credentials' && credentials !== undefined
+        ? await insertCredentials(tx, { account_id: accountId, client_id: clientId, username: credentials.username, password_hash: credentials.passwordHash })
+        : false;
     return { ...(tokensRevoked !== undefined ? { tokensRevoked } : {}), credentialsStored };
   }
 

@@ -58,6 +58,16 @@ describe('the full dossier', () => {
     return payload;
   }
 
+  /** A matched person signed in at a dossier merchant's consent page (result and dossier offered). */
+  async function atDossierConsent() {
+    const { config } = await dossierMerchant();
+    const { login, accountId } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
+    const start = await startAuthorization(config, { scope: 'openid realname realname:dossier' });
+    const agent = personBrowser();
+    const page = await agent.submit(formAction(await agent.navigate(start.url.toString()), '/login'), { login, password: PASSWORD });
+    return { config, accountId, start, agent, page };
+  }
+
   async function signIn(config: oidc.Configuration, login: string, params: Record<string, string>, choice: { level: string; partial?: string }) {
     if (params.claims) expect(claimsRequestSchemaErrors(JSON.parse(params.claims))).toEqual([]);
     const start = await startAuthorization(config, params);
@@ -145,12 +155,8 @@ describe('the full dossier', () => {
   });
 
   it('refuses a wrong partial answer, counts it, and locks the dossier (not the other levels) after the limit', async () => {
-    const { config } = await dossierMerchant();
-    const { login, accountId } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
-    const start = await startAuthorization(config, { scope: 'openid realname realname:dossier' });
-    const agent = personBrowser();
-    let page = await agent.navigate(start.url.toString());
-    page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+    const { config, accountId, start, agent, page: consent } = await atDossierConsent();
+    let page = consent;
     expect(page.html).toMatch(/name="partial"/);
 
     page = await agent.submit(formAction(page, '/confirm'), { level: 'dossier' });
@@ -179,12 +185,8 @@ describe('the full dossier', () => {
   });
 
   it('counts parallel guesses before checking them: a burst gets at most the limit checked, and no 500', async () => {
-    const { config } = await dossierMerchant();
-    const { login, accountId } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
-    const start = await startAuthorization(config, { scope: 'openid realname realname:dossier' });
-    const agent = personBrowser();
-    let page = await agent.navigate(start.url.toString());
-    page = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
+    const { accountId, agent, page: consent } = await atDossierConsent();
+    let page = consent;
     const confirm = formAction(page, '/confirm');
 
     // 40 simultaneous wrong guesses with the same form token, then the right answer.
