@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import { addMerchant, discover, newLogin, personBrowser, redeemCode, startAuthorization, type AuthorizationStart } from '../helpers/merchant.js';
@@ -203,6 +204,24 @@ describe('changing a merchant’s level', () => {
       ['account_page', 'credentials', 'result', 1],
     ]);
     expect(await consentEventsNotMatchingTokens(running.platform)).toEqual([]);
+  });
+
+  it('lets nobody but the person lower their grant', async () => {
+    const owner = await person();
+    const { config } = await merchant();
+    const dossier = await consentTo(owner.agent, config, owner.login, 'dossier');
+    const grant = /action="\/account\/grants\/([^/]+)\/level"/.exec((await owner.agent.navigate(`${running.issuer}/account`)).html)![1]!;
+
+    // Another person, signed in to their own account page, posts a valid form (their own CSRF
+    // secret, the owner's grant id) to lower the owner's grant.
+    const other = await person();
+    await consentTo(other.agent, config, other.login, 'result');
+    await other.agent.navigate(`${running.issuer}/account`);
+    const secret = (await other.agent.jar.getCookies(running.issuer)).find((c) => c.key === 'rn_csrf')!.value;
+    const action = `/account/grants/${grant}/level`;
+    const refused = await other.agent.submit(`${running.issuer}${action}`, { _csrf: createHmac('sha256', secret).update(action).digest('base64url'), level: 'result' });
+    expect(refused.status).toBe(404);
+    expect((await oidc.tokenIntrospection(config, dossier.tokens.access_token)).active).toBe(true);
   });
 
   it('releases no claim beyond the granted scopes, whatever the claims parameter asks', async () => {
