@@ -45,7 +45,12 @@ try {
   }
   const results = {
     engine,
-    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, memory_gib: Math.round(os.totalmem() / 2 ** 30) },
+    machine: {
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      node: process.version,
+      memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    },
     appends,
     plain_inserts: plain,
     proofs,

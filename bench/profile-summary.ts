@@ -15,7 +15,12 @@ const flag = (name: string) => {
 const top = flag('--top') ?? 15;
 const last = flag('--last');
 const files = (args.length ? args : ['bench/results/profiles']).flatMap((path) =>
-  statSync(path).isDirectory() ? readdirSync(path, { recursive: true }).map(String).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(path, f)) : [path],
+  statSync(path).isDirectory()
+    ? readdirSync(path, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .map((f) => join(path, f))
+    : [path],
 );
 for (const file of files) {
   const summary = summarizeProfile(file, top, last === undefined ? undefined : lastSecondsOf(file, last));

@@ -10,7 +10,10 @@ try {
   const result = await simulateReuse(database, Number(process.argv[2] ?? 1000));
   console.table([result]);
   await mkdir('bench/results', { recursive: true });
-  await writeFile(`bench/results/reuse-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, JSON.stringify(result, null, 2));
+  await writeFile(
+    `bench/results/reuse-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    JSON.stringify(result, null, 2),
+  );
 } finally {
   await database.drop();
 }

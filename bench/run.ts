@@ -42,14 +42,27 @@ async function runEngine(engine: Engine, options: BenchOptions): Promise<void> {
     const mostProcesses = Math.max(...layouts.map((l) => l.processes));
     const perLayout = options.scenarios.has('refresh') ? 1 + refreshChainStarts(options.connections, mostProcesses) : 0;
     const needsFixtures = wanted.length > 0 || options.scenarios.has('notary');
-    const fixtures = needsFixtures ? await step('setup', () => prepareFixtures(database, { people: options.accounts, refreshTokens: perLayout * layouts.length })) : undefined;
+    const fixtures = needsFixtures
+      ? await step('setup', () =>
+          prepareFixtures(database, { people: options.accounts, refreshTokens: perLayout * layouts.length }),
+        )
+      : undefined;
     for (const [i, layout] of (wanted.length ? layouts : []).entries()) {
       const pool = fixtures!.refreshTokens.slice(i * perLayout, (i + 1) * perLayout);
-      await attempt(report, `server: ${layout.name}`, () => measureLayout(report, wanted, { ...fixtures!, refreshTokens: pool }, database, layout, serverOptions));
+      await attempt(report, `server: ${layout.name}`, () =>
+        measureLayout(report, wanted, { ...fixtures!, refreshTokens: pool }, database, layout, serverOptions),
+      );
     }
-    if (options.scenarios.has('audit')) await attempt(report, 'audit appends and proofs', () => measureAudit(database, options, report));
-    if (options.scenarios.has('notary')) await attempt(report, 'notary queries', () => measureNotary(database, fixtures!.notary, options, report, layouts[0]!, serverOptions));
-    if (options.scenarios.has('reuse')) await attempt(report, 'verification reuse', () => withDatabase(engine, 'reuse', async (db) => reportReuse(report, await simulateReuse(db, options.reusePeople))));
+    if (options.scenarios.has('audit'))
+      await attempt(report, 'audit appends and proofs', () => measureAudit(database, options, report));
+    if (options.scenarios.has('notary'))
+      await attempt(report, 'notary queries', () =>
+        measureNotary(database, fixtures!.notary, options, report, layouts[0]!, serverOptions),
+      );
+    if (options.scenarios.has('reuse'))
+      await attempt(report, 'verification reuse', () =>
+        withDatabase(engine, 'reuse', async (db) => reportReuse(report, await simulateReuse(db, options.reusePeople))),
+      );
   } finally {
     await database.drop();
     report.print();
@@ -58,9 +71,24 @@ async function runEngine(engine: Engine, options: BenchOptions): Promise<void> {
 }
 
 /** Starts the server in `layout`, runs the server scenarios against it, then reports its memory. */
-async function measureLayout(report: Report, wanted: typeof SERVER_SCENARIOS, fixtures: Fixtures, database: BenchDatabase, layout: Layout, serverOptions: ServerOptions): Promise<void> {
+async function measureLayout(
+  report: Report,
+  wanted: typeof SERVER_SCENARIOS,
+  fixtures: Fixtures,
+  database: BenchDatabase,
+  layout: Layout,
+  serverOptions: ServerOptions,
+): Promise<void> {
   const server = await startPlatformServer(database, layout, serverOptions);
-  const scenario: ServerScenario = { options: report.options, database, server, fixtures, report, usage: {}, windows: {} };
+  const scenario: ServerScenario = {
+    options: report.options,
+    database,
+    server,
+    fixtures,
+    report,
+    usage: {},
+    windows: {},
+  };
   try {
     for (const [name, measure] of wanted) await attempt(report, `${name} (${layout.name})`, () => measure(scenario));
   } finally {
@@ -70,7 +98,11 @@ async function measureLayout(report: Report, wanted: typeof SERVER_SCENARIOS, fi
   if (serverOptions.profileDir) reportProfiles(report, server, serverOptions.profileDir, scenario.windows);
 }
 
-async function withDatabase<T>(engine: Engine, label: string, work: (database: BenchDatabase) => Promise<T>): Promise<T> {
+async function withDatabase<T>(
+  engine: Engine,
+  label: string,
+  work: (database: BenchDatabase) => Promise<T>,
+): Promise<T> {
   const database = await createBenchDatabase(engine, label);
   try {
     return await work(database);

@@ -24,9 +24,15 @@ export async function up(knex: Knex): Promise<void> {
     t.text('leaf').notNullable();
     t.binary('leaf_hash').notNullable();
   });
-  await knex.raw('CREATE INDEX audit_events_account ON audit_events (account_id, leaf_index) WHERE account_id IS NOT NULL');
-  await knex.raw('CREATE INDEX audit_events_person ON audit_events (person_index, leaf_index) WHERE person_index IS NOT NULL');
-  await knex.raw('CREATE INDEX audit_events_client ON audit_events (client_id, leaf_index) WHERE client_id IS NOT NULL');
+  await knex.raw(
+    'CREATE INDEX audit_events_account ON audit_events (account_id, leaf_index) WHERE account_id IS NOT NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX audit_events_person ON audit_events (person_index, leaf_index) WHERE person_index IS NOT NULL',
+  );
+  await knex.raw(
+    'CREATE INDEX audit_events_client ON audit_events (client_id, leaf_index) WHERE client_id IS NOT NULL',
+  );
   await knex.raw('CREATE INDEX audit_events_type ON audit_events (type, leaf_index)');
   await knex.raw('CREATE INDEX audit_events_created ON audit_events (created_at, leaf_index)');
 
@@ -69,10 +75,16 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       RETURN NEW;
     END $$`);
-  await knex.raw('CREATE TRIGGER audit_events_check BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_check_leaf()');
+  await knex.raw(
+    'CREATE TRIGGER audit_events_check BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_check_leaf()',
+  );
   for (const table of PROTECTED) {
-    await knex.raw(`CREATE TRIGGER ${table}_no_change BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()`);
-    await knex.raw(`CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()`);
+    await knex.raw(
+      `CREATE TRIGGER ${table}_no_change BEFORE UPDATE OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_refuse_change()`,
+    );
+    await knex.raw(
+      `CREATE TRIGGER ${table}_no_truncate BEFORE TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()`,
+    );
     await knex.raw(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM PUBLIC`);
     await knex.raw(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM CURRENT_USER`);
   }

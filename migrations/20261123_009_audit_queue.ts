@@ -58,11 +58,17 @@ export async function up(knex: Knex): Promise<void> {
       RAISE EXCEPTION 'audit trail is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
     END $$`);
-  await knex.raw('CREATE TRIGGER audit_queue_no_change BEFORE UPDATE OR DELETE ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_queue_guard()');
-  await knex.raw('CREATE TRIGGER audit_queue_no_truncate BEFORE TRUNCATE ON audit_queue FOR EACH STATEMENT EXECUTE FUNCTION audit_queue_guard()');
+  await knex.raw(
+    'CREATE TRIGGER audit_queue_no_change BEFORE UPDATE OR DELETE ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_queue_guard()',
+  );
+  await knex.raw(
+    'CREATE TRIGGER audit_queue_no_truncate BEFORE TRUNCATE ON audit_queue FOR EACH STATEMENT EXECUTE FUNCTION audit_queue_guard()',
+  );
   // Dead rows slow every integration down (see src/audit/store.ts vacuumQueue): autovacuum acts
   // on a fixed number of them, not on a share of a table that is nearly always empty.
-  await knex.raw('ALTER TABLE audit_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000)');
+  await knex.raw(
+    'ALTER TABLE audit_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000)',
+  );
   await knex.raw('REVOKE UPDATE, TRUNCATE ON audit_queue FROM PUBLIC');
   await knex.raw('REVOKE UPDATE, TRUNCATE ON audit_queue FROM CURRENT_USER');
 
@@ -201,7 +207,9 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   await knex.raw('DROP FUNCTION audit_integrate(int)');
-  await knex.raw('DROP FUNCTION audit_append(timestamptz[], text[], text[], text[], text[], text[], text[], text[], text[])');
+  await knex.raw(
+    'DROP FUNCTION audit_append(timestamptz[], text[], text[], text[], text[], text[], text[], text[], text[])',
+  );
   await knex.schema.dropTable('audit_queue');
   await knex.raw('DROP FUNCTION audit_queue_guard()');
 }

@@ -183,7 +183,8 @@ export function buildApp(deps: AppDeps): Koa {
 function declaredBodyLimit(limit: number, verification: { uploads: RegExp; uploadLimit: number }) {
   return (ctx: Context, next: Next) => {
     const allowed = verification.uploads.test(ctx.path) ? verification.uploadLimit : limit;
-    if ((ctx.request.length ?? 0) > allowed) throw new PlatformError('payload-too-large', 413, `The request body is larger than ${allowed} bytes.`);
+    if ((ctx.request.length ?? 0) > allowed)
+      throw new PlatformError('payload-too-large', 413, `The request body is larger than ${allowed} bytes.`);
     return next();
   };
 }
@@ -201,7 +202,8 @@ function mountRouter(router: Router, bodyParse?: Koa.Middleware, guard?: (ctx: C
       await bodyParse(ctx, async () => {});
       // qs keeps a field whose percent-encoding is not UTF-8 as raw text; refuse it instead.
       const raw = (ctx.request as { rawBody?: string }).rawBody;
-      if (raw && ctx.is('urlencoded') && !isWellFormedForm(raw)) throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
+      if (raw && ctx.is('urlencoded') && !isWellFormedForm(raw))
+        throw new PlatformError('malformed-request', 400, 'The form is not valid UTF-8 percent-encoding.');
     }
     guard?.(ctx);
     return routes(ctx as never, () => allowed(ctx as never, next));

@@ -61,7 +61,9 @@ interface Slot {
  */
 export async function startCluster(config: Config, started: number): Promise<void> {
   if (!config.databaseUrl) {
-    throw new ConfigError(['cluster.workers: the embedded PGlite database belongs to one process; set DATABASE_URL (PostgreSQL) to run a cluster, or CLUSTER_WORKERS=0']);
+    throw new ConfigError([
+      'cluster.workers: the embedded PGlite database belongs to one process; set DATABASE_URL (PostgreSQL) to run a cluster, or CLUSTER_WORKERS=0',
+    ]);
   }
   const logger = createLogger(config.logLevel).child({ role: 'primary' });
   // Once, here: an unreachable database stops the start instead of every worker crash-looping.
@@ -74,7 +76,13 @@ export async function startCluster(config: Config, started: number): Promise<voi
   }
 
   const count = workerCount(config);
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, startedAt: 0, listened: false, failures: 0, startFailures: 0 }));
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({
+    index,
+    startedAt: 0,
+    listened: false,
+    failures: 0,
+    startFailures: 0,
+  }));
   const slotOf = (worker: Worker) => slots.find((s) => s.worker === worker);
   let stopping = false;
   let exitCode = 0;
@@ -100,11 +108,14 @@ export async function startCluster(config: Config, started: number): Promise<voi
     if (running.length === 0) process.exit(exitCode);
     for (const slot of running) slot.worker!.process.kill('SIGTERM');
     // Workers bound their own drain by shutdownTimeout; this only catches one that hangs.
-    setTimeout(() => {
-      logger.error('workers did not stop in time; killing them');
-      exitCode = 1;
-      for (const slot of slots) slot.worker?.process.kill('SIGKILL');
-    }, (config.shutdownTimeout + 15) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error('workers did not stop in time; killing them');
+        exitCode = 1;
+        for (const slot of slots) slot.worker?.process.kill('SIGKILL');
+      },
+      (config.shutdownTimeout + 15) * 1000,
+    ).unref();
   };
 
   cluster.on('listening', (worker) => {
@@ -131,12 +142,18 @@ export async function startCluster(config: Config, started: number): Promise<voi
     slot.failures = Date.now() - slot.startedAt >= STABLE_AFTER_MS ? 0 : slot.failures + 1;
     if (!slot.listened) slot.startFailures += 1;
     if (slot.startFailures >= MAX_START_FAILURES) {
-      logger.fatal({ slot: slot.index, code, signal }, `workers died ${MAX_START_FAILURES} times in a row before listening; giving up`);
+      logger.fatal(
+        { slot: slot.index, code, signal },
+        `workers died ${MAX_START_FAILURES} times in a row before listening; giving up`,
+      );
       stop('workers cannot start', 1);
       return;
     }
     const delay = slot.failures === 0 ? 0 : Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.failures - 1));
-    logger.error({ slot: slot.index, workerPid: worker.process.pid, code, signal, restartInMs: delay }, 'a worker died; restarting it');
+    logger.error(
+      { slot: slot.index, workerPid: worker.process.pid, code, signal, restartInMs: delay },
+      'a worker died; restarting it',
+    );
     slot.restart = setTimeout(() => fork(slot), delay);
   });
 
@@ -150,7 +167,9 @@ export async function startCluster(config: Config, started: number): Promise<voi
 }
 
 function announce(config: Config, count: number, started: number): void {
-  console.log(`Real-name authorization platform ready in ${Math.round(performance.now() - started)} ms (cluster: ${count} workers, primary pid ${process.pid})`);
+  console.log(
+    `Real-name authorization platform ready in ${Math.round(performance.now() - started)} ms (cluster: ${count} workers, primary pid ${process.pid})`,
+  );
   console.log(`  open:      ${config.issuer}/`);
   console.log(`  discovery: ${config.issuer}/.well-known/openid-configuration`);
   console.log('  database:  PostgreSQL');
@@ -160,7 +179,12 @@ function announce(config: Config, count: number, started: number): void {
 async function answerMetricsRequest(requester: Worker, id: number): Promise<void> {
   const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w.isConnected());
   const processes = await Promise.all(workers.map((w) => collectFrom(w)));
-  if (requester.isConnected()) requester.send({ type: METRICS_RESPONSE, id, processes: processes.filter((p): p is ProcessMetrics => !!p) } satisfies Message);
+  if (requester.isConnected())
+    requester.send({
+      type: METRICS_RESPONSE,
+      id,
+      processes: processes.filter((p): p is ProcessMetrics => !!p),
+    } satisfies Message);
 }
 
 let nextId = 0;

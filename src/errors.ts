@@ -11,7 +11,11 @@ export class PlatformError extends Error {
     readonly code: string,
     readonly status: number,
     message: string,
-    readonly extra: { errors?: Array<{ field: string; code: string; message?: string }>; expose?: boolean; headers?: Record<string, string> } = {},
+    readonly extra: {
+      errors?: Array<{ field: string; code: string; message?: string }>;
+      expose?: boolean;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = 'PlatformError';
@@ -25,7 +29,10 @@ export class PlatformError extends Error {
 
 /** Input failed validation; `errors` lists each field and why (codes are i18n keys for pages). */
 export class InvalidInput extends PlatformError {
-  constructor(errors: Array<{ field: string; code: string; message?: string }>, message = 'The request has invalid fields.') {
+  constructor(
+    errors: Array<{ field: string; code: string; message?: string }>,
+    message = 'The request has invalid fields.',
+  ) {
     super('invalid-input', 400, message, { errors });
   }
 }

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   if (cluster.isPrimary && workerCount(config) > 0) return startCluster(config, started);
   // Listened to from the start: a signal that comes while starting stops the process once started.
-  let shutdown: ((signal: string) => Promise<void>) | undefined;
+  let shutdown: ((signal: string) => Promise<void>) | undefined; // eslint-disable-line prefer-const -- set once started
   let signalled: string | undefined;
   const onSignal = (signal: string) => (shutdown ? void shutdown(signal) : (signalled ??= signal));
   process.on('SIGINT', onSignal);
@@ -41,15 +41,23 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal, inFlight: server.inFlight() }, 'shutting down: finishing in-flight requests');
     // The last resort, should a handler or closing the database hang.
-    setTimeout(() => {
-      logger.error('shutdown did not finish in time');
-      process.exit(1);
-    }, (config.shutdownTimeout + 10) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error('shutdown did not finish in time');
+        process.exit(1);
+      },
+      (config.shutdownTimeout + 10) * 1000,
+    ).unref();
     platform.health.drain();
-    const cut = () => logger.warn({ inFlight: server.inFlight() }, 'closing the connections of requests still running after shutdownTimeout');
+    const cut = () =>
+      logger.warn(
+        { inFlight: server.inFlight() },
+        'closing the connections of requests still running after shutdownTimeout',
+      );
     await Promise.all([server.drain(config.shutdownTimeout * 1000, cut), stopJobs()]);
     // What the last requests queued goes into the tree now rather than at the next start.
-    if (config.scheduledJobs) await platform.log.integrateAll().catch((err) => logger.error({ err }, 'integrating queued audit events failed'));
+    if (config.scheduledJobs)
+      await platform.log.integrateAll().catch((err) => logger.error({ err }, 'integrating queued audit events failed'));
     await platform.close();
     logger.info({ signal }, 'stopped');
     process.exit(0);
@@ -109,15 +117,28 @@ function scheduleJobs(platform: Platform): () => Promise<void> {
       batchSize: config.purge.batchSize,
       onError: (err) => logger.error({ err }, 'purge of expired OIDC rows failed'),
     }),
-    repeat(() => platform.outbox.deliver(), config.notifications.interval * 1000, (err) => logger.error({ err }, 'delivering notifications failed')),
+    repeat(
+      () => platform.outbox.deliver(),
+      config.notifications.interval * 1000,
+      (err) => logger.error({ err }, 'delivering notifications failed'),
+    ),
     // Seed 002's periodic self-check, daily; reminders are deduplicated per month in the outbox.
     repeat(
-      () => selfCheck(platform.db, platform.outbox, { channel: config.notifications.channel, expiringWithinDays: 30, locale: 'zh-CN' }),
+      () =>
+        selfCheck(platform.db, platform.outbox, {
+          channel: config.notifications.channel,
+          expiringWithinDays: 30,
+          locale: 'zh-CN',
+        }),
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
-    platform.log.schedule(config.audit.integrateInterval, (err) => logger.error({ err }, 'integrating queued audit events failed')),
-    platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) => logger.error({ err }, 'signing an audit tree head failed')),
+    platform.log.schedule(config.audit.integrateInterval, (err) =>
+      logger.error({ err }, 'integrating queued audit events failed'),
+    ),
+    platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) =>
+      logger.error({ err }, 'signing an audit tree head failed'),
+    ),
   ];
   return async () => {
     await Promise.all(stops.map((stop) => stop()));

@@ -65,7 +65,9 @@ export interface PlatformOptions {
 /** Opens the database, applies migrations, loads or creates keys, and builds the application. */
 export async function createPlatform(config: Config, options: PlatformOptions = {}): Promise<Platform> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const db = options.db ?? createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  const db =
+    options.db ??
+    createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
   try {
     await migrateLatest(db);
     const box = SecretBox.fromBase64(config.masterKey, config.previousMasterKeys);
@@ -94,18 +96,30 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const accounts = new AccountService(db, hasher, log, { outbox, channel: config.notifications.channel });
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
-    const limits = new RateLimits(db, log, { limits: config.rateLimits, checkPerMinute: config.verification.checkRatePerMinute, keySecret: blindIndexKey! });
-    const verifications = new VerificationService(db, box, log, verificationProvider(config), phoneCarriers(config), registry, {
-      blindIndexKey: blindIndexKey!,
-      costFen: {
-        document: Math.round(config.verification.costs.document * 100),
-        person_match: Math.round(config.verification.costs.person_match * 100),
-        phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
-      },
-      validityDays: config.verification.resultValidityDays,
-      maxQueries: config.verification.resultMaxQueries,
-      countCheck: (clientId) => limits.countCheck(clientId),
+    const limits = new RateLimits(db, log, {
+      limits: config.rateLimits,
+      checkPerMinute: config.verification.checkRatePerMinute,
+      keySecret: blindIndexKey!,
     });
+    const verifications = new VerificationService(
+      db,
+      box,
+      log,
+      verificationProvider(config),
+      phoneCarriers(config),
+      registry,
+      {
+        blindIndexKey: blindIndexKey!,
+        costFen: {
+          document: Math.round(config.verification.costs.document * 100),
+          person_match: Math.round(config.verification.costs.person_match * 100),
+          phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
+        },
+        validityDays: config.verification.resultValidityDays,
+        maxQueries: config.verification.resultMaxQueries,
+        countCheck: (clientId) => limits.countCheck(clientId),
+      },
+    );
     const dossier = new DossierService(db, log, verifications, {
       issuer: config.issuer,
       organizationOf: async (clientId) => (await clients.find(clientId))?.name,
@@ -130,11 +144,57 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     });
     answerProviderFailures(provider, logger);
     answerDisallowedGrantType(provider);
-    const app = buildApp({ config, logger, views, provider, accounts, clients, verifications, grants, dossier, db, log, limits, cookieKeys, metrics, health, notary: { issuer: config.issuer, provider, log, treeHeads, keys, registry, blindIndexKey: blindIndexKey!, headInterval: config.audit.headInterval * 1000 } });
+    const app = buildApp({
+      config,
+      logger,
+      views,
+      provider,
+      accounts,
+      clients,
+      verifications,
+      grants,
+      dossier,
+      db,
+      log,
+      limits,
+      cookieKeys,
+      metrics,
+      health,
+      notary: {
+        issuer: config.issuer,
+        provider,
+        log,
+        treeHeads,
+        keys,
+        registry,
+        blindIndexKey: blindIndexKey!,
+        headInterval: config.audit.headInterval * 1000,
+      },
+    });
     const close = async () => {
       if (!options.db) await db.destroy();
     };
-    return { config, db, logger, app, provider, accounts, clients, keys, log, treeHeads, tokenIds, registry, verifications, grants, dossier, outbox, metrics, health, close };
+    return {
+      config,
+      db,
+      logger,
+      app,
+      provider,
+      accounts,
+      clients,
+      keys,
+      log,
+      treeHeads,
+      tokenIds,
+      registry,
+      verifications,
+      grants,
+      dossier,
+      outbox,
+      metrics,
+      health,
+      close,
+    };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;
@@ -148,14 +208,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
  */
 async function checkKeptHeads(treeHeads: TreeHeads, logger: Logger): Promise<void> {
   if (!treeHeads.kept) {
-    logger.warn('audit.headsDir is empty: signed tree heads are kept in the database only, where a rewrite of the log can delete them');
+    logger.warn(
+      'audit.headsDir is empty: signed tree heads are kept in the database only, where a rewrite of the log can delete them',
+    );
     return;
   }
   try {
     await treeHeads.checkKept();
   } catch (err) {
     if (!(err instanceof TreeHeadRefused)) throw err;
-    logger.fatal({ err, headsDir: treeHeads.kept.dir }, `AUDIT LOG CONTRADICTS A KEPT TREE HEAD: no tree head will be signed. ${err.message}`);
+    logger.fatal(
+      { err, headsDir: treeHeads.kept.dir },
+      `AUDIT LOG CONTRADICTS A KEPT TREE HEAD: no tree head will be signed. ${err.message}`,
+    );
   }
 }
 
@@ -169,7 +234,13 @@ function logOrigin(issuer: string): string {
 function verificationProvider(config: Config): VerificationProvider {
   const http = config.verification.http;
   if (config.verification.provider === 'sandbox' || !http) return new SandboxProvider();
-  return new HttpProvider({ name: 'http', baseUrl: http.baseUrl, apiKey: http.apiKey, timeoutMs: http.timeoutMs, retries: http.retries });
+  return new HttpProvider({
+    name: 'http',
+    baseUrl: http.baseUrl,
+    apiKey: http.apiKey,
+    timeoutMs: http.timeoutMs,
+    retries: http.retries,
+  });
 }
 
 /**
@@ -180,11 +251,22 @@ function verificationProvider(config: Config): VerificationProvider {
 function phoneCarriers(config: Config): PhoneCarrier {
   const http = config.verification.http;
   if (config.verification.provider === 'sandbox' || !http) {
-    const carriers = Object.fromEntries(['china-mobile', 'china-unicom', 'china-telecom', 'china-broadnet'].map((name) => [name, new SandboxCarrier(name)]));
+    const carriers = Object.fromEntries(
+      ['china-mobile', 'china-unicom', 'china-telecom', 'china-broadnet'].map((name) => [
+        name,
+        new SandboxCarrier(name),
+      ]),
+    );
     return new PhoneCheckRouter({ carriers, fallback: new SandboxCarrier('aggregator') });
   }
   return new PhoneCheckRouter({
     carriers: {},
-    fallback: new HttpPhoneCarrier({ name: 'http-phone', baseUrl: http.baseUrl, apiKey: http.apiKey, timeoutMs: http.timeoutMs, retries: http.retries }),
+    fallback: new HttpPhoneCarrier({
+      name: 'http-phone',
+      baseUrl: http.baseUrl,
+      apiKey: http.apiKey,
+      timeoutMs: http.timeoutMs,
+      retries: http.retries,
+    }),
   });
 }

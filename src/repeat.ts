@@ -4,7 +4,11 @@
  * next runs and resolves once a run in progress has finished, so nothing touches the database
  * after its owner closed it.
  */
-export function repeat(task: () => Promise<unknown>, intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
+export function repeat(
+  task: () => Promise<unknown>,
+  intervalMs: number,
+  onError: (err: unknown) => void,
+): () => Promise<void> {
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (running) return;

@@ -34,7 +34,11 @@ export interface AppendLoad {
   batch: number;
 }
 
-export async function measureAppends(db: Db, log: AuditLog, load: AppendLoad & { integrateInterval: number }): Promise<IntegratedAppendResult> {
+export async function measureAppends(
+  db: Db,
+  log: AuditLog,
+  load: AppendLoad & { integrateInterval: number },
+): Promise<IntegratedAppendResult> {
   await log.integrateAll();
   const sizeBefore = await log.size();
   const failures: unknown[] = [];
@@ -43,7 +47,9 @@ export async function measureAppends(db: Db, log: AuditLog, load: AppendLoad & {
   let measured: { latencies: number[]; elapsed: number };
   let integrated: number;
   try {
-    measured = await loopFor(load.seconds, load.writers, () => db.transaction((tx) => log.append(tx, ...Array.from({ length: load.batch }, () => benchEvent(next++)))));
+    measured = await loopFor(load.seconds, load.writers, () =>
+      db.transaction((tx) => log.append(tx, ...Array.from({ length: load.batch }, () => benchEvent(next++)))),
+    );
     integrated = (await log.size()) - sizeBefore;
   } finally {
     await stop();
@@ -54,7 +60,12 @@ export async function measureAppends(db: Db, log: AuditLog, load: AppendLoad & {
   await log.integrateAll();
   const drain_ms = round(performance.now() - drainStarted, 0);
   if ((await log.queued()) !== 0) throw new Error('the queue did not drain');
-  return { ...appendResult(load, measured.latencies, measured.elapsed), integrated_per_second: round(integrated / measured.elapsed, 0), backlog, drain_ms };
+  return {
+    ...appendResult(load, measured.latencies, measured.elapsed),
+    integrated_per_second: round(integrated / measured.elapsed, 0),
+    backlog,
+    drain_ms,
+  };
 }
 
 const PLAIN_TABLE = 'bench_plain_events';
@@ -91,12 +102,22 @@ function plainRow(i: number) {
     person_index: event.subjects?.person ?? null,
     client_id: event.subjects?.client ?? null,
     leaf,
-    leaf_hash: createHash('sha256').update(Buffer.from([0])).update(leaf).digest(),
+    leaf_hash: createHash('sha256')
+      .update(Buffer.from([0]))
+      .update(leaf)
+      .digest(),
   };
 }
 
 function appendResult(load: AppendLoad, latencies: number[], elapsed: number): AppendResult {
   const { p50_ms, p99_ms } = summarize(latencies);
   const events = latencies.length * load.batch;
-  return { writers: load.writers, events_per_tx: load.batch, events, per_second: round(events / elapsed, 0), p50_ms, p99_ms };
+  return {
+    writers: load.writers,
+    events_per_tx: load.batch,
+    events,
+    per_second: round(events / elapsed, 0),
+    p50_ms,
+    p99_ms,
+  };
 }

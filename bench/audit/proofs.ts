@@ -10,12 +10,19 @@ import { benchEvent, type Population } from './events.js';
 const FILL_BATCH = 1000;
 
 /** Appends events until the log has `target` leaves; returns events appended per second. */
-export async function fillLog(db: Db, log: AuditLog, target: number, population?: Population): Promise<{ appended: number; per_second: number }> {
+export async function fillLog(
+  db: Db,
+  log: AuditLog,
+  target: number,
+  population?: Population,
+): Promise<{ appended: number; per_second: number }> {
   const started = performance.now();
   const from = await log.size();
   for (let size = from, batch = 1; size < target; size += FILL_BATCH, batch += 1) {
     const count = Math.min(FILL_BATCH, target - size);
-    await db.transaction((tx) => log.append(tx, ...Array.from({ length: count }, (_, k) => benchEvent(size + k, population))));
+    await db.transaction((tx) =>
+      log.append(tx, ...Array.from({ length: count }, (_, k) => benchEvent(size + k, population))),
+    );
     await log.integrateAll();
     if (batch % 50 === 0) await vacuumQueue(db);
   }

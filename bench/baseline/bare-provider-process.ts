@@ -20,7 +20,15 @@ const issuer = `http://127.0.0.1:${port}`;
 const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
 
 const provider = new Provider(issuer, {
-  clients: [{ ...BARE_CLIENT, grant_types: ['client_credentials', 'refresh_token', 'authorization_code'], response_types: ['code'], redirect_uris: ['http://localhost:8080/callback'], scope: BARE_SCOPE }],
+  clients: [
+    {
+      ...BARE_CLIENT,
+      grant_types: ['client_credentials', 'refresh_token', 'authorization_code'],
+      response_types: ['code'],
+      redirect_uris: ['http://localhost:8080/callback'],
+      scope: BARE_SCOPE,
+    },
+  ],
   jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'bare' }] },
   scopes: BARE_SCOPE.split(' '),
   features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
@@ -35,7 +43,14 @@ if (count > 0) {
   const grantId = await grant.save();
   const tokens: string[] = [];
   for (let i = 0; i < count; i += 1) {
-    const token = new provider.RefreshToken({ client: client!, accountId: 'bare-person', grantId, scope: 'openid offline_access', gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) });
+    const token = new provider.RefreshToken({
+      client: client!,
+      accountId: 'bare-person',
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+      authTime: Math.floor(Date.now() / 1000),
+    });
     tokens.push(await token.save());
   }
   writeFileSync(process.env.TOKENS_FILE!, JSON.stringify(tokens));

@@ -39,12 +39,22 @@ export async function startBareProviders(processes: number, options: BareOptions
     await Promise.all(ports.map((port) => rm(tokensFile(port), { force: true })));
   };
   try {
-    await Promise.all(services.map((s, i) => waitUntilAnswering(`http://127.0.0.1:${ports[i]}/.well-known/openid-configuration`, s)));
+    await Promise.all(
+      services.map((s, i) => waitUntilAnswering(`http://127.0.0.1:${ports[i]}/.well-known/openid-configuration`, s)),
+    );
     const refresh = new Map<string, string[]>();
     for (const port of ports) {
-      refresh.set(`http://127.0.0.1:${port}`, options.refreshTokens ? (JSON.parse(await readFile(tokensFile(port), 'utf8')) as string[]) : []);
+      refresh.set(
+        `http://127.0.0.1:${port}`,
+        options.refreshTokens ? (JSON.parse(await readFile(tokensFile(port), 'utf8')) as string[]) : [],
+      );
     }
-    return { urls: ports.map((p) => `http://127.0.0.1:${p}`), refreshTokens: refresh, pids: services.map((s) => s.pid), stop };
+    return {
+      urls: ports.map((p) => `http://127.0.0.1:${p}`),
+      refreshTokens: refresh,
+      pids: services.map((s) => s.pid),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -56,7 +66,11 @@ function tokensFile(port: number): string {
 }
 
 /** Runs `work` against freshly started bare providers (one per server process of the layout). */
-export async function withBareProviders<T>(processes: number, work: (bare: BareProviders) => Promise<T>, options: BareOptions = {}): Promise<T> {
+export async function withBareProviders<T>(
+  processes: number,
+  work: (bare: BareProviders) => Promise<T>,
+  options: BareOptions = {},
+): Promise<T> {
   const bare = await startBareProviders(processes, options);
   try {
     return await work(bare);

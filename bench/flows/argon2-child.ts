@@ -16,5 +16,10 @@ serveChild<Argon2CeilingSpec, RateResult>(async (spec) => {
   const cpu = process.cpuUsage();
   const { latencies, elapsed } = await loopFor(spec.seconds, spec.concurrency, verify);
   const { user, system } = process.cpuUsage(cpu);
-  return { perSecond: Math.round((latencies.length / elapsed) * 10) / 10, errors: 0, ownCpuMsPerOperation: Math.round((user + system) / 1000 / latencies.length * 10) / 10, ...summarize(latencies) };
+  return {
+    perSecond: Math.round((latencies.length / elapsed) * 10) / 10,
+    errors: 0,
+    ownCpuMsPerOperation: Math.round(((user + system) / 1000 / latencies.length) * 10) / 10,
+    ...summarize(latencies),
+  };
 });

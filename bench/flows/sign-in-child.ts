@@ -12,7 +12,12 @@ serveChild<SignInLoadSpec, RateResult>(async (spec) => {
   let errors = 0;
   const flow = async (i: number) => {
     try {
-      await signInFlow(config, { base: spec.bases[i % spec.bases.length]!, person: spec.people[i % spec.people.length]!, scope: 'openid realname', level: 'result' });
+      await signInFlow(config, {
+        base: spec.bases[i % spec.bases.length]!,
+        person: spec.people[i % spec.people.length]!,
+        scope: 'openid realname',
+        level: 'result',
+      });
     } catch (err) {
       errors += 1;
       if (errorSamples.length < 3) errorSamples.push(String((err as Error).message).slice(0, 300));
@@ -27,7 +32,7 @@ serveChild<SignInLoadSpec, RateResult>(async (spec) => {
   return {
     perSecond: Math.round((ok / elapsed) * 10) / 10,
     errors,
-    ownCpuMsPerOperation: Math.round((user + system) / 1000 / latencies.length * 10) / 10,
+    ownCpuMsPerOperation: Math.round(((user + system) / 1000 / latencies.length) * 10) / 10,
     ...summarize(latencies),
     ...(errorSamples.length ? { errorSamples } : {}),
   };

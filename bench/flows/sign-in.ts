@@ -8,7 +8,9 @@ import { CALLBACK, PASSWORD, type Client, type Person } from '../setup/fixtures.
 
 /** The merchant's openid-client configuration from the platform's discovery document. */
 export function merchantConfiguration(issuer: string, merchant: Client): Promise<oidc.Configuration> {
-  return oidc.discovery(new URL(issuer), merchant.clientId, merchant.clientSecret, undefined, { execute: [oidc.allowInsecureRequests] });
+  return oidc.discovery(new URL(issuer), merchant.clientId, merchant.clientSecret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  });
 }
 
 export interface FlowRequest {
@@ -20,7 +22,10 @@ export interface FlowRequest {
 }
 
 /** Runs the flow; returns the token response. Throws with the page it got stuck on. */
-export async function signInFlow(config: oidc.Configuration, request: FlowRequest): Promise<oidc.TokenEndpointResponse> {
+export async function signInFlow(
+  config: oidc.Configuration,
+  request: FlowRequest,
+): Promise<oidc.TokenEndpointResponse> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
@@ -36,13 +41,21 @@ export async function signInFlow(config: oidc.Configuration, request: FlowReques
   let page = await agent.navigate(new URL(`${url.pathname}${url.search}`, request.base).toString());
   page = await post(agent, page, '/login', { login: request.person.login, password: PASSWORD });
   if (!atCallback(page)) {
-    page = await post(agent, page, '/confirm', { level: request.level, ...(request.level === 'dossier' ? { partial: request.person.partial } : {}) });
+    page = await post(agent, page, '/confirm', {
+      level: request.level,
+      ...(request.level === 'dossier' ? { partial: request.person.partial } : {}),
+    });
   }
   // Level 2's first consent shows the new credentials once, with a link on to the merchant.
   const onward = !atCallback(page) && /<a class="button" href="([^"]+)"/.exec(page.html)?.[1];
   if (onward) page = await agent.navigate(new URL(onward.replaceAll('&amp;', '&'), page.url).toString());
-  if (!atCallback(page)) throw new Error(`the flow stopped at ${page.url} (status ${page.status}): ${page.html.slice(0, 500)}`);
-  return oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  if (!atCallback(page))
+    throw new Error(`the flow stopped at ${page.url} (status ${page.status}): ${page.html.slice(0, 500)}`);
+  return oidc.authorizationCodeGrant(config, new URL(page.url), {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+    expectedNonce: nonce,
+  });
 }
 
 function atCallback(page: Page): boolean {

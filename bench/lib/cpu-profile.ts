@@ -88,7 +88,9 @@ export function summarizeProfile(file: string, top = 15, window?: Window): Profi
   for (const [id, us] of selfUs) {
     const { callFrame } = byId.get(id)!;
     if (callFrame.functionName === '(idle)') idle += us;
-    const where = callFrame.url ? `${callFrame.url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${callFrame.lineNumber + 1}` : '';
+    const where = callFrame.url
+      ? `${callFrame.url.replace(/^file:\/\/.*?\/(node_modules|src|bench)\//, '$1/')}:${callFrame.lineNumber + 1}`
+      : '';
     const key = `${callFrame.functionName || '(anonymous)'} ${where}`.trim();
     functions.set(key, (functions.get(key) ?? 0) + us);
     const owner = ownerOf(callFrame.url, callFrame.functionName);
@@ -101,7 +103,9 @@ export function summarizeProfile(file: string, top = 15, window?: Window): Profi
     for (let node: number | undefined = id; node !== undefined; node = parents.get(node)) {
       const { callFrame } = byId.get(node)!;
       if (!/\/src\//.test(callFrame.url)) continue;
-      seen.add(`${callFrame.functionName || '(anonymous)'} ${callFrame.url.replace(/^.*\/src\//, 'src/')}:${callFrame.lineNumber + 1}`);
+      seen.add(
+        `${callFrame.functionName || '(anonymous)'} ${callFrame.url.replace(/^.*\/src\//, 'src/')}:${callFrame.lineNumber + 1}`,
+      );
     }
     for (const key of seen) ours.set(key, (ours.get(key) ?? 0) + us);
   }
@@ -109,6 +113,17 @@ export function summarizeProfile(file: string, top = 15, window?: Window): Profi
     [...map]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
-      .map(([name, us]) => ({ name, self_ms: Math.round(us / 1000), self_percent: Math.round((us / total) * 1000) / 10 }));
-  return { file, total_ms: Math.round(total / 1000), idle_percent: Math.round((idle / total) * 1000) / 10, functions: ranked(functions), packages: ranked(packages), ours: ranked(ours) };
+      .map(([name, us]) => ({
+        name,
+        self_ms: Math.round(us / 1000),
+        self_percent: Math.round((us / total) * 1000) / 10,
+      }));
+  return {
+    file,
+    total_ms: Math.round(total / 1000),
+    idle_percent: Math.round((idle / total) * 1000) / 10,
+    functions: ranked(functions),
+    packages: ranked(packages),
+    ours: ranked(ours),
+  };
 }

@@ -59,7 +59,10 @@ export async function createBenchDatabase(engine: Engine, label: string): Promis
     dataDir: ':memory:',
     open: (poolMax = 10) => createDb({ databaseUrl, dataDir: ':memory:', poolMax }),
     postgres: {
-      backends: async () => (await adminQuery<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ?', [name])).map((r) => r.pid),
+      backends: async () =>
+        (await adminQuery<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ?', [name])).map(
+          (r) => r.pid,
+        ),
       sessions: (work) => sampleSessions(name, work),
     },
     drop: async () => {
@@ -84,7 +87,9 @@ export async function engineVersion(engine: Engine): Promise<string> {
     const [row] = await adminQuery<{ server_version: string }>('SHOW server_version');
     return `PostgreSQL ${row!.server_version}`;
   }
-  const pkg = JSON.parse(await readFile('node_modules/@electric-sql/pglite/package.json', 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile('node_modules/@electric-sql/pglite/package.json', 'utf8')) as {
+    version: string;
+  };
   const db = createDb({ dataDir: ':memory:' });
   try {
     const { rows } = await db.raw('SHOW server_version');
@@ -94,7 +99,10 @@ export async function engineVersion(engine: Engine): Promise<string> {
   }
 }
 
-async function sampleSessions<T>(name: string, work: () => Promise<T>): Promise<{ result: T; sessions: SessionProfile }> {
+async function sampleSessions<T>(
+  name: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; sessions: SessionProfile }> {
   const admin = knexFactory({ client: 'pg', connection: ADMIN_URL, pool: { min: 1, max: 1 } });
   const counts = new Map<string, number>();
   let samples = 0;
@@ -106,14 +114,22 @@ async function sampleSessions<T>(name: string, work: () => Promise<T>): Promise<
          FROM pg_stat_activity WHERE datname = ? AND state <> 'idle' AND pid <> pg_backend_pid() GROUP BY 1`,
         [name],
       );
-      for (const { what, n } of rows as Array<{ what: string; n: number }>) counts.set(what, (counts.get(what) ?? 0) + n);
+      for (const { what, n } of rows as Array<{ what: string; n: number }>)
+        counts.set(what, (counts.get(what) ?? 0) + n);
       samples += 1;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   })();
   try {
     const result = await work();
-    return { result, sessions: Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => [what, Math.round((n / Math.max(1, samples)) * 100) / 100])) };
+    return {
+      result,
+      sessions: Object.fromEntries(
+        [...counts]
+          .sort((a, b) => b[1] - a[1])
+          .map(([what, n]) => [what, Math.round((n / Math.max(1, samples)) * 100) / 100]),
+      ),
+    };
   } finally {
     running = false;
     await sampler;

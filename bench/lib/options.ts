@@ -57,7 +57,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     process.exit(0);
   }
   const engines: Engine[] = values.engine === 'both' ? ['pglite', 'postgres'] : [values.engine as Engine];
-  if (!engines.every((e) => e === 'pglite' || e === 'postgres')) fail(`--engine: expected pglite, postgres or both, got ${values.engine}`);
+  if (!engines.every((e) => e === 'pglite' || e === 'postgres'))
+    fail(`--engine: expected pglite, postgres or both, got ${values.engine}`);
   const scenarios = new Set((values.only?.split(',') ?? SCENARIOS).map((s) => s.trim()) as ScenarioName[]);
   for (const s of scenarios) if (!SCENARIOS.includes(s)) fail(`--only: unknown scenario ${s}`);
 

@@ -55,7 +55,8 @@ export function cpuMeter(pids: () => Promise<number[]>) {
     },
     stop: async () => {
       let used = 0;
-      for (const [pid, seconds] of cpuByPid([...new Set([...before.keys(), ...(await pids())])])) used += seconds - (before.get(pid) ?? 0);
+      for (const [pid, seconds] of cpuByPid([...new Set([...before.keys(), ...(await pids())])]))
+        used += seconds - (before.get(pid) ?? 0);
       return used;
     },
   };
@@ -77,7 +78,11 @@ export interface Usage {
  * Runs `work` while sampling the resident set of each of `pids` every 200 ms and counting their
  * CPU time, and that of the database backends `backends` lists.
  */
-export async function whileSampling<T>(pids: number[], work: () => Promise<T>, backends?: () => Promise<number[]>): Promise<{ result: T; usage: Usage }> {
+export async function whileSampling<T>(
+  pids: number[],
+  work: () => Promise<T>,
+  backends?: () => Promise<number[]>,
+): Promise<{ result: T; usage: Usage }> {
   let max = largestRss(pids);
   const timer = setInterval(() => {
     max = Math.max(max, largestRss(pids));

@@ -28,13 +28,21 @@ function reapOnExit(): void {
 }
 
 /** Starts `node [nodeArgs] <entry>` (through tsx for a .ts entry) with exactly `env` (plus PATH and HOME), in `cwd`. */
-export function startService(entry: string, env: Record<string, string>, options: { nodeArgs?: string[]; cwd?: string } = {}): Service {
+export function startService(
+  entry: string,
+  env: Record<string, string>,
+  options: { nodeArgs?: string[]; cwd?: string } = {},
+): Service {
   // TypeScript entries run through tsx; the platform itself runs compiled, as in production.
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry], {
-    cwd: options.cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), entry],
+    {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   reapOnExit();
   running.add(child);
   child.once('exit', () => running.delete(child));
@@ -63,7 +71,8 @@ export function startService(entry: string, env: Record<string, string>, options
 export async function waitUntilAnswering(url: string, service: Service, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (service.child.exitCode !== null) throw new Error(`${url}: the process exited (${service.child.exitCode}):\n${service.output()}`);
+    if (service.child.exitCode !== null)
+      throw new Error(`${url}: the process exited (${service.child.exitCode}):\n${service.output()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (response.ok) return;
@@ -80,7 +89,10 @@ export async function waitUntilAnswering(url: string, service: Service, timeoutM
  * sending one of output) in its own process and returns its output.
  */
 export async function runChild<In, Out>(moduleUrl: URL, input: In): Promise<Out> {
-  const child = fork(fileURLToPath(moduleUrl), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(moduleUrl), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const answer = new Promise<Out>((resolve, reject) => {
     child.once('message', (message) => {
       const { error, result } = message as { error?: string; result?: Out };

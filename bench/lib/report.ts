@@ -64,7 +64,9 @@ export class Report {
 
   print(): void {
     const m = this.machine;
-    console.log(`\n${this.engine} — ${m.database}; ${m.cores} cores ${m.cpu}, ${m.memory_gib} GiB, Node ${m.node}, ${m.git_commit.slice(0, 10)}${m.git_dirty ? ' (uncommitted changes)' : ''}${this.options.quick ? '; QUICK RUN (short, small, noisy)' : ''}`);
+    console.log(
+      `\n${this.engine} — ${m.database}; ${m.cores} cores ${m.cpu}, ${m.memory_gib} GiB, Node ${m.node}, ${m.git_commit.slice(0, 10)}${m.git_dirty ? ' (uncommitted changes)' : ''}${this.options.quick ? '; QUICK RUN (short, small, noisy)' : ''}`,
+    );
     const columns: Array<[keyof Row, string]> = [
       ['scenario', 'scenario'],
       ['setting', 'setting'],
@@ -73,8 +75,14 @@ export class Report {
       ['target', 'target'],
       ['verdict', ''],
     ];
-    const widths = columns.map(([key, title]) => Math.max(title.length, ...this.rows.map((r) => String(r[key] ?? '').length)));
-    const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd();
+    const widths = columns.map(([key, title]) =>
+      Math.max(title.length, ...this.rows.map((r) => String(r[key] ?? '').length)),
+    );
+    const line = (cells: string[]) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join(' | ')
+        .trimEnd();
     console.log(line(columns.map(([, title]) => title)));
     console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
     for (const row of this.rows) console.log(line(columns.map(([key]) => String(row[key] ?? ''))));

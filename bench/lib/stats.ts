@@ -14,7 +14,12 @@ export interface LatencySummary {
 /** Latencies (ms, any order) as count, p50, p99 and max, rounded to 0.01 ms. */
 export function summarize(latencies: number[]): LatencySummary {
   const sorted = [...latencies].sort((a, b) => a - b);
-  return { count: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), max_ms: round(sorted.at(-1) ?? NaN) };
+  return {
+    count: sorted.length,
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(sorted.at(-1) ?? NaN),
+  };
 }
 
 export function round(value: number, digits = 2): number {
@@ -23,7 +28,11 @@ export function round(value: number, digits = 2): number {
 }
 
 /** Calls `work` for `seconds` from each of `concurrency` loops; returns per-call latencies (ms) and the elapsed seconds. */
-export async function loopFor(seconds: number, concurrency: number, work: (i: number) => Promise<unknown>): Promise<{ latencies: number[]; elapsed: number }> {
+export async function loopFor(
+  seconds: number,
+  concurrency: number,
+  work: (i: number) => Promise<unknown>,
+): Promise<{ latencies: number[]; elapsed: number }> {
   const latencies: number[] = [];
   const until = Date.now() + seconds * 1000;
   let n = 0;

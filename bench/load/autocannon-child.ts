@@ -8,7 +8,8 @@ serveChild<LoadSpec, LoadResult>(async (spec) => {
   const results = await Promise.all(spec.targets.map((target) => runTarget(spec, target)));
   const statusCodes: Record<string, number> = {};
   for (const { result } of results) {
-    for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = (statusCodes[code] ?? 0) + (stats.count ?? 0);
+    for (const [code, stats] of Object.entries(result.statusCodeStats ?? {}))
+      statusCodes[code] = (statusCodes[code] ?? 0) + (stats.count ?? 0);
   }
   const seconds = Math.max(...results.map(({ result }) => result.duration));
   const ok = sum(results.map(({ result }) => result['2xx']));
@@ -38,12 +39,18 @@ async function runTarget(spec: LoadSpec, target: LoadTarget): Promise<{ result: 
     : undefined;
   const setupRequest = variants.length
     ? (request: autocannon.Request) => {
-        const followed: RequestVariant | undefined = handedOver && spec.follow ? { body: spec.follow.template.replace('{}', handedOver) } : undefined;
+        const followed: RequestVariant | undefined =
+          handedOver && spec.follow ? { body: spec.follow.template.replace('{}', handedOver) } : undefined;
         handedOver = undefined;
         // Chain starts are single-use: never wrap around to one already spent (autocannon's warm-up
         // is a run of its own connections, which spend the first ones).
-        const variant = followed ?? variants[spec.follow ? Math.min(next++, variants.length - 1) : next++ % variants.length]!;
-        return { ...request, ...(variant.body !== undefined ? { body: variant.body } : {}), headers: { ...request.headers, ...variant.headers } };
+        const variant =
+          followed ?? variants[spec.follow ? Math.min(next++, variants.length - 1) : next++ % variants.length]!;
+        return {
+          ...request,
+          ...(variant.body !== undefined ? { body: variant.body } : {}),
+          headers: { ...request.headers, ...variant.headers },
+        };
       }
     : undefined;
   const options = {
@@ -52,7 +59,16 @@ async function runTarget(spec: LoadSpec, target: LoadTarget): Promise<{ result: 
     duration: spec.seconds,
     warmup: spec.warmup > 0 ? { connections: spec.connections, duration: spec.warmup } : undefined,
     timeout: 30,
-    requests: [{ method: spec.method, path: spec.path, headers: spec.headers, body: spec.body, ...(setupRequest ? { setupRequest } : {}), ...(onResponse ? { onResponse } : {}) }],
+    requests: [
+      {
+        method: spec.method,
+        path: spec.path,
+        headers: spec.headers,
+        body: spec.body,
+        ...(setupRequest ? { setupRequest } : {}),
+        ...(onResponse ? { onResponse } : {}),
+      },
+    ],
   } as autocannon.Options;
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     autocannon(options, (err, res) => (err ? reject(err) : resolve(res)));

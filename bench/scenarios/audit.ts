@@ -14,8 +14,12 @@ import { watchingSessions } from './context.js';
 export async function measureAudit(database: BenchDatabase, options: BenchOptions, report: Report): Promise<void> {
   await withPlatform(database, async ({ db, log, keys, config }) => {
     const load = { writers: options.writers, seconds: options.appendSeconds, batch: 1 };
-    const { result: appends } = await watchingSessions(database, report, 'audit appends', () => measureAppends(db, log, { ...load, integrateInterval: config.audit.integrateInterval }));
-    const { result: plain } = await watchingSessions(database, report, 'plain INSERTs', () => measurePlainInserts(db, load));
+    const { result: appends } = await watchingSessions(database, report, 'audit appends', () =>
+      measureAppends(db, log, { ...load, integrateInterval: config.audit.integrateInterval }),
+    );
+    const { result: plain } = await watchingSessions(database, report, 'plain INSERTs', () =>
+      measurePlainInserts(db, load),
+    );
     report.record('audit/appends', { appends, plain_inserts: plain });
     const postgres = database.engine === 'postgres';
     report.add({

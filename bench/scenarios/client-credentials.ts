@@ -13,14 +13,34 @@ export async function measureClientCredentials(scenario: ServerScenario): Promis
   const { options, server, fixtures, report } = scenario;
   const { processes } = server.layout;
   const platform = await sampled(scenario, 'client_credentials', () =>
-    tokenLoad(options, fixtures.merchant, server.urls.map((url) => ({ url })), processes, { body: BODY }),
+    tokenLoad(
+      options,
+      fixtures.merchant,
+      server.urls.map((url) => ({ url })),
+      processes,
+      { body: BODY },
+    ),
   );
   const { result: bare, usage: bareUsage } = await withBareProviders(processes, (b) =>
-    whileSampling(b.pids, () => tokenLoad(options, { clientId: BARE_CLIENT.client_id, clientSecret: BARE_CLIENT.client_secret }, b.urls.map((url) => ({ url })), processes, { body: BODY })),
+    whileSampling(b.pids, () =>
+      tokenLoad(
+        options,
+        { clientId: BARE_CLIENT.client_id, clientSecret: BARE_CLIENT.client_secret },
+        b.urls.map((url) => ({ url })),
+        processes,
+        { body: BODY },
+      ),
+    ),
   );
   const perCore = platform.perSecond / processes;
   const share = platform.perSecond / bare.perSecond;
-  report.record(`client_credentials/${server.layout.name}`, { platform, bare, bare_usage: bareUsage, per_core: Math.round(perCore), share_of_bare: share });
+  report.record(`client_credentials/${server.layout.name}`, {
+    platform,
+    bare,
+    bare_usage: bareUsage,
+    per_core: Math.round(perCore),
+    share_of_bare: share,
+  });
   report.add({
     scenario: 'client_credentials',
     setting: server.layout.name,

@@ -28,25 +28,47 @@ export async function sampled<T>(scenario: ServerScenario, name: string, work: (
   const fromUs = monotonicMicros();
   const { database, server } = scenario;
   const backends = database.postgres && (() => database.postgres!.backends());
-  const { result, sessions } = await watchingSessions(database, scenario.report, `${name} (${server.layout.name})`, () => whileSampling(server.pids, work, backends));
+  const { result, sessions } = await watchingSessions(
+    database,
+    scenario.report,
+    `${name} (${server.layout.name})`,
+    () => whileSampling(server.pids, work, backends),
+  );
   scenario.windows[name] = { fromUs, toUs: monotonicMicros() };
   scenario.usage[name] = { ...result.usage, ...(sessions ? { sessions } : {}) };
   return result.result;
 }
 
 /** Runs `work`; on PostgreSQL, notes what the database's sessions waited for meanwhile. */
-export async function watchingSessions<T>(database: BenchDatabase, report: Report, name: string, work: () => Promise<T>): Promise<{ result: T; sessions?: SessionProfile }> {
+export async function watchingSessions<T>(
+  database: BenchDatabase,
+  report: Report,
+  name: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; sessions?: SessionProfile }> {
   if (!database.postgres) return { result: await work() };
   const { result, sessions } = await database.postgres.sessions(work);
   const entries = Object.entries(sessions);
-  report.note(`${name}: PostgreSQL sessions, average active by wait: ${entries.length ? entries.slice(0, 5).map(([what, n]) => `${what} ${n}`).join(', ') : 'none'}`);
+  report.note(
+    `${name}: PostgreSQL sessions, average active by wait: ${
+      entries.length
+        ? entries
+            .slice(0, 5)
+            .map(([what, n]) => `${what} ${n}`)
+            .join(', ')
+        : 'none'
+    }`,
+  );
   return { result, sessions };
 }
 
 /** CPU time per request (ms) of the server, and of PostgreSQL, under a load at `perSecond`. */
 export function serverCpu(usage: Usage | undefined, perSecond: number, per = 'req'): string {
   if (!usage) return '';
-  const db = usage.dbCpuSeconds === undefined ? '' : ` + PostgreSQL ${fmt(cpuMsPerRequest(usage, perSecond, usage.dbCpuSeconds))}`;
+  const db =
+    usage.dbCpuSeconds === undefined
+      ? ''
+      : ` + PostgreSQL ${fmt(cpuMsPerRequest(usage, perSecond, usage.dbCpuSeconds))}`;
   return `CPU ${fmt(cpuMsPerRequest(usage, perSecond))}${db} ms/${per}`;
 }
 
@@ -63,11 +85,19 @@ export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 /** RFC 6749 §2.3.1: client_secret_basic (each part form-urlencoded first). */
 export function basicAuth(client: Client): Record<string, string> {
   const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
-  return { authorization: `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString('base64')}` };
+  return {
+    authorization: `Basic ${Buffer.from(`${encode(client.clientId)}:${encode(client.clientSecret)}`).toString('base64')}`,
+  };
 }
 
 /** Token endpoint load from `client` against `targets` (one per port). */
-export function tokenLoad(options: BenchOptions, client: Client, targets: LoadTarget[], processes: number, extra: Partial<LoadSpec> = {}): Promise<LoadResult> {
+export function tokenLoad(
+  options: BenchOptions,
+  client: Client,
+  targets: LoadTarget[],
+  processes: number,
+  extra: Partial<LoadSpec> = {},
+): Promise<LoadResult> {
   return runHttpLoad({
     targets,
     method: 'POST',

@@ -9,10 +9,18 @@ import type { RunningServer } from '../server/platform.js';
 export function reportMemory(report: Report, server: RunningServer, usage: Record<string, Usage>): void {
   const setting = server.layout.name;
   const rssUnderLoad = Object.fromEntries(Object.entries(usage).map(([load, u]) => [load, u.maxRssMib]));
-  report.record(`memory/${setting}`, { idle_rss_mib: server.idleRssMib, idle_heap: server.idleHeap, max_rss_mib_by_load: rssUnderLoad, usage_by_load: usage });
+  report.record(`memory/${setting}`, {
+    idle_rss_mib: server.idleRssMib,
+    idle_heap: server.idleHeap,
+    max_rss_mib_by_load: rssUnderLoad,
+    usage_by_load: usage,
+  });
   const heap = server.idleHeap;
   // A cluster's /metrics sums its workers: only a single process's account explains its RSS.
-  const made = heap && server.layout.processes === 1 ? `: V8 heap ${heap.heap_used_mib} used of ${heap.heap_total_mib} MiB, external ${heap.external_mib} MiB` : '';
+  const made =
+    heap && server.layout.processes === 1
+      ? `: V8 heap ${heap.heap_used_mib} used of ${heap.heap_total_mib} MiB, external ${heap.external_mib} MiB`
+      : '';
   report.add({
     scenario: 'memory, idle',
     setting,

@@ -24,7 +24,14 @@ const QUESTIONS = 200;
 
 type Kind = 'person' | 'merchant';
 
-export async function measureNotary(database: BenchDatabase, notary: Client, options: BenchOptions, report: Report, layout: Layout, serverOptions: ServerOptions): Promise<void> {
+export async function measureNotary(
+  database: BenchDatabase,
+  notary: Client,
+  options: BenchOptions,
+  report: Report,
+  layout: Layout,
+  serverOptions: ServerOptions,
+): Promise<void> {
   const leaves = Math.max(...options.leaves);
   const population = await withPlatform(database, async ({ db, log, keys }) => {
     const people = await logPopulation(keys, leaves);
@@ -34,7 +41,8 @@ export async function measureNotary(database: BenchDatabase, notary: Client, opt
   const server = await startPlatformServer(database, layout, serverOptions);
   try {
     const token = await notaryToken(server.issuer, notary);
-    for (const kind of ['person', 'merchant'] as const) await measureSearch({ kind, token, population, leaves, database, server, options, report });
+    for (const kind of ['person', 'merchant'] as const)
+      await measureSearch({ kind, token, population, leaves, database, server, options, report });
   } finally {
     await server.stop();
   }
@@ -52,7 +60,16 @@ interface Search {
   report: Report;
 }
 
-async function measureSearch({ kind, token, population, leaves, database, server, options, report }: Search): Promise<void> {
+async function measureSearch({
+  kind,
+  token,
+  population,
+  leaves,
+  database,
+  server,
+  options,
+  report,
+}: Search): Promise<void> {
   const variants = questions(kind, population);
   const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
   const found = await eventsFound(server.urls[0]!, headers, variants[0]!.body!);
@@ -67,7 +84,9 @@ async function measureSearch({ kind, token, population, leaves, database, server
       warmup: options.warmup,
     });
   const backends = database.postgres && (() => database.postgres!.backends());
-  const { result: measured } = await watchingSessions(database, report, `notary search by ${kind}`, () => whileSampling(server.pids, load, backends));
+  const { result: measured } = await watchingSessions(database, report, `notary search by ${kind}`, () =>
+    whileSampling(server.pids, load, backends),
+  );
   const { result, usage } = measured;
   report.record(`notary/${kind}`, { ...result, usage, events_in_first_answer: found, log_leaves: leaves });
   const atTarget = leaves >= 1_000_000;
@@ -83,13 +102,20 @@ async function measureSearch({ kind, token, population, leaves, database, server
 function questions(kind: Kind, population: LogPopulation): RequestVariant[] {
   return Array.from({ length: QUESTIONS }, (_, i) => {
     const k = Math.floor((i * 7919) % (kind === 'person' ? population.numbers.length : population.merchants));
-    const query = kind === 'person' ? { person: { document_type: 'cn_resident_id', document_number: population.numbers[k] } } : { merchant: benchMerchant(k) };
+    const query =
+      kind === 'person'
+        ? { person: { document_type: 'cn_resident_id', document_number: population.numbers[k] } }
+        : { merchant: benchMerchant(k) };
     return { body: JSON.stringify(query) };
   });
 }
 
 async function notaryToken(issuer: string, notary: Client): Promise<string> {
-  const response = await fetch(`${issuer}/token`, { method: 'POST', headers: { ...FORM, ...basicAuth(notary) }, body: 'grant_type=client_credentials&scope=audit%3Aread' });
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { ...FORM, ...basicAuth(notary) },
+    body: 'grant_type=client_credentials&scope=audit%3Aread',
+  });
   if (!response.ok) throw new Error(`notary token: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { access_token: string }).access_token;
 }
@@ -113,7 +139,10 @@ async function explainSearches(db: Db, log: AuditLog, population: LogPopulation)
       db.off('query', capture);
     }
     // The event carries the driver's SQL ($1, $2, … in order); knex.raw takes `?` placeholders.
-    const { rows } = await db.raw(`EXPLAIN (ANALYZE, BUFFERS) ${query!.sql.replace(/\$\d+/g, '?')}`, query!.bindings as never);
+    const { rows } = await db.raw(
+      `EXPLAIN (ANALYZE, BUFFERS) ${query!.sql.replace(/\$\d+/g, '?')}`,
+      query!.bindings as never,
+    );
     return (rows as Array<{ 'QUERY PLAN': string }>).map((r) => r['QUERY PLAN']);
   };
   return { person: await plan({ person: population.persons[1] }), merchant: await plan({ client: benchMerchant(1) }) };

@@ -3,7 +3,16 @@ import type { RequestVariant } from '../load/http-load.js';
 import { cpuMsPerRequest, whileSampling } from '../lib/proc.js';
 import { fmt, verdict } from '../lib/report.js';
 import { TARGETS } from '../lib/targets.js';
-import { basicAuth, connectionsPerTarget, describeLoad, FORM, sampled, serverCpu, tokenLoad, type ServerScenario } from './context.js';
+import {
+  basicAuth,
+  connectionsPerTarget,
+  describeLoad,
+  FORM,
+  sampled,
+  serverCpu,
+  tokenLoad,
+  type ServerScenario,
+} from './context.js';
 
 // Scenario 2: refresh-token grants at level 2. A rotated refresh token is single-use, so each
 // connection follows its chain: every request sends the token the previous response handed over,
@@ -29,15 +38,32 @@ export async function measureRefresh(scenario: ServerScenario): Promise<void> {
   const rotates = await rotatesRefreshTokens(server.urls[0]!, fixtures, probe!);
   const hands = deal(pool.slice(0, refreshChainStarts(options.connections, processes)), server.urls.length);
   const targets = server.urls.map((url, i) => ({ url, variants: hands[i]!.map(refreshBody) }));
-  const platform = await sampled(scenario, 'refresh', () => tokenLoad(options, fixtures.merchant, targets, processes, { follow: FOLLOW }));
+  const platform = await sampled(scenario, 'refresh', () =>
+    tokenLoad(options, fixtures.merchant, targets, processes, { follow: FOLLOW }),
+  );
   const bareClient = { clientId: BARE_CLIENT.client_id, clientSecret: BARE_CLIENT.client_secret };
   const { result: bare, usage: bareUsage } = await withBareProviders(
     processes,
-    (b) => whileSampling(b.pids, () => tokenLoad(options, bareClient, b.urls.map((url) => ({ url, variants: b.refreshTokens.get(url)!.map(refreshBody) })), processes, { follow: FOLLOW })),
+    (b) =>
+      whileSampling(b.pids, () =>
+        tokenLoad(
+          options,
+          bareClient,
+          b.urls.map((url) => ({ url, variants: b.refreshTokens.get(url)!.map(refreshBody) })),
+          processes,
+          { follow: FOLLOW },
+        ),
+      ),
     { refreshTokens: refreshChainStarts(connectionsPerTarget(options, processes, processes), 1), rotate: rotates },
   );
   const perCore = platform.perSecond / processes;
-  report.record(`refresh/${server.layout.name}`, { platform, bare, bare_usage: bareUsage, per_core: Math.round(perCore), rotated: rotates });
+  report.record(`refresh/${server.layout.name}`, {
+    platform,
+    bare,
+    bare_usage: bareUsage,
+    per_core: Math.round(perCore),
+    rotated: rotates,
+  });
   report.add({
     scenario: 'refresh_token',
     setting: server.layout.name,
@@ -49,8 +75,16 @@ export async function measureRefresh(scenario: ServerScenario): Promise<void> {
 }
 
 /** Whether the platform rotates refresh tokens: one refresh, and is the token handed back new? */
-async function rotatesRefreshTokens(base: string, fixtures: ServerScenario['fixtures'], token: string): Promise<boolean> {
-  const response = await fetch(`${base}/token`, { method: 'POST', headers: { ...FORM, ...basicAuth(fixtures.merchant) }, body: refreshBody(token).body });
+async function rotatesRefreshTokens(
+  base: string,
+  fixtures: ServerScenario['fixtures'],
+  token: string,
+): Promise<boolean> {
+  const response = await fetch(`${base}/token`, {
+    method: 'POST',
+    headers: { ...FORM, ...basicAuth(fixtures.merchant) },
+    body: refreshBody(token).body,
+  });
   if (!response.ok) throw new Error(`refresh probe: ${response.status} ${await response.text()}`);
   return ((await response.json()) as { refresh_token?: string }).refresh_token !== token;
 }

@@ -22,10 +22,21 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
       warmup: options.warmup,
     }),
   );
-  const ceiling = await runArgon2Ceiling({ params, concurrency: options.browsers, seconds: options.seconds, warmup: options.warmup });
+  const ceiling = await runArgon2Ceiling({
+    params,
+    concurrency: options.browsers,
+    seconds: options.seconds,
+    warmup: options.warmup,
+  });
   const share = flows.perSecond / ceiling.perSecond;
-  report.record(`sign_in/${server.layout.name}`, { flows, argon2: ceiling, argon2_params: params, share_of_argon2: share });
-  if (flows.errors) report.warn(`sign-in (${server.layout.name}): ${flows.errors} flows failed, e.g. ${flows.errorSamples?.[0]}`);
+  report.record(`sign_in/${server.layout.name}`, {
+    flows,
+    argon2: ceiling,
+    argon2_params: params,
+    share_of_argon2: share,
+  });
+  if (flows.errors)
+    report.warn(`sign-in (${server.layout.name}): ${flows.errors} flows failed, e.g. ${flows.errorSamples?.[0]}`);
   report.add({
     scenario: 'sign-in flow',
     setting: `${server.layout.name}, ${options.browsers} browsers`,

@@ -24,7 +24,10 @@ export async function measureUserinfo(scenario: ServerScenario): Promise<void> {
     }
     const result = await sampled(scenario, `userinfo ${level}`, () =>
       runHttpLoad({
-        targets: server.urls.map((url) => ({ url, variants: tokens.map((token) => ({ headers: { authorization: `Bearer ${token}` } })) })),
+        targets: server.urls.map((url) => ({
+          url,
+          variants: tokens.map((token) => ({ headers: { authorization: `Bearer ${token}` } })),
+        })),
         method: 'GET',
         path: '/me',
         connections: connectionsPerTarget(options, server.layout.processes, server.urls.length),
@@ -34,6 +37,10 @@ export async function measureUserinfo(scenario: ServerScenario): Promise<void> {
     );
     report.record(`userinfo/${level}/${server.layout.name}`, result);
     const perCore = Math.round(result.perSecond / server.layout.processes).toLocaleString('en-US');
-    report.add({ scenario: `userinfo ${scope.replace('openid ', '')}`, setting: server.layout.name, result: `${describeLoad(result)}; ${perCore}/core; ${serverCpu(scenario.usage[`userinfo ${level}`], result.perSecond)}` });
+    report.add({
+      scenario: `userinfo ${scope.replace('openid ', '')}`,
+      setting: server.layout.name,
+      result: `${describeLoad(result)}; ${perCore}/core; ${serverCpu(scenario.usage[`userinfo ${level}`], result.perSecond)}`,
+    });
   }
 }

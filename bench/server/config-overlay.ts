@@ -75,7 +75,10 @@ function merge(base: Settings, over: Settings): Settings {
   const out = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const prev = out[key];
-    out[key] = value && typeof value === 'object' && prev && typeof prev === 'object' ? merge(prev as Settings, value as Settings) : value;
+    out[key] =
+      value && typeof value === 'object' && prev && typeof prev === 'object'
+        ? merge(prev as Settings, value as Settings)
+        : value;
   }
   return out;
 }

@@ -40,7 +40,9 @@ export interface RunningServer {
 export async function layoutsFor(engine: BenchDatabase['engine']): Promise<Layout[]> {
   const one: Layout = { name: '1 process', processes: 1, mode: 'single' };
   if (engine === 'pglite') return [one];
-  const two: Layout = (await hasOption('cluster.workers')) ? { name: 'cluster, 2 workers', processes: 2, mode: 'cluster' } : { name: '2 processes, 2 ports', processes: 2, mode: 'ports' };
+  const two: Layout = (await hasOption('cluster.workers'))
+    ? { name: 'cluster, 2 workers', processes: 2, mode: 'cluster' }
+    : { name: '2 processes, 2 ports', processes: 2, mode: 'ports' };
   return [two, one];
 }
 
@@ -65,10 +67,16 @@ function serveFlags(): string[] {
  * keeps every module's source and source map: 190 MiB idle against 117 compiled, measured).
  */
 export function buildPlatform(): void {
-  execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
 }
 
-export async function startPlatformServer(database: BenchDatabase, layout: Layout, options: ServerOptions = {}): Promise<RunningServer> {
+export async function startPlatformServer(
+  database: BenchDatabase,
+  layout: Layout,
+  options: ServerOptions = {},
+): Promise<RunningServer> {
   const ports = await Promise.all(Array.from({ length: layout.mode === 'ports' ? layout.processes : 1 }, freePort));
   const issuer = `http://127.0.0.1:${ports[0]}`;
   let settings = await generousLimits();
@@ -83,18 +91,31 @@ export async function startPlatformServer(database: BenchDatabase, layout: Layou
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir }),
   };
   const nodeArgs = [...serveFlags(), ...(options.profileDir ? profileArgs(options.profileDir) : [])];
-  const services: Service[] = ports.map((port) => startService(MAIN, { ...env, PORT: String(port) }, { nodeArgs, cwd: root.dir }));
+  const services: Service[] = ports.map((port) =>
+    startService(MAIN, { ...env, PORT: String(port) }, { nodeArgs, cwd: root.dir }),
+  );
   const stop = async () => {
     await Promise.all(services.map((s) => s.stop()));
     await root.remove();
   };
   try {
-    await Promise.all(services.map((s, i) => waitUntilAnswering(`http://127.0.0.1:${ports[i]}/.well-known/openid-configuration`, s)));
-    const pids = layout.mode === 'cluster' ? await workersOf(services[0]!, layout.processes) : services.map((s) => s.pid);
+    await Promise.all(
+      services.map((s, i) => waitUntilAnswering(`http://127.0.0.1:${ports[i]}/.well-known/openid-configuration`, s)),
+    );
+    const pids =
+      layout.mode === 'cluster' ? await workersOf(services[0]!, layout.processes) : services.map((s) => s.pid);
     // Settle (first requests compile templates and routes), then read the idle resident set.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    return { layout, urls, issuer, pids, idleRssMib: Math.round(largestRss(pids)), idleHeap: await heapReport(urls[0]!), stop };
+    return {
+      layout,
+      urls,
+      issuer,
+      pids,
+      idleRssMib: Math.round(largestRss(pids)),
+      idleHeap: await heapReport(urls[0]!),
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -112,7 +133,8 @@ async function workersOf(primary: Service, count: number): Promise<number[]> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   const workers = childrenOf(primary.pid);
-  if (workers.length < count) throw new Error(`the cluster started ${workers.length} of ${count} workers:\n${primary.output()}`);
+  if (workers.length < count)
+    throw new Error(`the cluster started ${workers.length} of ${count} workers:\n${primary.output()}`);
   return workers;
 }
 

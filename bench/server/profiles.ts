@@ -9,7 +9,12 @@ import type { RunningServer } from './platform.js';
 
 const TOP = 12;
 
-export function reportProfiles(report: Report, server: RunningServer, dir: string, windows: Record<string, Window>): void {
+export function reportProfiles(
+  report: Report,
+  server: RunningServer,
+  dir: string,
+  windows: Record<string, Window>,
+): void {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
   for (const pid of server.pids) {
     const file = files.find((f) => f.includes(`.${pid}.`));
@@ -21,9 +26,17 @@ export function reportProfiles(report: Report, server: RunningServer, dir: strin
       const summary = summarizeProfile(join(dir, file), TOP, window);
       report.record(`profile/${server.layout.name}/${load}/${pid}`, summary);
       const busy = (100 - summary.idle_percent).toFixed(0);
-      console.log(`    profile ${load}, pid ${pid} (${busy}% busy): ${summary.packages.filter((p) => p.name !== '(idle)').slice(0, 6).map((p) => `${p.name} ${p.self_percent}%`).join(', ')}`);
-      for (const f of summary.functions.filter((f) => f.name !== '(idle)').slice(0, 6)) console.log(`      ${String(f.self_percent).padStart(5)}% self ${f.name}`);
-      for (const f of summary.ours.slice(0, 8)) console.log(`      ${String(f.self_percent).padStart(5)}% incl ${f.name}`);
+      console.log(
+        `    profile ${load}, pid ${pid} (${busy}% busy): ${summary.packages
+          .filter((p) => p.name !== '(idle)')
+          .slice(0, 6)
+          .map((p) => `${p.name} ${p.self_percent}%`)
+          .join(', ')}`,
+      );
+      for (const f of summary.functions.filter((f) => f.name !== '(idle)').slice(0, 6))
+        console.log(`      ${String(f.self_percent).padStart(5)}% self ${f.name}`);
+      for (const f of summary.ours.slice(0, 8))
+        console.log(`      ${String(f.self_percent).padStart(5)}% incl ${f.name}`);
     }
   }
 }

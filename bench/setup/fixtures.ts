@@ -45,12 +45,21 @@ export interface Fixtures {
 export function platformConfig(database?: BenchDatabase, overrides: Record<string, unknown> = {}): Config {
   return loadConfig({
     env: { NODE_ENV: 'test', LOG_LEVEL: 'warn' },
-    overrides: { ...(database ? { databaseUrl: database.databaseUrl, dataDir: database.dataDir, issuer: 'http://127.0.0.1:1' } : {}), ...overrides },
+    overrides: {
+      ...(database
+        ? { databaseUrl: database.databaseUrl, dataDir: database.dataDir, issuer: 'http://127.0.0.1:1' }
+        : {}),
+      ...overrides,
+    },
   });
 }
 
 /** Opens the platform on the bench database in this process, runs `work`, and closes it. */
-export async function withPlatform<T>(database: BenchDatabase, work: (platform: Platform) => Promise<T>, overrides: Record<string, unknown> = {}): Promise<T> {
+export async function withPlatform<T>(
+  database: BenchDatabase,
+  work: (platform: Platform) => Promise<T>,
+  overrides: Record<string, unknown> = {},
+): Promise<T> {
   const platform = await createPlatform(platformConfig(database, overrides));
   try {
     return await work(platform);
@@ -59,13 +68,22 @@ export async function withPlatform<T>(database: BenchDatabase, work: (platform: 
   }
 }
 
-export async function prepareFixtures(database: BenchDatabase, counts: { people: number; refreshTokens: number }): Promise<Fixtures> {
+export async function prepareFixtures(
+  database: BenchDatabase,
+  counts: { people: number; refreshTokens: number },
+): Promise<Fixtures> {
   return withPlatform(database, async (platform) => {
-    const merchant = await platform.clients.add({ name: 'Bench merchant', redirectUris: [CALLBACK], levels: ['result', 'credentials', 'dossier'], category: 'retail' });
+    const merchant = await platform.clients.add({
+      name: 'Bench merchant',
+      redirectUris: [CALLBACK],
+      levels: ['result', 'credentials', 'dossier'],
+      category: 'retail',
+    });
     const notary = await platform.clients.add({ name: 'Bench notary', kind: 'notary' });
     const hasher = new PasswordHasher(platform.config.argon2);
     const people: Person[] = [];
-    for (let i = 0; i < counts.people; i += 1) people.push(await verifiedPerson(platform, hasher, merchant.client_id, i));
+    for (let i = 0; i < counts.people; i += 1)
+      people.push(await verifiedPerson(platform, hasher, merchant.client_id, i));
     const refreshTokens = await mintRefreshTokens(platform, merchant.client_id, people, counts.refreshTokens);
     return {
       merchant: { clientId: merchant.client_id, clientSecret: merchant.client_secret },
@@ -80,7 +98,12 @@ export async function prepareFixtures(database: BenchDatabase, counts: { people:
  * A registered person verified by a person-document match (so a dossier has its images), with
  * level-2 credentials at the merchant as a consent would have made them.
  */
-async function verifiedPerson(platform: Platform, hasher: PasswordHasher, clientId: string, i: number): Promise<Person> {
+async function verifiedPerson(
+  platform: Platform,
+  hasher: PasswordHasher,
+  clientId: string,
+  i: number,
+): Promise<Person> {
   const login = `person${i}@bench.test`;
   const account = await platform.accounts.register({ login, password: PASSWORD });
   const outcome = await platform.verifications.verify(account.id, {
@@ -104,7 +127,12 @@ async function verifiedPerson(platform: Platform, hasher: PasswordHasher, client
  * oidc-provider's models: one grant per token (a rotating refresh token is its grant's one live
  * token, so one chain is one grant), the people taking turns as their owners.
  */
-async function mintRefreshTokens(platform: Platform, clientId: string, people: Person[], count: number): Promise<string[]> {
+async function mintRefreshTokens(
+  platform: Platform,
+  clientId: string,
+  people: Person[],
+  count: number,
+): Promise<string[]> {
   const { provider } = platform;
   const client = (await provider.Client.find(clientId))!;
   const authTime = Math.floor(Date.now() / 1000);
@@ -115,7 +143,17 @@ async function mintRefreshTokens(platform: Platform, clientId: string, people: P
       const grant = new provider.Grant({ accountId, clientId });
       grant.addOIDCScope(REFRESH_SCOPE);
       const grantId = await grant.save();
-      const token = new provider.RefreshToken({ client, accountId, grantId, scope: REFRESH_SCOPE, gty: 'authorization_code', authTime, acr: ACR.password, amr: [...AMR.password], expiresWithSession: false });
+      const token = new provider.RefreshToken({
+        client,
+        accountId,
+        grantId,
+        scope: REFRESH_SCOPE,
+        gty: 'authorization_code',
+        authTime,
+        acr: ACR.password,
+        amr: [...AMR.password],
+        expiresWithSession: false,
+      });
       return token.save();
     });
     tokens.push(...(await Promise.all(batch)));

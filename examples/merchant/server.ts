@@ -70,16 +70,24 @@ background:#1a5fb4;color:#fff;border:0;border-radius:4px;text-decoration:none;cu
 }
 
 /** Starts the example merchant; resolves once it is listening. */
-export async function startMerchantExample(options: MerchantExampleOptions): Promise<{ server: Server; url: string; stop(): Promise<void> }> {
+export async function startMerchantExample(
+  options: MerchantExampleOptions,
+): Promise<{ server: Server; url: string; stop(): Promise<void> }> {
   const issuer = new URL(options.issuer);
   const redirectUri = options.redirectUri ?? `http://localhost:${options.port}/callback`;
   // Step 0 — discovery: endpoints and keys from /.well-known/openid-configuration. The client
   // authenticates at the token endpoint with client_secret_basic. enableNonRepudiationChecks
   // also checks the ID token's signature against the platform's JWKS (openid-client skips that
   // by default, trusting TLS). Plain http only because the platform is on localhost here.
-  const config = await oidc.discovery(issuer, options.clientId, options.clientSecret, oidc.ClientSecretBasic(options.clientSecret), {
-    execute: [oidc.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [])],
-  });
+  const config = await oidc.discovery(
+    issuer,
+    options.clientId,
+    options.clientSecret,
+    oidc.ClientSecretBasic(options.clientSecret),
+    {
+      execute: [oidc.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [])],
+    },
+  );
   const supported = new Set(config.serverMetadata().scopes_supported ?? []);
 
   const sessions = new Map<string, Session>();
@@ -102,19 +110,24 @@ export async function startMerchantExample(options: MerchantExampleOptions): Pro
 
   router.get('/', (ctx) => {
     const signedIn = session(ctx, false)?.signedIn;
-    ctx.body = page('示例商城', `
+    ctx.body = page(
+      '示例商城',
+      `
 <p>用实名认证平台登录本站。Sign in with the real-name authorization platform at <code>${escapeHtml(issuer)}</code>.</p>
 ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what this site received</a></p>` : ''}
 <p><a class="button" href="/login?levels=result">仅核验结果登录 Sign in (result only)</a></p>
 <p><a class="button" href="/login?levels=result,credentials,dossier">登录（任选级别）Sign in (choose any level)</a></p>
 <p><small>The first asks for <code>openid realname</code>; the second for every level scope plus
-<code>offline_access</code>, and the platform's consent page lets the person pick one.</small></p>`);
+<code>offline_access</code>, and the platform's consent page lets the person pick one.</small></p>`,
+    );
   });
 
   // Step 1 — the authorization request. PKCE S256, state and nonce are generated per attempt and
   // kept in this browser's session, so only this browser can complete the sign-in.
   router.get('/login', async (ctx) => {
-    const levels = String(ctx.query.levels ?? 'result').split(',').filter((l): l is Level => l in LEVEL_SCOPES);
+    const levels = String(ctx.query.levels ?? 'result')
+      .split(',')
+      .filter((l): l is Level => l in LEVEL_SCOPES);
     // Ask only for level scopes the platform advertises (level 3 may not be offered yet).
     const levelScopes = levels.map((l) => LEVEL_SCOPES[l]).filter((s) => supported.has(s));
     if (!levelScopes.length) levelScopes.push(LEVEL_SCOPES.result);
@@ -144,7 +157,10 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
     const pending = current?.pending;
     if (!current || !pending) {
       ctx.status = 400;
-      ctx.body = page('Error', `<p class="bad">没有进行中的登录 No sign-in in progress in this browser.</p><p><a href="/">首页 Home</a></p>`);
+      ctx.body = page(
+        'Error',
+        `<p class="bad">没有进行中的登录 No sign-in in progress in this browser.</p><p><a href="/">首页 Home</a></p>`,
+      );
       return;
     }
     delete current.pending; // one attempt per authorization request
@@ -172,7 +188,10 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
       // e.g. the person cancelled (access_denied), or a check failed.
       const e = err as { error?: string; error_description?: string; message?: string };
       ctx.status = 400;
-      ctx.body = page('Sign-in failed', `<p class="bad">登录失败 Sign-in failed: <code>${escapeHtml(e.error ?? e.message)}</code> ${escapeHtml(e.error_description ?? '')}</p><p><a href="/">首页 Home</a></p>`);
+      ctx.body = page(
+        'Sign-in failed',
+        `<p class="bad">登录失败 Sign-in failed: <code>${escapeHtml(e.error ?? e.message)}</code> ${escapeHtml(e.error_description ?? '')}</p><p><a href="/">首页 Home</a></p>`,
+      );
       return;
     }
     ctx.redirect('/me'); // so reloading the page does not redeem the code again
@@ -185,12 +204,18 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
   router.post('/me/password', async (ctx) => {
     const fields = new URLSearchParams(await readBody(ctx));
     const signedIn = session(ctx, false)?.signedIn;
-    const credentials = (signedIn?.userinfo.merchant_credentials ?? signedIn?.idClaims.merchant_credentials) as { username?: string; password_hash?: string } | undefined;
+    const credentials = (signedIn?.userinfo.merchant_credentials ?? signedIn?.idClaims.merchant_credentials) as
+      { username?: string; password_hash?: string } | undefined;
     let ok = false;
     if (credentials?.password_hash && fields.get('username') === credentials.username) {
       ok = await argon2.verify(credentials.password_hash, fields.get('password') ?? '').catch(() => false);
     }
-    renderMe(ctx, ok ? '<p class="ok">✓ 用户名和密码正确 Username and password are correct.</p>' : '<p class="bad">✗ 用户名或密码错误 Wrong username or password.</p>');
+    renderMe(
+      ctx,
+      ok
+        ? '<p class="ok">✓ 用户名和密码正确 Username and password are correct.</p>'
+        : '<p class="bad">✗ 用户名或密码错误 Wrong username or password.</p>',
+    );
   });
 
   // Level 3: attachments need the access token, which stays on this server; the browser asks
@@ -207,7 +232,9 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
     }
     // fetchProtectedResource sends `Authorization: Bearer <access token>`; it throws on a
     // WWW-Authenticate challenge (e.g. the person revoked the grant: invalid_token).
-    const response = await oidc.fetchProtectedResource(config, signedIn.accessToken, url, 'GET').catch((err: Error) => err);
+    const response = await oidc
+      .fetchProtectedResource(config, signedIn.accessToken, url, 'GET')
+      .catch((err: Error) => err);
     if (response instanceof Error || !response.ok) {
       ctx.status = 502;
       ctx.body = `the platform refused: ${response instanceof Error ? response.message : response.status}`;
@@ -240,7 +267,8 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
     const signedIn = session(ctx, false)?.signedIn;
     if (!signedIn) return ctx.redirect('/');
     const { level, idClaims, userinfo } = signedIn;
-    const credentials = (userinfo.merchant_credentials ?? idClaims.merchant_credentials) as { username?: string } | undefined;
+    const credentials = (userinfo.merchant_credentials ?? idClaims.merchant_credentials) as
+      { username?: string } | undefined;
     let extra = '';
     if (level === 'credentials') {
       extra = `<h2>级别 2：验证密码 Level 2: check a password</h2>
@@ -256,19 +284,24 @@ hash and checks it locally with <code>argon2.verify</code>.</p>${message}
       const attachments = attachmentsOf(signedIn);
       if (attachments.length) {
         extra += `<h3>附件 Attachments</h3><ul>${attachments
-          .map((a) => `<li><a href="/attachment?url=${encodeURIComponent(a.url)}">${escapeHtml(a.desc ?? a.url)}</a></li>`)
+          .map(
+            (a) => `<li><a href="/attachment?url=${encodeURIComponent(a.url)}">${escapeHtml(a.desc ?? a.url)}</a></li>`,
+          )
           .join('')}</ul>`;
       }
     }
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = page('已登录 Signed in', `
+    ctx.body = page(
+      '已登录 Signed in',
+      `
 <p>授权级别 Granted level: <strong data-level="${escapeHtml(level ?? 'none')}">${escapeHtml(level ? `${level} — ${LEVEL_LABELS[level]}` : 'none')}</strong></p>
 <p>Token scope: <code>${escapeHtml(signedIn.scope)}</code> · 刷新令牌 Refresh token: ${signedIn.refreshToken ? 'yes' : 'no'}</p>
 <p>实名核验 realname_verified: <strong>${escapeHtml(userinfo.realname_verified ?? idClaims.realname_verified ?? false)}</strong></p>
 ${extra}
 <h2>ID token claims</h2>${json(idClaims)}
 <h2>Userinfo</h2>${json(userinfo)}
-<form method="post" action="/logout"><button>退出 Sign out of this site</button></form>`);
+<form method="post" action="/logout"><button>退出 Sign out of this site</button></form>`,
+    );
   }
 
   const app = new Koa();
@@ -333,7 +366,13 @@ or register this site once (before \`npm start\`: the embedded database allows o
 then: CLIENT_ID=… CLIENT_SECRET=… npm run example:merchant`);
     process.exit(1);
   }
-  startMerchantExample({ issuer: ISSUER, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, port: Number(PORT), redirectUri: REDIRECT_URI })
+  startMerchantExample({
+    issuer: ISSUER,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    port: Number(PORT),
+    redirectUri: REDIRECT_URI,
+  })
     .then(({ url }) => console.log(`merchant example: ${url}`))
     .catch((err) => {
       console.error(`The example merchant could not start (is the platform running at ${ISSUER}?):`, err);

@@ -54,11 +54,26 @@ export function accountRoutes(deps: AccountDeps): Router {
   };
 
   router.get('/login', (ctx) => {
-    const returnTo = typeof ctx.query.return === 'string' && /^\/account(\/[a-z-]*)?$/.test(ctx.query.return) ? ctx.query.return : '/account';
+    const returnTo =
+      typeof ctx.query.return === 'string' && /^\/account(\/[a-z-]*)?$/.test(ctx.query.return)
+        ? ctx.query.return
+        : '/account';
     const state = randomBytes(16).toString('base64url');
-    ctx.cookies.set(STATE_COOKIE, `${state}.${returnTo}`, { httpOnly: true, sameSite: 'lax', signed: true, maxAge: 15 * 60 * 1000, overwrite: true });
+    ctx.cookies.set(STATE_COOKIE, `${state}.${returnTo}`, {
+      httpOnly: true,
+      sameSite: 'lax',
+      signed: true,
+      maxAge: 15 * 60 * 1000,
+      overwrite: true,
+    });
     const url = new URL(`${deps.issuer}/auth`);
-    url.search = new URLSearchParams({ client_id: PLATFORM_CLIENT_ID, response_type: 'none', scope: 'openid', redirect_uri: `${deps.issuer}/account/callback`, state }).toString();
+    url.search = new URLSearchParams({
+      client_id: PLATFORM_CLIENT_ID,
+      response_type: 'none',
+      scope: 'openid',
+      redirect_uri: `${deps.issuer}/account/callback`,
+      state,
+    }).toString();
     ctx.status = 303;
     ctx.redirect(url.toString());
   });
@@ -71,30 +86,49 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!state || given.length !== state.length || !timingSafeEqual(Buffer.from(given), Buffer.from(state))) {
       throw new PlatformError('session-expired', 400, 'This sign-in has expired or was opened in another browser.');
     }
-    if (typeof ctx.query.error === 'string') throw new PlatformError('sign-in-cancelled', 400, 'The sign-in was cancelled.');
+    if (typeof ctx.query.error === 'string')
+      throw new PlatformError('sign-in-cancelled', 400, 'The sign-in was cancelled.');
     ctx.status = 303;
     ctx.redirect(returnTo);
   });
 
   router.get('/', signedIn, async (ctx) => {
     const status = await verifications.statusOf(ctx.state.accountId);
-    const grants = (await deps.grants.grantsOf(ctx.state.accountId, merchantOf)).filter((g) => g.clientId !== PLATFORM_CLIENT_ID);
+    const grants = (await deps.grants.grantsOf(ctx.state.accountId, merchantOf)).filter(
+      (g) => g.clientId !== PLATFORM_CLIENT_ID,
+    );
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'account', { status, grants, justVerified: ctx.query.verified === '1', revoked: ctx.query.revoked === '1', lowered: ctx.query.lowered === '1' });
+    ctx.body = renderPage(views, ctx, 'account', {
+      status,
+      grants,
+      justVerified: ctx.query.verified === '1',
+      revoked: ctx.query.revoked === '1',
+      lowered: ctx.query.lowered === '1',
+    });
   });
 
   // Lowering a level takes effect at once, as at a consent: the tokens of the level before stop
   // working. Lowered to level 2, the new password is shown this once.
   router.post('/grants/:grantId/level', signedIn, async (ctx) => {
     const { level } = parseBody(ctx, levelChoice);
-    const { credentials, merchant } = await deps.grants.lower(provider, ctx.state.accountId, ctx.params.grantId!, level, merchantOf);
+    const { credentials, merchant } = await deps.grants.lower(
+      provider,
+      ctx.state.accountId,
+      ctx.params.grantId!,
+      level,
+      merchantOf,
+    );
     if (!credentials) {
       ctx.status = 303;
       return ctx.redirect('/account?lowered=1');
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
-    ctx.body = renderPage(views, ctx, 'credentials', { merchant: { name: merchant }, credentials, returnTo: '/account?lowered=1' });
+    ctx.body = renderPage(views, ctx, 'credentials', {
+      merchant: { name: merchant },
+      credentials,
+      returnTo: '/account?lowered=1',
+    });
   });
 
   // Revoking a grant takes back the merchant's access at once: the grant and all its tokens.

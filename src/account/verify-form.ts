@@ -28,7 +28,13 @@ export interface VerifyFormDeps {
 }
 
 /** Renders the guided verification page (seed 002: steps, what to prepare, errors, FAQ). */
-export async function showVerifyForm(ctx: Context, deps: VerifyFormDeps, accountId: string, place: VerifyFormPlace, extra: { status?: number; form?: Record<string, unknown>; errors?: string[] } = {}) {
+export async function showVerifyForm(
+  ctx: Context,
+  deps: VerifyFormDeps,
+  accountId: string,
+  place: VerifyFormPlace,
+  extra: { status?: number; form?: Record<string, unknown>; errors?: string[] } = {},
+) {
   const phoneLogin = await deps.verifications.hasPhoneLogin(accountId);
   ctx.status = extra.status ?? 200;
   ctx.type = 'html';
@@ -36,7 +42,15 @@ export async function showVerifyForm(ctx: Context, deps: VerifyFormDeps, account
     deps.views,
     ctx,
     'verify',
-    { documentTypes: DOCUMENT_TYPES, form: extra.form ?? {}, errors: extra.errors, phoneLogin, action: place.path, merchant: place.merchant, maxImageMb: deps.maxImageBytes / 1_000_000 },
+    {
+      documentTypes: DOCUMENT_TYPES,
+      form: extra.form ?? {},
+      errors: extra.errors,
+      phoneLogin,
+      action: place.path,
+      merchant: place.merchant,
+      maxImageMb: deps.maxImageBytes / 1_000_000,
+    },
     place.path,
   );
 }
@@ -54,7 +68,12 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
     fieldBytes: 200,
   });
   verifyCsrfToken(ctx, fields[CSRF_FIELD]);
-  const form = { name: fields.name ?? '', document_type: fields.document_type ?? '', document_number: fields.document_number ?? '', phone_check: fields.phone_check === '1' };
+  const form = {
+    name: fields.name ?? '',
+    document_type: fields.document_type ?? '',
+    document_number: fields.document_number ?? '',
+    phone_check: fields.phone_check === '1',
+  };
   const image = (name: string): Image | undefined => {
     const file = files[name];
     const type = file && sniffImageType(file.data);
@@ -78,11 +97,18 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
       ctx.status = 303;
       return ctx.redirect(place.next);
     }
-    return await showVerifyForm(ctx, deps, accountId, place, { status: 422, form, errors: [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`] });
+    return await showVerifyForm(ctx, deps, accountId, place, {
+      status: 422,
+      form,
+      errors: [`verify.failed.${outcome.reason === 'image_unreadable' ? 'image' : 'mismatch'}`],
+    });
   } catch (err) {
     if (!(err instanceof PlatformError) || ![400, 409, 429, 503].includes(err.status)) throw err;
     if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
-    const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`) : [`verify.error.${err.code}`];
+    const codes =
+      err.code === 'invalid-input'
+        ? (err.extra.errors ?? []).map((e) => `verify.error.${e.field}`)
+        : [`verify.error.${err.code}`];
     return await showVerifyForm(ctx, deps, accountId, place, { status: err.status, form, errors: [...new Set(codes)] });
   }
 }

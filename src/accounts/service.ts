@@ -77,14 +77,18 @@ export class AccountService {
   }
 
   /** The login normalized and the password checked and hashed, or InvalidInput listing every problem. */
-  private async prepare(input: { login: string; password: string }): Promise<{ login: NormalizedLogin; passwordHash: string }> {
+  private async prepare(input: {
+    login: string;
+    password: string;
+  }): Promise<{ login: NormalizedLogin; passwordHash: string }> {
     const login = normalizeLogin(input.login);
     const errors = [];
     if (!login) errors.push({ field: 'login', code: 'login_invalid' });
     const length = [...input.password].length;
     if (length < PASSWORD_MIN) errors.push({ field: 'password', code: 'password_too_short' });
     if (length > PASSWORD_MAX) errors.push({ field: 'password', code: 'password_too_long' });
-    if (length >= PASSWORD_MIN && length <= PASSWORD_MAX && isCommonPassword(input.password)) errors.push({ field: 'password', code: 'password_common' });
+    if (length >= PASSWORD_MIN && length <= PASSWORD_MAX && isCommonPassword(input.password))
+      errors.push({ field: 'password', code: 'password_common' });
     if (errors.length || !login) throw new InvalidInput(errors);
     // Hash before opening the transaction: a slow hash must not hold a connection.
     return { login, passwordHash: await this.hasher.hash(input.password) };
@@ -93,7 +97,12 @@ export class AccountService {
   /** Inserts the account and its audit event; undefined when the login is taken. */
   private async insert(tx: Tx, login: NormalizedLogin, passwordHash: string): Promise<Account | undefined> {
     const id = randomUUID();
-    const inserted = await insertAccount(tx, { id, login: login.login, login_type: login.type, password_hash: passwordHash });
+    const inserted = await insertAccount(tx, {
+      id,
+      login: login.login,
+      login_type: login.type,
+      password_hash: passwordHash,
+    });
     if (!inserted) return undefined;
     await this.log.append(tx, {
       type: 'account.registered',
@@ -107,8 +116,11 @@ export class AccountService {
   /** Checks a login and password; the same error (and time) for an unknown login and a wrong password. */
   async authenticate(input: { login: string; password: string }): Promise<Account> {
     const login = normalizeLogin(input.login);
-    const row = login && [...input.password].length <= PASSWORD_MAX ? await findAccountByLogin(this.db, login.login) : undefined;
-    const ok = row ? await this.hasher.verify(row.password_hash, input.password) : await this.hasher.verifyNothing(input.password);
+    const row =
+      login && [...input.password].length <= PASSWORD_MAX ? await findAccountByLogin(this.db, login.login) : undefined;
+    const ok = row
+      ? await this.hasher.verify(row.password_hash, input.password)
+      : await this.hasher.verifyNothing(input.password);
     if (!row || !ok) throw new Unauthorized('invalid-credentials', 'The login or password is wrong.');
     // Parameters raised since this hash was made: upgrade it now that we know the password.
     if (this.hasher.needsRehash(row.password_hash)) {

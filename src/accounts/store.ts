@@ -18,7 +18,10 @@ export async function findAccountByLogin(db: Queryable, login: string): Promise<
 }
 
 /** Inserts an account; returns false when the login is taken (no exception, no partial row). */
-export async function insertAccount(db: Queryable, row: Pick<AccountRow, 'id' | 'login' | 'login_type' | 'password_hash'>): Promise<boolean> {
+export async function insertAccount(
+  db: Queryable,
+  row: Pick<AccountRow, 'id' | 'login' | 'login_type' | 'password_hash'>,
+): Promise<boolean> {
   const inserted = await db('accounts').insert(row).onConflict('login').ignore().returning('id');
   return inserted.length === 1;
 }

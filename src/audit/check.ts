@@ -69,16 +69,27 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
   };
 
   const queued = await queuedCount(db);
-  const jwks = { keys: (await db('platform_keys').where({ purpose: AUDIT_TREE_HEAD_KEY.purpose }).select('public_jwk')).map((r: { public_jwk: JWK }) => r.public_jwk) };
+  const jwks = {
+    keys: (await db('platform_keys').where({ purpose: AUDIT_TREE_HEAD_KEY.purpose }).select('public_jwk')).map(
+      (r: { public_jwk: JWK }) => r.public_jwk,
+    ),
+  };
   const keySet = createLocalJWKSet(jwks);
   const heads: Array<{ tree_size: number; root_hash: Buffer; timestamp: number; signature: string }> = (
     await db('audit_tree_heads').select('tree_size', 'root_hash', 'timestamp', 'signature').orderBy('tree_size')
-  ).map((h: { tree_size: number; root_hash: Uint8Array; timestamp: number; signature: string }) => ({ ...h, tree_size: Number(h.tree_size), timestamp: Number(h.timestamp), root_hash: Buffer.from(h.root_hash) }));
+  ).map((h: { tree_size: number; root_hash: Uint8Array; timestamp: number; signature: string }) => ({
+    ...h,
+    tree_size: Number(h.tree_size),
+    timestamp: Number(h.timestamp),
+    root_hash: Buffer.from(h.root_hash),
+  }));
   let nextHead = 0;
 
   // Kept heads, by size, each once however many copies were given.
   const seen = new Set<string>();
-  const kept = (options.kept ?? []).filter(({ head }) => !seen.has(head.signature) && seen.add(head.signature)).sort((a, b) => a.head.tree_size - b.head.tree_size);
+  const kept = (options.kept ?? [])
+    .filter(({ head }) => !seen.has(head.signature) && seen.add(head.signature))
+    .sort((a, b) => a.head.tree_size - b.head.tree_size);
   const verifyKeys: JSONWebKeySet = { keys: [...jwks.keys, ...(options.trustedKeys?.keys ?? [])] };
   let nextKept = 0;
   let firstContradicted: LogCheckReport['first_contradicted_head'];
@@ -91,8 +102,10 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
       const item = kept[nextKept]!;
       nextKept += 1;
       const root = rootOf(stack).toString('hex');
-      if (!(await verifyTreeHead(item.head, verifyKeys))) contradicted(item, 'not signed by the platform\'s tree-head keys');
-      else if (item.head.root_hash !== root) contradicted(item, `its root ${item.head.root_hash} is not the root of the stored leaves ${root}`);
+      if (!(await verifyTreeHead(item.head, verifyKeys)))
+        contradicted(item, "not signed by the platform's tree-head keys");
+      else if (item.head.root_hash !== root)
+        contradicted(item, `its root ${item.head.root_hash} is not the root of the stored leaves ${root}`);
     }
   };
 
@@ -101,11 +114,19 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
       const head = heads[nextHead]!;
       nextHead += 1;
       const root = rootOf(stack);
-      if (!root.equals(head.root_hash)) errors.push(`tree head ${size}: its root ${head.root_hash.toString('hex')} is not the root of the stored leaves ${root.toString('hex')}`);
-      const payload = treeHeadPayload({ tree_size: size, root_hash: head.root_hash.toString('hex'), timestamp: head.timestamp });
+      if (!root.equals(head.root_hash))
+        errors.push(
+          `tree head ${size}: its root ${head.root_hash.toString('hex')} is not the root of the stored leaves ${root.toString('hex')}`,
+        );
+      const payload = treeHeadPayload({
+        tree_size: size,
+        root_hash: head.root_hash.toString('hex'),
+        timestamp: head.timestamp,
+      });
       try {
         const verified = await compactVerify(head.signature, keySet, { algorithms: ['EdDSA'] });
-        if (new TextDecoder().decode(verified.payload) !== payload) errors.push(`tree head ${size}: the signature covers other values`);
+        if (new TextDecoder().decode(verified.payload) !== payload)
+          errors.push(`tree head ${size}: the signature covers other values`);
       } catch {
         errors.push(`tree head ${size}: the signature does not verify`);
       }
@@ -140,8 +161,19 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
       const index = size;
       if (Number(row.leaf_index) !== index) {
         bad(index, `missing: the next stored leaf is ${row.leaf_index}`);
-        for (; nextKept < kept.length; nextKept += 1) contradicted(kept[nextKept]!, `covers leaf ${index}, missing from the log`);
-        return { ok: false, leaves: size, nodes_checked: nodesChecked, heads: nextHead, kept_heads: kept.length, queued, first_bad_leaf: firstBad, ...(firstContradicted ? { first_contradicted_head: firstContradicted } : {}), errors };
+        for (; nextKept < kept.length; nextKept += 1)
+          contradicted(kept[nextKept]!, `covers leaf ${index}, missing from the log`);
+        return {
+          ok: false,
+          leaves: size,
+          nodes_checked: nodesChecked,
+          heads: nextHead,
+          kept_heads: kept.length,
+          queued,
+          first_bad_leaf: firstBad,
+          ...(firstContradicted ? { first_contradicted_head: firstContradicted } : {}),
+          errors,
+        };
       }
       const hash = leafHash(Buffer.from(row.leaf, 'utf8'));
       if (!hash.equals(Buffer.from(row.leaf_hash))) bad(index, 'the leaf does not match its stored hash');
@@ -160,7 +192,11 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
       while (stack.length >= 2 && stack.at(-1)!.level === stack.at(-2)!.level) {
         const right = stack.pop()!;
         const left = stack.pop()!;
-        const merged = { level: left.level + 1, index: Math.floor(left.index / 2), hash: nodeHash(left.hash, right.hash) };
+        const merged = {
+          level: left.level + 1,
+          index: Math.floor(left.index / 2),
+          hash: nodeHash(left.hash, right.hash),
+        };
         stack.push(merged);
         completed.push(merged);
       }
@@ -168,15 +204,18 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
         const want = stored.get(`${node.level}:${node.index}`);
         nodesChecked += 1;
         if (!want) bad(index, `stored node (${node.level}, ${node.index}) is missing`);
-        else if (!want.equals(node.hash)) bad(index, `stored node (${node.level}, ${node.index}) differs from the recomputed one`);
+        else if (!want.equals(node.hash))
+          bad(index, `stored node (${node.level}, ${node.index}) differs from the recomputed one`);
       }
       size += 1;
       await checkHeadsAt(size, stack);
       await checkKeptAt(size, stack);
     }
   }
-  for (; nextHead < heads.length; nextHead += 1) errors.push(`tree head ${heads[nextHead]!.tree_size}: larger than the log (${size} leaves)`);
-  for (; nextKept < kept.length; nextKept += 1) contradicted(kept[nextKept]!, `larger than the log (${size} leaves): leaves it covers were removed`);
+  for (; nextHead < heads.length; nextHead += 1)
+    errors.push(`tree head ${heads[nextHead]!.tree_size}: larger than the log (${size} leaves)`);
+  for (; nextKept < kept.length; nextKept += 1)
+    contradicted(kept[nextKept]!, `larger than the log (${size} leaves): leaves it covers were removed`);
   return {
     ok: errors.length === 0,
     leaves: size,

@@ -68,12 +68,19 @@ export function isValidKeyName(name: string): boolean {
 }
 
 /** The text of a checkpoint: origin, decimal size, base64 root, then extension lines (tlog-checkpoint §Note text). */
-export function checkpointBody(origin: string, treeSize: number, rootHash: Uint8Array, extensions: string[] = []): string {
-  if (!isValidLine(origin)) throw new NoteError('malformed-checkpoint', 'Checkpoint origin must be one non-empty line.');
+export function checkpointBody(
+  origin: string,
+  treeSize: number,
+  rootHash: Uint8Array,
+  extensions: string[] = [],
+): string {
+  if (!isValidLine(origin))
+    throw new NoteError('malformed-checkpoint', 'Checkpoint origin must be one non-empty line.');
   if (!Number.isSafeInteger(treeSize) || treeSize < 0) {
     throw new NoteError('malformed-checkpoint', 'Checkpoint tree size must be a non-negative safe integer.');
   }
-  if (rootHash.length !== HASH_SIZE) throw new NoteError('malformed-checkpoint', `Checkpoint root hash must be ${HASH_SIZE} bytes.`);
+  if (rootHash.length !== HASH_SIZE)
+    throw new NoteError('malformed-checkpoint', `Checkpoint root hash must be ${HASH_SIZE} bytes.`);
   if (!extensions.every(isValidLine)) {
     throw new NoteError('malformed-checkpoint', 'Checkpoint extension lines must each be one non-empty line.');
   }
@@ -118,7 +125,8 @@ export function parseVerifierKey(vkey: string): { name: string; keyHash: Buffer;
   const [name = '', hashHex = '', ...rest] = vkey.split('+');
   // The base64 key may itself contain '+'.
   const key = decodeBase64(rest.join('+'));
-  if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/i.test(hashHex) || !key?.length) throw invalid('expected <name>+<hash>+<key>');
+  if (!isValidKeyName(name) || !/^[0-9a-f]{8}$/i.test(hashHex) || !key?.length)
+    throw invalid('expected <name>+<hash>+<key>');
   if (key[0] !== ALG_ED25519) throw invalid('unknown signature algorithm');
   const raw = key.subarray(1);
   if (raw.length !== ED25519_KEY_SIZE) throw invalid('Ed25519 key must be 32 bytes');
@@ -132,7 +140,11 @@ export function signNote(text: string, signer: NoteSigner): string {
   assertKeyName(signer.name);
   assertNoteText(text);
   const { privateKey } = signer;
-  if (!(privateKey instanceof KeyObject) || privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
+  if (
+    !(privateKey instanceof KeyObject) ||
+    privateKey.type !== 'private' ||
+    privateKey.asymmetricKeyType !== 'ed25519'
+  ) {
     throw new NoteError('invalid-key', 'Note signer needs an Ed25519 private key.');
   }
   const id = keyId(signer.name, rawPublicKey(createPublicKey(privateKey)));
@@ -163,7 +175,8 @@ export function openNote(
     if (!valid) throw new NoteError('invalid-signature', `Invalid note signature for key ${label}.`);
     if (!verifiedBy.includes(name)) verifiedBy.push(name);
   }
-  if (verifiedBy.length === 0) throw new NoteError('unverified-note', 'The note has no signature from a configured key.');
+  if (verifiedBy.length === 0)
+    throw new NoteError('unverified-note', 'The note has no signature from a configured key.');
   return { text, verifiedBy };
 }
 
@@ -252,7 +265,10 @@ function assertKeyName(name: string): void {
 function assertNoteText(text: string): void {
   if (!text.endsWith('\n')) throw new NoteError('malformed-note', 'Note text must end with a newline.');
   if (!text.isWellFormed() || CONTROL_EXCEPT_NEWLINE.test(text)) {
-    throw new NoteError('malformed-note', 'Note text must be valid Unicode without control characters other than newline.');
+    throw new NoteError(
+      'malformed-note',
+      'Note text must be valid Unicode without control characters other than newline.',
+    );
   }
 }
 

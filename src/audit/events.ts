@@ -27,7 +27,11 @@ export const EVENT_PAYLOADS = {
     tokens_revoked: z.number().int().min(0).optional(),
   }),
   // Level 3: a wrong partial-knowledge answer (seed 004); `locked_until` when it locked the dossier.
-  'consent.reconfirmation_failed': z.object({ level, failures: z.number().int().min(1), locked_until: z.string().datetime().optional() }),
+  'consent.reconfirmation_failed': z.object({
+    level,
+    failures: z.number().int().min(1),
+    locked_until: z.string().datetime().optional(),
+  }),
   'consent.revoked': z.object({ grant_id: id, by: z.enum(['person', 'operator', 'merchant']) }),
   'token.issued': z.object({
     grant_id: id.optional(),
@@ -44,7 +48,11 @@ export const EVENT_PAYLOADS = {
     claims: claimNames,
   }),
   'verification.checked': z.object({ verified: z.boolean(), queries_left: z.number().int().nullable().optional() }),
-  'registry.uploaded': z.object({ registration_id: id, document_type: z.string().max(50), external_id: z.string().max(200) }),
+  'registry.uploaded': z.object({
+    registration_id: id,
+    document_type: z.string().max(50),
+    external_id: z.string().max(200),
+  }),
   // A rate limit started refusing a key (once per lockout): which limit, what kind of key, for how
   // long. Never the login or IP itself; an account or client appears only in `subjects`.
   'security.rate_limited': z.object({
@@ -86,7 +94,14 @@ export interface AuditLeaf {
 }
 
 const subjects = z
-  .object({ account: id.optional(), person: z.string().regex(/^[0-9a-f]{64}$/).optional(), client: id.optional() })
+  .object({
+    account: id.optional(),
+    person: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    client: id.optional(),
+  })
   .strict();
 const actor = z.object({ type: z.enum(ACTOR_TYPES), id: id.optional() }).strict();
 
@@ -94,7 +109,9 @@ const actor = z.object({ type: z.enum(ACTOR_TYPES), id: id.optional() }).strict(
  * The payload schemas refusing unknown keys, made once: zod compiles a schema on its first parse,
  * so a `.strict()` per event compiled one per append (a hot spot of the refresh profile).
  */
-const STRICT_PAYLOADS = new Map<string, z.ZodObject>(Object.entries(EVENT_PAYLOADS).map(([type, schema]) => [type, (schema as z.ZodObject).strict()]));
+const STRICT_PAYLOADS = new Map<string, z.ZodObject>(
+  Object.entries(EVENT_PAYLOADS).map(([type, schema]) => [type, (schema as z.ZodObject).strict()]),
+);
 
 /** Validates an event; a module writing a malformed event is a bug, so this throws. */
 export function parseEvent(event: AuditEventInput): Omit<AuditLeaf, 'v' | 'leaf_index' | 'time'> {

@@ -76,7 +76,14 @@ export interface ParsedHeads {
 
 function isHeadShaped(value: unknown): value is SignedTreeHead {
   const v = value as SignedTreeHead;
-  return !!v && typeof v === 'object' && Number.isSafeInteger(v.tree_size) && typeof v.root_hash === 'string' && Number.isSafeInteger(v.timestamp) && typeof v.signature === 'string';
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    Number.isSafeInteger(v.tree_size) &&
+    typeof v.root_hash === 'string' &&
+    Number.isSafeInteger(v.timestamp) &&
+    typeof v.signature === 'string'
+  );
 }
 
 /**
@@ -93,7 +100,9 @@ export function parseKeptHeads(text: string, source: string): ParsedHeads {
     whole = undefined;
   }
   if (whole !== undefined) {
-    const items = Array.isArray(whole) ? whole : [isHeadShaped(whole) ? whole : (whole as { tree_head?: unknown }).tree_head];
+    const items = Array.isArray(whole)
+      ? whole
+      : [isHeadShaped(whole) ? whole : (whole as { tree_head?: unknown }).tree_head];
     items.forEach((item, i) => {
       const at = Array.isArray(whole) ? `${source}[${i}]` : source;
       if (isHeadShaped(item)) out.heads.push({ head: item, source: at });

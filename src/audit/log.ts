@@ -4,7 +4,6 @@ import { parseEvent, type AuditEventInput, type AuditLeaf } from './events.js';
 import {
   consistencyProofFromNodes,
   inclusionProofFromNodes,
-  leafHash,
   neededForConsistency,
   neededForInclusion,
   neededForRoot,
@@ -13,7 +12,20 @@ import {
   type NodeId,
 } from './merkle.js';
 import { repeat } from '../repeat.js';
-import { enqueueEvents, findEvent, findEvents, findNodes, integrateQueued, queuedCount, searchEvents, treeSize, vacuumQueue, type EventFilter, type EventRow, type QueuedEvent } from './store.js';
+import {
+  enqueueEvents,
+  findEvent,
+  findEvents,
+  findNodes,
+  integrateQueued,
+  queuedCount,
+  searchEvents,
+  treeSize,
+  vacuumQueue,
+  type EventFilter,
+  type EventRow,
+  type QueuedEvent,
+} from './store.js';
 
 export type { EventFilter, EventRow };
 
@@ -59,7 +71,8 @@ export function splitLeaf(leaf: AuditLeaf): LeafTemplate {
   if (leaf.leaf_index !== 0) throw new Error('splitLeaf expects leaf_index 0 as the placeholder');
   const text = canonicalJson(leaf);
   const head = `{"actor":${canonicalJson(leaf.actor)},"leaf_index":`;
-  if (!text.startsWith(`${head}0,"payload":`)) throw new Error('the leaf is not of the shape the append splices its index into');
+  if (!text.startsWith(`${head}0,"payload":`))
+    throw new Error('the leaf is not of the shape the append splices its index into');
   return { head, tail: text.slice(head.length + 1) };
 }
 

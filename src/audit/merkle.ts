@@ -112,7 +112,11 @@ export function consistencyProofFromNodes(m: number, n: number, nodes: NodeMap):
 }
 
 /** Every node completed by appending `leafHashes` at `startIndex`; store them with the leaves. */
-export function nodesForAppendFromNodes(startIndex: number, leafHashes: readonly Buffer[], nodes: NodeMap): StoredNode[] {
+export function nodesForAppendFromNodes(
+  startIndex: number,
+  leafHashes: readonly Buffer[],
+  nodes: NodeMap,
+): StoredNode[] {
   return completedNodes(startIndex, leafHashes, fromMap(nodes));
 }
 
@@ -130,7 +134,11 @@ export async function consistencyProof(m: number, n: number, reader: NodeReader)
   return consistencyProofFromNodes(m, n, await fetchNodes(neededForConsistency(m, n), reader));
 }
 
-export async function nodesForAppend(startIndex: number, leafHashes: readonly Buffer[], reader: NodeReader): Promise<StoredNode[]> {
+export async function nodesForAppend(
+  startIndex: number,
+  leafHashes: readonly Buffer[],
+  reader: NodeReader,
+): Promise<StoredNode[]> {
   const nodes = await fetchNodes(neededForAppend(startIndex, leafHashes.length), reader);
   return nodesForAppendFromNodes(startIndex, leafHashes, nodes);
 }
@@ -143,7 +151,13 @@ export async function nodesToStore(leafIndex: number, hash: Buffer, reader: Node
 // ---- verifiers: booleans, never throw ----
 
 /** RFC 9162 §2.1.3.2, step by step. */
-export function verifyInclusion(leaf: Uint8Array, index: number, size: number, proof: readonly Uint8Array[], root: Uint8Array): boolean {
+export function verifyInclusion(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
   if (!isSize(index) || !isSize(size) || index >= size) return false;
   if (!isHash(leaf) || !isHash(root) || !isHashList(proof)) return false;
   let [fn, sn, r] = [index, size - 1, leaf];
@@ -165,7 +179,13 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
  * accept only an empty proof there, with oldRoot equal to the empty-tree hash (m = 0) and equal
  * roots (m = n), so a forged "old root" never passes for an empty or unchanged log.
  */
-export function verifyConsistency(m: number, n: number, proof: readonly Uint8Array[], oldRoot: Uint8Array, newRoot: Uint8Array): boolean {
+export function verifyConsistency(
+  m: number,
+  n: number,
+  proof: readonly Uint8Array[],
+  oldRoot: Uint8Array,
+  newRoot: Uint8Array,
+): boolean {
   if (!isSize(m) || !isSize(n) || m > n) return false;
   if (!isHash(oldRoot) || !isHash(newRoot) || !isHashList(proof)) return false;
   if (m === 0) return proof.length === 0 && equal(oldRoot, EMPTY_ROOT) && (n > 0 || equal(newRoot, EMPTY_ROOT));
@@ -289,7 +309,7 @@ function consistencyRanges(m: number, n: number): Range[] {
  */
 function cover([start, end]: Range): NodeId[] {
   const ids: NodeId[] = [];
-  for (let at = start; at < end; ) {
+  for (let at = start; at < end;) {
     let level = 0;
     while (at % 2 ** (level + 1) === 0 && at + 2 ** (level + 1) <= end) level++;
     ids.push({ level, index: at / 2 ** level });

@@ -82,7 +82,10 @@ export async function findNodes(db: Queryable, ids: NodeId[]): Promise<StoredNod
   if (ids.length === 0) return [];
   const rows: Array<{ level: number; idx: number; hash: Buffer }> = await db('audit_nodes')
     .select('level', 'idx', 'hash')
-    .whereIn(['level', 'idx'], ids.map((id) => [id.level, id.index]));
+    .whereIn(
+      ['level', 'idx'],
+      ids.map((id) => [id.level, id.index]),
+    );
   return rows.map((r) => ({ level: Number(r.level), index: Number(r.idx), hash: Buffer.from(r.hash) }));
 }
 

@@ -86,12 +86,21 @@ export class TreeHeads {
     if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
     const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
     const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
-    return new TreeHeads(db, log, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, origin, kept, publicKeys);
+    return new TreeHeads(
+      db,
+      log,
+      { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) },
+      origin,
+      kept,
+      publicKeys,
+    );
   }
 
   /** The C2SP verifier key (`<origin>+<hash>+<key>`) of each Ed25519 tree-head key. */
   verifierKeys(jwks: JWK[]): string[] {
-    return jwks.map((jwk) => verifierKey(this.origin, createPublicKey({ key: jwk as JWK & { kty: string }, format: 'jwk' })));
+    return jwks.map((jwk) =>
+      verifierKey(this.origin, createPublicKey({ key: jwk as JWK & { kty: string }, format: 'jwk' })),
+    );
   }
 
   /**
@@ -111,7 +120,14 @@ export class TreeHeads {
       name: this.origin,
       privateKey: this.signer.privateKey,
     });
-    await insertTreeHead(this.db, { tree_size: size, root_hash: root, timestamp: head.timestamp, kid: this.signer.kid, signature, checkpoint });
+    await insertTreeHead(this.db, {
+      tree_size: size,
+      root_hash: root,
+      timestamp: head.timestamp,
+      kid: this.signer.kid,
+      signature,
+      checkpoint,
+    });
     // Another process may have stored its head for this size first: that one is kept and served.
     return this.keep(toSignedTreeHead((await findTreeHead(this.db, size))!));
   }
@@ -127,15 +143,21 @@ export class TreeHeads {
     if (!kept) return;
     const { head, source } = kept;
     if (!(await verifyTreeHead(head, { keys: this.publicKeys }))) {
-      throw new TreeHeadRefused(`the tree head of size ${head.tree_size} kept in ${source} is not signed by this platform's tree-head keys`);
+      throw new TreeHeadRefused(
+        `the tree head of size ${head.tree_size} kept in ${source} is not signed by this platform's tree-head keys`,
+      );
     }
     const size = await this.log.size();
     if (size < head.tree_size) {
-      throw new TreeHeadRefused(`the audit log has ${size} leaves, fewer than the ${head.tree_size} of the tree head kept in ${source}: leaves were removed; run \`audit verify\``);
+      throw new TreeHeadRefused(
+        `the audit log has ${size} leaves, fewer than the ${head.tree_size} of the tree head kept in ${source}: leaves were removed; run \`audit verify\``,
+      );
     }
     const root = (await this.log.rootAt(head.tree_size)).toString('hex');
     if (root !== head.root_hash) {
-      throw new TreeHeadRefused(`the audit log contradicts the tree head of size ${head.tree_size} kept in ${source} (root ${head.root_hash}, the log now gives ${root}): history was rewritten; run \`audit verify\``);
+      throw new TreeHeadRefused(
+        `the audit log contradicts the tree head of size ${head.tree_size} kept in ${source} (root ${head.root_hash}, the log now gives ${root}): history was rewritten; run \`audit verify\``,
+      );
     }
   }
 
@@ -180,5 +202,4 @@ export class TreeHeads {
   schedule(intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
     return repeat(() => this.publish(), intervalMs, onError);
   }
-
 }

@@ -61,14 +61,24 @@ async function signedOver(jws: unknown, payload: string, keys: JSONWebKeySet): P
 
 /** Checks a signed tree head's signature with the published keys. */
 export async function verifyTreeHead(head: SignedTreeHead, keys: JSONWebKeySet): Promise<boolean> {
-  if (!Number.isSafeInteger(head?.tree_size) || head.tree_size < 0 || !hex(head.root_hash, 32) || !Number.isSafeInteger(head.timestamp)) {
+  if (
+    !Number.isSafeInteger(head?.tree_size) ||
+    head.tree_size < 0 ||
+    !hex(head.root_hash, 32) ||
+    !Number.isSafeInteger(head.timestamp)
+  ) {
     return false;
   }
   return signedOver(head.signature, treeHeadPayload(head), keys);
 }
 
 /** Checks that a leaf (its canonical text) is in the tree of a tree head. */
-export function verifyLeafInclusion(leaf: string, leafIndex: number, head: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>, auditPath: string[]): boolean {
+export function verifyLeafInclusion(
+  leaf: string,
+  leafIndex: number,
+  head: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>,
+  auditPath: string[],
+): boolean {
   const root = hex(head.root_hash, 32);
   const path = Array.isArray(auditPath) ? auditPath.map((h) => hex(h, 32)) : [undefined];
   if (!root || typeof leaf !== 'string' || path.some((h) => !h)) return false;
@@ -76,7 +86,11 @@ export function verifyLeafInclusion(leaf: string, leafIndex: number, head: Pick<
 }
 
 /** Checks that the tree of `second` extends the tree of `first` (nothing rewritten). */
-export function verifyHeadsConsistent(first: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>, second: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>, proof: string[]): boolean {
+export function verifyHeadsConsistent(
+  first: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>,
+  second: Pick<SignedTreeHead, 'tree_size' | 'root_hash'>,
+  proof: string[],
+): boolean {
   const [a, b] = [hex(first.root_hash, 32), hex(second.root_hash, 32)];
   const path = Array.isArray(proof) ? proof.map((h) => hex(h, 32)) : [undefined];
   if (!a || !b || path.some((h) => !h)) return false;
@@ -94,15 +108,20 @@ export function bundlePayload(bundle: Omit<EvidenceBundle, 'signature'> & { sign
  * leaf and inclusion proof, and the bundle's own signature. `trustedKeys` are the platform's
  * published tree-head keys; without them the bundle's own copy is used, and the report says so.
  */
-export async function verifyEvidenceBundle(bundle: EvidenceBundle, trustedKeys?: JSONWebKeySet): Promise<VerificationReport> {
+export async function verifyEvidenceBundle(
+  bundle: EvidenceBundle,
+  trustedKeys?: JSONWebKeySet,
+): Promise<VerificationReport> {
   const checks: string[] = [];
   const errors: string[] = [];
   const fail = (message: string) => ({ ok: false, checks, errors: [...errors, message] });
-  if (!bundle || typeof bundle !== 'object' || bundle.format !== EVIDENCE_FORMAT) return fail(`not an evidence bundle (format must be ${EVIDENCE_FORMAT})`);
+  if (!bundle || typeof bundle !== 'object' || bundle.format !== EVIDENCE_FORMAT)
+    return fail(`not an evidence bundle (format must be ${EVIDENCE_FORMAT})`);
   if (!Array.isArray(bundle.events) || bundle.events.length === 0) return fail('the bundle holds no events');
   const keys = trustedKeys ?? bundle.keys;
   if (!keys || !Array.isArray(keys.keys)) return fail('no keys to verify with');
-  if (!trustedKeys) checks.push('WARNING: verified with the keys inside the bundle; compare them with the platform\'s published keys');
+  if (!trustedKeys)
+    checks.push("WARNING: verified with the keys inside the bundle; compare them with the platform's published keys");
 
   const head = bundle.tree_head;
   if (await verifyTreeHead(head, keys)) checks.push(`tree head signed: size ${head.tree_size}, root ${head.root_hash}`);

@@ -24,7 +24,9 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
       `  client_secret: ${added.client_secret}   (shown once; store it now)`,
       `  levels:        ${added.grant_levels.join(', ')}`,
       `  redirect_uris: ${added.redirect_uris.join(' ') || '(none)'}`,
-      ...(added.post_logout_redirect_uris.length ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`] : []),
+      ...(added.post_logout_redirect_uris.length
+        ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`]
+        : []),
     ].join('\n'),
   );
 }
@@ -34,6 +36,7 @@ export async function clientList(ctx: CliContext): Promise<void> {
   const clients = await new ClientService(ctx.db, ctx.box).list();
   ctx.print(
     { clients },
-    clients.map((c) => `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]`).join('\n') || '(no clients)',
+    clients.map((c) => `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]`).join('\n') ||
+      '(no clients)',
   );
 }

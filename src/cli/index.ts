@@ -71,7 +71,11 @@ async function main(argv: string[]): Promise<number> {
   // Offline: a notary runs this without any platform database.
   if (name === 'audit verify-bundle' && !values.help) {
     const json = values.json ?? false;
-    return auditVerifyBundle((result, human) => console.log(json ? JSON.stringify(result) : human), positionals[2], values as Options);
+    return auditVerifyBundle(
+      (result, human) => console.log(json ? JSON.stringify(result) : human),
+      positionals[2],
+      values as Options,
+    );
   }
   const command = COMMANDS[name] ?? COMMANDS[positionals[0] ?? ''];
   if (values.help || !command) {
@@ -93,7 +97,9 @@ function report(err: unknown, json: boolean): number {
   }
   if (err instanceof PlatformError && err.expose) {
     if (json) console.log(JSON.stringify({ error: err.code, message: err.message, errors: err.extra.errors }));
-    console.error(`Error: ${err.message}${(err.extra.errors ?? []).map((e) => `\n  - ${e.field}: ${e.message ?? e.code}`).join('')}`);
+    console.error(
+      `Error: ${err.message}${(err.extra.errors ?? []).map((e) => `\n  - ${e.field}: ${e.message ?? e.code}`).join('')}`,
+    );
     return 1;
   }
   if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {

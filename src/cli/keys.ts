@@ -19,7 +19,13 @@ export async function keysRotate(ctx: CliContext, options: Options): Promise<voi
   const purpose = (options.purpose as string | undefined) ?? 'oidc-signing';
   const specs = ROTATABLE[purpose];
   if (!specs) {
-    throw new InvalidInput([{ field: 'purpose', code: 'invalid', message: `--purpose must be one of ${Object.keys(ROTATABLE).join(', ')} (${PAIRWISE_SALT.purpose} cannot rotate)` }]);
+    throw new InvalidInput([
+      {
+        field: 'purpose',
+        code: 'invalid',
+        message: `--purpose must be one of ${Object.keys(ROTATABLE).join(', ')} (${PAIRWISE_SALT.purpose} cannot rotate)`,
+      },
+    ]);
   }
   const keys = new KeyService(ctx.db, ctx.box);
   const rotated = [];

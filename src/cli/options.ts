@@ -14,5 +14,8 @@ export function requireOption(options: Options, name: string): string {
 export function listOption(options: Options, name: string): string[] {
   const value = options[name];
   const values = Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  return values
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 }

@@ -9,7 +9,9 @@ function dateOption(options: Options, name: string): Date | undefined {
   const value = options[name];
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new InvalidInput([{ field: name, code: 'invalid_date', message: `--${name} must be a date like 2026-11-01` }]);
+    throw new InvalidInput([
+      { field: name, code: 'invalid_date', message: `--${name} must be a date like 2026-11-01` },
+    ]);
   }
   return new Date(`${value}T00:00:00Z`);
 }
@@ -19,7 +21,9 @@ function daysOption(options: Options, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const days = Number(value);
   if (typeof value !== 'string' || !/^\d+$/.test(value) || days < 1 || days > 3650) {
-    throw new InvalidInput([{ field: name, code: 'invalid_number', message: `--${name} must be a number of days from 1 to 3650` }]);
+    throw new InvalidInput([
+      { field: name, code: 'invalid_number', message: `--${name} must be a number of days from 1 to 3650` },
+    ]);
   }
   return days;
 }
@@ -28,7 +32,8 @@ function daysOption(options: Options, name: string, fallback: number): number {
 export async function costs(ctx: CliContext, options: Options): Promise<void> {
   const report = await costReport(ctx.db, dateOption(options, 'since'));
   const lines = report.providers.map(
-    (p) => `  ${p.provider.padEnd(16)} ${p.method.padEnd(20)} ${String(p.calls).padStart(8)} calls  ${String(p.unavailable).padStart(6)} unavailable  ${p.cost_yuan.toFixed(2).padStart(10)} yuan`,
+    (p) =>
+      `  ${p.provider.padEnd(16)} ${p.method.padEnd(20)} ${String(p.calls).padStart(8)} calls  ${String(p.unavailable).padStart(6)} unavailable  ${p.cost_yuan.toFixed(2).padStart(10)} yuan`,
   );
   ctx.print(
     { ...report },
@@ -58,7 +63,9 @@ export async function selfcheck(ctx: CliContext, options: Options): Promise<void
     [
       `Self-check: ${report.checked} accounts need attention (${report.missing} never verified, ${report.failed} failed or expired, ${report.expiring} expiring soon).`,
       `  ${report.queued} reminders queued (at most one per account and kind a month).`,
-      ...(delivery ? [`  delivered now: ${delivery.sent} sent, ${delivery.retried} to retry, ${delivery.failed} given up`] : []),
+      ...(delivery
+        ? [`  delivered now: ${delivery.sent} sent, ${delivery.retried} to retry, ${delivery.failed} given up`]
+        : []),
     ].join('\n'),
   );
 }

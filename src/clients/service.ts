@@ -41,7 +41,13 @@ export const newClientSchema = z.object({
   /** Where RP-initiated logout may send the person back (OpenID RP-Initiated Logout 1.0 §3). */
   postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
   levels: z.array(z.enum(GRANT_LEVELS)).min(1).default(['result']),
-  category: z.string().trim().min(1).max(100).regex(/^[\p{L}\p{N}_ .-]+$/u).default('general'),
+  category: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[\p{L}\p{N}_ .-]+$/u)
+    .default('general'),
   securityLevel: z.coerce.number().int().min(1).max(3).default(1),
   /** The merchant accepts only results verified within this many days (seed 000). */
   resultMaxAgeDays: z.coerce.number().int().min(1).max(3650).optional(),
@@ -87,19 +93,31 @@ export class ClientService {
   async add(input: NewClient, options: { clientId?: string } = {}): Promise<RegisteredClient> {
     const parsed = newClientSchema.safeParse(input);
     if (!parsed.success) {
-      throw new InvalidInput(parsed.error.issues.map((i) => ({ field: i.path.join('.'), code: i.code, message: i.message })));
+      throw new InvalidInput(
+        parsed.error.issues.map((i) => ({ field: i.path.join('.'), code: i.code, message: i.message })),
+      );
     }
     const client = parsed.data;
     if (client.kind === 'merchant' && client.redirectUris.length === 0) {
-      throw new InvalidInput([{ field: 'redirectUris', code: 'required', message: 'a merchant needs at least one redirect URI' }]);
+      throw new InvalidInput([
+        { field: 'redirectUris', code: 'required', message: 'a merchant needs at least one redirect URI' },
+      ]);
     }
     if (client.kind === 'notary' && client.postLogoutRedirectUris.length) {
-      throw new InvalidInput([{ field: 'postLogoutRedirectUris', code: 'not_allowed', message: 'a notary body signs no one in, so it has no post-logout redirect URI' }]);
+      throw new InvalidInput([
+        {
+          field: 'postLogoutRedirectUris',
+          code: 'not_allowed',
+          message: 'a notary body signs no one in, so it has no post-logout redirect URI',
+        },
+      ]);
     }
     // Pairwise subjects are per sector, the redirect URIs' host (OIDC Core §8.1); several hosts
     // would need a sector_identifier_uri document, which this platform does not fetch.
     if (new Set(client.redirectUris.map((uri) => new URL(uri).host)).size > 1) {
-      throw new InvalidInput([{ field: 'redirectUris', code: 'sector_mismatch', message: 'all redirect URIs must share one host' }]);
+      throw new InvalidInput([
+        { field: 'redirectUris', code: 'sector_mismatch', message: 'all redirect URIs must share one host' },
+      ]);
     }
     const clientId = options.clientId ?? randomBytes(16).toString('base64url');
     const clientSecret = randomBytes(32).toString('base64url');
@@ -107,7 +125,9 @@ export class ClientService {
       client.kind === 'merchant'
         ? {
             redirect_uris: client.redirectUris,
-            ...(client.postLogoutRedirectUris.length ? { post_logout_redirect_uris: client.postLogoutRedirectUris } : {}),
+            ...(client.postLogoutRedirectUris.length
+              ? { post_logout_redirect_uris: client.postLogoutRedirectUris }
+              : {}),
             // client_credentials: for the check API (scope realname:check).
             grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
             response_types: ['code'],
@@ -133,7 +153,10 @@ export class ClientService {
   async ensureDemo(redirectUri: string): Promise<RegisteredClient> {
     const existing = await findClient(this.db, DEMO_CLIENT_ID);
     if (existing) {
-      return { ...toInfo(existing), client_secret: this.box.openText(existing.client_secret_encrypted, secretContext(DEMO_CLIENT_ID)) };
+      return {
+        ...toInfo(existing),
+        client_secret: this.box.openText(existing.client_secret_encrypted, secretContext(DEMO_CLIENT_ID)),
+      };
     }
     const demo = { name: 'Demo merchant', redirectUris: [redirectUri], levels: [...GRANT_LEVELS], category: 'demo' };
     return this.add(demo, { clientId: DEMO_CLIENT_ID });
@@ -184,7 +207,9 @@ export class ClientService {
       client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
       client_name: row.name,
       // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
-      scope: (row.kind === 'notary' ? [...NOTARY_SCOPES] : [...MERCHANT_SCOPES, ...levelScopes(row.grant_levels)]).join(' '),
+      scope: (row.kind === 'notary' ? [...NOTARY_SCOPES] : [...MERCHANT_SCOPES, ...levelScopes(row.grant_levels)]).join(
+        ' ',
+      ),
       kind: row.kind,
       category: row.category,
       security_level: row.security_level,

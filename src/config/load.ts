@@ -101,25 +101,45 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
   const problems: string[] = [];
   if (config.env === 'production') {
     if (!config.masterKey) problems.push('masterKey: required in production (MASTER_KEY, base64 of 32 bytes)');
-    if (config.masterKey === DEVELOPMENT_MASTER_KEY) problems.push('masterKey: the development key cannot be used in production');
+    if (config.masterKey === DEVELOPMENT_MASTER_KEY)
+      problems.push('masterKey: the development key cannot be used in production');
     else if (config.masterKey && weakMasterKeyReason(config.masterKey)) {
-      problems.push(`masterKey: too weak for production (${weakMasterKeyReason(config.masterKey)}); make one with \`openssl rand -base64 32\``);
+      problems.push(
+        `masterKey: too weak for production (${weakMasterKeyReason(config.masterKey)}); make one with \`openssl rand -base64 32\``,
+      );
     }
     if (!config.issuer) problems.push('issuer: required in production (ISSUER, the public https URL)');
-    else if (!config.issuer.startsWith('https://')) problems.push('issuer: must be an https URL in production (TLS, RFC 9700 §2.6; terminate TLS at a proxy and set trustProxy)');
+    else if (!config.issuer.startsWith('https://'))
+      problems.push(
+        'issuer: must be an https URL in production (TLS, RFC 9700 §2.6; terminate TLS at a proxy and set trustProxy)',
+      );
     // The processes speak plain HTTP: TLS ends at a proxy, whose X-Forwarded-Proto/Host make the
     // endpoint URLs, Secure cookies and HSTS right.
-    if (!config.trustProxy) problems.push('trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy');
-    else if (!config.trustedProxies) problems.push('trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)');
+    if (!config.trustProxy)
+      problems.push(
+        'trustProxy: required in production (TRUST_PROXY=true): the platform serves plain HTTP behind a TLS proxy',
+      );
+    else if (!config.trustedProxies)
+      problems.push(
+        'trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)',
+      );
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
-    if (!config.audit.headsDir.trim()) problems.push('audit.headsDir: required in production (AUDIT_HEADS_DIR): signed tree heads must be kept where the database cannot rewrite them');
-    if (config.verification.provider === 'sandbox') problems.push('verification.provider: the sandbox cannot be used in production (set http)');
+    if (!config.audit.headsDir.trim())
+      problems.push(
+        'audit.headsDir: required in production (AUDIT_HEADS_DIR): signed tree heads must be kept where the database cannot rewrite them',
+      );
+    if (config.verification.provider === 'sandbox')
+      problems.push('verification.provider: the sandbox cannot be used in production (set http)');
     if (config.verification.http && !config.verification.http.baseUrl.startsWith('https://')) {
-      problems.push('verification.http.baseUrl: identity data travels to the verification service over https only in production');
+      problems.push(
+        'verification.http.baseUrl: identity data travels to the verification service over https only in production',
+      );
     }
   }
   if (config.verification.provider === 'http' && !config.verification.http) {
-    problems.push('verification.http: required when verification.provider is http (VERIFICATION_HTTP_URL, VERIFICATION_HTTP_API_KEY)');
+    problems.push(
+      'verification.http: required when verification.provider is http (VERIFICATION_HTTP_URL, VERIFICATION_HTTP_API_KEY)',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
 

@@ -9,7 +9,16 @@ const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
 // A switch from a file (true/false) or the environment (true/false, 1/0, yes/no, on/off); any
 // other word is an error rather than a surprise `true` (z.coerce.boolean reads "no" as true).
-const SWITCH_WORDS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, on: true, off: false };
+const SWITCH_WORDS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  '1': true,
+  '0': false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+};
 const flag = z.preprocess(
   (value) => (typeof value === 'string' ? (SWITCH_WORDS[value.trim().toLowerCase()] ?? value) : value),
   z.boolean({ error: 'expected true or false (also 1/0, yes/no, on/off)' }),
@@ -18,7 +27,10 @@ const flag = z.preprocess(
 /** At most `max` requests per key within `window` seconds; the next ones are refused until it ends. */
 const requestLimit = (defaults: { max: number; window: number }) =>
   z
-    .object({ max: z.coerce.number().int().min(1).max(1_000_000).default(defaults.max), window: seconds.default(defaults.window) })
+    .object({
+      max: z.coerce.number().int().min(1).max(1_000_000).default(defaults.max),
+      window: seconds.default(defaults.window),
+    })
     .default(defaults);
 /** `maxFailures` failures per key within `window` seconds lock the key for `lockDuration` seconds. */
 const failureLimit = (defaults: { maxFailures: number; window: number; lockDuration: number }) =>
@@ -57,12 +69,21 @@ export const configSchema = z
      */
     trustedProxies: z
       .preprocess(
-        (value) => (typeof value === 'string' ? value.split(',').map((k) => k.trim()).filter(Boolean) : value),
+        (value) =>
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((k) => k.trim())
+                .filter(Boolean)
+            : value,
         z.array(z.string().refine(isAddressOrRange, 'an IP address or CIDR range')).min(1).max(100),
       )
       .optional(),
     /** postgres:// URL of a PostgreSQL server; when empty, embedded PGlite in dataDir is used. */
-    databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+      .optional(),
     /** Directory for the embedded PGlite database (used when databaseUrl is empty). */
     dataDir: z.string().min(1).default('./data'),
     /** Connection pool size for PostgreSQL (PGlite always has one connection). */
@@ -71,14 +92,23 @@ export const configSchema = z
      * Master key (base64 of 32 bytes) that encrypts private keys and secrets at rest
      * (AES-256-GCM). Required in production; development and test use a fixed, public key.
      */
-    masterKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes').optional(),
+    masterKey: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes')
+      .optional(),
     /**
      * Master keys rotated out, still needed to open what they sealed (comma-separated in the
      * environment). New values are always sealed with `masterKey`.
      */
     previousMasterKeys: z
       .preprocess(
-        (value) => (typeof value === 'string' ? value.split(',').map((k) => k.trim()).filter(Boolean) : value),
+        (value) =>
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((k) => k.trim())
+                .filter(Boolean)
+            : value,
         z.array(z.string().regex(/^[A-Za-z0-9+/]{43}=$/, 'base64 of exactly 32 bytes')).max(10),
       )
       .default([]),
@@ -194,11 +224,18 @@ export const configSchema = z
             perLogin: failureLimit({ maxFailures: 5, window: 900, lockDuration: 900 }),
             perIp: failureLimit({ maxFailures: 20, window: 60, lockDuration: 60 }),
           })
-          .default({ perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } }),
+          .default({
+            perLogin: { maxFailures: 5, window: 900, lockDuration: 900 },
+            perIp: { maxFailures: 20, window: 60, lockDuration: 60 },
+          }),
         /** Registration attempts per client IP. */
-        registration: z.object({ perIp: requestLimit({ max: 10, window: 3600 }) }).default({ perIp: { max: 10, window: 3600 } }),
+        registration: z
+          .object({ perIp: requestLimit({ max: 10, window: 3600 }) })
+          .default({ perIp: { max: 10, window: 3600 } }),
         /** Verification submissions (verify forms, step-up) per account: each may cost a provider call. */
-        verification: z.object({ perAccount: requestLimit({ max: 10, window: 3600 }) }).default({ perAccount: { max: 10, window: 3600 } }),
+        verification: z
+          .object({ perAccount: requestLimit({ max: 10, window: 3600 }) })
+          .default({ perAccount: { max: 10, window: 3600 } }),
         /**
          * The token endpoint. `perClient`: tokens issued to a client (counted after it
          * authenticated, so only the merchant spends it); `failuresPerClientIp`: wrong client
@@ -211,15 +248,28 @@ export const configSchema = z
             failuresPerClientIp: failureLimit({ maxFailures: 10, window: 600, lockDuration: 600 }),
             perIp: requestLimit({ max: 600, window: 60 }),
           })
-          .default({ perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } }),
+          .default({
+            perClient: { max: 300, window: 60 },
+            failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 },
+            perIp: { max: 600, window: 60 },
+          }),
         /** Authorization requests (`/auth`, each stores an interaction for anyone) per client IP. */
-        authorization: z.object({ perIp: requestLimit({ max: 120, window: 60 }) }).default({ perIp: { max: 120, window: 60 } }),
+        authorization: z
+          .object({ perIp: requestLimit({ max: 120, window: 60 }) })
+          .default({ perIp: { max: 120, window: 60 } }),
       })
       .default({
-        signIn: { perLogin: { maxFailures: 5, window: 900, lockDuration: 900 }, perIp: { maxFailures: 20, window: 60, lockDuration: 60 } },
+        signIn: {
+          perLogin: { maxFailures: 5, window: 900, lockDuration: 900 },
+          perIp: { maxFailures: 20, window: 60, lockDuration: 60 },
+        },
         registration: { perIp: { max: 10, window: 3600 } },
         verification: { perAccount: { max: 10, window: 3600 } },
-        token: { perClient: { max: 300, window: 60 }, failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 }, perIp: { max: 600, window: 60 } },
+        token: {
+          perClient: { max: 300, window: 60 },
+          failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 },
+          perIp: { max: 600, window: 60 },
+        },
         authorization: { perIp: { max: 120, window: 60 } },
       }),
     /** Step-up (seed 003): how recent a person-document match a security-level-3 merchant needs, in seconds. */
@@ -253,9 +303,19 @@ export const configSchema = z
           .optional(),
       })
       .refine((n) => n.channel !== 'email' || n.smtp, { path: ['smtp'], message: 'required when channel is email' })
-      .default({ channel: 'log', interval: 60, maxAttempts: 5, batchSize: 50, retryBase: 60, timeZone: 'Asia/Shanghai' }),
+      .default({
+        channel: 'log',
+        interval: 60,
+        maxAttempts: 5,
+        batchSize: 50,
+        retryBase: 60,
+        timeZone: 'Asia/Shanghai',
+      }),
     /** Largest accepted form or JSON body on the platform's own routes. */
-    bodyLimit: z.string().regex(/^\d+(b|kb|mb)$/).default('16kb'),
+    bodyLimit: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/)
+      .default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */
     demoMerchant: flag.optional(),
     /** Prometheus metrics at GET /metrics (README "Operations"). */
@@ -273,7 +333,11 @@ export const configSchema = z
     cluster: z
       .object({
         /** Worker processes: 0 = one process, no cluster; `auto` = one per core (os.availableParallelism()). */
-        workers: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(256)], { error: 'expected auto or a whole number from 0 to 256' }).default(0),
+        workers: z
+          .union([z.literal('auto'), z.coerce.number().int().min(0).max(256)], {
+            error: 'expected auto or a whole number from 0 to 256',
+          })
+          .default(0),
       })
       .default({ workers: 0 }),
     /** Log level (pino). */

@@ -22,7 +22,10 @@ export class SecretBox {
   }
 
   static fromBase64(current: string, previous: string[] = []): SecretBox {
-    return new SecretBox(Buffer.from(current, 'base64'), previous.map((k) => Buffer.from(k, 'base64')));
+    return new SecretBox(
+      Buffer.from(current, 'base64'),
+      previous.map((k) => Buffer.from(k, 'base64')),
+    );
   }
 
   seal(plaintext: Buffer | string, context: string): string {

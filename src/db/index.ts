@@ -44,7 +44,11 @@ function openDb(options: DbOptions): Db {
     });
   }
   if (options.pglite) {
-    return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: { pglite: options.pglite } as Knex.StaticConnectionConfig });
+    return knexFactory({
+      client: ClientPgLite as unknown as typeof Knex.Client,
+      dialect: 'postgres',
+      connection: { pglite: options.pglite } as Knex.StaticConnectionConfig,
+    });
   }
   if (options.dataDir === ':memory:') {
     return knexFactory({ client: ClientPgLite as unknown as typeof Knex.Client, dialect: 'postgres', connection: {} });

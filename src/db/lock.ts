@@ -20,6 +20,7 @@ export function lockDataDir(dataDir: string): () => void {
       if (owner && owner !== process.pid && isAlive(owner)) {
         throw new Error(
           `The embedded database in ${dataDir} is in use by process ${owner}. Stop it first, or use PostgreSQL (DATABASE_URL) to run several processes.`,
+          { cause: err },
         );
       }
       rmSync(path, { force: true });

@@ -76,18 +76,31 @@ export class DossierService {
         type: 'consent.reconfirmation_failed',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, ...(person ? { person } : {}) },
-        payload: { level: 'dossier', failures: attempt, ...(lockedUntil ? { locked_until: lockedUntil.toISOString() } : {}) },
+        payload: {
+          level: 'dossier',
+          failures: attempt,
+          ...(lockedUntil ? { locked_until: lockedUntil.toISOString() } : {}),
+        },
       }),
     );
     if (lockedUntil) throw new DossierLocked(lockedUntil);
-    throw new InvalidInput([{ field: 'partial', code: 'partial_mismatch', message: `that is not the end of your document number; ${max - attempt} attempt(s) left` }]);
+    throw new InvalidInput([
+      {
+        field: 'partial',
+        code: 'partial_mismatch',
+        message: `that is not the end of your document number; ${max - attempt} attempt(s) left`,
+      },
+    ]);
   }
 
   /**
    * A dossier image for the bearer of an access token of a dossier grant, audited as released
    * (`claims.released` via `dossier_document`) in the same transaction as it is read.
    */
-  async attachment(token: { accountId: string; clientId: string; grantId?: string }, imageId: string): Promise<{ contentType: string; data: Buffer }> {
+  async attachment(
+    token: { accountId: string; clientId: string; grantId?: string },
+    imageId: string,
+  ): Promise<{ contentType: string; data: Buffer }> {
     const person = await this.verifications.personIndexOf(token.accountId);
     return inTransaction(this.db, async (tx) => {
       const image = await this.verifications.dossierImage(token.accountId, imageId);
@@ -96,7 +109,12 @@ export class DossierService {
         type: 'claims.released',
         actor: { type: 'client', id: token.clientId },
         subjects: { account: token.accountId, client: token.clientId, ...(person ? { person } : {}) },
-        payload: { ...(token.grantId ? { grant_id: token.grantId } : {}), level: 'dossier', via: 'dossier_document', claims: [image.kind] },
+        payload: {
+          ...(token.grantId ? { grant_id: token.grantId } : {}),
+          level: 'dossier',
+          via: 'dossier_document',
+          claims: [image.kind],
+        },
       });
       return { contentType: image.contentType, data: image.data };
     });
@@ -110,7 +128,9 @@ export class DossierService {
     const person = await this.verifications.personIndexOf(accountId);
     if (!person) return undefined;
     const events = await this.log.search({ person, types: ['identity.verified'] }, 1000);
-    const event = events.find((row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId);
+    const event = events.find(
+      (row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId,
+    );
     return event?.leaf_index;
   }
 }
@@ -119,8 +139,13 @@ export class DossierService {
 export class DossierLocked extends PlatformError {
   constructor(readonly lockedUntil: Date) {
     const seconds = Math.max(1, Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
-    super('partial-locked', 429, `Too many wrong answers: the full dossier is locked until ${lockedUntil.toISOString()}. The other levels stay available.`, {
-      headers: { 'Retry-After': String(seconds) },
-    });
+    super(
+      'partial-locked',
+      429,
+      `Too many wrong answers: the full dossier is locked until ${lockedUntil.toISOString()}. The other levels stay available.`,
+      {
+        headers: { 'Retry-After': String(seconds) },
+      },
+    );
   }
 }

@@ -9,7 +9,8 @@ import type { VerifiedClaims } from './verified-claims.js';
 
 type Json = Record<string, unknown>;
 
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * oidc-provider passes on only claim requests whose value is null or an object (OIDC Core §5.5),
@@ -33,9 +34,12 @@ const fail = (where: string, what: string) => new errors.InvalidRequest(`claims.
 function assertConstraint(where: string, element: unknown): void {
   if (element === null) return;
   if (!isObject(element)) throw fail(where, 'must be null or an object');
-  if ('essential' in element && typeof element.essential !== 'boolean') throw fail(where, 'essential must be a boolean');
-  if ('values' in element && (!Array.isArray(element.values) || !element.values.length)) throw fail(where, 'values must be a non-empty array');
-  if ('max_age' in element && !(Number.isInteger(element.max_age) && (element.max_age as number) >= 0)) throw fail(where, 'max_age must be a non-negative integer');
+  if ('essential' in element && typeof element.essential !== 'boolean')
+    throw fail(where, 'essential must be a boolean');
+  if ('values' in element && (!Array.isArray(element.values) || !element.values.length))
+    throw fail(where, 'values must be a non-empty array');
+  if ('max_age' in element && !(Number.isInteger(element.max_age) && (element.max_age as number) >= 0))
+    throw fail(where, 'max_age must be a non-negative integer');
 }
 
 /** Each element of an object request: a constraint, or (for nested objects like `issuer`) an object of them. */
@@ -50,11 +54,13 @@ function assertEvidenceFilter(where: string, filter: unknown): void {
   if (!isObject(filter)) throw fail(where, 'must be an object');
   // §5.4: "The RP therefore shall specify this type by including the type field including a
   // suitable value sub-element value."
-  if (!isObject(filter.type) || typeof filter.type.value !== 'string') throw fail(`${where}.type`, 'must name the evidence type with value');
+  if (!isObject(filter.type) || typeof filter.type.value !== 'string')
+    throw fail(`${where}.type`, 'must name the evidence type with value');
   for (const [name, element] of Object.entries(filter)) {
     const at = `${where}.${name}`;
     if (name === 'check_details') {
-      if (!Array.isArray(element) || !element.length || !element.every(isObject)) throw fail(at, 'must be a non-empty array of objects');
+      if (!Array.isArray(element) || !element.length || !element.every(isObject))
+        throw fail(at, 'must be a non-empty array of objects');
       element.forEach((entry, i) => assertElements(`${at}[${i}]`, entry as Json));
     } else if (name === 'document_details' || name === 'record' || name === 'attestation') {
       if (element === null) continue;
@@ -109,11 +115,15 @@ export async function normalizeClaimsParameter(ctx: unknown, claims: Json): Prom
     }
     const verified = (requested as Json).verified_claims;
     if (verified === undefined) continue;
-    if (Array.isArray(verified) && !verified.length) throw fail(`${member}.verified_claims`, 'must not be an empty array');
+    if (Array.isArray(verified) && !verified.length)
+      throw fail(`${member}.verified_claims`, 'must not be an empty array');
     const requests = isObject(verified) && REQUESTS in verified ? verified[REQUESTS] : verified;
-    (Array.isArray(requests) ? requests : [requests]).forEach((request, i) => assertRequest(`${member}.verified_claims${Array.isArray(requests) ? `[${i}]` : ''}`, request));
+    (Array.isArray(requests) ? requests : [requests]).forEach((request, i) =>
+      assertRequest(`${member}.verified_claims${Array.isArray(requests) ? `[${i}]` : ''}`, request),
+    );
   }
-  if (!members.some((member) => isObject(claims[member]) && (claims[member] as Json).verified_claims !== undefined)) return;
+  if (!members.some((member) => isObject(claims[member]) && (claims[member] as Json).verified_claims !== undefined))
+    return;
   for (const member of members) {
     const requested = { ...(claims[member] as Json | undefined) };
     requested.verified_claims = { [REQUESTS]: verifiedClaimsRequests(requested.verified_claims) ?? [] };
@@ -152,7 +162,9 @@ function meets(element: unknown, actual: unknown, now: number): boolean {
 
 /** A request element that names sub-elements (`issuer: {country: null}`), not a constraint on a value. */
 const isTemplate = (element: unknown): element is Json =>
-  isObject(element) && Object.keys(element).length > 0 && !['value', 'values', 'max_age', 'essential'].some((key) => key in element);
+  isObject(element) &&
+  Object.keys(element).length > 0 &&
+  !['value', 'values', 'max_age', 'essential'].some((key) => key in element);
 
 /**
  * An object the platform holds (`document_details`, `record`, a `check_details` entry) as a
@@ -177,7 +189,11 @@ function pick(template: Json, actual: Json, required: readonly string[], now: nu
 }
 
 /** The member that says what each evidence type is: it stays in every answer, with its `type`. */
-const DESCRIPTION_OF: Record<string, string> = { document: 'document_details', electronic_record: 'record', vouch: 'attestation' };
+const DESCRIPTION_OF: Record<string, string> = {
+  document: 'document_details',
+  electronic_record: 'record',
+  vouch: 'attestation',
+};
 
 /**
  * One evidence as an evidence filter asks for it (§5.4): undefined when it is another type or a
@@ -192,7 +208,9 @@ function filterEvidence(filter: Json, evidence: Json, now: number): Json | undef
     const value = evidence[name];
     if (name === 'check_details') {
       const entries = (Array.isArray(value) ? (value as Json[]) : []).flatMap((entry) => {
-        const kept = (element as Json[]).map((wanted) => pick(wanted, entry, ['check_method'], now)).find((picked) => picked !== undefined);
+        const kept = (element as Json[])
+          .map((wanted) => pick(wanted, entry, ['check_method'], now))
+          .find((picked) => picked !== undefined);
         return kept ? [kept] : [];
       });
       if (!entries.length) return undefined;
@@ -209,7 +227,8 @@ function filterEvidence(filter: Json, evidence: Json, now: number): Json | undef
   // The evidence's own description (document_details or record, with its type) goes with it even
   // when only check_details was asked for: without it the evidence says nothing of what it is.
   const description = DESCRIPTION_OF[String(evidence.type)];
-  if (description && !(description in out) && isObject(evidence[description])) out[description] = { type: (evidence[description] as Json).type };
+  if (description && !(description in out) && isObject(evidence[description]))
+    out[description] = { type: (evidence[description] as Json).type };
   return out;
 }
 
@@ -257,9 +276,15 @@ function answer(full: VerifiedClaims, request: Json, now: number): VerifiedClaim
  * none (`requests` undefined: the scope alone), else one answer per request the dossier can meet
  * (§5.6: each request is processed on its own), nothing when it meets none.
  */
-export function answerVerifiedClaims(full: VerifiedClaims, requests: Json[] | undefined, now = Date.now()): VerifiedClaims | VerifiedClaims[] | undefined {
+export function answerVerifiedClaims(
+  full: VerifiedClaims,
+  requests: Json[] | undefined,
+  now = Date.now(),
+): VerifiedClaims | VerifiedClaims[] | undefined {
   if (requests === undefined) return full;
-  const answers = requests.map((request) => answer(full, request, now)).filter((a): a is VerifiedClaims => a !== undefined);
+  const answers = requests
+    .map((request) => answer(full, request, now))
+    .filter((a): a is VerifiedClaims => a !== undefined);
   if (!answers.length) return undefined;
   return answers.length === 1 ? answers[0] : answers;
 }

@@ -30,7 +30,15 @@ export const CHECK_METHODS = {
 } as const;
 
 /** Claims a dossier can carry inside `verified_claims` (`nationality` is DESIGN.md's name, `nationalities` IDA's). */
-export const VERIFIED_CLAIM_NAMES = ['name', 'family_name', 'given_name', 'birthdate', 'gender', 'nationality', 'nationalities'];
+export const VERIFIED_CLAIM_NAMES = [
+  'name',
+  'family_name',
+  'given_name',
+  'birthdate',
+  'gender',
+  'nationality',
+  'nationalities',
+];
 
 export interface IdaVocabulary {
   /** China's real-name registration rules, as the platform applies them. */

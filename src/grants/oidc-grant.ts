@@ -13,7 +13,10 @@ import type { Level } from './store.js';
  * level they choose is taken out of the rejected ones (so a later choice can raise it back).
  */
 
-export type ConsentDetails = Pick<Awaited<ReturnType<Provider['interactionDetails']>>, 'prompt' | 'params' | 'session' | 'grantId'>;
+export type ConsentDetails = Pick<
+  Awaited<ReturnType<Provider['interactionDetails']>>,
+  'prompt' | 'params' | 'session' | 'grantId'
+>;
 export type OidcGrant = InstanceType<Provider['Grant']>;
 
 const LEVEL_SCOPE_SET = new Set(Object.values(LEVEL_SCOPES));
@@ -21,7 +24,10 @@ const LEVEL_SCOPE_SET = new Set(Object.values(LEVEL_SCOPES));
 /** Levels from the least to the most a merchant receives. */
 export const LEVELS: Level[] = ['result', 'credentials', 'dossier'];
 
-const split = (value: unknown): string[] => String(value ?? '').split(' ').filter(Boolean);
+const split = (value: unknown): string[] =>
+  String(value ?? '')
+    .split(' ')
+    .filter(Boolean);
 
 /** What a Grant holds, as its payload stores it (an oidc-provider Grant has these members too). */
 export interface GrantScopes {
@@ -76,7 +82,10 @@ export function requestedClaimNames(claims: unknown): string[] {
  * asks the person). Claims ever asked for on the grant are then granted exactly where the granted
  * scopes release them, and rejected otherwise.
  */
-function setScopes(grant: OidcGrant, change: { grant: string[]; reject: string[]; remove: string[]; claims: string[] }): void {
+function setScopes(
+  grant: OidcGrant,
+  change: { grant: string[]; reject: string[]; remove: string[]; claims: string[] },
+): void {
   const granted = new Set(split(grant.openid?.scope));
   const rejected = new Set(split(grant.rejected?.openid?.scope));
   for (const scope of change.remove) granted.delete(scope);
@@ -89,12 +98,24 @@ function setScopes(grant: OidcGrant, change: { grant: string[]; reject: string[]
     granted.delete(scope);
     rejected.add(scope);
   }
-  const claims = new Set([...(grant.openid?.claims ?? []), ...(grant.rejected?.openid?.claims ?? []), ...change.claims]);
+  const claims = new Set([
+    ...(grant.openid?.claims ?? []),
+    ...(grant.rejected?.openid?.claims ?? []),
+    ...change.claims,
+  ]);
   const allowed = claimsOfScopes(granted);
   const grantedClaims = [...claims].filter((claim) => allowed.has(claim));
   const rejectedClaims = [...claims].filter((claim) => !allowed.has(claim));
-  grant.openid = { ...(granted.size ? { scope: [...granted].join(' ') } : {}), ...(grantedClaims.length ? { claims: grantedClaims } : {}) };
-  grant.rejected = { openid: { ...(rejected.size ? { scope: [...rejected].join(' ') } : {}), ...(rejectedClaims.length ? { claims: rejectedClaims } : {}) } };
+  grant.openid = {
+    ...(granted.size ? { scope: [...granted].join(' ') } : {}),
+    ...(grantedClaims.length ? { claims: grantedClaims } : {}),
+  };
+  grant.rejected = {
+    openid: {
+      ...(rejected.size ? { scope: [...rejected].join(' ') } : {}),
+      ...(rejectedClaims.length ? { claims: rejectedClaims } : {}),
+    },
+  };
 }
 
 /**
@@ -103,15 +124,29 @@ function setScopes(grant: OidcGrant, change: { grant: string[]; reject: string[]
  * token (the merchant asks again). Claims asked for with the claims parameter are granted only
  * where the granted scopes release them. With no level asked for, the grant's level stays.
  */
-export function applyConsent(grant: OidcGrant, requestedScopes: string[], requestedClaims: string[], level: Level | undefined): void {
+export function applyConsent(
+  grant: OidcGrant,
+  requestedScopes: string[],
+  requestedClaims: string[],
+  level: Level | undefined,
+): void {
   const chosen = level && LEVEL_SCOPES[level];
   const others = level ? [...LEVEL_SCOPE_SET].filter((scope) => scope !== chosen) : [];
   // Level scopes asked for and not chosen (or not offered: the merchant's registration lacks
   // them) are rejected, so the same request does not ask again; one the grant held but this
   // request did not ask for is only removed, so asking for it later asks the person.
-  const reject = requestedScopes.filter((scope) => (LEVEL_SCOPE_SET.has(scope) && scope !== chosen) || (level === 'result' && scope === 'offline_access'));
-  const keep = requestedScopes.filter((scope) => !reject.includes(scope) && (!LEVEL_SCOPE_SET.has(scope) || scope === chosen));
-  setScopes(grant, { grant: keep, reject, remove: level === 'result' ? [...others, 'offline_access'] : others, claims: requestedClaims });
+  const reject = requestedScopes.filter(
+    (scope) => (LEVEL_SCOPE_SET.has(scope) && scope !== chosen) || (level === 'result' && scope === 'offline_access'),
+  );
+  const keep = requestedScopes.filter(
+    (scope) => !reject.includes(scope) && (!LEVEL_SCOPE_SET.has(scope) || scope === chosen),
+  );
+  setScopes(grant, {
+    grant: keep,
+    reject,
+    remove: level === 'result' ? [...others, 'offline_access'] : others,
+    claims: requestedClaims,
+  });
 }
 
 /**
@@ -121,7 +156,10 @@ export function applyConsent(grant: OidcGrant, requestedScopes: string[], reques
 export function applyLowerLevel(grant: OidcGrant, level: Level): void {
   const held = levelOfGrant(grant);
   const others = [...LEVEL_SCOPE_SET].filter((scope) => scope !== LEVEL_SCOPES[level]);
-  const reject = [...(held && held !== level ? [LEVEL_SCOPES[held]] : []), ...(level === 'result' ? ['offline_access'] : [])];
+  const reject = [
+    ...(held && held !== level ? [LEVEL_SCOPES[held]] : []),
+    ...(level === 'result' ? ['offline_access'] : []),
+  ];
   setScopes(grant, { grant: [LEVEL_SCOPES[level]], reject, remove: others, claims: [] });
 }
 

@@ -8,7 +8,24 @@ import { levelOfScopes } from '../oidc/claims.js';
 import type { VerificationService } from '../identity/service.js';
 
 /** JWT and OIDC protocol claims: not personal data about anyone, so not "released". */
-const PROTOCOL_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'nonce', 'auth_time', 'at_hash', 'c_hash', 's_hash', 'sid', 'azp', 'acr', 'amr']);
+const PROTOCOL_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'auth_time',
+  'at_hash',
+  'c_hash',
+  's_hash',
+  'sid',
+  'azp',
+  'acr',
+  'amr',
+]);
 
 interface TokenEntity {
   accountId?: string;
@@ -19,7 +36,8 @@ interface TokenEntity {
 
 /** What oidc-provider left on the request's context: the token it issued and the parameters. */
 function oidcOf(ctx: Context) {
-  return (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity }; params?: { grant_type?: string } } }).oidc;
+  return (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity }; params?: { grant_type?: string } } })
+    .oidc;
 }
 
 function levelOf(scope: string | undefined) {
@@ -28,7 +46,10 @@ function levelOf(scope: string | undefined) {
 
 function claimNamesOfJwt(jwt: unknown): string[] {
   if (typeof jwt !== 'string') return [];
-  const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
   return Object.keys(payload).filter((name) => !PROTOCOL_CLAIMS.has(name));
 }
 
@@ -58,10 +79,39 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
       const body = ctx.body as Record<string, unknown>;
       const events: AuditEventInput[] = [];
       if (token) {
-        events.push({ type: 'token.issued', actor, subjects, payload: { ...grant, level, scopes: String(accessToken.scope ?? '').split(' ').filter(Boolean), token_type: body.id_token ? 'access_token+id_token' : 'access_token', grant_type: String(oidc?.params?.grant_type ?? '') } });
-        if (body.id_token) events.push({ type: 'claims.released', actor, subjects, payload: { ...grant, level, via: 'id_token', claims: claimNamesOfJwt(body.id_token) } });
+        events.push({
+          type: 'token.issued',
+          actor,
+          subjects,
+          payload: {
+            ...grant,
+            level,
+            scopes: String(accessToken.scope ?? '')
+              .split(' ')
+              .filter(Boolean),
+            token_type: body.id_token ? 'access_token+id_token' : 'access_token',
+            grant_type: String(oidc?.params?.grant_type ?? ''),
+          },
+        });
+        if (body.id_token)
+          events.push({
+            type: 'claims.released',
+            actor,
+            subjects,
+            payload: { ...grant, level, via: 'id_token', claims: claimNamesOfJwt(body.id_token) },
+          });
       } else {
-        events.push({ type: 'claims.released', actor, subjects, payload: { ...grant, level, via: 'userinfo', claims: Object.keys(body).filter((name) => !PROTOCOL_CLAIMS.has(name)) } });
+        events.push({
+          type: 'claims.released',
+          actor,
+          subjects,
+          payload: {
+            ...grant,
+            level,
+            via: 'userinfo',
+            claims: Object.keys(body).filter((name) => !PROTOCOL_CLAIMS.has(name)),
+          },
+        });
       }
       await log.append(tx, ...events);
     });
@@ -75,5 +125,6 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
  */
 async function withoutAccount(ctx: Context, next: Next): Promise<void> {
   await next();
-  if (ctx.status === 200 && oidcOf(ctx)?.entities?.AccessToken?.accountId) throw new Error('a client_credentials request issued a token bound to an account');
+  if (ctx.status === 200 && oidcOf(ctx)?.entities?.AccessToken?.accountId)
+    throw new Error('a client_credentials request issued a token bound to an account');
 }

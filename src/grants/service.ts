@@ -60,7 +60,10 @@ export class GrantService {
   ) {}
 
   /** The person's credentials at a merchant (level 2), as the merchant receives them. */
-  async credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined> {
+  async credentialsOf(
+    accountId: string,
+    clientId: string,
+  ): Promise<{ username: string; password_hash: string } | undefined> {
     const row = await findCredentials(this.db, accountId, clientId);
     return row && { username: row.username, password_hash: row.password_hash };
   }
@@ -94,27 +97,48 @@ export class GrantService {
     merchant: ConsentMerchant,
     chosen: { level?: string; partial?: string },
   ): Promise<{ result: InteractionResults; credentials?: NewCredentials }> {
-    const requested = String(details.params.scope ?? '').split(' ').filter(Boolean);
+    const requested = String(details.params.scope ?? '')
+      .split(' ')
+      .filter(Boolean);
     const offered = this.offeredLevels(requested, merchant);
     let level: Level | undefined;
     if (offered.length) {
       level = offered.find((l) => l === chosen.level);
-      if (!level) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: `choose one of ${offered.join(', ')}` }]);
+      if (!level)
+        throw new InvalidInput([
+          { field: 'level', code: 'invalid_level', message: `choose one of ${offered.join(', ')}` },
+        ]);
     }
     if (level === 'dossier') await this.dossier.confirm(accountId, chosen.partial);
     const person = await this.verifications.personIndexOf(accountId);
     const grant = await grantOfInteraction(provider, details);
     const fromLevel = levelOfGrant(grant);
     // Hashing is slow: done before the transaction.
-    const fresh = level === 'credentials' && (fromLevel !== 'credentials' || !(await findCredentials(this.db, accountId, merchant.clientId))) ? newCredentials() : undefined;
+    const fresh =
+      level === 'credentials' &&
+      (fromLevel !== 'credentials' || !(await findCredentials(this.db, accountId, merchant.clientId)))
+        ? newCredentials()
+        : undefined;
     const passwordHash = fresh && (await this.hasher.hash(fresh.password));
     return inTransaction(this.db, async (tx) => {
       applyConsent(grant, requested, requestedClaimNames(details.params.claims), level);
       const result = await finishConsent(grant, details);
       // Marks this authorization as re-confirmed (see the dossier check of the consent prompt).
       if (level === 'dossier') result.consent = { ...result.consent, reconfirmed: true };
-      const changed = await this.settleLevel(tx, grant, { accountId, clientId: merchant.clientId, fromLevel, level, credentials: fresh && { ...fresh, passwordHash: passwordHash! } });
-      if (level) await saveChoice(tx, { account_id: accountId, client_id: merchant.clientId, category: merchant.category, level });
+      const changed = await this.settleLevel(tx, grant, {
+        accountId,
+        clientId: merchant.clientId,
+        fromLevel,
+        level,
+        credentials: fresh && { ...fresh, passwordHash: passwordHash! },
+      });
+      if (level)
+        await saveChoice(tx, {
+          account_id: accountId,
+          client_id: merchant.clientId,
+          category: merchant.category,
+          level,
+        });
       await this.log.append(tx, {
         type: 'consent.granted',
         actor: { type: 'account', id: accountId },
@@ -149,7 +173,10 @@ export class GrantService {
     const clientId = grant.clientId!;
     const merchant = await registered(clientId);
     const target = lowerLevels(grant, merchant?.levels ?? []).find((l) => l === level);
-    if (!merchant || !target) throw new InvalidInput([{ field: 'level', code: 'invalid_level', message: 'choose a lower level this merchant asked for' }]);
+    if (!merchant || !target)
+      throw new InvalidInput([
+        { field: 'level', code: 'invalid_level', message: 'choose a lower level this merchant asked for' },
+      ]);
     const fromLevel = levelOfGrant(grant)!;
     const person = await this.verifications.personIndexOf(accountId);
     const fresh = target === 'credentials' ? newCredentials() : undefined;
@@ -157,7 +184,13 @@ export class GrantService {
     return inTransaction(this.db, async (tx) => {
       applyLowerLevel(grant, target);
       await grant.save();
-      const changed = await this.settleLevel(tx, grant, { accountId, clientId, fromLevel, level: target, credentials: fresh && { ...fresh, passwordHash: passwordHash! } });
+      const changed = await this.settleLevel(tx, grant, {
+        accountId,
+        clientId,
+        fromLevel,
+        level: target,
+        credentials: fresh && { ...fresh, passwordHash: passwordHash! },
+      });
       await saveChoice(tx, { account_id: accountId, client_id: clientId, category: merchant.category, level: target });
       await this.log.append(tx, {
         type: 'consent.granted',
@@ -183,7 +216,13 @@ export class GrantService {
   private async settleLevel(
     tx: Queryable,
     grant: OidcGrant,
-    change: { accountId: string; clientId: string; fromLevel?: Level; level?: Level; credentials?: NewCredentials & { passwordHash: string } },
+    change: {
+      accountId: string;
+      clientId: string;
+      fromLevel?: Level;
+      level?: Level;
+      credentials?: NewCredentials & { passwordHash: string };
+    },
   ): Promise<{ tokensRevoked?: number; credentialsStored: boolean }> {
     const { accountId, clientId, fromLevel, level, credentials } = change;
     const changed = level !== undefined && level !== fromLevel;
@@ -192,7 +231,12 @@ export class GrantService {
     if (changed) await deleteCredentials(tx, accountId, clientId);
     const credentialsStored =
       level === 'credentials' && credentials !== undefined
-        ? await insertCredentials(tx, { account_id: accountId, client_id: clientId, username: credentials.username, password_hash: credentials.passwordHash })
+        ? await insertCredentials(tx, {
+            account_id: accountId,
+            client_id: clientId,
+            username: credentials.username,
+            password_hash: credentials.passwordHash,
+          })
         : false;
     return { ...(tokensRevoked !== undefined ? { tokensRevoked } : {}), credentialsStored };
   }
@@ -201,7 +245,10 @@ export class GrantService {
    * What the person's account page lists: each merchant holding a grant, its level, when it was
    * granted, and every token and release of data to it, from the audit trail.
    */
-  async grantsOf(accountId: string, merchantOf: (clientId: string) => Promise<{ name: string; levels: string[] } | undefined>) {
+  async grantsOf(
+    accountId: string,
+    merchantOf: (clientId: string) => Promise<{ name: string; levels: string[] } | undefined>,
+  ) {
     // The person sees every release so far, the one a moment ago too.
     await this.log.integrateAll();
     const grants = [];
@@ -209,9 +256,19 @@ export class GrantService {
       const clientId = String(payload.clientId);
       const scopes = grantedScopes(payload);
       const merchant = await merchantOf(clientId);
-      const history = await this.log.search({ account: accountId, client: clientId, types: ['consent.granted', 'token.issued', 'claims.released'] }, 200);
+      const history = await this.log.search(
+        { account: accountId, client: clientId, types: ['consent.granted', 'token.issued', 'claims.released'] },
+        200,
+      );
       const events = history
-        .map((row) => JSON.parse(row.leaf) as { time: string; type: string; payload: { grant_id?: string; via?: string; claims?: string[] } })
+        .map(
+          (row) =>
+            JSON.parse(row.leaf) as {
+              time: string;
+              type: string;
+              payload: { grant_id?: string; via?: string; claims?: string[] };
+            },
+        )
         .filter((event) => event.payload.grant_id === id);
       grants.push({
         id,
@@ -221,7 +278,9 @@ export class GrantService {
         lowerLevels: lowerLevels(payload, merchant?.levels ?? []),
         scopes,
         grantedAt: new Date(Number(payload.iat) * 1000),
-        releases: events.filter((e) => e.type === 'claims.released').map((e) => ({ time: new Date(e.time), via: e.payload.via, claims: e.payload.claims ?? [] })),
+        releases: events
+          .filter((e) => e.type === 'claims.released')
+          .map((e) => ({ time: new Date(e.time), via: e.payload.via, claims: e.payload.claims ?? [] })),
       });
     }
     return grants;

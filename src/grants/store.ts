@@ -4,7 +4,10 @@ import type { Queryable } from '../db/index.js';
 
 export type Level = 'result' | 'credentials' | 'dossier';
 
-export async function saveChoice(db: Queryable, row: { account_id: string; client_id: string; category: string; level: Level }): Promise<void> {
+export async function saveChoice(
+  db: Queryable,
+  row: { account_id: string; client_id: string; category: string; level: Level },
+): Promise<void> {
   await db('consent_choices')
     .insert({ ...row, updated_at: db.fn.now() })
     .onConflict(['account_id', 'client_id'])
@@ -12,10 +15,19 @@ export async function saveChoice(db: Queryable, row: { account_id: string; clien
 }
 
 /** The level chosen for this merchant, else the latest chosen for a merchant of its category. */
-export async function findChoice(db: Queryable, accountId: string, clientId: string, category: string): Promise<Level | undefined> {
+export async function findChoice(
+  db: Queryable,
+  accountId: string,
+  clientId: string,
+  category: string,
+): Promise<Level | undefined> {
   const own = await db('consent_choices').select('level').where({ account_id: accountId, client_id: clientId }).first();
   if (own) return own.level as Level;
-  const same = await db('consent_choices').select('level').where({ account_id: accountId, category }).orderBy('updated_at', 'desc').first();
+  const same = await db('consent_choices')
+    .select('level')
+    .where({ account_id: accountId, category })
+    .orderBy('updated_at', 'desc')
+    .first();
   return same?.level as Level | undefined;
 }
 
@@ -28,11 +40,19 @@ export interface CredentialRow {
 
 /** Stores a person's credentials for a merchant unless they have some; returns whether stored. */
 export async function insertCredentials(db: Queryable, row: CredentialRow): Promise<boolean> {
-  const inserted = await db('merchant_credentials').insert(row).onConflict(['account_id', 'client_id']).ignore().returning('username');
+  const inserted = await db('merchant_credentials')
+    .insert(row)
+    .onConflict(['account_id', 'client_id'])
+    .ignore()
+    .returning('username');
   return inserted.length > 0;
 }
 
-export async function findCredentials(db: Queryable, accountId: string, clientId: string): Promise<CredentialRow | undefined> {
+export async function findCredentials(
+  db: Queryable,
+  accountId: string,
+  clientId: string,
+): Promise<CredentialRow | undefined> {
   return db<CredentialRow>('merchant_credentials').where({ account_id: accountId, client_id: clientId }).first();
 }
 
@@ -42,7 +62,11 @@ export async function deleteCredentials(db: Queryable, accountId: string, client
 
 /** When the account's dossier is locked after too many failed confirmations, if it is. */
 export async function partialLockedUntil(db: Queryable, accountId: string): Promise<Date | undefined> {
-  const row = await db('partial_confirmations').select('locked_until').where({ account_id: accountId }).andWhere('locked_until', '>', db.fn.now()).first();
+  const row = await db('partial_confirmations')
+    .select('locked_until')
+    .where({ account_id: accountId })
+    .andWhere('locked_until', '>', db.fn.now())
+    .first();
   return row ? new Date(row.locked_until) : undefined;
 }
 
@@ -54,7 +78,11 @@ export async function partialLockedUntil(db: Queryable, accountId: string): Prom
  * An attempt may be evaluated only when its number is at most `max`; a right answer clears the
  * count (clearPartialFailures).
  */
-export async function countPartialAttempt(db: Queryable, accountId: string, limits: { max: number; windowSeconds: number; lockSeconds: number }): Promise<{ attempt: number; lockedUntil?: Date }> {
+export async function countPartialAttempt(
+  db: Queryable,
+  accountId: string,
+  limits: { max: number; windowSeconds: number; lockSeconds: number },
+): Promise<{ attempt: number; lockedUntil?: Date }> {
   const { rows } = await db.raw(
     `INSERT INTO partial_confirmations AS p (account_id, failures, updated_at, locked_until)
      VALUES (:accountId, 1, now(), CASE WHEN 1 >= :max THEN now() + make_interval(secs => :lockSeconds) END)

@@ -10,13 +10,21 @@ import { CHECK_METHODS, idaVocabulary } from './ida-vocabulary.js';
  */
 
 /** Documents issued by the People's Republic of China (ICAO 3-letter code, as IDA asks). */
-const ISSUED_IN_CHINA = new Set<DocumentType>(['cn_resident_id', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id', 'military_officer']);
+const ISSUED_IN_CHINA = new Set<DocumentType>([
+  'cn_resident_id',
+  'hk_macao_permit',
+  'taiwan_permit',
+  'foreign_permanent_id',
+  'military_officer',
+]);
 /** Documents held only by Chinese citizens: the holder's nationality is known from the type. */
 const HELD_BY_CITIZENS = new Set<DocumentType>(['cn_resident_id', 'hk_macao_permit', 'military_officer']);
 
 /** Compound Chinese surnames (复姓): the family name of a Han name is these two characters. */
 const COMPOUND_SURNAMES = new Set(
-  '欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 澹台 公冶 宗政 濮阳 淳于 单于 太叔 申屠 仲孙 闻人 万俟 赫连 呼延 端木 南宫 东郭 西门 百里 独孤 第五 左丘 谷梁 拓跋 司空 公羊 梁丘 即墨 羊舌 微生 亓官 司寇 巫马 乐正 壤驷 公良 漆雕 颛孙 子车 段干 闾丘 东门 鲜于'.split(' '),
+  '欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 澹台 公冶 宗政 濮阳 淳于 单于 太叔 申屠 仲孙 闻人 万俟 赫连 呼延 端木 南宫 东郭 西门 百里 独孤 第五 左丘 谷梁 拓跋 司空 公羊 梁丘 即墨 羊舌 微生 亓官 司寇 巫马 乐正 壤驷 公良 漆雕 颛孙 子车 段干 闾丘 东门 鲜于'.split(
+    ' ',
+  ),
 );
 
 /**
@@ -76,7 +84,11 @@ function evidenceOf(dossier: Dossier, refs: DossierRefs): Json {
   if (method === 'document' || method === 'phone_three_element') {
     const type = method === 'document' ? vocabulary.identityRegister : vocabulary.mobileSubscriber;
     const source = method === 'phone_three_element' ? { country_code: 'CHN' } : china;
-    return { type: 'electronic_record', check_details: [check(CHECK_METHODS.data)], record: { type, ...(source ? { source } : {}) } };
+    return {
+      type: 'electronic_record',
+      check_details: [check(CHECK_METHODS.data)],
+      record: { type, ...(source ? { source } : {}) },
+    };
   }
   const checks = method === 'offline_notary' ? [CHECK_METHODS.pvp] : [CHECK_METHODS.data, CHECK_METHODS.bvr];
   return {
@@ -90,7 +102,13 @@ function evidenceOf(dossier: Dossier, refs: DossierRefs): Json {
     // External attachments carry only Attachments 1.0 §4.2's members: the media type is the
     // response's Content-Type when the attachment is fetched.
     ...(dossier.images.length
-      ? { attachments: dossier.images.map((image) => ({ desc: image.kind, url: refs.attachmentUrl(image.id), digest: { alg: 'sha-256', value: image.digest } })) }
+      ? {
+          attachments: dossier.images.map((image) => ({
+            desc: image.kind,
+            url: refs.attachmentUrl(image.id),
+            digest: { alg: 'sha-256', value: image.digest },
+          })),
+        }
       : {}),
   };
 }

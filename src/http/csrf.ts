@@ -25,7 +25,13 @@ function secretOf(ctx: Context, create: boolean): string | undefined {
     if (!create) return undefined;
     secret = randomBytes(32).toString('base64url');
     // Signed with the app keys (the same keys as oidc-provider's cookies); Secure behind TLS.
-    ctx.cookies.set(COOKIE, secret, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, overwrite: true });
+    ctx.cookies.set(COOKIE, secret, {
+      signed: true,
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      overwrite: true,
+    });
   }
   ctx.state.csrfSecret = secret;
   return secret;
@@ -45,7 +51,11 @@ export function verifyCsrfToken(ctx: Context, given: unknown): void {
   const received = typeof given === 'string' ? Buffer.from(given) : undefined;
   // Constant time: a token is never compared byte by byte (the lengths are public: 43 characters).
   if (!expected || !received || received.length !== expected.length || !timingSafeEqual(received, expected)) {
-    throw new PlatformError('csrf-failed', 403, 'This form has expired or was not sent from this site. Go back, reload the page and try again.');
+    throw new PlatformError(
+      'csrf-failed',
+      403,
+      'This form has expired or was not sent from this site. Go back, reload the page and try again.',
+    );
   }
 }
 

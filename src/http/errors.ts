@@ -31,7 +31,10 @@ const UNAVAILABLE_DETAIL = 'The service is briefly unavailable. Nothing was lost
 export function isDatabaseUnavailable(err: unknown): boolean {
   const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
   if (typeof code === 'string' && (UNAVAILABLE_STATES.test(code) || UNAVAILABLE_CODES.has(code))) return true;
-  return typeof message === 'string' && /Connection terminated|Timeout acquiring a connection|Client has encountered a connection error/.test(message);
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|Timeout acquiring a connection|Client has encountered a connection error/.test(message)
+  );
 }
 
 /** APIs always answer in JSON; elsewhere, a client that prefers JSON over HTML gets it. */
@@ -52,7 +55,11 @@ const DECOMPRESSION_ERRORS = /^(Z_(DATA|BUF|NEED_DICT)_ERROR|ERR__ERROR_)/;
 function toPlatformError(err: unknown): PlatformError {
   if (err instanceof PlatformError) return err;
   if (err instanceof oidcErrors.SessionNotFound) {
-    return new PlatformError('session-expired', 400, 'This sign-in has expired or was opened in another browser. Start again from the merchant.');
+    return new PlatformError(
+      'session-expired',
+      400,
+      'This sign-in has expired or was opened in another browser. Start again from the merchant.',
+    );
   }
   if (isDatabaseUnavailable(err)) {
     return new PlatformError('database-unavailable', 503, UNAVAILABLE_DETAIL, { headers: { 'Retry-After': '5' } });
@@ -60,7 +67,8 @@ function toPlatformError(err: unknown): PlatformError {
   if (DECOMPRESSION_ERRORS.test(String((err as { code?: unknown }).code ?? ''))) {
     return new PlatformError('malformed-request', 400, 'The request body could not be decompressed.');
   }
-  const status = (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
+  const status =
+    (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
   const expose = (err as { expose?: boolean }).expose;
   if (status && status >= 400 && status < 500 && expose !== false) {
     return new PlatformError(HTTP_PROBLEMS[status] ?? 'bad-request', status, (err as Error).message);
@@ -87,7 +95,12 @@ export function errorHandler(views: Views, logger: Logger) {
         // A failure of ours around oidc-provider's endpoint (e.g. the audit transaction): OAuth JSON.
         ctx.type = 'application/json';
         ctx.set('Cache-Control', 'no-store');
-        const error = problem.status === 503 ? 'temporarily_unavailable' : problem.status >= 500 ? 'server_error' : 'invalid_request';
+        const error =
+          problem.status === 503
+            ? 'temporarily_unavailable'
+            : problem.status >= 500
+              ? 'server_error'
+              : 'invalid_request';
         ctx.body = { error, ...(detail ? { error_description: detail } : {}) };
       } else if (wantsJson(ctx)) {
         ctx.type = 'application/problem+json';
@@ -103,7 +116,8 @@ export function errorHandler(views: Views, logger: Logger) {
         const locale = localeOf(ctx);
         ctx.body = renderPage(views, ctx, 'error', {
           status: problem.status,
-          message: views.lookup(locale, `problem.${problem.code}`) ?? detail ?? views.translate(locale, 'problem.generic'),
+          message:
+            views.lookup(locale, `problem.${problem.code}`) ?? detail ?? views.translate(locale, 'problem.generic'),
         });
       }
     }
@@ -125,7 +139,8 @@ export function answerProviderFailures(provider: Provider, logger: Logger): void
     logger.warn({ err, reqId: ctx.state?.requestId }, 'database unavailable during an oidc-provider request');
     ctx.status = 503;
     ctx.set('Retry-After', '5');
-    if (ctx.body && typeof ctx.body === 'object') ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DETAIL };
+    if (ctx.body && typeof ctx.body === 'object')
+      ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE_DETAIL };
   });
 }
 
@@ -139,7 +154,10 @@ export function answerProviderFailures(provider: Provider, logger: Logger): void
 export function answerDisallowedGrantType(provider: Provider): void {
   provider.on('grant.error', (ctx, err) => {
     const body = ctx.body as { error?: string; error_description?: string } | undefined;
-    if (err instanceof oidcErrors.InvalidRequest && body?.error_description === 'requested grant type is not allowed for this client') {
+    if (
+      err instanceof oidcErrors.InvalidRequest &&
+      body?.error_description === 'requested grant type is not allowed for this client'
+    ) {
       ctx.body = { ...body, error: 'unauthorized_client' };
     }
   });

@@ -34,7 +34,9 @@ export class Health {
       await withTimeout(this.db.raw('select 1'), DATABASE_TIMEOUT_MS);
     } catch (err) {
       // Not the error itself: /readyz is public, and a driver's message names hosts and ports.
-      return { database: (err as Error).name === 'TimeoutError' ? `no answer within ${DATABASE_TIMEOUT_MS} ms` : 'unreachable' };
+      return {
+        database: (err as Error).name === 'TimeoutError' ? `no answer within ${DATABASE_TIMEOUT_MS} ms` : 'unreachable',
+      };
     }
     const pending = await withTimeout(pendingMigrations(this.db), DATABASE_TIMEOUT_MS).catch(() => undefined);
     if (!pending) return { migrations: 'could not be listed' };
@@ -70,7 +72,9 @@ function notReady(ctx: Context, problems: ReadinessProblems): void {
     type: 'urn:realname:problem:not-ready',
     title: 'not-ready',
     status: 503,
-    detail: `Not ready: ${Object.entries(problems).map(([check, problem]) => `${check} ${problem}`).join('; ')}.`,
+    detail: `Not ready: ${Object.entries(problems)
+      .map(([check, problem]) => `${check} ${problem}`)
+      .join('; ')}.`,
     checks: problems,
   };
 }

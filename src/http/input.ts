@@ -5,14 +5,21 @@ import { InvalidInput, PlatformError } from '../errors.js';
 
 /** A single-valued text field: repeated fields, NUL bytes and lone surrogates are refused. */
 export const text = (max: number) =>
-  z.string().max(max).refine((v) => isStorableText(v, max), { message: 'contains characters that are not allowed' });
+  z
+    .string()
+    .max(max)
+    .refine((v) => isStorableText(v, max), { message: 'contains characters that are not allowed' });
 
 /** Parses a value with a zod schema; failures become InvalidInput listing every field. */
 export function parseInput<T extends z.ZodType>(value: unknown, schema: T): z.output<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new InvalidInput(
-      parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', code: issue.code, message: issue.message })),
+      parsed.error.issues.map((issue) => ({
+        field: issue.path.join('.') || '(body)',
+        code: issue.code,
+        message: issue.message,
+      })),
     );
   }
   return parsed.data;
@@ -21,7 +28,8 @@ export function parseInput<T extends z.ZodType>(value: unknown, schema: T): z.ou
 /** Parses a request body (form or JSON object) with a zod schema. */
 export function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.output<T> {
   const body = (ctx.request as { body?: unknown }).body;
-  if (Array.isArray(body)) throw new InvalidInput([{ field: '(body)', code: 'invalid_type', message: 'expected a JSON object' }]);
+  if (Array.isArray(body))
+    throw new InvalidInput([{ field: '(body)', code: 'invalid_type', message: 'expected a JSON object' }]);
   return parseInput(body && typeof body === 'object' ? body : {}, schema);
 }
 
@@ -50,7 +58,8 @@ export function isWellFormedForm(raw: string): boolean {
 /** JSON in: a body of another media type is refused plainly rather than parsed as empty. */
 export async function requireJson(ctx: Context, next: Next) {
   if (!ctx.request.type) throw new PlatformError('malformed-request', 400, 'A JSON request body is required.');
-  if (!ctx.is('application/json')) throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
+  if (!ctx.is('application/json'))
+    throw new PlatformError('unsupported-media-type', 415, 'Send the request body as application/json.');
   return next();
 }
 

@@ -1,7 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
@@ -41,7 +50,12 @@ export class PlatformMetrics {
     const registers = [this.processRegistry];
     collectDefaultMetrics({ register: this.processRegistry });
     const labelNames = ['route', 'method', 'status'] as const;
-    this.requests = new Counter({ name: 'realname_http_requests_total', help: 'HTTP requests by route pattern, method and status class.', labelNames, registers });
+    this.requests = new Counter({
+      name: 'realname_http_requests_total',
+      help: 'HTTP requests by route pattern, method and status class.',
+      labelNames,
+      registers,
+    });
     this.duration = new Histogram({
       name: 'realname_http_request_duration_seconds',
       help: 'HTTP request latency by route pattern, method and status class.',
@@ -49,8 +63,16 @@ export class PlatformMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.inFlight = new Gauge({ name: 'realname_http_requests_in_flight', help: 'HTTP requests being served.', registers });
-    this.auditAppends = new Counter({ name: 'realname_audit_appends_total', help: 'Audit events appended in committed transactions since the processes started.', registers });
+    this.inFlight = new Gauge({
+      name: 'realname_http_requests_in_flight',
+      help: 'HTTP requests being served.',
+      registers,
+    });
+    this.auditAppends = new Counter({
+      name: 'realname_audit_appends_total',
+      help: 'Audit events appended in committed transactions since the processes started.',
+      registers,
+    });
     const pool = () => (this.db.client as { pool?: TarnPool }).pool;
     new Gauge({
       name: 'realname_db_pool_connections',
@@ -94,7 +116,10 @@ export class PlatformMetrics {
     log.append = async (tx, ...events) => {
       await append(tx, ...events);
       // A rolled-back transaction appended nothing; its rejection is the caller's to handle.
-      tx.executionPromise.then(() => this.auditAppends.inc(events.length), () => undefined);
+      tx.executionPromise.then(
+        () => this.auditAppends.inc(events.length),
+        () => undefined,
+      );
     };
   }
 
@@ -107,7 +132,11 @@ export class PlatformMetrics {
         await next();
       } finally {
         this.inFlight.dec();
-        const labels = { route: routeOf(ctx), method: METHODS.has(ctx.method) ? ctx.method : 'other', status: `${Math.floor(ctx.status / 100)}xx` };
+        const labels = {
+          route: routeOf(ctx),
+          method: METHODS.has(ctx.method) ? ctx.method : 'other',
+          status: `${Math.floor(ctx.status / 100)}xx`,
+        };
         this.requests.inc(labels);
         end(labels);
       }
@@ -123,14 +152,39 @@ export class PlatformMetrics {
 
   /** The metrics read from the database, in a registry of this scrape's own. */
   private async readDatabase(): Promise<Registry> {
-    const read = await withTimeout(Promise.all([this.providerTotals.read(), this.log.size(), this.log.queued()]), DATABASE_TIMEOUT_MS).catch(() => undefined);
+    const read = await withTimeout(
+      Promise.all([this.providerTotals.read(), this.log.size(), this.log.queued()]),
+      DATABASE_TIMEOUT_MS,
+    ).catch(() => undefined);
     const registers = [new Registry()];
     const labelNames = ['provider', 'method', 'outcome'] as const;
-    const calls = new Counter({ name: 'realname_provider_calls_total', help: 'Verification provider calls, from the database (all instances).', labelNames, registers });
-    const cost = new Counter({ name: 'realname_provider_cost_yuan_total', help: 'Cost of verification provider calls in yuan, from the database (all instances).', labelNames, registers });
-    const size = new Gauge({ name: 'realname_audit_log_size', help: 'Leaves in the audit log, from the database.', registers });
-    const queued = new Gauge({ name: 'realname_audit_queued', help: 'Committed audit events waiting to become leaves, from the database.', registers });
-    const up = new Gauge({ name: 'realname_metrics_database_up', help: '1 when the database answered this scrape, else 0 (its metrics are then left out).', registers });
+    const calls = new Counter({
+      name: 'realname_provider_calls_total',
+      help: 'Verification provider calls, from the database (all instances).',
+      labelNames,
+      registers,
+    });
+    const cost = new Counter({
+      name: 'realname_provider_cost_yuan_total',
+      help: 'Cost of verification provider calls in yuan, from the database (all instances).',
+      labelNames,
+      registers,
+    });
+    const size = new Gauge({
+      name: 'realname_audit_log_size',
+      help: 'Leaves in the audit log, from the database.',
+      registers,
+    });
+    const queued = new Gauge({
+      name: 'realname_audit_queued',
+      help: 'Committed audit events waiting to become leaves, from the database.',
+      registers,
+    });
+    const up = new Gauge({
+      name: 'realname_metrics_database_up',
+      help: '1 when the database answered this scrape, else 0 (its metrics are then left out).',
+      registers,
+    });
     up.set(read ? 1 : 0);
     if (read) {
       for (const row of read[0]) {
@@ -163,7 +217,9 @@ export function metricsRoutes(metrics: PlatformMetrics, config: Pick<Config, 'en
     if (expected) {
       const presented = /^Bearer (.+)$/i.exec(ctx.get('Authorization'))?.[1];
       if (!presented || !timingSafeEqual(digest(presented), expected)) {
-        throw new PlatformError('metrics-unauthorized', 401, 'A bearer token is required.', { headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' } });
+        throw new PlatformError('metrics-unauthorized', 401, 'A bearer token is required.', {
+          headers: { 'WWW-Authenticate': 'Bearer realm="metrics"' },
+        });
       }
     } else if (config.env === 'production') {
       throw new NotFound(); // not configured: as if there were no such page
@@ -246,13 +302,23 @@ function add(totals: Map<string, ProviderCallTotal>, row: ProviderCallTotal): vo
     total.calls += row.calls;
     total.cost_fen += row.cost_fen;
   } else {
-    totals.set(key, { provider: row.provider, method: row.method, outcome: row.outcome, calls: row.calls, cost_fen: row.cost_fen });
+    totals.set(key, {
+      provider: row.provider,
+      method: row.method,
+      outcome: row.outcome,
+      calls: row.calls,
+      cost_fen: row.cost_fen,
+    });
   }
 }
 
 // The one query of its own here: identity/store.ts's costTotals neither splits by outcome nor
 // reads a range of ids.
-async function providerCallGroups(db: Db, afterId: number, upToId?: number): Promise<Array<ProviderCallTotal & { max_id: number }>> {
+async function providerCallGroups(
+  db: Db,
+  afterId: number,
+  upToId?: number,
+): Promise<Array<ProviderCallTotal & { max_id: number }>> {
   const query = db('provider_calls')
     .select('provider', 'method', 'outcome')
     .count({ calls: '*' })

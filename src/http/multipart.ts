@@ -28,8 +28,12 @@ const shown = (name: string | undefined) => JSON.stringify(String(name ?? '').sl
  * fields and files, each file at most `fileBytes` (413 beyond), text fields single-valued and
  * storable. An empty file input (no file chosen) is left out.
  */
-export async function parseMultipart(ctx: Context, limits: MultipartLimits): Promise<{ fields: Record<string, string>; files: Record<string, UploadedFile> }> {
-  if (!ctx.is('multipart/form-data')) throw new PlatformError('unsupported-media-type', 415, 'Send the form as multipart/form-data.');
+export async function parseMultipart(
+  ctx: Context,
+  limits: MultipartLimits,
+): Promise<{ fields: Record<string, string>; files: Record<string, UploadedFile> }> {
+  if (!ctx.is('multipart/form-data'))
+    throw new PlatformError('unsupported-media-type', 415, 'Send the form as multipart/form-data.');
   const fields: Record<string, string> = {};
   const files: Record<string, UploadedFile> = {};
   let failure: PlatformError | undefined;
@@ -53,20 +57,25 @@ export async function parseMultipart(ctx: Context, limits: MultipartLimits): Pro
     throw new PlatformError('malformed-request', 400, 'The form could not be read.');
   }
   parser.on('field', (name, value, info) => {
-    if (!limits.fields.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected field ${shown(name)}.`));
+    if (!limits.fields.includes(name))
+      return fail(new PlatformError('malformed-request', 400, `Unexpected field ${shown(name)}.`));
     if (name in fields) return fail(new PlatformError('malformed-request', 400, `Field ${name} was sent twice.`));
-    if (info.valueTruncated || !isStorableText(value, limits.fieldBytes)) return fail(new PlatformError('malformed-request', 400, `Field ${name} is not valid text.`));
+    if (info.valueTruncated || !isStorableText(value, limits.fieldBytes))
+      return fail(new PlatformError('malformed-request', 400, `Field ${name} is not valid text.`));
     fields[name] = value;
   });
   parser.on('file', (name, stream, info) => {
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('limit', () => fail(new PlatformError('payload-too-large', 413, `The file ${name} is larger than ${limits.fileBytes} bytes.`)));
+    stream.on('limit', () =>
+      fail(new PlatformError('payload-too-large', 413, `The file ${name} is larger than ${limits.fileBytes} bytes.`)),
+    );
     // A form that ends inside a file ("Unexpected end of form") destroys the file stream with the
     // error: unheard, it would be an uncaught exception. The parser's own error answers the request.
     stream.on('error', () => fail(new PlatformError('malformed-request', 400, 'The form could not be read.')));
     stream.on('close', () => {
-      if (!limits.files.includes(name)) return fail(new PlatformError('malformed-request', 400, `Unexpected file ${shown(name)}.`));
+      if (!limits.files.includes(name))
+        return fail(new PlatformError('malformed-request', 400, `Unexpected file ${shown(name)}.`));
       if (name in files) return fail(new PlatformError('malformed-request', 400, `File ${name} was sent twice.`));
       const data = Buffer.concat(chunks);
       if (data.length > 0) files[name] = { data, declaredType: info.mimeType };

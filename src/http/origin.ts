@@ -19,7 +19,9 @@ export function pinOriginToIssuer(issuer: string) {
       host: { value: host },
       hostname: { value: hostname },
       // An absolute-form target (`GET http://evil.example/x`, RFC 9112 §3.2.2) keeps only its path.
-      href: { get: () => origin + (URL.canParse(ctx.originalUrl) ? pathAndQuery(new URL(ctx.originalUrl)) : ctx.originalUrl) },
+      href: {
+        get: () => origin + (URL.canParse(ctx.originalUrl) ? pathAndQuery(new URL(ctx.originalUrl)) : ctx.originalUrl),
+      },
     });
     return next();
   };

@@ -46,8 +46,10 @@ function peekBody(req: IncomingMessage, length: number): Promise<Buffer> {
       stop();
       reject(err);
     };
-    const ended = () => failed(new PlatformError('malformed-request', 400, 'The body is shorter than its Content-Length.'));
-    const closed = () => failed(new PlatformError('malformed-request', 400, 'The request was closed before its body arrived.'));
+    const ended = () =>
+      failed(new PlatformError('malformed-request', 400, 'The body is shorter than its Content-Length.'));
+    const closed = () =>
+      failed(new PlatformError('malformed-request', 400, 'The request was closed before its body arrived.'));
     function read() {
       let chunk: Buffer | null;
       while (size < length && (chunk = req.read() as Buffer | null) !== null) {

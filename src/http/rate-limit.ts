@@ -25,7 +25,9 @@ export class RateLimited extends PlatformError {
     readonly retryAfter: number,
     refusal: string,
   ) {
-    super('rate-limited', 429, `${refusal}; try again in ${retryAfter} seconds.`, { headers: { 'Retry-After': String(retryAfter) } });
+    super('rate-limited', 429, `${refusal}; try again in ${retryAfter} seconds.`, {
+      headers: { 'Retry-After': String(retryAfter) },
+    });
   }
 }
 
@@ -78,7 +80,11 @@ class Limit {
 
   // Its own transaction: the refusal is recorded even though the request goes no further.
   private async recordLockout(retryAfter: number, who: () => Who | Promise<Who>): Promise<void> {
-    await this.log.record({ type: 'security.rate_limited', ...(await who()), payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter } });
+    await this.log.record({
+      type: 'security.rate_limited',
+      ...(await who()),
+      payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter },
+    });
   }
 
   /**
@@ -87,7 +93,8 @@ class Limit {
    */
   async refuseWhenSpent(key: string): Promise<void> {
     const state = await this.limiter.get(this.hashed(key));
-    if (state && state.consumedPoints >= this.limiter.points) throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
+    if (state && state.consumedPoints >= this.limiter.points)
+      throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
   }
 
   /** Counts one hit after the fact: never refuses; the hit that spends the last one is audited. */
@@ -102,11 +109,10 @@ class Limit {
 
   /** Gives one counted hit back, unless the key is over its limit (a lock keeps its count) or its window ended. */
   async refund(key: string): Promise<void> {
-    await this.run(`UPDATE ${TABLE} SET points = points - 1 WHERE key = $1 AND points > 0 AND points <= $2 AND (expire IS NULL OR expire > $3)`, [
-      this.stored(key),
-      this.limiter.points,
-      Date.now(),
-    ]);
+    await this.run(
+      `UPDATE ${TABLE} SET points = points - 1 WHERE key = $1 AND points > 0 AND points <= $2 AND (expire IS NULL OR expire > $3)`,
+      [this.stored(key), this.limiter.points, Date.now()],
+    );
   }
 
   /** Forgets a key's count, unless it is over its limit: a success racing a lock never lifts it. */
@@ -165,9 +171,15 @@ export class RateLimits {
   constructor(db: Db, log: AuditLog, options: RateLimitOptions) {
     const store = limiterStore(db);
     const run = runStatement(store);
-    const hashed = (key: string) => createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
+    const hashed = (key: string) =>
+      createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
     let first = true;
-    const limit = (name: LimitName, keyKind: KeyKind, refusal: string, window: { points: number; duration: number; blockDuration?: number }) => {
+    const limit = (
+      name: LimitName,
+      keyKind: KeyKind,
+      refusal: string,
+      window: { points: number; duration: number; blockDuration?: number },
+    ) => {
       const limiter = new RateLimiterPostgres({
         storeClient: store,
         storeType: 'knex',
@@ -183,18 +195,45 @@ export class RateLimits {
     };
     // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
     // locks when a hit goes over `points` (the library refuses and blocks that hit).
-    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({ points: f.maxFailures, duration: f.window, blockDuration: f.lockDuration });
+    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({
+      points: f.maxFailures,
+      duration: f.window,
+      blockDuration: f.lockDuration,
+    });
     const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
     const { signIn, registration, verification, token, authorization } = options.limits;
     this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
     this.signInByIp = limit('sign_in', 'ip', 'Too many failed sign-in attempts', failures(signIn.perIp));
-    this.registrationByIp = limit('registration', 'ip', 'Too many registrations from this network', requests(registration.perIp));
-    this.verificationByAccount = limit('verification', 'account', 'Too many verification attempts', requests(verification.perAccount));
-    this.checkByClient = limit('check_api', 'client', 'Too many check API calls', { points: options.checkPerMinute, duration: 60 });
+    this.registrationByIp = limit(
+      'registration',
+      'ip',
+      'Too many registrations from this network',
+      requests(registration.perIp),
+    );
+    this.verificationByAccount = limit(
+      'verification',
+      'account',
+      'Too many verification attempts',
+      requests(verification.perAccount),
+    );
+    this.checkByClient = limit('check_api', 'client', 'Too many check API calls', {
+      points: options.checkPerMinute,
+      duration: 60,
+    });
     this.tokensByClient = limit('token', 'client', 'Too many token requests', requests(token.perClient));
-    this.tokenFailuresByClientIp = limit('token', 'client_ip', 'Too many failed client authentications', failures(token.failuresPerClientIp));
+    this.tokenFailuresByClientIp = limit(
+      'token',
+      'client_ip',
+      'Too many failed client authentications',
+      failures(token.failuresPerClientIp),
+    );
     this.tokenByIp = limit('token', 'ip', 'Too many token requests', requests(token.perIp));
-    this.authorizationByIp = limit('authorization', 'ip', 'Too many sign-in requests from this network', requests(authorization.perIp));
+    this.authorizationByIp = limit(
+      'authorization',
+      'ip',
+      'Too many sign-in requests from this network',
+      requests(authorization.perIp),
+    );
   }
 
   /**
@@ -214,7 +253,10 @@ export class RateLimits {
    */
   async signIn<T>(attempt: { ip: string; login: string }, authenticate: () => Promise<T>): Promise<T> {
     const login = normalizeLogin(attempt.login)?.login;
-    const keys: Array<[Limit, string]> = [[this.signInByIp, attempt.ip], ...(login ? [[this.signInByLogin, login] as [Limit, string]] : [])];
+    const keys: Array<[Limit, string]> = [
+      [this.signInByIp, attempt.ip],
+      ...(login ? [[this.signInByLogin, login] as [Limit, string]] : []),
+    ];
     const counts = await countAll(keys);
     let result: T;
     try {
@@ -238,12 +280,18 @@ export class RateLimits {
 
   /** One verification submission (verify form or step-up) of this account. */
   async countVerification(accountId: string): Promise<void> {
-    await this.verificationByAccount.consume(accountId, () => ({ actor: { type: 'account', id: accountId }, subjects: { account: accountId } }));
+    await this.verificationByAccount.consume(accountId, () => ({
+      actor: { type: 'account', id: accountId },
+      subjects: { account: accountId },
+    }));
   }
 
   /** One check API call of this (authenticated) merchant. */
   async countCheck(clientId: string): Promise<void> {
-    await this.checkByClient.consume(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
+    await this.checkByClient.consume(clientId, () => ({
+      actor: { type: 'client', id: clientId },
+      subjects: { client: clientId },
+    }));
   }
 
   /** One authorization request (`/auth`, which stores an interaction for anyone) from this IP. */
@@ -264,11 +312,19 @@ export class RateLimits {
    *   requests already in flight; it guards load, not a secret.
    * `exchange` runs the request and answers whether the client's secret was refused.
    */
-  async token(request: { ip: string; clientId?: string }, isClient: (clientId: string) => Promise<boolean>, exchange: () => Promise<TokenOutcome>): Promise<void> {
+  async token(
+    request: { ip: string; clientId?: string },
+    isClient: (clientId: string) => Promise<boolean>,
+    exchange: () => Promise<TokenOutcome>,
+  ): Promise<void> {
     const { clientId } = request;
-    const named = async (): Promise<Who> => (clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM);
+    const named = async (): Promise<Who> =>
+      clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM;
     const attempt: [Limit, string] = [this.tokenFailuresByClientIp, `${clientId ?? ''}\n${request.ip}`];
-    await countAll([[this.tokenByIp, request.ip], [...attempt, named]]);
+    await countAll([
+      [this.tokenByIp, request.ip],
+      [...attempt, named],
+    ]);
     try {
       if (clientId) await this.tokensByClient.refuseWhenSpent(clientId);
     } catch (err) {
@@ -284,7 +340,11 @@ export class RateLimits {
     }
     if (outcome === 'client-refused') return;
     await attempt[0].refund(attempt[1]);
-    if (outcome === 'issued' && clientId) await this.tokensByClient.spend(clientId, () => ({ actor: { type: 'client', id: clientId }, subjects: { client: clientId } }));
+    if (outcome === 'issued' && clientId)
+      await this.tokensByClient.spend(clientId, () => ({
+        actor: { type: 'client', id: clientId },
+        subjects: { client: clientId },
+      }));
   }
 }
 
@@ -299,7 +359,9 @@ async function countAll(keys: Array<[Limit, string, (() => Who | Promise<Who>)?]
   const counted = await Promise.allSettled(keys.map(([limit, key, who]) => limit.consume(key, who)));
   const refusal = longestRefusal(counted);
   if (refusal) {
-    await Promise.all(keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)));
+    await Promise.all(
+      keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)),
+    );
     throw refusal;
   }
   return counted.map((outcome) => (outcome as PromiseFulfilledResult<number>).value);
@@ -326,7 +388,10 @@ export function tokenRateLimit(limits: RateLimits, isClient: (clientId: string) 
       ctx.status = 429;
       ctx.set('Retry-After', String(err.retryAfter));
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error: 'invalid_request', error_description: `too many requests, retry after ${err.retryAfter} seconds` };
+      ctx.body = {
+        error: 'invalid_request',
+        error_description: `too many requests, retry after ${err.retryAfter} seconds`,
+      };
     }
   };
 }
@@ -339,7 +404,8 @@ export function tokenRateLimit(limits: RateLimits, isClient: (clientId: string) 
  */
 export function authorizationRateLimit(limits: RateLimits) {
   return async (ctx: Context, next: Next) => {
-    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) await limits.countAuthorization(ctx.ip);
+    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST'))
+      await limits.countAuthorization(ctx.ip);
     return next();
   };
 }
@@ -376,11 +442,13 @@ function limiterStore(db: Db) {
     client: {
       acquireConnection: async () => {
         // Inside a transaction on PGlite this would wait for that transaction forever.
-        if ((db as { isTransaction?: boolean }).isTransaction) throw new Error('rate limits are counted outside transactions');
+        if ((db as { isTransaction?: boolean }).isTransaction)
+          throw new Error('rate limits are counted outside transactions');
         const connection = (await pool.acquireConnection()) as unknown;
         return connection === pool.pglite ? new PgliteConnection(connection as PgliteLike) : connection;
       },
-      releaseConnection: (connection: unknown) => pool.releaseConnection(connection instanceof PgliteConnection ? connection.pglite : connection),
+      releaseConnection: (connection: unknown) =>
+        pool.releaseConnection(connection instanceof PgliteConnection ? connection.pglite : connection),
     },
   };
 }
@@ -388,7 +456,9 @@ function limiterStore(db: Db) {
 /** Runs one statement on a connection of the limiter's store, released after. */
 function runStatement(store: ReturnType<typeof limiterStore>): RunStatement {
   return async (text, values) => {
-    const connection = (await store.client.acquireConnection()) as { query(q: { text: string; values: unknown[] }): Promise<unknown> };
+    const connection = (await store.client.acquireConnection()) as {
+      query(q: { text: string; values: unknown[] }): Promise<unknown>;
+    };
     try {
       await connection.query({ text, values });
     } finally {

@@ -22,7 +22,10 @@ export class Views {
       throwOnUndefined: false,
     });
     this.messages = Object.fromEntries(
-      LOCALES.map((locale) => [locale, JSON.parse(readFileSync(resolve(dir, 'locales', `${locale}.json`), 'utf8')) as Messages]),
+      LOCALES.map((locale) => [
+        locale,
+        JSON.parse(readFileSync(resolve(dir, 'locales', `${locale}.json`), 'utf8')) as Messages,
+      ]),
     ) as Record<Locale, Messages>;
   }
 

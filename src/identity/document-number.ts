@@ -58,7 +58,8 @@ const CHECKERS: Record<DocumentType, Checker> = {
   hk_macao_permit: checkHkMacaoPermit,
   taiwan_permit: checkTaiwanPermit,
   military_officer: checkOfficerCard,
-  other: (n) => (/^[A-Z0-9\p{Script=Han}]{4,40}$/u.test(n) ? {} : formatError('a document number (4–40 letters and digits)')),
+  other: (n) =>
+    /^[A-Z0-9\p{Script=Han}]{4,40}$/u.test(n) ? {} : formatError('a document number (4–40 letters and digits)'),
 };
 
 /**
@@ -116,10 +117,16 @@ function checkOfficerCard(n: string): Success | Failure {
  */
 function checkResidentId(n: string, today: string): Success | Failure {
   if (/^\d{15}$/.test(n)) {
-    return fail('format', 'This is a retired 15-digit first-generation ID number; enter the 18-digit number on the current card.');
+    return fail(
+      'format',
+      'This is a retired 15-digit first-generation ID number; enter the 18-digit number on the current card.',
+    );
   }
   if (/^9\d{16}[\dX]$/.test(n)) {
-    return fail('format', 'Numbers starting with 9 are foreign permanent resident ID numbers; choose that document type.');
+    return fail(
+      'format',
+      'Numbers starting with 9 are foreign permanent resident ID numbers; choose that document type.',
+    );
   }
   if (!/^[1-8]\d{16}[\dX]$/.test(n)) return formatError('an 18-character citizen ID number');
   return checkGb11643Body(n, today);
@@ -144,7 +151,9 @@ function checkForeignPermanentId(n: string, today: string): Success | Failure {
     return real ? {} : fail('birth_date', 'The birth date in the number is not a real date.');
   }
   if (!/^9[1-8]\d{15}[\dX]$/.test(n)) {
-    return formatError('a foreign permanent resident ID number (18 characters starting with 9, or 3 letters + 12 digits)');
+    return formatError(
+      'a foreign permanent resident ID number (18 characters starting with 9, or 3 letters + 12 digits)',
+    );
   }
   const result = checkGb11643Body(n, today);
   return 'code' in result ? result : { birthDate: result.birthDate };

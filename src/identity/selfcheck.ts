@@ -33,7 +33,12 @@ export async function selfCheck(
       channel: email ? 'email' : 'log',
       ...(email ? { recipient: candidate.login } : {}),
       template: `verification.${candidate.reason}`,
-      params: { locale: options.locale, ...(candidate.reason === 'expiring' && candidate.expires_at ? { expires_at: new Date(candidate.expires_at).toISOString() } : {}) },
+      params: {
+        locale: options.locale,
+        ...(candidate.reason === 'expiring' && candidate.expires_at
+          ? { expires_at: new Date(candidate.expires_at).toISOString() }
+          : {}),
+      },
     });
     if (queued) report.queued += 1;
   }

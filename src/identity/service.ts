@@ -7,7 +7,13 @@ import type { Registry } from '../notary/registry.js';
 import { personIndex } from './blind-index.js';
 import { checkDocumentNumber, type DocumentType } from './document-number.js';
 import { sniffImageType } from './images.js';
-import { ProviderUnavailable, type Image, type PhoneCarrier, type ProviderAnswer, type VerificationProvider } from './providers/types.js';
+import {
+  ProviderUnavailable,
+  type Image,
+  type PhoneCarrier,
+  type ProviderAnswer,
+  type VerificationProvider,
+} from './providers/types.js';
 import {
   findImage,
   findPerson,
@@ -60,7 +66,11 @@ function normalizeName(raw: string): string {
 
 /** A refused document number as a form error, on the field that is wrong. */
 function documentProblem(document: Extract<ReturnType<typeof checkDocumentNumber>, { ok: false }>) {
-  return { field: document.code === 'unknown_type' ? 'document_type' : 'document_number', code: document.code, message: document.message };
+  return {
+    field: document.code === 'unknown_type' ? 'document_type' : 'document_number',
+    code: document.code,
+    message: document.message,
+  };
 }
 
 /** The method a merchant's security level requires (1: document check; 2 and 3: person match). */
@@ -109,7 +119,13 @@ export interface CheckAnswer {
   queries_left: number | null;
 }
 
-const NOT_VERIFIED: CheckAnswer = { verified: false, method: null, verified_at: null, expires_at: null, queries_left: null };
+const NOT_VERIFIED: CheckAnswer = {
+  verified: false,
+  method: null,
+  verified_at: null,
+  expires_at: null,
+  queries_left: null,
+};
 
 export interface VerificationOptions {
   blindIndexKey: string;
@@ -186,7 +202,10 @@ export class VerificationService {
    * The person an account is verified as, and their current usable result at least as strong as
    * `method`, from one look-up of the account's person.
    */
-  async standingOf(accountId: string, method: VerificationMethod = 'document'): Promise<{ personId?: string; result?: Result }> {
+  async standingOf(
+    accountId: string,
+    method: VerificationMethod = 'document',
+  ): Promise<{ personId?: string; result?: Result }> {
     const { personId, results } = await validResultsOfAccount(this.db, accountId, new Date());
     if (!personId) return {};
     const rows = results.filter((r) => speaksFor(r, accountId));
@@ -215,13 +234,17 @@ export class VerificationService {
       id: image.id,
       kind: image.kind,
       contentType: image.content_type,
-      digest: createHash('sha256').update(this.box.open(image.data_encrypted, sealed.image(image.id))).digest('base64'),
+      digest: createHash('sha256')
+        .update(this.box.open(image.data_encrypted, sealed.image(image.id)))
+        .digest('base64'),
     }));
     return {
       documentType: person.document_type as DocumentType,
       documentNumber: this.box.openText(person.number_encrypted, sealed.number(person.id)),
       name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
-      ...(person.birth_date_encrypted ? { birthDate: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) } : {}),
+      ...(person.birth_date_encrypted
+        ? { birthDate: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
+        : {}),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
       result: {
         ...toResult(row),
@@ -237,14 +260,22 @@ export class VerificationService {
    * One image of the dossier, if it belongs to a passed, still valid result that speaks for this
    * account (a person-document match speaks for the account that did it only).
    */
-  async dossierImage(accountId: string, imageId: string): Promise<{ kind: string; contentType: string; data: Buffer } | undefined> {
+  async dossierImage(
+    accountId: string,
+    imageId: string,
+  ): Promise<{ kind: string; contentType: string; data: Buffer } | undefined> {
     const image = await findImage(this.db, imageId);
     const personId = await personOfAccount(this.db, accountId);
     if (!image || !personId) return undefined;
     const { verification } = image;
-    const valid = verification.status === 'passed' && (!verification.expires_at || new Date(verification.expires_at) > new Date());
+    const valid =
+      verification.status === 'passed' && (!verification.expires_at || new Date(verification.expires_at) > new Date());
     if (!valid || verification.person_id !== personId || !speaksFor(verification, accountId)) return undefined;
-    return { kind: image.kind, contentType: image.content_type, data: this.box.open(image.data_encrypted, sealed.image(image.id)) };
+    return {
+      kind: image.kind,
+      contentType: image.content_type,
+      data: this.box.open(image.data_encrypted, sealed.image(image.id)),
+    };
   }
 
   /**
@@ -289,12 +320,22 @@ export class VerificationService {
     const personId = await personOfAccount(this.db, accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     const number = person ? this.box.openText(person.number_encrypted, sealed.number(person.id)) : undefined;
-    const results = personId ? (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId)) : [];
+    const results = personId
+      ? (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId))
+      : [];
     const best = [...results].sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     return {
-      person: person && { documentType: person.document_type as DocumentType, maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}` },
+      person: person && {
+        documentType: person.document_type as DocumentType,
+        maskedNumber: `${'*'.repeat(Math.max(0, number!.length - 4))}${number!.slice(-4)}`,
+      },
       result: best && toResult(best),
-      attempts: (await verificationsOfAccount(this.db, accountId)).map((r) => ({ ...toResult(r), status: r.status, reason: r.reason, createdAt: new Date(r.created_at) })),
+      attempts: (await verificationsOfAccount(this.db, accountId)).map((r) => ({
+        ...toResult(r),
+        status: r.status,
+        reason: r.reason,
+        createdAt: new Date(r.created_at),
+      })),
     };
   }
 
@@ -309,7 +350,9 @@ export class VerificationService {
     const { document, name } = this.validate(submission);
     const phone = submission.method === 'phone_three_element' ? await phoneOfAccount(this.db, accountId) : undefined;
     if (submission.method === 'phone_three_element' && !phone) {
-      throw new InvalidInput([{ field: 'phone_check', code: 'no_phone', message: 'this account does not sign in with a mobile number' }]);
+      throw new InvalidInput([
+        { field: 'phone_check', code: 'no_phone', message: 'this account does not sign in with a mobile number' },
+      ]);
     }
     const index = personIndex(this.options.blindIndexKey, document.type, document.number);
     const linked = await personOfAccount(this.db, accountId);
@@ -331,13 +374,28 @@ export class VerificationService {
 
     const offline = submission.fresh ? undefined : await this.registry.findVerified(index, name);
     if (offline && METHOD_STRENGTH.offline_notary >= METHOD_STRENGTH[submission.method]) {
-      const row = await this.record(accountId, { index, document, name }, { method: 'offline_notary', provider: `${NOTARY_PROVIDER}${offline.notaryClientId}`, answer: { result: 'match', reference: offline.id } }, offline.verifiedAt);
+      const row = await this.record(
+        accountId,
+        { index, document, name },
+        {
+          method: 'offline_notary',
+          provider: `${NOTARY_PROVIDER}${offline.notaryClientId}`,
+          answer: { result: 'match', reference: offline.id },
+        },
+        offline.verifiedAt,
+      );
       return { status: 'passed', method: 'offline_notary', reused: true, result: toResult(row) };
     }
 
     const answer = await this.callProvider(submission, document, name, phone);
     const providerName = submission.method === 'phone_three_element' ? this.phones.name : this.provider.name;
-    const row = await this.record(accountId, { index, document, name }, { method: submission.method, provider: providerName, answer }, new Date(), submission);
+    const row = await this.record(
+      accountId,
+      { index, document, name },
+      { method: submission.method, provider: providerName, answer },
+      new Date(),
+      submission,
+    );
     return answer.result === 'match'
       ? { status: 'passed', method: submission.method, reused: false, result: toResult(row) }
       : { status: 'failed', method: submission.method, reused: false, reason: answer.reason };
@@ -376,9 +434,16 @@ export class VerificationService {
         if (used === undefined) continue;
         const globalLeft = row.max_queries === null ? null : row.max_queries - used;
         const merchantLeft = merchant.maxQueries === null ? null : merchant.maxQueries - mine - 1;
-        const left = globalLeft === null ? merchantLeft : merchantLeft === null ? globalLeft : Math.min(globalLeft, merchantLeft);
+        const left =
+          globalLeft === null ? merchantLeft : merchantLeft === null ? globalLeft : Math.min(globalLeft, merchantLeft);
         const seconds = (date: Date | null) => (date ? Math.floor(new Date(date).getTime() / 1000) : null);
-        answer = { verified: true, method: row.method, verified_at: seconds(row.verified_at), expires_at: seconds(row.expires_at), queries_left: left };
+        answer = {
+          verified: true,
+          method: row.method,
+          verified_at: seconds(row.verified_at),
+          expires_at: seconds(row.expires_at),
+          queries_left: left,
+        };
         break;
       }
       await this.log.append(tx, {
@@ -396,11 +461,16 @@ export class VerificationService {
     const document = checkDocumentNumber(submission.documentType, submission.documentNumber);
     if (!document.ok) errors.push(documentProblem(document));
     const name = normalizeName(submission.name);
-    if (!name || name.length > 100) errors.push({ field: 'name', code: 'name_invalid', message: 'enter the name exactly as on the document' });
+    if (!name || name.length > 100)
+      errors.push({ field: 'name', code: 'name_invalid', message: 'enter the name exactly as on the document' });
     if (submission.method === 'person_match') {
-      for (const [field, image] of [['portrait', submission.portrait], ['document_front', submission.documentFront]] as const) {
+      for (const [field, image] of [
+        ['portrait', submission.portrait],
+        ['document_front', submission.documentFront],
+      ] as const) {
         if (!image) errors.push({ field, code: 'image_required', message: 'a photo is required' });
-        else if (sniffImageType(image.data) !== image.contentType) errors.push({ field, code: 'image_type', message: 'only PNG or JPEG photos' });
+        else if (sniffImageType(image.data) !== image.contentType)
+          errors.push({ field, code: 'image_type', message: 'only PNG or JPEG photos' });
       }
     }
     if (errors.length || !document.ok) throw new InvalidInput(errors);
@@ -408,7 +478,12 @@ export class VerificationService {
   }
 
   /** Calls the provider and records the call and its cost, whatever happens. */
-  private async callProvider(submission: Submission, document: { type: DocumentType; number: string }, name: string, phone?: string): Promise<ProviderAnswer> {
+  private async callProvider(
+    submission: Submission,
+    document: { type: DocumentType; number: string },
+    name: string,
+    phone?: string,
+  ): Promise<ProviderAnswer> {
     const started = performance.now();
     const request = { documentType: document.type, documentNumber: document.number, name };
     const cost = this.options.costFen[submission.method];
@@ -416,23 +491,47 @@ export class VerificationService {
     try {
       const answer =
         submission.method === 'person_match'
-          ? await this.provider.matchPerson({ ...request, portrait: submission.portrait!, documentFront: submission.documentFront! })
+          ? await this.provider.matchPerson({
+              ...request,
+              portrait: submission.portrait!,
+              documentFront: submission.documentFront!,
+            })
           : submission.method === 'phone_three_element'
             ? await this.phones.checkPhone({ ...request, phone: phone! })
             : await this.provider.checkDocument(request);
-      await insertProviderCall(this.db, { provider, method: submission.method, outcome: answer.result, cost_fen: cost, duration_ms: Math.round(performance.now() - started) });
+      await insertProviderCall(this.db, {
+        provider,
+        method: submission.method,
+        outcome: answer.result,
+        cost_fen: cost,
+        duration_ms: Math.round(performance.now() - started),
+      });
       return answer;
     } catch (err) {
       if (!(err instanceof ProviderUnavailable)) throw err;
-      await insertProviderCall(this.db, { provider, method: submission.method, outcome: 'unavailable', cost_fen: 0, duration_ms: Math.round(performance.now() - started) });
-      throw new PlatformError('provider-unavailable', 503, 'The verification service is not answering right now. Nothing was lost: please try again in a few minutes.');
+      await insertProviderCall(this.db, {
+        provider,
+        method: submission.method,
+        outcome: 'unavailable',
+        cost_fen: 0,
+        duration_ms: Math.round(performance.now() - started),
+      });
+      throw new PlatformError(
+        'provider-unavailable',
+        503,
+        'The verification service is not answering right now. Nothing was lost: please try again in a few minutes.',
+      );
     }
   }
 
   /** Writes the person, the link, the result, the images and the audit event in one transaction. */
   private async record(
     accountId: string,
-    who: { index: string; document: { type: DocumentType; number: string; birthDate?: string; gender?: string }; name: string },
+    who: {
+      index: string;
+      document: { type: DocumentType; number: string; birthDate?: string; gender?: string };
+      name: string;
+    },
     what: { method: VerificationMethod; provider: string; answer: ProviderAnswer },
     verifiedAt: Date,
     submission?: Submission,
@@ -463,7 +562,13 @@ export class VerificationService {
           (['portrait', 'documentFront'] as const).map((kind) => {
             const id = randomUUID();
             const image = submission[kind]!;
-            return { id, verification_id: row.id, kind: kind === 'portrait' ? 'portrait' : 'document_front', content_type: image.contentType, data_encrypted: this.box.seal(image.data, sealed.image(id)) };
+            return {
+              id,
+              verification_id: row.id,
+              kind: kind === 'portrait' ? 'portrait' : 'document_front',
+              content_type: image.contentType,
+              data_encrypted: this.box.seal(image.data, sealed.image(id)),
+            };
           }),
         );
       }
@@ -480,7 +585,14 @@ export class VerificationService {
   }
 
   /** The person record, created or brought up to date with the verified name and birth date. */
-  private async savePerson(tx: Tx, who: { index: string; document: { type: DocumentType; number: string; birthDate?: string; gender?: string }; name: string }): Promise<string> {
+  private async savePerson(
+    tx: Tx,
+    who: {
+      index: string;
+      document: { type: DocumentType; number: string; birthDate?: string; gender?: string };
+      name: string;
+    },
+  ): Promise<string> {
     const id = randomUUID();
     const person = await upsertPerson(tx, {
       id,
@@ -495,7 +607,9 @@ export class VerificationService {
       // An existing person verified again (e.g. a renewed document or a changed name).
       await updatePersonIdentity(tx, person.id, {
         name_encrypted: this.box.seal(who.name, sealed.name(person.id)),
-        birth_date_encrypted: who.document.birthDate ? this.box.seal(who.document.birthDate, sealed.birthDate(person.id)) : person.birth_date_encrypted,
+        birth_date_encrypted: who.document.birthDate
+          ? this.box.seal(who.document.birthDate, sealed.birthDate(person.id))
+          : person.birth_date_encrypted,
         gender: who.document.gender ?? person.gender,
       });
     }

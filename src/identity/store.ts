@@ -41,23 +41,38 @@ export async function findPerson(db: Queryable, id: string): Promise<PersonRow |
 }
 
 /** Inserts a person unless one with the same blind index exists; returns the stored row. */
-export async function upsertPerson(db: Queryable, row: Omit<PersonRow, 'created_at' | 'updated_at'>): Promise<PersonRow> {
+export async function upsertPerson(
+  db: Queryable,
+  row: Omit<PersonRow, 'created_at' | 'updated_at'>,
+): Promise<PersonRow> {
   await db('persons').insert(row).onConflict('person_index').ignore();
   return (await findPersonByIndex(db, row.person_index))!;
 }
 
-export async function updatePersonIdentity(db: Queryable, id: string, fields: Pick<PersonRow, 'name_encrypted' | 'birth_date_encrypted' | 'gender'>): Promise<void> {
-  await db('persons').where({ id }).update({ ...fields, updated_at: db.fn.now() });
+export async function updatePersonIdentity(
+  db: Queryable,
+  id: string,
+  fields: Pick<PersonRow, 'name_encrypted' | 'birth_date_encrypted' | 'gender'>,
+): Promise<void> {
+  await db('persons')
+    .where({ id })
+    .update({ ...fields, updated_at: db.fn.now() });
 }
 
 /** The account's login when it is a mobile number (E.164), else undefined. */
 export async function phoneOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
-  const row: { login: string; login_type: string } | undefined = await db('accounts').select('login', 'login_type').where({ id: accountId }).first();
+  const row: { login: string; login_type: string } | undefined = await db('accounts')
+    .select('login', 'login_type')
+    .where({ id: accountId })
+    .first();
   return row?.login_type === 'phone' ? row.login : undefined;
 }
 
 export async function personOfAccount(db: Queryable, accountId: string): Promise<string | null | undefined> {
-  const row: { person_id: string | null } | undefined = await db('accounts').select('person_id').where({ id: accountId }).first();
+  const row: { person_id: string | null } | undefined = await db('accounts')
+    .select('person_id')
+    .where({ id: accountId })
+    .first();
   return row?.person_id;
 }
 
@@ -70,11 +85,17 @@ export async function linkAccount(db: Queryable, accountId: string, personId: st
   return updated > 0;
 }
 
-export async function insertVerification(db: Queryable, row: Omit<VerificationRow, 'queries_used' | 'created_at'>): Promise<void> {
+export async function insertVerification(
+  db: Queryable,
+  row: Omit<VerificationRow, 'queries_used' | 'created_at'>,
+): Promise<void> {
   await db('verifications').insert(row);
 }
 
-export async function insertImages(db: Queryable, rows: Array<{ id: string; verification_id: string; kind: string; content_type: string; data_encrypted: string }>): Promise<void> {
+export async function insertImages(
+  db: Queryable,
+  rows: Array<{ id: string; verification_id: string; kind: string; content_type: string; data_encrypted: string }>,
+): Promise<void> {
   if (rows.length) await db('verification_images').insert(rows);
 }
 
@@ -92,7 +113,10 @@ export async function imagesOfVerification(db: Queryable, verificationId: string
 }
 
 /** One image with the verification it belongs to. */
-export async function findImage(db: Queryable, id: string): Promise<(ImageRow & { verification: VerificationRow }) | undefined> {
+export async function findImage(
+  db: Queryable,
+  id: string,
+): Promise<(ImageRow & { verification: VerificationRow }) | undefined> {
   const image = await db<ImageRow>('verification_images').where({ id }).first();
   if (!image) return undefined;
   const verification = await db<VerificationRow>('verifications').where({ id: image.verification_id }).first();
@@ -113,7 +137,11 @@ export async function validResults(db: Queryable, personId: string, now: Date): 
  * newest first: validResults through the account, in one query (it runs at every token and
  * userinfo request of a realname level).
  */
-export async function validResultsOfAccount(db: Queryable, accountId: string, now: Date): Promise<{ personId?: string; results: VerificationRow[] }> {
+export async function validResultsOfAccount(
+  db: Queryable,
+  accountId: string,
+  now: Date,
+): Promise<{ personId?: string; results: VerificationRow[] }> {
   const { rows } = await db.raw(
     `SELECT a.person_id AS account_person_id, v.*
        FROM accounts a
@@ -125,24 +153,38 @@ export async function validResultsOfAccount(db: Queryable, accountId: string, no
   );
   const found = rows as Array<VerificationRow & { account_person_id: string | null }>;
   const personId = found[0]?.account_person_id ?? undefined;
-  return { personId, results: found.filter((row) => row.id !== null).map(({ account_person_id: _, ...row }) => row as VerificationRow) };
+  return {
+    personId,
+    results: found.filter((row) => row.id !== null).map(({ account_person_id: _, ...row }) => row as VerificationRow),
+  };
 }
 
 /** The blind index of the account's person, if the account has one. */
 export async function personIndexOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
-  const row: { person_index: string } | undefined = await db('accounts as a').join('persons as p', 'p.id', 'a.person_id').where('a.id', accountId).first('p.person_index');
+  const row: { person_index: string } | undefined = await db('accounts as a')
+    .join('persons as p', 'p.id', 'a.person_id')
+    .where('a.id', accountId)
+    .first('p.person_index');
   return row?.person_index;
 }
 
 export async function verificationsOfAccount(db: Queryable, accountId: string, limit = 20): Promise<VerificationRow[]> {
-  return db<VerificationRow>('verifications').where({ account_id: accountId }).orderBy('created_at', 'desc').limit(limit);
+  return db<VerificationRow>('verifications')
+    .where({ account_id: accountId })
+    .orderBy('created_at', 'desc')
+    .limit(limit);
 }
 
 /**
  * Spends one query of a result, if it has one left: one conditional UPDATE, so concurrent
  * spenders never overdraw. Returns the queries used after spending, or undefined if none was left.
  */
-export async function spendQuery(db: Queryable, verificationId: string, clientId: string, via: 'token' | 'check_api'): Promise<number | undefined> {
+export async function spendQuery(
+  db: Queryable,
+  verificationId: string,
+  clientId: string,
+  via: 'token' | 'check_api',
+): Promise<number | undefined> {
   const [row] = await db('verifications')
     .where({ id: verificationId })
     .andWhere((q) => q.whereNull('max_queries').orWhereRaw('queries_used < max_queries'))
@@ -155,7 +197,10 @@ export async function spendQuery(db: Queryable, verificationId: string, clientId
 
 /** How many queries a client already spent on a result. */
 export async function queriesByClient(db: Queryable, verificationId: string, clientId: string): Promise<number> {
-  const row = await db('verification_queries').where({ verification_id: verificationId, client_id: clientId }).count({ n: '*' }).first();
+  const row = await db('verification_queries')
+    .where({ verification_id: verificationId, client_id: clientId })
+    .count({ n: '*' })
+    .first();
   return Number(row?.n ?? 0);
 }
 
@@ -169,7 +214,14 @@ export async function countQueries(db: Queryable, since?: Date): Promise<number>
 
 export async function insertProviderCall(
   db: Queryable,
-  row: { provider: string; method: string; outcome: 'match' | 'mismatch' | 'unavailable'; cost_fen: number; duration_ms: number; verification_id?: string },
+  row: {
+    provider: string;
+    method: string;
+    outcome: 'match' | 'mismatch' | 'unavailable';
+    cost_fen: number;
+    duration_ms: number;
+    verification_id?: string;
+  },
 ): Promise<void> {
   await db('provider_calls').insert(row);
 }
@@ -214,7 +266,12 @@ export interface ReminderCandidate {
  * Accounts the periodic self-check (seed 002) should remind: never verified, last attempt failed
  * with no usable result, or a result expiring before `horizon` with no later one. Bounded.
  */
-export async function accountsNeedingReminder(db: Queryable, now: Date, horizon: Date, limit: number): Promise<ReminderCandidate[]> {
+export async function accountsNeedingReminder(
+  db: Queryable,
+  now: Date,
+  horizon: Date,
+  limit: number,
+): Promise<ReminderCandidate[]> {
   const { rows } = await db.raw(
     `WITH latest AS (
        SELECT DISTINCT ON (a.id) a.id AS account_id, v.status, v.expires_at

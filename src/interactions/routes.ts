@@ -26,7 +26,13 @@ const credentials = z.object({ login: text(254), password: text(1024) });
 const consentChoice = z.object({ level: text(20).optional(), partial: text(20).optional() });
 
 /** Error codes that have their own message on the pages; others show the generic one. */
-const KNOWN_ERRORS = new Set(['login_invalid', 'password_too_short', 'password_too_long', 'password_common', 'rate-limited']);
+const KNOWN_ERRORS = new Set([
+  'login_invalid',
+  'password_too_short',
+  'password_too_long',
+  'password_common',
+  'rate-limited',
+]);
 
 /** What the person typed as login, to refill the form (never the password). */
 function submittedLogin(ctx: Context): string {
@@ -46,7 +52,9 @@ export interface InteractionDeps {
 }
 
 /** The login result of a password sign-in (OIDC Core `acr`, RFC 8176 `amr`). */
-const passwordLogin = (accountId: string): InteractionResults => ({ login: { accountId, acr: ACR.password, amr: [...AMR.password] } });
+const passwordLogin = (accountId: string): InteractionResults => ({
+  login: { accountId, acr: ACR.password, amr: [...AMR.password] },
+});
 
 /** ACRs a request can demand that this platform can produce. */
 const SUPPORTED_ACRS: string[] = Object.values(ACR);
@@ -56,7 +64,16 @@ const SUPPORTED_ACRS: string[] = Object.values(ACR);
  * prompts). Each flow ends by handing a result back to the provider, which resumes the
  * authorization request (oidc-provider README: "interactions").
  */
-export function interactionRoutes({ provider, accounts, grants, dossier, verifications, views, limits, maxImageBytes }: InteractionDeps): Router {
+export function interactionRoutes({
+  provider,
+  accounts,
+  grants,
+  dossier,
+  verifications,
+  views,
+  limits,
+  maxImageBytes,
+}: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** A page of this interaction; `getPath` is its GET address when it answers a form post. */
@@ -99,21 +116,42 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
    * level the merchant holds now if any, and for the dossier the partial-knowledge question. The
    * person may choose any offered level at every consent, higher or lower than before.
    */
-  const showConsent = async (ctx: Context, found: Awaited<ReturnType<typeof details>>, extra: { status?: number; error?: string; level?: string; lockedUntil?: Date } = {}) => {
-    const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
+  const showConsent = async (
+    ctx: Context,
+    found: Awaited<ReturnType<typeof details>>,
+    extra: { status?: number; error?: string; level?: string; lockedUntil?: Date } = {},
+  ) => {
+    const scopes = [
+      ...new Set(
+        String(found.params.scope ?? '')
+          .split(' ')
+          .filter(Boolean),
+      ),
+    ];
     const consentMerchant = consentMerchantOf(found.client!);
     const accountId = found.session!.accountId;
     const current = await grants.currentLevel(provider, found);
     const reconfirm = current === 'dossier' && found.prompt.reasons.includes(DOSSIER_RECONFIRMATION);
     const levels: Level[] = grants.offeredLevels(scopes, consentMerchant);
-    const lockedUntil = levels.includes('dossier') ? (extra.lockedUntil ?? (await dossier.lockedUntil(accountId))) : undefined;
+    const lockedUntil = levels.includes('dossier')
+      ? (extra.lockedUntil ?? (await dossier.lockedUntil(accountId)))
+      : undefined;
     const open = lockedUntil ? levels.filter((level) => level !== 'dossier') : levels;
     const remembered = extra.level ?? current ?? (await grants.preselect(accountId, consentMerchant, levels));
     const selected = remembered && open.includes(remembered as Level) ? remembered : open[0];
     page(
       ctx,
       'consent',
-      { merchant: merchantOf(found.client), scopes: scopes.filter((s) => !s.startsWith('realname')), levels, selected, current, reconfirm, lockedUntil, error: extra.error },
+      {
+        merchant: merchantOf(found.client),
+        scopes: scopes.filter((s) => !s.startsWith('realname')),
+        levels,
+        selected,
+        current,
+        reconfirm,
+        lockedUntil,
+        error: extra.error,
+      },
       extra.status,
       `/interaction/${ctx.params.uid}`,
     );
@@ -128,7 +166,10 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
       const acr = (found.prompt.details as { acr?: { value?: string; values?: string[] } }).acr;
       const demanded = acr ? [...(acr.values ?? []), ...(acr.value ? [acr.value] : [])] : [];
       if (demanded.length && !demanded.some((value) => SUPPORTED_ACRS.includes(value))) {
-        return finish(ctx, { error: 'unmet_authentication_requirements', error_description: `none of the requested acr values is supported (${SUPPORTED_ACRS.join(' ')})` });
+        return finish(ctx, {
+          error: 'unmet_authentication_requirements',
+          error_description: `none of the requested acr values is supported (${SUPPORTED_ACRS.join(' ')})`,
+        });
       }
       // Signed in already, but this merchant or request needs a fresh person-document match.
       if (found.session?.accountId && found.prompt.reasons.includes(STEP_UP)) {
@@ -142,11 +183,20 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
       return finish(ctx, await grantAllMissing(provider, found));
     }
     if (found.prompt.name === 'consent') {
-      const scopes = [...new Set(String(found.params.scope ?? '').split(' ').filter(Boolean))];
+      const scopes = [
+        ...new Set(
+          String(found.params.scope ?? '')
+            .split(' ')
+            .filter(Boolean),
+        ),
+      ];
       const levels = grants.offeredLevels(scopes, consentMerchantOf(found.client!));
       // A level needs a verified person, as strongly as this merchant's security level asks:
       // verify first, then come back to this same authorization request.
-      if (levels.length && !(await verifications.resultOfAccount(found.session!.accountId, requiredMethod(securityLevelOf(found.client!))))) {
+      if (
+        levels.length &&
+        !(await verifications.resultOfAccount(found.session!.accountId, requiredMethod(securityLevelOf(found.client!))))
+      ) {
         ctx.status = 303;
         return ctx.redirect(`/interaction/${ctx.params.uid}/verify`);
       }
@@ -164,9 +214,20 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
     } catch (err) {
       if (!(err instanceof PlatformError) || ![400, 401, 429].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
-      const error = err instanceof RateLimited ? 'error.sign_in_locked' : err.status === 401 ? 'error.invalid_credentials' : 'error.invalid_input';
+      const error =
+        err instanceof RateLimited
+          ? 'error.sign_in_locked'
+          : err.status === 401
+            ? 'error.invalid_credentials'
+            : 'error.invalid_input';
       const errorParams = err instanceof RateLimited ? { minutes: Math.ceil(err.retryAfter / 60) } : undefined;
-      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), error, errorParams }, err.status, `/interaction/${ctx.params.uid}`);
+      page(
+        ctx,
+        'login',
+        { merchant: merchantOf(found.client), login: submittedLogin(ctx), error, errorParams },
+        err.status,
+        `/interaction/${ctx.params.uid}`,
+      );
     }
   });
 
@@ -182,13 +243,25 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
       await limits.countRegistration(ctx.ip);
       await accounts.registerQuietly(input, localeOf(ctx));
       // The same answer whether or not the login was taken (registerQuietly): sign in to go on.
-      page(ctx, 'login', { merchant: merchantOf(found.client), login: submittedLogin(ctx), notice: 'register.done' }, 200, `/interaction/${ctx.params.uid}`);
+      page(
+        ctx,
+        'login',
+        { merchant: merchantOf(found.client), login: submittedLogin(ctx), notice: 'register.done' },
+        200,
+        `/interaction/${ctx.params.uid}`,
+      );
     } catch (err) {
       if (!(err instanceof PlatformError) || ![400, 429].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
       const codes = err.code === 'invalid-input' ? (err.extra.errors ?? []).map((e) => e.code) : [err.code];
       const messages = [...new Set(codes.map((code) => `error.${KNOWN_ERRORS.has(code) ? code : 'invalid_input'}`))];
-      page(ctx, 'register', { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages }, err.status, `/interaction/${ctx.params.uid}/register`);
+      page(
+        ctx,
+        'register',
+        { merchant: merchantOf(found.client), login: submittedLogin(ctx), errors: messages },
+        err.status,
+        `/interaction/${ctx.params.uid}/register`,
+      );
     }
   });
 
@@ -214,8 +287,18 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
   });
 
   // Step-up (seed 003): a fresh person-document match, then the sign-in goes on at the higher acr.
-  const showStepUp = async (ctx: Context, found: Awaited<ReturnType<typeof details>>, extra: { status?: number; error?: string } = {}) =>
-    page(ctx, 'step-up', { merchant: merchantOf(found.client), error: extra.error, maxImageMb: maxImageBytes / 1_000_000 }, extra.status, `/interaction/${ctx.params.uid}/step-up`);
+  const showStepUp = async (
+    ctx: Context,
+    found: Awaited<ReturnType<typeof details>>,
+    extra: { status?: number; error?: string } = {},
+  ) =>
+    page(
+      ctx,
+      'step-up',
+      { merchant: merchantOf(found.client), error: extra.error, maxImageMb: maxImageBytes / 1_000_000 },
+      extra.status,
+      `/interaction/${ctx.params.uid}/step-up`,
+    );
   router.get('/step-up', async (ctx) => {
     const { found, accountId } = await signedIn(ctx);
     // Nobody to match yet: verify the identity first, then come back here.
@@ -227,7 +310,12 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
   });
   router.post('/step-up', async (ctx) => {
     const { found, accountId } = await signedIn(ctx);
-    const { fields, files } = await parseMultipart(ctx, { fileBytes: maxImageBytes, files: ['portrait', 'document_front'], fields: [CSRF_FIELD], fieldBytes: 200 });
+    const { fields, files } = await parseMultipart(ctx, {
+      fileBytes: maxImageBytes,
+      files: ['portrait', 'document_front'],
+      fields: [CSRF_FIELD],
+      fieldBytes: 200,
+    });
     verifyCsrfToken(ctx, fields[CSRF_FIELD]);
     const image = (name: string): Image | undefined => {
       const data = files[name]?.data;
@@ -245,7 +333,7 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
     } catch (err) {
       if (!(err instanceof PlatformError) || ![429, 503].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
-      showStepUp(ctx, found, { status: err.status, error: `verify.error.${err.code}` });
+      await showStepUp(ctx, found, { status: err.status, error: `verify.error.${err.code}` });
     }
   });
 
@@ -254,11 +342,21 @@ export function interactionRoutes({ provider, accounts, grants, dossier, verific
     const chosen = parseBody(ctx, consentChoice);
     let outcome: Awaited<ReturnType<GrantService['consent']>>;
     try {
-      outcome = await grants.consent(provider, found, found.session!.accountId, consentMerchantOf(found.client!), chosen);
+      outcome = await grants.consent(
+        provider,
+        found,
+        found.session!.accountId,
+        consentMerchantOf(found.client!),
+        chosen,
+      );
     } catch (err) {
       // A wrong or locked partial-knowledge answer shows the consent page again, saying why.
       const locked = err instanceof DossierLocked;
-      const partial = locked || (err instanceof PlatformError && err.code === 'invalid-input' && err.extra.errors?.some((e) => e.field === 'partial'));
+      const partial =
+        locked ||
+        (err instanceof PlatformError &&
+          err.code === 'invalid-input' &&
+          err.extra.errors?.some((e) => e.field === 'partial'));
       if (!partial || wantsJson(ctx)) throw err;
       if (locked) ctx.set('Retry-After', err.extra.headers!['Retry-After']!);
       return showConsent(ctx, found, {

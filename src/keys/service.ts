@@ -91,7 +91,13 @@ export class KeyService {
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const meta = { kid, alg: spec.alg, use: 'sig' };
-    const row = { kid, purpose: spec.purpose, alg: spec.alg, public_jwk: { ...publicJwk, ...meta }, status: 'active' as const };
+    const row = {
+      kid,
+      purpose: spec.purpose,
+      alg: spec.alg,
+      public_jwk: { ...publicJwk, ...meta },
+      status: 'active' as const,
+    };
     const privateJwk = { ...(await exportJWK(privateKey)), ...meta };
     await insertKey(tx, { ...row, secret_encrypted: this.box.seal(JSON.stringify(privateJwk), contextOf(row)) });
     return kid;

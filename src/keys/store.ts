@@ -22,14 +22,19 @@ export function findUsableKeys(db: Queryable, purpose: string): Promise<KeyRow[]
 
 /** Every key of a purpose ever made, retired or not (for verifying old signatures). */
 export function findAllKeys(db: Queryable, purpose: string): Promise<KeyRow[]> {
-  return db<KeyRow>('platform_keys').where({ purpose }).orderByRaw(`CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC, kid`);
+  return db<KeyRow>('platform_keys')
+    .where({ purpose })
+    .orderByRaw(`CASE status WHEN 'active' THEN 0 ELSE 1 END, created_at DESC, kid`);
 }
 
 export function findActiveKeys(db: Queryable, purpose: string): Promise<KeyRow[]> {
   return db<KeyRow>('platform_keys').where({ purpose, status: 'active' }).orderBy('created_at', 'desc');
 }
 
-export async function insertKey(db: Queryable, row: Omit<KeyRow, 'created_at' | 'retired_at' | 'expires_at'>): Promise<void> {
+export async function insertKey(
+  db: Queryable,
+  row: Omit<KeyRow, 'created_at' | 'retired_at' | 'expires_at'>,
+): Promise<void> {
   await db('platform_keys').insert({ ...row, public_jwk: row.public_jwk ? JSON.stringify(row.public_jwk) : null });
 }
 

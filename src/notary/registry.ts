@@ -15,11 +15,19 @@ const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_REC
 
 const recordSchema = z
   .object({
-    external_id: z.string().min(1).max(200).regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
+    external_id: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9._:\-/]+$/, 'letters, digits and . _ : - / only'),
     document_type: z.enum(DOCUMENT_TYPES),
     document_number: z.string().min(1).max(64),
-    name: text(100).transform((v) => v.trim()).pipe(z.string().min(1, 'a name is required')),
-    verified_at: z.iso.datetime({ offset: true }).refine((v) => Date.parse(v) <= Date.now() + 60_000, 'must not be in the future'),
+    name: text(100)
+      .transform((v) => v.trim())
+      .pipe(z.string().min(1, 'a name is required')),
+    verified_at: z.iso
+      .datetime({ offset: true })
+      .refine((v) => Date.parse(v) <= Date.now() + 60_000, 'must not be in the future'),
     birth_date: z.iso.date().optional(),
   })
   .strict();
@@ -33,7 +41,6 @@ export interface RecordResult {
   registration_id?: string;
   errors?: Array<{ field: string; code: string; message?: string }>;
 }
-
 
 /**
  * Offline registrations: identities a notary body verified at its counter (seed 001 S4). An
@@ -53,7 +60,10 @@ export class Registry {
    * The newest offline registration of a person (blind index) under exactly this name: a person
    * verified at a notary's counter is matched when they verify online.
    */
-  async findVerified(personIndex: string, name: string): Promise<{ id: string; notaryClientId: string; verifiedAt: Date } | undefined> {
+  async findVerified(
+    personIndex: string,
+    name: string,
+  ): Promise<{ id: string; notaryClientId: string; verifiedAt: Date } | undefined> {
     for (const row of await findRegistrationsOfPerson(this.db, personIndex)) {
       if (this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === name) {
         return { id: row.id, notaryClientId: row.notary_client_id, verifiedAt: new Date(row.verified_at) };
@@ -74,18 +84,39 @@ export class Registry {
 
   private async uploadOne(notaryClientId: string, index: number, raw: unknown): Promise<RecordResult> {
     const externalId = (raw as { external_id?: unknown } | null)?.external_id;
-    const base = { index, ...(typeof externalId === 'string' && externalId.length <= 200 ? { external_id: externalId } : {}) };
+    const base = {
+      index,
+      ...(typeof externalId === 'string' && externalId.length <= 200 ? { external_id: externalId } : {}),
+    };
     const parsed = recordSchema.safeParse(raw);
     if (!parsed.success) {
-      return { ...base, status: 'rejected', errors: parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(record)', code: i.code, message: i.message })) };
+      return {
+        ...base,
+        status: 'rejected',
+        errors: parsed.error.issues.map((i) => ({
+          field: i.path.join('.') || '(record)',
+          code: i.code,
+          message: i.message,
+        })),
+      };
     }
     const record = parsed.data;
     const document = checkDocumentNumber(record.document_type, record.document_number);
     if (!document.ok) {
-      return { ...base, status: 'rejected', errors: [{ field: 'document_number', code: document.code, message: document.message }] };
+      return {
+        ...base,
+        status: 'rejected',
+        errors: [{ field: 'document_number', code: document.code, message: document.message }],
+      };
     }
     if (record.birth_date && document.birthDate && record.birth_date !== document.birthDate) {
-      return { ...base, status: 'rejected', errors: [{ field: 'birth_date', code: 'mismatch', message: 'differs from the birth date in the document number' }] };
+      return {
+        ...base,
+        status: 'rejected',
+        errors: [
+          { field: 'birth_date', code: 'mismatch', message: 'differs from the birth date in the document number' },
+        ],
+      };
     }
     const person = personIndex(this.blindIndexKey, document.type, document.number);
     const birthDate = record.birth_date ?? document.birthDate;
@@ -126,7 +157,9 @@ export class Registry {
     base: { index: number; external_id?: string },
   ): Promise<RecordResult> {
     const row = (await findRegistration(tx, notaryClientId, externalId))!;
-    const storedBirthDate = row.birth_date_encrypted ? this.box.openText(row.birth_date_encrypted, `offline_registrations:birth_date:${row.id}`) : undefined;
+    const storedBirthDate = row.birth_date_encrypted
+      ? this.box.openText(row.birth_date_encrypted, `offline_registrations:birth_date:${row.id}`)
+      : undefined;
     const same =
       row.person_index === wanted.person &&
       this.box.openText(row.name_encrypted, `offline_registrations:name:${row.id}`) === wanted.name &&
@@ -136,7 +169,13 @@ export class Registry {
     return {
       ...base,
       status: 'rejected',
-      errors: [{ field: 'external_id', code: 'conflict', message: 'a different record was already uploaded under this external_id' }],
+      errors: [
+        {
+          field: 'external_id',
+          code: 'conflict',
+          message: 'a different record was already uploaded under this external_id',
+        },
+      ],
     };
   }
 }

@@ -8,7 +8,7 @@ import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
 import type { AuditLog, EventRow } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
-import { InvalidInput, NotFound, PlatformError } from '../errors.js';
+import { InvalidInput, NotFound } from '../errors.js';
 import { parseBody, parseQuery, requireJson, text } from '../http/input.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
@@ -48,12 +48,19 @@ const cursor = z
 
 const searchSchema = z
   .object({
-    person: z.object({ document_type: z.enum(DOCUMENT_TYPES), document_number: z.string().min(1).max(64) }).strict().optional(),
+    person: z
+      .object({ document_type: z.enum(DOCUMENT_TYPES), document_number: z.string().min(1).max(64) })
+      .strict()
+      .optional(),
     // Storable text only: a NUL cannot reach the query (22021), nor a lone surrogate the audit
     // leaf that records the filters (RFC 8785 canonical JSON refuses it).
     account: text(100).min(1).optional(),
     merchant: text(200).min(1).optional(),
-    types: z.array(z.enum(EVENT_TYPES as [string, ...string[]])).min(1).max(EVENT_TYPES.length).optional(),
+    types: z
+      .array(z.enum(EVENT_TYPES as [string, ...string[]]))
+      .min(1)
+      .max(EVENT_TYPES.length)
+      .optional(),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     cursor: cursor.optional(),
@@ -62,11 +69,21 @@ const searchSchema = z
   .strict();
 
 // Decimal integers written plainly: no signs, exponents, hex, spaces or leading zeros.
-const index = z.string().regex(/^(0|[1-9]\d{0,15})$/, 'a whole number: 0, 1, 2, …').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
-const size = z.string().regex(/^[1-9]\d{0,15}$/, 'a whole number from 1').transform(Number).pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+const index = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,15})$/, 'a whole number: 0, 1, 2, …')
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
+const size = z
+  .string()
+  .regex(/^[1-9]\d{0,15}$/, 'a whole number from 1')
+  .transform(Number)
+  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
 const inclusionQuery = z.object({ leaf_index: index, tree_size: size }).strict();
 const consistencyQuery = z.object({ first: size, second: size }).strict();
-const evidenceRequest = z.object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) }).strict();
+const evidenceRequest = z
+  .object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) })
+  .strict();
 
 /** An event as the API shows it: the leaf's fields plus its hash. */
 function toApiEvent(row: EventRow) {
@@ -101,13 +118,25 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     });
   const write = clientToken(deps.provider, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
 
-  const audited = async (ctx: Context, endpoint: string, details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string }) => {
+  const audited = async (
+    ctx: Context,
+    endpoint: string,
+    details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string },
+  ) => {
     const notary = ctx.state.client as ClientPrincipal;
     await log.record({
       type: 'notary.queried',
       actor: { type: 'notary', id: notary.clientId },
-      subjects: { client: notary.clientId, ...(details.person ? { person: details.person } : {}), ...(details.account ? { account: details.account } : {}) },
-      payload: { endpoint, ...(details.filters ? { filters: details.filters } : {}), ...(details.results !== undefined ? { results: details.results } : {}) },
+      subjects: {
+        client: notary.clientId,
+        ...(details.person ? { person: details.person } : {}),
+        ...(details.account ? { account: details.account } : {}),
+      },
+      payload: {
+        endpoint,
+        ...(details.filters ? { filters: details.filters } : {}),
+        ...(details.results !== undefined ? { results: details.results } : {}),
+      },
     });
   };
 
@@ -124,7 +153,8 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     let person: string | undefined;
     if (query.person) {
       const checked = checkDocumentNumber(query.person.document_type, query.person.document_number);
-      if (!checked.ok) throw new InvalidInput([{ field: 'person.document_number', code: checked.code, message: checked.message }]);
+      if (!checked.ok)
+        throw new InvalidInput([{ field: 'person.document_number', code: checked.code, message: checked.message }]);
       person = personIndex(deps.blindIndexKey, checked.type, checked.number);
     }
     const rows = await log.search(
@@ -159,7 +189,8 @@ export function notaryRoutes(deps: NotaryDeps): Router {
 
   router.get('/leaves/:index', read, async (ctx) => {
     const leafIndex = index.safeParse(ctx.params.index);
-    if (!leafIndex.success) throw new InvalidInput([{ field: 'index', code: 'invalid', message: 'a leaf index: 0, 1, 2, …' }]);
+    if (!leafIndex.success)
+      throw new InvalidInput([{ field: 'index', code: 'invalid', message: 'a leaf index: 0, 1, 2, …' }]);
     const row = await log.event(leafIndex.data);
     if (!row) throw new NotFound(`There is no leaf ${leafIndex.data}.`);
     await audited(ctx, 'leaves', { filters: { leaf_index: leafIndex.data }, results: 1 });
@@ -174,7 +205,8 @@ export function notaryRoutes(deps: NotaryDeps): Router {
 
   router.get('/proofs/inclusion', read, async (ctx) => {
     const q = parseQuery(ctx, inclusionQuery);
-    if (q.leaf_index >= q.tree_size) throw new InvalidInput([{ field: 'leaf_index', code: 'too_big', message: 'must be below tree_size' }]);
+    if (q.leaf_index >= q.tree_size)
+      throw new InvalidInput([{ field: 'leaf_index', code: 'too_big', message: 'must be below tree_size' }]);
     await checkSize('tree_size', q.tree_size);
     const proof = await log.inclusionProof(q.leaf_index, q.tree_size);
     await audited(ctx, 'proofs/inclusion', { filters: q, results: 1 });
@@ -183,7 +215,8 @@ export function notaryRoutes(deps: NotaryDeps): Router {
 
   router.get('/proofs/consistency', read, async (ctx) => {
     const q = parseQuery(ctx, consistencyQuery);
-    if (q.first > q.second) throw new InvalidInput([{ field: 'first', code: 'too_big', message: 'must not exceed second' }]);
+    if (q.first > q.second)
+      throw new InvalidInput([{ field: 'first', code: 'too_big', message: 'must not exceed second' }]);
     await checkSize('second', q.second);
     const proof = await log.consistencyProof(q.first, q.second);
     await audited(ctx, 'proofs/consistency', { filters: q, results: 1 });
@@ -210,11 +243,18 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     const wanted = [...new Set(leaf_indices)].sort((a, b) => a - b);
     const rows = await log.events(wanted);
     const missing = wanted.filter((i) => !rows.some((r) => Number(r.leaf_index) === i));
-    if (missing.length) throw new InvalidInput([{ field: 'leaf_indices', code: 'not_found', message: `no such leaves: ${missing.slice(0, 10).join(', ')}` }]);
+    if (missing.length)
+      throw new InvalidInput([
+        { field: 'leaf_indices', code: 'not_found', message: `no such leaves: ${missing.slice(0, 10).join(', ')}` },
+      ]);
     const head = await treeHeads.latest({ maxAge: deps.headInterval, covering: wanted.at(-1)! + 1 });
     const events = [];
     for (const row of rows) {
-      events.push({ leaf_index: Number(row.leaf_index), leaf: row.leaf, audit_path: hexList(await log.inclusionProof(Number(row.leaf_index), head.tree_size)) });
+      events.push({
+        leaf_index: Number(row.leaf_index),
+        leaf: row.leaf,
+        audit_path: hexList(await log.inclusionProof(Number(row.leaf_index), head.tree_size)),
+      });
     }
     const unsigned = {
       format: EVIDENCE_FORMAT,
@@ -224,7 +264,10 @@ export function notaryRoutes(deps: NotaryDeps): Router {
       keys: { keys: await deps.keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose) },
       events,
     } satisfies Omit<EvidenceBundle, 'signature'>;
-    const bundle: EvidenceBundle = { ...unsigned, signature: await treeHeads.sign(bundlePayload(unsigned), 'evidence+json') };
+    const bundle: EvidenceBundle = {
+      ...unsigned,
+      signature: await treeHeads.sign(bundlePayload(unsigned), 'evidence+json'),
+    };
     await audited(ctx, 'evidence', { filters: { leaf_indices: wanted }, results: events.length });
     ctx.body = bundle;
   });
@@ -233,7 +276,10 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     const notary = ctx.state.client as ClientPrincipal;
     const body = (ctx.request as { body?: unknown }).body;
     const result = await deps.registry.upload(notary.clientId, body);
-    await audited(ctx, 'registrations', { results: result.accepted, filters: { records: result.results.length, unchanged: result.unchanged, rejected: result.rejected } });
+    await audited(ctx, 'registrations', {
+      results: result.accepted,
+      filters: { records: result.results.length, unchanged: result.unchanged, rejected: result.rejected },
+    });
     ctx.body = result;
   });
 

@@ -16,15 +16,27 @@ export interface RegistrationRow {
 
 /** Inserts a registration unless this notary already sent one under the same external id. */
 export async function insertRegistration(db: Queryable, row: RegistrationRow): Promise<boolean> {
-  const inserted = await db('offline_registrations').insert(row).onConflict(['notary_client_id', 'external_id']).ignore().returning('id');
+  const inserted = await db('offline_registrations')
+    .insert(row)
+    .onConflict(['notary_client_id', 'external_id'])
+    .ignore()
+    .returning('id');
   return inserted.length > 0;
 }
 
-export async function findRegistration(db: Queryable, notaryClientId: string, externalId: string): Promise<RegistrationRow | undefined> {
-  return db<RegistrationRow>('offline_registrations').where({ notary_client_id: notaryClientId, external_id: externalId }).first();
+export async function findRegistration(
+  db: Queryable,
+  notaryClientId: string,
+  externalId: string,
+): Promise<RegistrationRow | undefined> {
+  return db<RegistrationRow>('offline_registrations')
+    .where({ notary_client_id: notaryClientId, external_id: externalId })
+    .first();
 }
 
 /** Registrations of a person (by blind index), newest verification first. */
 export async function findRegistrationsOfPerson(db: Queryable, personIndex: string): Promise<RegistrationRow[]> {
-  return db<RegistrationRow>('offline_registrations').where({ person_index: personIndex }).orderBy('verified_at', 'desc');
+  return db<RegistrationRow>('offline_registrations')
+    .where({ person_index: personIndex })
+    .orderBy('verified_at', 'desc');
 }

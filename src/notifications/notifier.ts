@@ -35,7 +35,10 @@ export class LogNotifier implements Notifier {
   constructor(private readonly logger: InfoLogger) {}
 
   async send(message: OutgoingMessage): Promise<void> {
-    this.logger.info({ notification: message.id, template: message.template, account: message.accountId }, 'notification');
+    this.logger.info(
+      { notification: message.id, template: message.template, account: message.accountId },
+      'notification',
+    );
   }
 }
 

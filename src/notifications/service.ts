@@ -60,7 +60,11 @@ const reminderSchema = z
   })
   .superRefine((value, ctx) => {
     if (value.channel === 'email' && !z.email().safeParse(value.recipient).success) {
-      ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'an email address is required for the email channel' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipient'],
+        message: 'an email address is required for the email channel',
+      });
     }
     if (value.channel === 'log' && value.recipient !== '') {
       ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'the log channel takes no recipient' });
@@ -114,7 +118,9 @@ export class Outbox {
   async enqueue(reminder: Reminder, db: Queryable = this.db): Promise<boolean> {
     const parsed = reminderSchema.safeParse(reminder);
     if (!parsed.success) {
-      throw new InvalidInput(parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), code: issue.code, message: issue.message })));
+      throw new InvalidInput(
+        parsed.error.issues.map((issue) => ({ field: issue.path.join('.'), code: issue.code, message: issue.message })),
+      );
     }
     const value = parsed.data;
     return insertMessage(db, {
@@ -161,7 +167,13 @@ export class Outbox {
     if (!notifier) throw new Error(`no notifier configured for the ${row.channel} channel`);
     if (!isTemplateName(row.template)) throw new Error(`unknown template ${row.template}`);
     const rendered = renderTemplate(row.template, templateParams.parse(row.params), this.options);
-    await notifier.send({ id: row.id, accountId: row.account_id, template: row.template, to: row.recipient, ...rendered });
+    await notifier.send({
+      id: row.id,
+      accountId: row.account_id,
+      template: row.template,
+      to: row.recipient,
+      ...rendered,
+    });
   }
 }
 

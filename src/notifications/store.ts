@@ -18,7 +18,10 @@ export interface OutboxRow {
   next_attempt_at: Date;
 }
 
-export type NewOutboxRow = Pick<OutboxRow, 'id' | 'account_id' | 'channel' | 'recipient' | 'template' | 'params' | 'dedupe_key'>;
+export type NewOutboxRow = Pick<
+  OutboxRow,
+  'id' | 'account_id' | 'channel' | 'recipient' | 'template' | 'params' | 'dedupe_key'
+>;
 
 /** Queues a message; false when one with the same dedupe key exists (no exception, no row). */
 export async function insertMessage(db: Queryable, row: NewOutboxRow): Promise<boolean> {
@@ -47,8 +50,14 @@ export async function claimDueMessages(tx: Tx, limit: number, leaseMs: number): 
     .skipLocked();
   if (due.length === 0) return [];
   const claimed: OutboxRow[] = await tx('notification_outbox')
-    .whereIn('id', due.map((row: { id: string }) => row.id))
-    .update({ attempts: tx.raw('attempts + 1'), next_attempt_at: tx.raw(`now() + ? * interval '1 millisecond'`, [leaseMs]) })
+    .whereIn(
+      'id',
+      due.map((row: { id: string }) => row.id),
+    )
+    .update({
+      attempts: tx.raw('attempts + 1'),
+      next_attempt_at: tx.raw(`now() + ? * interval '1 millisecond'`, [leaseMs]),
+    })
     .returning('*');
   return claimed.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
 }
@@ -58,12 +67,21 @@ export async function markSent(db: Queryable, id: string): Promise<void> {
 }
 
 /** Records a failed attempt: retried after `retryInMs`, or given up on when it is null. */
-export async function markAttemptFailed(db: Queryable, id: string, error: string, retryInMs: number | null): Promise<void> {
+export async function markAttemptFailed(
+  db: Queryable,
+  id: string,
+  error: string,
+  retryInMs: number | null,
+): Promise<void> {
   await db('notification_outbox')
     .where({ id })
     .update(
       retryInMs === null
         ? { status: 'failed', last_error: error }
-        : { status: 'pending', last_error: error, next_attempt_at: db.raw(`now() + ? * interval '1 millisecond'`, [retryInMs]) },
+        : {
+            status: 'pending',
+            last_error: error,
+            next_attempt_at: db.raw(`now() + ? * interval '1 millisecond'`, [retryInMs]),
+          },
     );
 }

@@ -3,7 +3,12 @@ import { z } from 'zod';
 // The reminders of the periodic verification self-check, and the notice to an account's owner that
 // someone tried to register its login again, in each language the pages speak.
 
-export const TEMPLATES = ['verification.missing', 'verification.failed', 'verification.expiring', 'registration.attempted'] as const;
+export const TEMPLATES = [
+  'verification.missing',
+  'verification.failed',
+  'verification.expiring',
+  'registration.attempted',
+] as const;
 export type TemplateName = (typeof TEMPLATES)[number];
 
 export const LOCALES = ['zh-CN', 'en'] as const;
@@ -90,7 +95,9 @@ export function renderTemplate(
   const { strings, footer } = STRINGS[params.locale];
   const link = `${options.issuer.replace(/\/+$/, '')}${template === 'registration.attempted' ? '/account' : '/account/verify'}`;
   const expires = params.expires_at
-    ? new Intl.DateTimeFormat(params.locale, { dateStyle: 'long', timeZone: options.timeZone }).format(new Date(params.expires_at))
+    ? new Intl.DateTimeFormat(params.locale, { dateStyle: 'long', timeZone: options.timeZone }).format(
+        new Date(params.expires_at),
+      )
     : '';
   const message = strings[template]({ link, expires });
   return { subject: message.subject, text: `${message.text}\n\n--\n${footer}\n` };

@@ -2,7 +2,14 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
 import { isStorableText } from '../db/text.js';
-import { consumePayload, destroyByGrantId, destroyPayload, findPayload, upsertPayload, type PayloadRow } from './store.js';
+import {
+  consumePayload,
+  destroyByGrantId,
+  destroyPayload,
+  findPayload,
+  upsertPayload,
+  type PayloadRow,
+} from './store.js';
 import type { TokenIds } from './token-ids.js';
 
 // oidc-provider's Adapter contract, as its reference memory adapter implements it
@@ -91,7 +98,9 @@ export class KnexAdapter implements Adapter {
     const { consumed, grantId } = await consumePayload(this.db, this.model, this.ids.stored(this.model, id));
     if (consumed || !SINGLE_USE.has(this.model)) return;
     if (grantId) await destroyByGrantId(this.db, grantId);
-    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
+    throw new errors.InvalidGrant(
+      `${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`,
+    );
   }
 
   async destroy(id: string): Promise<void> {
@@ -134,5 +143,6 @@ export class ClientAdapter implements Adapter {
 }
 
 export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds) {
-  return (model: string): Adapter => (model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model, ids));
+  return (model: string): Adapter =>
+    model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model, ids);
 }

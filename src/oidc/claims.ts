@@ -22,10 +22,21 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
 };
 
 /** Every scope the provider knows: the OIDC ones and the notary API's (see ClientService). */
-export const SCOPES = ['openid', 'offline_access', ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'), 'audit:read', 'registry:write', 'realname:check'];
+export const SCOPES = [
+  'openid',
+  'offline_access',
+  ...Object.keys(SCOPE_CLAIMS).filter((s) => s !== 'openid'),
+  'audit:read',
+  'registry:write',
+  'realname:check',
+];
 
 /** The scope of each grant level a merchant can be registered for. */
-export const LEVEL_SCOPES: Record<'result' | 'credentials' | 'dossier', string> = { result: 'realname', credentials: 'realname:credentials', dossier: 'realname:dossier' };
+export const LEVEL_SCOPES: Record<'result' | 'credentials' | 'dossier', string> = {
+  result: 'realname',
+  credentials: 'realname:credentials',
+  dossier: 'realname:dossier',
+};
 
 /** The grant level a token's scopes hold, if any (a grant holds at most one level scope). */
 export function levelOfScopes(scopes: Iterable<string>): 'result' | 'credentials' | 'dossier' | undefined {
@@ -57,12 +68,16 @@ export function accountClaims(account: Account, sub: string): { sub: string } & 
   };
   // The login was proven only as a unique identifier, not by a confirmation message: say so.
   if (account.loginType === 'email') Object.assign(claims, { email: account.login, email_verified: false });
-  if (account.loginType === 'phone') Object.assign(claims, { phone_number: account.login, phone_number_verified: false });
+  if (account.loginType === 'phone')
+    Object.assign(claims, { phone_number: account.login, phone_number_verified: false });
   return claims;
 }
 
 /** The realname claims of a person's verification result at one merchant. */
-export function realnameClaims(result: { method: string; verifiedAt: Date } | undefined, person: string | undefined): Record<string, unknown> {
+export function realnameClaims(
+  result: { method: string; verifiedAt: Date } | undefined,
+  person: string | undefined,
+): Record<string, unknown> {
   if (!result || !person) return { realname_verified: false };
   return {
     realname_verified: true,

@@ -16,5 +16,7 @@ export function pairwiseSubject(salt: string, sectorIdentifier: string, accountI
  * Domain-separated from `sub` so the two can never be equal or related.
  */
 export function pairwisePerson(salt: string, sectorIdentifier: string, personId: string): string {
-  return createHmac('sha256', salt).update(`realname_person\u0000${sectorIdentifier}\u0000${personId}`).digest('base64url');
+  return createHmac('sha256', salt)
+    .update(`realname_person\u0000${sectorIdentifier}\u0000${personId}`)
+    .digest('base64url');
 }

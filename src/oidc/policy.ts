@@ -28,7 +28,10 @@ export const DOSSIER_RECONFIRMATION = 'dossier_reconfirmation';
  * `maxAge` (seconds) bounds its age. For a security-level-3 merchant the platform's `levelThreeMaxAge`
  * is a floor the request can only tighten: a larger `max_age` does not loosen it.
  */
-export function stepUpDemand(oidc: KoaContextWithOIDC['oidc'], levelThreeMaxAge: number): { maxAge?: number } | undefined {
+export function stepUpDemand(
+  oidc: KoaContextWithOIDC['oidc'],
+  levelThreeMaxAge: number,
+): { maxAge?: number } | undefined {
   const params = oidc.params as { acr_values?: string; max_age?: number };
   const claimed = (oidc.claims as { id_token?: { acr?: { value?: unknown; values?: unknown } } }).id_token?.acr;
   const asked = new Set([
@@ -38,7 +41,10 @@ export function stepUpDemand(oidc: KoaContextWithOIDC['oidc'], levelThreeMaxAge:
   ]);
   const levelThree = oidc.client ? securityLevelOf(oidc.client) >= 3 : false;
   if (!levelThree && !asked.has(ACR.personMatch)) return undefined;
-  const bounds = [...(params.max_age !== undefined ? [Number(params.max_age)] : []), ...(levelThree ? [levelThreeMaxAge] : [])];
+  const bounds = [
+    ...(params.max_age !== undefined ? [Number(params.max_age)] : []),
+    ...(levelThree ? [levelThreeMaxAge] : []),
+  ];
   return bounds.length ? { maxAge: Math.min(...bounds) } : {};
 }
 
@@ -65,13 +71,20 @@ export function platformPolicy(levelThreeMaxAge: number) {
   );
   const consent = policy.get('consent')!;
   consent.checks.add(
-    new Check(DOSSIER_RECONFIRMATION, 'the dossier is released only after the person re-confirms', 'consent_required', (ctx) => {
-      const { oidc } = ctx;
-      const asked = (oidc.requestParamOIDCScopes as Set<string>).has(LEVEL_SCOPES.dossier);
-      const granted = oidc.grant ? new Set(String(oidc.grant.getOIDCScope()).split(' ')).has(LEVEL_SCOPES.dossier) : false;
-      const confirmed = (oidc.result?.consent as { reconfirmed?: boolean } | undefined)?.reconfirmed === true;
-      return asked && granted && !confirmed ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      DOSSIER_RECONFIRMATION,
+      'the dossier is released only after the person re-confirms',
+      'consent_required',
+      (ctx) => {
+        const { oidc } = ctx;
+        const asked = (oidc.requestParamOIDCScopes as Set<string>).has(LEVEL_SCOPES.dossier);
+        const granted = oidc.grant
+          ? new Set(String(oidc.grant.getOIDCScope()).split(' ')).has(LEVEL_SCOPES.dossier)
+          : false;
+        const confirmed = (oidc.result?.consent as { reconfirmed?: boolean } | undefined)?.reconfirmed === true;
+        return asked && granted && !confirmed ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
   return policy;
 }

@@ -95,7 +95,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
         // Only claims of the token's scopes, whatever the claims parameter asked for (the grant
         // refuses such requests at consent; this holds even for a grant saved before that rule).
         claims: async (use, scope, requested) => {
-          const scopes = String(scope ?? '').split(' ').filter(Boolean);
+          const scopes = String(scope ?? '')
+            .split(' ')
+            .filter(Boolean);
           const claims = await claimsAtLevel(deps, { account, sub: id, client, use, scopes, requested });
           const allowed = claimsOfScopes(scopes);
           return Object.fromEntries(Object.entries(claims).filter(([name]) => allowed.has(name))) as typeof claims;
@@ -122,21 +124,31 @@ export function buildProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
-          ctx.body = renderPage(views, ctx as unknown as Context, 'logout', { form, clientName: ctx.oidc.client?.clientName });
+          ctx.body = renderPage(views, ctx as unknown as Context, 'logout', {
+            form,
+            clientName: ctx.oidc.client?.clientName,
+          });
         },
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = renderPage(views, ctx as unknown as Context, 'logged-out', { clientName: ctx.oidc.client?.clientName });
+          ctx.body = renderPage(views, ctx as unknown as Context, 'logged-out', {
+            clientName: ctx.oidc.client?.clientName,
+          });
         },
       },
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: platformPolicy(config.stepUp.maxAge) },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      policy: platformPolicy(config.stepUp.maxAge),
+    },
     // Level 1 (realname, result only) gets no refresh token: the merchant sends the person back
     // here at each login, so every use of the result is a fresh, audited consent (DESIGN.md).
     // Every refresh rotates the refresh token; presenting a spent one revokes the grant (RFC 9700 §4.14.2).
     rotateRefreshToken: () => true,
     issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && levelOfScopes(code.scopes) !== 'result',
+      client.grantTypeAllowed('refresh_token') &&
+      code.scopes.has('offline_access') &&
+      levelOfScopes(code.scopes) !== 'result',
     renderError: async (ctx, out, error) => {
       ctx.type = 'html';
       // The OIDC error code has a message in the page's language; oidc-provider's English
@@ -169,7 +181,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
 /** What an account asserts to a client at the level of the token's scopes (before scope filtering). */
 async function claimsAtLevel(
   deps: ProviderDeps,
-  { account, sub, client, use, scopes, requested }: { account: Account; sub: string; client: Client | undefined; use: string; scopes: string[]; requested: unknown },
+  {
+    account,
+    sub,
+    client,
+    use,
+    scopes,
+    requested,
+  }: { account: Account; sub: string; client: Client | undefined; use: string; scopes: string[]; requested: unknown },
 ): Promise<{ sub: string } & Record<string, unknown>> {
   const claims = accountClaims(account, sub);
   const level = client && levelOfScopes(scopes);
@@ -194,7 +213,11 @@ async function claimsAtLevel(
   };
 }
 
-async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
+async function ownTokensOnly(
+  _ctx: unknown,
+  client: { clientId: string },
+  token: { clientId?: string },
+): Promise<boolean> {
   return token.clientId === client.clientId;
 }
 
@@ -204,8 +227,12 @@ async function ownTokensOnly(_ctx: unknown, client: { clientId: string }, token:
  * of the error". oidc-provider answers 200 when the policy says no, so the refusal is thrown
  * (as its own default policy does for authenticated clients): `invalid_request`, 400.
  */
-async function revokesOwnTokensOnly(_ctx: unknown, client: { clientId: string }, token: { clientId?: string }): Promise<boolean> {
-  if (token.clientId !== client.clientId) throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+async function revokesOwnTokensOnly(
+  _ctx: unknown,
+  client: { clientId: string },
+  token: { clientId?: string },
+): Promise<boolean> {
+  if (token.clientId !== client.clientId)
+    throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
   return true;
 }
-

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Queryable } from '../db/index.js';
 
 /** SQL over `oidc_payloads`, the one table holding every oidc-provider model but Client. */
@@ -8,11 +9,21 @@ export interface PayloadRow {
   expires_at: Date | null;
 }
 
-const live = (db: Queryable) => (q: any) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now());
+const live = (db: Queryable) => (q: Knex.QueryBuilder) =>
+  q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now());
 
 export async function upsertPayload(
   db: Queryable,
-  row: { model: string; id: string; payload: object; grantId?: string; uid?: string; userCode?: string; accountId?: string; expiresAt?: Date },
+  row: {
+    model: string;
+    id: string;
+    payload: object;
+    grantId?: string;
+    uid?: string;
+    userCode?: string;
+    accountId?: string;
+    expiresAt?: Date;
+  },
 ): Promise<void> {
   await db('oidc_payloads')
     .insert({
@@ -30,7 +41,11 @@ export async function upsertPayload(
     .merge();
 }
 
-export function findPayload(db: Queryable, model: string, where: { id?: string; uid?: string; user_code?: string }): Promise<PayloadRow | undefined> {
+export function findPayload(
+  db: Queryable,
+  model: string,
+  where: { id?: string; uid?: string; user_code?: string },
+): Promise<PayloadRow | undefined> {
   return db<PayloadRow>('oidc_payloads')
     .select('payload', 'consumed_at', 'expires_at')
     .where({ model, ...where } as Record<string, string>)
@@ -51,14 +66,21 @@ const GRANT_LOCK = 0x6772616e; // "gran"
  * WHERE, PostgreSQL docs §13.2.1), so a loser that took the grant's lock only afterwards, to
  * revoke the grant, could wait for a deleter that waits for that row.
  */
-export async function consumePayload(db: Queryable, model: string, id: string): Promise<{ consumed: boolean; grantId?: string }> {
+export async function consumePayload(
+  db: Queryable,
+  model: string,
+  id: string,
+): Promise<{ consumed: boolean; grantId?: string }> {
   const grantOf = async (lock: boolean): Promise<string | undefined> => {
     const query = db('oidc_payloads').select('grant_id').where({ model, id }).whereNotNull('grant_id');
     if (lock) query.select(db.raw('pg_advisory_xact_lock(?, hashtext(grant_id))', [GRANT_LOCK]));
     return ((await query.first()) as { grant_id: string } | undefined)?.grant_id;
   };
   const locked = db.isTransaction ? await grantOf(true) : undefined;
-  const updated = await db('oidc_payloads').where({ model, id }).whereNull('consumed_at').update({ consumed_at: db.fn.now() });
+  const updated = await db('oidc_payloads')
+    .where({ model, id })
+    .whereNull('consumed_at')
+    .update({ consumed_at: db.fn.now() });
   if (updated > 0) return { consumed: true };
   return { consumed: false, grantId: db.isTransaction ? locked : await grantOf(false) };
 }
@@ -70,7 +92,10 @@ export async function destroyPayload(db: Queryable, model: string, id: string): 
 }
 
 /** The live grants (oidc-provider's Grant model) an account has given, newest first. */
-export async function findGrantsOfAccount(db: Queryable, accountId: string): Promise<Array<{ id: string; payload: Record<string, unknown> }>> {
+export async function findGrantsOfAccount(
+  db: Queryable,
+  accountId: string,
+): Promise<Array<{ id: string; payload: Record<string, unknown> }>> {
   return db('oidc_payloads')
     .select('id', 'payload')
     .where({ model: 'Grant', account_id: accountId })
@@ -90,7 +115,13 @@ export async function destroyByGrantId(db: Queryable, grantId: string): Promise<
 }
 
 /** The models that are credentials issued under a grant (not the Grant, Session or Interaction). */
-const TOKEN_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+const TOKEN_MODELS = [
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+];
 
 /**
  * Deletes every token issued under a grant, keeping the grant (its level changed). Returns how
@@ -102,9 +133,18 @@ export async function revokeTokensOfGrant(db: Queryable, grantId: string): Promi
     .where({ grant_id: grantId })
     .whereIn('model', TOKEN_MODELS)
     .delete()
-    .returning(['model', 'consumed_at', 'expires_at'])) as Array<{ model: string; consumed_at: Date | null; expires_at: Date | null }>;
+    .returning(['model', 'consumed_at', 'expires_at'])) as Array<{
+    model: string;
+    consumed_at: Date | null;
+    expires_at: Date | null;
+  }>;
   const now = Date.now();
-  return deleted.filter((row) => (row.model === 'AccessToken' || row.model === 'RefreshToken') && !row.consumed_at && (!row.expires_at || new Date(row.expires_at).getTime() > now)).length;
+  return deleted.filter(
+    (row) =>
+      (row.model === 'AccessToken' || row.model === 'RefreshToken') &&
+      !row.consumed_at &&
+      (!row.expires_at || new Date(row.expires_at).getTime() > now),
+  ).length;
 }
 
 /** Takes the grant's lock to the end of the transaction; outside one there is nothing to hold. */

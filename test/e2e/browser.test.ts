@@ -1,12 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
-import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization, type AuthorizationStart } from '../helpers/merchant.js';
-import { startTestPlatform } from '../helpers/platform.js';
+import {
+  addMerchant,
+  CALLBACK,
+  discover,
+  newLogin,
+  redeemCode,
+  startAuthorization,
+  type AuthorizationStart,
+} from '../helpers/merchant.js';
+import { type startTestPlatform } from '../helpers/platform.js';
 
-const messages = (locale: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const messages = (locale: string) =>
+  JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
 const zh = messages('zh-CN');
 const en = messages('en');
 const MERCHANT = 'Browser Test Shop';
@@ -31,7 +43,9 @@ describeInBrowser('a person in a real browser', () => {
 
   /** Nobody listens on the merchant's callback host: answer it in the browser and keep its URL. */
   async function interceptCallback(page: Page) {
-    await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+    await page.route(`${CALLBACK}**`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }),
+    );
   }
 
   /** Clicks a button that leaves for the merchant; returns the callback URL the browser was sent to. */
@@ -85,8 +99,14 @@ describeInBrowser('a person in a real browser', () => {
 
       expect(await lang(page)).toBe('en');
       expect(await heading(page)).toBe(en['consent.title']);
-      expect(await page.locator('p.merchant').textContent()).toContain(en['consent.merchant_asks']!.replace('{merchant}', MERCHANT));
-      expect(await page.locator('ul.scopes li').allTextContents()).toEqual([en['scope.openid'], en['scope.email'], en['scope.offline_access']]);
+      expect(await page.locator('p.merchant').textContent()).toContain(
+        en['consent.merchant_asks']!.replace('{merchant}', MERCHANT),
+      );
+      expect(await page.locator('ul.scopes li').allTextContents()).toEqual([
+        en['scope.openid'],
+        en['scope.email'],
+        en['scope.offline_access'],
+      ]);
 
       const callback = await clickToCallback(page, en['consent.allow']!);
       expect(callback.origin + callback.pathname).toBe(CALLBACK);

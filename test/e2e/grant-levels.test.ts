@@ -5,9 +5,12 @@ import type { Page } from 'playwright-core';
 import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
 import { addMerchant, CALLBACK, discover, newLogin, redeemCode, startAuthorization } from '../helpers/merchant.js';
 import { PNG } from '../helpers/images.js';
-import { startTestPlatform } from '../helpers/platform.js';
+import { type startTestPlatform } from '../helpers/platform.js';
 
-const zh = JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', 'zh-CN.json'), 'utf8')) as Record<string, string>;
+const zh = JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', 'zh-CN.json'), 'utf8')) as Record<
+  string,
+  string
+>;
 
 // A merchant asks for a grant level; a person who has never verified signs up, verifies inside the
 // sign-in, chooses the level, and the merchant receives exactly it. Real Chromium, JavaScript off.
@@ -35,7 +38,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
     const context = await browser.newContext({ locale: 'zh-CN' });
     try {
       const page = await context.newPage();
-      await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+      await page.route(`${CALLBACK}**`, (route) =>
+        route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }),
+      );
       const start = await startAuthorization(config, { scope: 'openid realname realname:credentials' });
       await page.goto(start.url.toString());
       await page.getByRole('link', { name: zh['login.register_link'], exact: true }).click();
@@ -66,21 +71,37 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       const password = (await page.locator('code.secret').nth(1).textContent())!;
       const callback = await toCallback(page, () => page.locator('a.button').click());
       const { claims } = await redeemCode(config, callback, start);
-      expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document', merchant_credentials: { username: expect.stringMatching(/^rn_/) } });
+      expect(claims).toMatchObject({
+        realname_verified: true,
+        realname_method: 'document',
+        merchant_credentials: { username: expect.stringMatching(/^rn_/) },
+      });
       const { default: argon2 } = await import('argon2');
-      expect(await argon2.verify((claims.merchant_credentials as { password_hash: string }).password_hash, password)).toBe(true);
+      expect(
+        await argon2.verify((claims.merchant_credentials as { password_hash: string }).password_hash, password),
+      ).toBe(true);
     } finally {
       await context.close();
     }
   });
 
   it('changes the level both ways at every consent, and lowers it on My account; old tokens stop, new ones carry the level', async () => {
-    const merchant = await addMerchant(running.platform, { name: '丙商城', levels: ['result', 'credentials', 'dossier'] });
+    const merchant = await addMerchant(running.platform, {
+      name: '丙商城',
+      levels: ['result', 'credentials', 'dossier'],
+    });
     const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
     const login = newLogin();
     const account = await running.platform.accounts.register({ login, password: 'correct horse battery' });
     const photo = { contentType: 'image/png' as const, data: PNG };
-    await running.platform.verifications.verify(account.id, { method: 'person_match', documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四', portrait: photo, documentFront: photo });
+    await running.platform.verifications.verify(account.id, {
+      method: 'person_match',
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '李四',
+      portrait: photo,
+      documentFront: photo,
+    });
     await running.platform.log.integrateAll();
     const context = await browser.newContext({ locale: 'zh-CN' });
     const scope = 'openid realname realname:credentials realname:dossier offline_access';
@@ -91,7 +112,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
     } as const;
     try {
       const page = await context.newPage();
-      await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+      await page.route(`${CALLBACK}**`, (route) =>
+        route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }),
+      );
       let signedIn = false;
 
       /** One consent at `level`, through the page; returns the merchant's tokens and the password shown. */
@@ -105,7 +128,11 @@ describeInBrowser('choosing a grant level in a real browser', () => {
           signedIn = true;
         }
         // Every level is offered at every consent, whatever the merchant holds now.
-        expect(await page.locator('input[name=level]').evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value))).toEqual(['result', 'credentials', 'dossier']);
+        expect(
+          await page
+            .locator('input[name=level]')
+            .evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value)),
+        ).toEqual(['result', 'credentials', 'dossier']);
         await page.locator(`input[name=level][value=${level}]`).check();
         if (level === 'dossier') await page.locator('#partial').fill('074477');
         let password: string | undefined;
@@ -124,10 +151,14 @@ describeInBrowser('choosing a grant level in a real browser', () => {
         return { tokens, claims, password };
       };
       const { default: argon2 } = await import('argon2');
-      const hashOf = (claims: Record<string, unknown>) => (claims.merchant_credentials as { password_hash: string }).password_hash;
+      const hashOf = (claims: Record<string, unknown>) =>
+        (claims.merchant_credentials as { password_hash: string }).password_hash;
       const dead = async (before: Awaited<ReturnType<typeof choose>>) => {
         expect((await oidc.tokenIntrospection(config, before.tokens.access_token)).active).toBe(false);
-        if (before.tokens.refresh_token) await expect(oidc.refreshTokenGrant(config, before.tokens.refresh_token)).rejects.toMatchObject({ error: 'invalid_grant' });
+        if (before.tokens.refresh_token)
+          await expect(oidc.refreshTokenGrant(config, before.tokens.refresh_token)).rejects.toMatchObject({
+            error: 'invalid_grant',
+          });
       };
 
       // Every upgrade and every downgrade between the three levels:
@@ -137,7 +168,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       expect(await argon2.verify(hashOf(second.claims), second.password!)).toBe(true);
       await dead(first);
       const third = await choose('dossier');
-      expect((await oidc.fetchUserInfo(config, third.tokens.access_token, third.claims.sub)).verified_claims).toBeDefined();
+      expect(
+        (await oidc.fetchUserInfo(config, third.tokens.access_token, third.claims.sub)).verified_claims,
+      ).toBeDefined();
       await dead(second);
       const fourth = await choose('result');
       await dead(third);
@@ -147,7 +180,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       await dead(fourth);
       const sixth = await choose('credentials');
       expect(await argon2.verify(hashOf(sixth.claims), sixth.password!)).toBe(true);
-      expect((await oidc.fetchUserInfo(config, sixth.tokens.access_token, sixth.claims.sub)).verified_claims).toBeUndefined();
+      expect(
+        (await oidc.fetchUserInfo(config, sixth.tokens.access_token, sixth.claims.sub)).verified_claims,
+      ).toBeUndefined();
       await dead(fifth);
       const seventh = await choose('result');
       expect(seventh.claims.merchant_credentials).toBeUndefined();
@@ -169,16 +204,33 @@ describeInBrowser('choosing a grant level in a real browser', () => {
   });
 
   it('pre-selects the dossier by category, asks for the end of the document number, and revokes from My account', async () => {
-    const first = await addMerchant(running.platform, { name: '甲银行', category: 'bank', levels: ['result', 'dossier'] });
-    const second = await addMerchant(running.platform, { name: '乙银行', category: 'bank', levels: ['result', 'dossier'] });
+    const first = await addMerchant(running.platform, {
+      name: '甲银行',
+      category: 'bank',
+      levels: ['result', 'dossier'],
+    });
+    const second = await addMerchant(running.platform, {
+      name: '乙银行',
+      category: 'bank',
+      levels: ['result', 'dossier'],
+    });
     const login = newLogin();
     const account = await running.platform.accounts.register({ login, password: 'correct horse battery' });
     const photo = { contentType: 'image/png' as const, data: PNG };
-    await running.platform.verifications.verify(account.id, { method: 'person_match', documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四', portrait: photo, documentFront: photo });
+    await running.platform.verifications.verify(account.id, {
+      method: 'person_match',
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '李四',
+      portrait: photo,
+      documentFront: photo,
+    });
     const context = await browser.newContext({ locale: 'zh-CN' });
     try {
       const page = await context.newPage();
-      await page.route(`${CALLBACK}**`, (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }));
+      await page.route(`${CALLBACK}**`, (route) =>
+        route.fulfill({ status: 200, contentType: 'text/plain', body: 'merchant' }),
+      );
 
       const firstConfig = await discover(running.issuer, first.client_id, first.client_secret);
       const firstStart = await startAuthorization(firstConfig, { scope: 'openid realname realname:dossier' });
@@ -194,7 +246,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       expect(await page.locator('p.error').textContent()).toBe(zh['consent.partial_mismatch']);
       await page.locator('input[name=level][value=dossier]').check();
       await page.locator('#partial').fill('074477');
-      const firstCallback = await toCallback(page, () => page.getByRole('button', { name: zh['consent.allow'], exact: true }).click());
+      const firstCallback = await toCallback(page, () =>
+        page.getByRole('button', { name: zh['consent.allow'], exact: true }).click(),
+      );
       await page.waitForURL(`${CALLBACK}**`);
       const { tokens } = await redeemCode(firstConfig, firstCallback, firstStart);
       expect(tokens.scope).toBe('openid realname:dossier');
@@ -205,7 +259,9 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       await page.goto(secondStart.url.toString());
       expect(await page.locator('input[name=level]:checked').getAttribute('value')).toBe('dossier');
       // Denying ends at the merchant's callback; wait for it, or the next navigation races it.
-      const denied = await toCallback(page, () => page.getByRole('button', { name: zh['consent.deny'], exact: true }).click());
+      const denied = await toCallback(page, () =>
+        page.getByRole('button', { name: zh['consent.deny'], exact: true }).click(),
+      );
       expect(denied.searchParams.get('error')).toBe('access_denied');
       await page.waitForURL(`${CALLBACK}**`);
 

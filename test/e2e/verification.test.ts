@@ -5,12 +5,17 @@ import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '..
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { newLogin } from '../helpers/merchant.js';
-import { startTestPlatform } from '../helpers/platform.js';
+import { type startTestPlatform } from '../helpers/platform.js';
 
-const messages = (locale: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const messages = (locale: string) =>
+  JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
 const zh = messages('zh-CN');
 const en = messages('en');
-const fill = (message: string, params: Record<string, string>) => Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), message);
+const fill = (message: string, params: Record<string, string>) =>
+  Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), message);
 
 const ZHANG = { name: '张三', number: '11010519491231002X' };
 const LI = { name: '李四', number: '110101199003074477' };
@@ -116,8 +121,12 @@ describeInBrowser(`verifying in a real browser (${ENGINE})`, () => {
   it('verifies by person-document match with photos chosen in the form', async () => {
     const page = await signUp();
     await fillForm(page, LI);
-    await page.getByLabel(zh['field.portrait']!).setInputFiles({ name: 'face.png', mimeType: 'image/png', buffer: PNG });
-    await page.getByLabel(zh['field.document_front']!).setInputFiles({ name: 'card.jpg', mimeType: 'image/jpeg', buffer: JPEG });
+    await page
+      .getByLabel(zh['field.portrait']!)
+      .setInputFiles({ name: 'face.png', mimeType: 'image/png', buffer: PNG });
+    await page
+      .getByLabel(zh['field.document_front']!)
+      .setInputFiles({ name: 'card.jpg', mimeType: 'image/jpeg', buffer: JPEG });
     const response = await submit(page);
     expect(response.status()).toBe(303);
 

@@ -26,7 +26,8 @@ export interface TestBrowser {
 
 /** Launches headless Chromium; close() ends it and every context opened through it. */
 export async function launchBrowser(executablePath = CHROMIUM): Promise<TestBrowser> {
-  if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+  if (!existsSync(executablePath))
+    throw new Error(`Chromium not found at ${executablePath} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
   const browser = await chromium.launch({
     executablePath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -45,7 +46,8 @@ export async function launchBrowser(executablePath = CHROMIUM): Promise<TestBrow
  */
 export async function startPlatformAndBrowser(executablePath = CHROMIUM) {
   const [running, browser] = await Promise.allSettled([startTestPlatform(), launchBrowser(executablePath)]);
-  if (running.status === 'fulfilled' && browser.status === 'fulfilled') return { running: running.value, browser: browser.value };
+  if (running.status === 'fulfilled' && browser.status === 'fulfilled')
+    return { running: running.value, browser: browser.value };
   if (running.status === 'fulfilled') await running.value.stop();
   if (browser.status === 'fulfilled') await browser.value.close();
   throw ([running, browser].find((result) => result.status === 'rejected') as PromiseRejectedResult).reason;

@@ -14,7 +14,11 @@ interface Leaf {
  */
 export async function consentEventsNotMatchingTokens(platform: Platform): Promise<string[]> {
   await platform.log.integrateAll();
-  const rows = (await platform.db('audit_events').whereIn('type', ['consent.granted', 'token.issued']).orderBy('leaf_index').select('leaf_index', 'leaf')) as Array<{ leaf_index: number; leaf: string }>;
+  const rows = (await platform
+    .db('audit_events')
+    .whereIn('type', ['consent.granted', 'token.issued'])
+    .orderBy('leaf_index')
+    .select('leaf_index', 'leaf')) as Array<{ leaf_index: number; leaf: string }>;
   const pending = new Map<string, { index: number; scopes: string[] }>();
   const mismatches: string[] = [];
   for (const row of rows) {
@@ -22,7 +26,8 @@ export async function consentEventsNotMatchingTokens(platform: Platform): Promis
     const grantId = leaf.payload.grant_id;
     if (!grantId) continue;
     if (leaf.type === 'consent.granted') {
-      if (leaf.payload.via === 'consent_page') pending.set(grantId, { index: Number(row.leaf_index), scopes: leaf.payload.scopes ?? [] });
+      if (leaf.payload.via === 'consent_page')
+        pending.set(grantId, { index: Number(row.leaf_index), scopes: leaf.payload.scopes ?? [] });
       else pending.delete(grantId);
       continue;
     }
@@ -31,7 +36,10 @@ export async function consentEventsNotMatchingTokens(platform: Platform): Promis
     pending.delete(grantId);
     const said = [...consent.scopes].sort().join(' ');
     const issued = [...leaf.payload.scopes].sort().join(' ');
-    if (said !== issued) mismatches.push(`consent.granted at leaf ${consent.index} names "${said}", the token issued at leaf ${row.leaf_index} carries "${issued}"`);
+    if (said !== issued)
+      mismatches.push(
+        `consent.granted at leaf ${consent.index} names "${said}", the token issued at leaf ${row.leaf_index} carries "${issued}"`,
+      );
   }
   return mismatches;
 }

@@ -40,7 +40,10 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
     return {
       dataDir: ':memory:',
       headsDir,
-      open: () => (db ??= snapshot ? createDb({ dataDir: ':memory:', pglite: new PGlite({ loadDataDir: snapshot }) }) : createDb({ dataDir: ':memory:' })),
+      open: () =>
+        (db ??= snapshot
+          ? createDb({ dataDir: ':memory:', pglite: new PGlite({ loadDataDir: snapshot }) })
+          : createDb({ dataDir: ':memory:' })),
       drop: async () => {
         await db?.destroy();
         removeHeads();
@@ -84,7 +87,9 @@ async function migratedSnapshot(): Promise<Blob> {
   const dir = resolve(process.cwd(), 'migrations');
   const hash = createHash('sha256');
   for (const file of readdirSync(dir).sort()) hash.update(file).update(readFileSync(join(dir, file)));
-  hash.update(JSON.parse(readFileSync(resolve(process.cwd(), 'node_modules/@electric-sql/pglite/package.json'), 'utf8')).version);
+  hash.update(
+    JSON.parse(readFileSync(resolve(process.cwd(), 'node_modules/@electric-sql/pglite/package.json'), 'utf8')).version,
+  );
   const path = join(tmpdir(), `rn-pglite-migrated-${hash.digest('hex').slice(0, 16)}.tar.gz`);
   try {
     return new Blob([readFileSync(path)]);

@@ -5,7 +5,8 @@ import type { RawRequest, RawResponse } from './raw-http.js';
 /** Paths oidc-provider serves to clients; their errors are OAuth JSON (RFC 6749 §5.2). */
 const OAUTH_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/me', '/jwks']);
 /** What an answer must never show: stack traces, SQL errors, file paths. */
-export const LEAK = /\bat [\w$.<>]+ \([^)]*:\d+:\d+\)|node_modules\/|\/work\/|SQLSTATE|syntax error at or near|violates [a-z -]*constraint|invalid byte sequence|TypeError|ReferenceError|Cannot read properties/;
+export const LEAK =
+  /\bat [\w$.<>]+ \([^)]*:\d+:\d+\)|node_modules\/|\/work\/|SQLSTATE|syntax error at or near|violates [a-z -]*constraint|invalid byte sequence|TypeError|ReferenceError|Cannot read properties/;
 
 /** What is wrong with an answer's status and format. */
 export function answerProblems(req: RawRequest, res: RawResponse): string[] {
@@ -38,18 +39,22 @@ export function answerProblems(req: RawRequest, res: RawResponse): string[] {
     }
     if (parsed && status >= 400) {
       if (/problem\+json/.test(type)) {
-        if (typeof parsed.type !== 'string' || parsed.status !== status || typeof parsed.title !== 'string') problems.push('a malformed problem+json');
+        if (typeof parsed.type !== 'string' || parsed.status !== status || typeof parsed.title !== 'string')
+          problems.push('a malformed problem+json');
       } else if (typeof parsed.error !== 'string') problems.push('a JSON error without `error`');
     }
   } else if (/text\/html/.test(type)) {
     if (!/<\/html>\s*$/i.test(text)) problems.push('an incomplete HTML page');
   } else if (status >= 400) problems.push(`an error answered as ${type || 'no content type'}`);
   if (fromApp && status >= 400) {
-    if (path.startsWith('/api/') && !/^application\/problem\+json/.test(type)) problems.push(`an API error as ${type}, not problem+json`);
+    if (path.startsWith('/api/') && !/^application\/problem\+json/.test(type))
+      problems.push(`an API error as ${type}, not problem+json`);
     // oidc-provider answers JSON to a client that does not ask for HTML; our pages answer HTML.
     const wantsHtml = /text\/html/.test(accept) && !/json/.test(accept);
-    if (OAUTH_PATHS.has(path) && !wantsHtml && !/^application\/json/.test(type)) problems.push(`an OAuth endpoint error as ${type}, not OAuth JSON`);
-    if (!path.startsWith('/api/') && !OAUTH_PATHS.has(path) && wantsHtml && !/^text\/html/.test(type)) problems.push(`a page error as ${type} to Accept: ${accept}`);
+    if (OAUTH_PATHS.has(path) && !wantsHtml && !/^application\/json/.test(type))
+      problems.push(`an OAuth endpoint error as ${type}, not OAuth JSON`);
+    if (!path.startsWith('/api/') && !OAUTH_PATHS.has(path) && wantsHtml && !/^text\/html/.test(type))
+      problems.push(`a page error as ${type} to Accept: ${accept}`);
   }
   return problems;
 }

@@ -18,22 +18,94 @@ const LONE_LOW = '\udfff';
 
 /** Text that has broken parsers, databases and templates before. */
 const NASTY = [
-  '', ' ', '\t', '\r\n', '\u0000', 'a\u0000b', LONE_HIGH, `x${LONE_LOW}y`, `${LONE_LOW}${LONE_HIGH}`,
-  '\u202e', 'abc\u202efdp.exe', '\u200b', '\ufeff', '\u2028\u2029', '\u00a0', '\u0085',
-  '😀', '👨‍👩‍👧‍👦', '🏳️‍🌈', 'e\u0301\u0301\u0301\u0301', 'Z\u0364\u0354\u0367\u0311\u0313', '\u0e01\u0e34\u0e34\u0e34\u0e34\u0e34',
-  FULL_WIDTH_NUMBER, '１２３４５６', '١٢٣٤٥٦', '११०१०५', 'Ⅻ', '¹²³', '11010519491231002X\u0000', `110105${LONE_HIGH}19491231002X`,
-  '<script>alert(1)</script>', '"><img src=x onerror=alert(1)>', "' OR '1'='1' --", '"; DROP TABLE accounts; --', '${7*7}', '{{7*7}}', '{% raw %}', '%s%s%s%n',
-  '%00', '%', '%zz', '%ED%A0%80', '%C0%AE', '../../../../etc/passwd', '..\\..\\windows', 'file:///etc/passwd', 'javascript:alert(1)',
-  'null', 'undefined', 'NaN', 'true', '-1', '-0', '1e309', '9007199254740993', '0x10', '1_000', '０',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__',
-  'Ａ@example.test', 'person@example.test', 'a@b', '+86 138 0013 8000', '１３８００１３８０００',
-  '\u0130stanbul', 'ß', 'ﬃ', 'İ', '\u{10FFFF}', '\uFFFE', '\uFFFF',
+  '',
+  ' ',
+  '\t',
+  '\r\n',
+  '\u0000',
+  'a\u0000b',
+  LONE_HIGH,
+  `x${LONE_LOW}y`,
+  `${LONE_LOW}${LONE_HIGH}`,
+  '\u202e',
+  'abc\u202efdp.exe',
+  '\u200b',
+  '\ufeff',
+  '\u2028\u2029',
+  '\u00a0',
+  '\u0085',
+  '😀',
+  '👨‍👩‍👧‍👦',
+  '🏳️‍🌈',
+  'e\u0301\u0301\u0301\u0301',
+  'Z\u0364\u0354\u0367\u0311\u0313',
+  '\u0e01\u0e34\u0e34\u0e34\u0e34\u0e34',
+  FULL_WIDTH_NUMBER,
+  '１２３４５６',
+  '١٢٣٤٥٦',
+  '११०१०५',
+  'Ⅻ',
+  '¹²³',
+  '11010519491231002X\u0000',
+  `110105${LONE_HIGH}19491231002X`,
+  '<script>alert(1)</script>',
+  '"><img src=x onerror=alert(1)>',
+  "' OR '1'='1' --",
+  '"; DROP TABLE accounts; --',
+  '${7*7}',
+  '{{7*7}}',
+  '{% raw %}',
+  '%s%s%s%n',
+  '%00',
+  '%',
+  '%zz',
+  '%ED%A0%80',
+  '%C0%AE',
+  '../../../../etc/passwd',
+  '..\\..\\windows',
+  'file:///etc/passwd',
+  'javascript:alert(1)',
+  'null',
+  'undefined',
+  'NaN',
+  'true',
+  '-1',
+  '-0',
+  '1e309',
+  '9007199254740993',
+  '0x10',
+  '1_000',
+  '０',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'Ａ@example.test',
+  'person@example.test',
+  'a@b',
+  '+86 138 0013 8000',
+  '１３８００１３８０００',
+  '\u0130stanbul',
+  'ß',
+  'ﬃ',
+  'İ',
+  '\u{10FFFF}',
+  '\uFFFE',
+  '\uFFFF',
 ];
 
 export const nastyString = fc.constantFrom(...NASTY);
 /** Any UTF-16 code unit, lone surrogates included (fast-check's own units keep them paired). */
 const codeUnit = fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c));
-const longString = fc.tuple(fc.constantFrom(65, 101, 201, 255, 1025, 4097, 20_000), fc.constantFrom('a', '字', '😀', '\u0000', '9', LONE_HIGH)).map(([n, ch]) => ch.repeat(n));
+const longString = fc
+  .tuple(
+    fc.constantFrom(65, 101, 201, 255, 1025, 4097, 20_000),
+    fc.constantFrom('a', '字', '😀', '\u0000', '9', LONE_HIGH),
+  )
+  .map(([n, ch]) => ch.repeat(n));
 
 export const fuzzString: fc.Arbitrary<string> = fc.oneof(
   { weight: 5, arbitrary: nastyString },
@@ -47,7 +119,10 @@ export const fuzzString: fc.Arbitrary<string> = fc.oneof(
 const keyOf = (fields: readonly string[]) =>
   fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...fields) },
-    { weight: 2, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', '', 'toString', '_csrf', 'a.b', 'a[0]') },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', '', 'toString', '_csrf', 'a.b', 'a[0]'),
+    },
     { weight: 1, arbitrary: fuzzString },
   );
 
@@ -55,7 +130,21 @@ const keyOf = (fields: readonly string[]) =>
 // JSON
 
 const jsonScalar = fc.oneof(
-  fc.constantFrom('null', 'true', 'false', '0', '-0', '-1', '1.5', '1e308', '1e999', '-1e999', '9007199254740993', '123456789012345678901234567890', '0.1e-400'),
+  fc.constantFrom(
+    'null',
+    'true',
+    'false',
+    '0',
+    '-0',
+    '-1',
+    '1.5',
+    '1e308',
+    '1e999',
+    '-1e999',
+    '9007199254740993',
+    '123456789012345678901234567890',
+    '0.1e-400',
+  ),
   fc.double().map((d) => (Number.isFinite(d) ? JSON.stringify(d) : '1e999')),
   fc.integer().map(String),
   fuzzString.map((s) => JSON.stringify(s)),
@@ -63,18 +152,72 @@ const jsonScalar = fc.oneof(
 
 /** Values a field is likely to be validated against, to get past the first checks. */
 export const FIELD_VALUES: Record<string, string[]> = {
-  document_type: ['"cn_resident_id"', '"passport"', '"other"', '"CN_RESIDENT_ID"', '"cn_resident_id\\u0000"', '["cn_resident_id"]'],
-  document_number: [JSON.stringify(VALID_NUMBER), JSON.stringify(FULL_WIDTH_NUMBER), '"110105194912310021"', '"110105 19491231 002x"', '"E12345678"', '11010519491231002', JSON.stringify(`${VALID_NUMBER}\u202e`)],
-  name: [JSON.stringify(VALID_NAME), '"张\\u0000三"', '"张三\\u202e"', '"\\ud800"', '"e\\u0301"', '" "', JSON.stringify('名'.repeat(101))],
+  document_type: [
+    '"cn_resident_id"',
+    '"passport"',
+    '"other"',
+    '"CN_RESIDENT_ID"',
+    '"cn_resident_id\\u0000"',
+    '["cn_resident_id"]',
+  ],
+  document_number: [
+    JSON.stringify(VALID_NUMBER),
+    JSON.stringify(FULL_WIDTH_NUMBER),
+    '"110105194912310021"',
+    '"110105 19491231 002x"',
+    '"E12345678"',
+    '11010519491231002',
+    JSON.stringify(`${VALID_NUMBER}\u202e`),
+  ],
+  name: [
+    JSON.stringify(VALID_NAME),
+    '"张\\u0000三"',
+    '"张三\\u202e"',
+    '"\\ud800"',
+    '"e\\u0301"',
+    '" "',
+    JSON.stringify('名'.repeat(101)),
+  ],
   limit: ['0', '1', '200', '201', '-1', '1.5', '"5"', '1e999', 'null'],
-  types: ['["notary.queried"]', '[]', '["no.such"]', '"notary.queried"', '[null]', JSON.stringify(Array(40).fill('notary.queried'))],
+  types: [
+    '["notary.queried"]',
+    '[]',
+    '["no.such"]',
+    '"notary.queried"',
+    '[null]',
+    JSON.stringify(Array(40).fill('notary.queried')),
+  ],
   from: ['"2026-01-01T00:00:00Z"', '"not a date"', '"2026-13-45T99:99:99Z"', '"+275760-09-13T00:00:00.000Z"', '0'],
   to: ['"2026-01-01T00:00:00+08:00"', '"1970-01-01"', '""'],
   cursor: ['"MQ"', '"AAAA"', '"!!!"', '"MTAwMDAwMDAwMDAwMDAwMDAwMA"', '"LTE"', '"MS41"', '""', '1'],
-  person: [`{"document_type":"cn_resident_id","document_number":${JSON.stringify(FULL_WIDTH_NUMBER)}}`, '{"document_type":"cn_resident_id"}', '{"document_type":"x","document_number":"1","extra":1}', '[]', '"person"'],
-  account: ['"00000000-0000-0000-0000-000000000000"', '"\\u0000"', '"\\ud800"', '""', JSON.stringify('a'.repeat(101)), '{}'],
+  person: [
+    `{"document_type":"cn_resident_id","document_number":${JSON.stringify(FULL_WIDTH_NUMBER)}}`,
+    '{"document_type":"cn_resident_id"}',
+    '{"document_type":"x","document_number":"1","extra":1}',
+    '[]',
+    '"person"',
+  ],
+  account: [
+    '"00000000-0000-0000-0000-000000000000"',
+    '"\\u0000"',
+    '"\\ud800"',
+    '""',
+    JSON.stringify('a'.repeat(101)),
+    '{}',
+  ],
   merchant: ['"demo-merchant"', '"\\u0000"', '"\\udfff"', '[]', JSON.stringify('m'.repeat(201))],
-  leaf_indices: ['[0]', '[]', '[-1]', '[1e20]', '[0.5]', '["0"]', JSON.stringify(Array.from({ length: 101 }, (_, i) => i)), '[9007199254740993]', '[null]', '0'],
+  leaf_indices: [
+    '[0]',
+    '[]',
+    '[-1]',
+    '[1e20]',
+    '[0.5]',
+    '["0"]',
+    JSON.stringify(Array.from({ length: 101 }, (_, i) => i)),
+    '[9007199254740993]',
+    '[null]',
+    '0',
+  ],
   records: [
     `[{"external_id":"ext-1","document_type":"cn_resident_id","document_number":"110105194912310021","name":"张三","verified_at":"2026-01-01T00:00:00Z"}]`,
     `[{"external_id":"ext\\u0000","document_type":"cn_resident_id","document_number":${JSON.stringify(VALID_NUMBER)},"name":"张\\u0000三","verified_at":"2026-01-01T00:00:00Z"}]`,
@@ -82,7 +225,12 @@ export const FIELD_VALUES: Record<string, string[]> = {
     `[{"external_id":"ext-3","document_type":"cn_resident_id","document_number":${JSON.stringify(VALID_NUMBER)},"name":"张三","verified_at":"2999-01-01T00:00:00Z"}]`,
     `[{"external_id":"../x","document_type":"cn_resident_id","document_number":${JSON.stringify(VALID_NUMBER)},"name":"张三","verified_at":"2026-01-01T00:00:00Z","birth_date":"1950-01-01"}]`,
     `[{"external_id":"ext-4","document_type":"cn_resident_id","document_number":${JSON.stringify(VALID_NUMBER)},"name":"张三","verified_at":"2026-01-01T00:00:00Z","__proto__":{"${POLLUTION_MARK}":true}}]`,
-    '[]', '[null]', '[1,"a",[]]', JSON.stringify(Array(51).fill({})), '{}', '"records"',
+    '[]',
+    '[null]',
+    '[1,"a",[]]',
+    JSON.stringify(Array(51).fill({})),
+    '{}',
+    '"records"',
   ],
 };
 
@@ -98,7 +246,9 @@ export function jsonValue(fields: readonly string[]): fc.Arbitrary<string> {
       { depthSize: 'small', maxDepth: 4 },
       jsonScalar,
       fc.array(tie('value'), { maxLength: 4 }).map((items) => `[${items.join(',')}]`),
-      fc.array(fc.tuple(keyOf(fields), tie('value')), { maxLength: 5 }).map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
+      fc
+        .array(fc.tuple(keyOf(fields), tie('value')), { maxLength: 5 })
+        .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`),
     ),
   }));
   return value;
@@ -108,17 +258,49 @@ export function jsonValue(fields: readonly string[]): fc.Arbitrary<string> {
 export function jsonObject(fields: readonly string[]): fc.Arbitrary<string> {
   const any = jsonValue(fields);
   return fc
-    .array(keyOf(fields).chain((key) => fieldValue(key, any).map((value) => [key, value] as const)), { maxLength: 7 })
+    .array(
+      keyOf(fields).chain((key) => fieldValue(key, any).map((value) => [key, value] as const)),
+      { maxLength: 7 },
+    )
     .map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`);
 }
 
 /** JSON that is not JSON, or is JSON in a shape no route expects. */
 export const brokenJson = fc.oneof(
   fc.constantFrom(
-    '', ' ', '{', '}', '{"a":', '{"a":1,}', "{'a':1}", '{a:1}', '[1,2', 'NaN', '{"a":NaN}', '{"a":Infinity}', '{"a":undefined}',
-    '{"a":1} trailing', '{"a":"\u0000"}', '{"a":"\\u0000"}', '{"a":"\\ud800"}', '{"a":"\\x41"}', '{"a":"\\u12"}', '/* c */{}', '{"a":1}\u0000',
-    '\ufeff{}', '{"a":1,"a":2}', 'null', 'true', '1', '"str"', '[]', '[{}]', '{"__proto__":{"' + POLLUTION_MARK + '":true}}',
-    '{"constructor":{"prototype":{"' + POLLUTION_MARK + '":true}}}', '{"__proto__":null}', '{"toString":1,"valueOf":"x","hasOwnProperty":[]}',
+    '',
+    ' ',
+    '{',
+    '}',
+    '{"a":',
+    '{"a":1,}',
+    "{'a':1}",
+    '{a:1}',
+    '[1,2',
+    'NaN',
+    '{"a":NaN}',
+    '{"a":Infinity}',
+    '{"a":undefined}',
+    '{"a":1} trailing',
+    '{"a":"\u0000"}',
+    '{"a":"\\u0000"}',
+    '{"a":"\\ud800"}',
+    '{"a":"\\x41"}',
+    '{"a":"\\u12"}',
+    '/* c */{}',
+    '{"a":1}\u0000',
+    '\ufeff{}',
+    '{"a":1,"a":2}',
+    'null',
+    'true',
+    '1',
+    '"str"',
+    '[]',
+    '[{}]',
+    '{"__proto__":{"' + POLLUTION_MARK + '":true}}',
+    '{"constructor":{"prototype":{"' + POLLUTION_MARK + '":true}}}',
+    '{"__proto__":null}',
+    '{"toString":1,"valueOf":"x","hasOwnProperty":[]}',
   ),
   fc.constantFrom(100, 2000, 7000).map((depth) => `${'['.repeat(depth)}${']'.repeat(depth)}`),
   fc.constantFrom(100, 1500, 4000).map((depth) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`),
@@ -134,14 +316,44 @@ export function formBody(fields: readonly string[]): fc.Arbitrary<string> {
     { weight: 4, arbitrary: fc.constantFrom(...fields) },
     { weight: 1, arbitrary: fc.constantFrom(...fields).map((f) => `${f}[]`) },
     { weight: 1, arbitrary: fc.constantFrom(...fields).map((f) => `${f}[a][b]`) },
-    { weight: 1, arbitrary: fc.constantFrom(`__proto__[${POLLUTION_MARK}]`, `constructor[prototype][${POLLUTION_MARK}]`, `a[__proto__][${POLLUTION_MARK}]`, '__proto__', 'a[0][1][2][3][4][5][6][7]', 'a[21]', '[]', '=') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        `__proto__[${POLLUTION_MARK}]`,
+        `constructor[prototype][${POLLUTION_MARK}]`,
+        `a[__proto__][${POLLUTION_MARK}]`,
+        '__proto__',
+        'a[0][1][2][3][4][5][6][7]',
+        'a[21]',
+        '[]',
+        '=',
+      ),
+    },
     { weight: 1, arbitrary: fuzzString.map(encodeURIComponent2) },
   );
   const value = fc.oneof(
     { weight: 3, arbitrary: fuzzString.map(encodeURIComponent2) },
-    { weight: 1, arbitrary: fc.constantFrom('%ED%A0%80', '%C0%AE%C0%AE', '%FF%FE', '%', '%2', '%zz', '%00', '+++', '%2B', 'a%F0%9F%98', '%E2%80%AE') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '%ED%A0%80',
+        '%C0%AE%C0%AE',
+        '%FF%FE',
+        '%',
+        '%2',
+        '%zz',
+        '%00',
+        '+++',
+        '%2B',
+        'a%F0%9F%98',
+        '%E2%80%AE',
+      ),
+    },
   );
-  const pair = fc.oneof({ weight: 5, arbitrary: fc.tuple(name, value).map(([n, v]) => `${n}=${v}`) }, { weight: 1, arbitrary: fc.constantFrom('', '&', '=', '==', 'a', 'a==b', '&&&') });
+  const pair = fc.oneof(
+    { weight: 5, arbitrary: fc.tuple(name, value).map(([n, v]) => `${n}=${v}`) },
+    { weight: 1, arbitrary: fc.constantFrom('', '&', '=', '==', 'a', 'a==b', '&&&') },
+  );
   return fc.array(pair, { maxLength: 8 }).map((pairs) => pairs.join('&'));
 }
 
@@ -150,7 +362,12 @@ export function encodeURIComponent2(s: string): string {
   let out = '';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
-    out += c >= 0xd800 && c <= 0xdfff ? [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('') : encodeURIComponent(ch);
+    out +=
+      c >= 0xd800 && c <= 0xdfff
+        ? [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+            .map((b) => `%${b.toString(16).toUpperCase()}`)
+            .join('')
+        : encodeURIComponent(ch);
   }
   return out;
 }
@@ -159,7 +376,15 @@ export function encodeURIComponent2(s: string): string {
 // Multipart
 
 const fileData = fc.oneof(
-  fc.constantFrom(PNG, JPEG, TRUNCATED_PNG, Buffer.alloc(0), Buffer.from('GIF89a'), Buffer.from('<svg onload=alert(1)>'), Buffer.concat([PNG, Buffer.alloc(100, 0)])),
+  fc.constantFrom(
+    PNG,
+    JPEG,
+    TRUNCATED_PNG,
+    Buffer.alloc(0),
+    Buffer.from('GIF89a'),
+    Buffer.from('<svg onload=alert(1)>'),
+    Buffer.concat([PNG, Buffer.alloc(100, 0)]),
+  ),
   fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
 );
 
@@ -172,20 +397,40 @@ export interface Part {
 
 /** Parts over the route's fields and files; `big` adds a file of that size (limits). */
 export function multipartParts(fields: readonly string[], files: readonly string[]): fc.Arbitrary<Part[]> {
-  const field = fc.tuple(keyOf(fields), fc.oneof(fuzzString, fc.constantFrom(VALID_NAME, VALID_NUMBER, FULL_WIDTH_NUMBER, 'cn_resident_id', 'passport', '1'))).map(([name, value]) => ({ name, data: Buffer.from(value) }));
+  const field = fc
+    .tuple(
+      keyOf(fields),
+      fc.oneof(
+        fuzzString,
+        fc.constantFrom(VALID_NAME, VALID_NUMBER, FULL_WIDTH_NUMBER, 'cn_resident_id', 'passport', '1'),
+      ),
+    )
+    .map(([name, value]) => ({ name, data: Buffer.from(value) }));
   const file = fc
-    .tuple(keyOf(files.length ? files : ['file']), fc.constantFrom('a.png', '../../etc/passwd', '', 'a\u0000.png', '😀.jpg', 'x'.repeat(300)), fc.constantFrom('image/png', 'image/jpeg', 'text/html', 'application/octet-stream', ''), fileData)
+    .tuple(
+      keyOf(files.length ? files : ['file']),
+      fc.constantFrom('a.png', '../../etc/passwd', '', 'a\u0000.png', '😀.jpg', 'x'.repeat(300)),
+      fc.constantFrom('image/png', 'image/jpeg', 'text/html', 'application/octet-stream', ''),
+      fileData,
+    )
     .map(([name, filename, type, data]) => ({ name, filename, type, data }));
   return fc.array(fc.oneof({ weight: 2, arbitrary: field }, { weight: 2, arbitrary: file }), { maxLength: 7 });
 }
 
 /** A multipart/form-data body (RFC 7578), well-formed or broken in one of several ways. */
-export function multipartBody(parts: Part[], flaw: MultipartFlaw, boundary = 'fuzzBoundary7MA4YWxkTrZu0gW'): { body: Buffer; type: string } {
+export function multipartBody(
+  parts: Part[],
+  flaw: MultipartFlaw,
+  boundary = 'fuzzBoundary7MA4YWxkTrZu0gW',
+): { body: Buffer; type: string } {
   const eol = flaw === 'lf-only' ? '\n' : '\r\n';
   const quote = (s: string) => s.replace(/"/g, '%22');
   const pieces: Buffer[] = [];
   for (const part of parts) {
-    const disposition = flaw === 'no-disposition' ? '' : `Content-Disposition: form-data; name="${quote(part.name)}"${part.filename !== undefined ? `; filename="${quote(part.filename)}"` : ''}${eol}`;
+    const disposition =
+      flaw === 'no-disposition'
+        ? ''
+        : `Content-Disposition: form-data; name="${quote(part.name)}"${part.filename !== undefined ? `; filename="${quote(part.filename)}"` : ''}${eol}`;
     const type = part.type ? `Content-Type: ${part.type}${eol}` : '';
     pieces.push(Buffer.from(`--${boundary}${eol}${disposition}${type}${eol}`), part.data, Buffer.from(eol));
   }
@@ -201,22 +446,52 @@ export function multipartBody(parts: Part[], flaw: MultipartFlaw, boundary = 'fu
     'empty-boundary': 'multipart/form-data; boundary=',
     'long-boundary': `multipart/form-data; boundary=${'b'.repeat(200)}`,
     'quoted-boundary': `multipart/form-data; boundary="${boundary}"; charset=utf-16`,
-    'mixed': `multipart/mixed; boundary=${boundary}`,
+    mixed: `multipart/mixed; boundary=${boundary}`,
   };
   return { body, type: types[flaw] };
 }
 
-export const MULTIPART_FLAWS = ['none', 'lf-only', 'no-disposition', 'unterminated', 'wrong-boundary', 'no-boundary', 'empty-boundary', 'long-boundary', 'quoted-boundary', 'mixed'] as const;
+export const MULTIPART_FLAWS = [
+  'none',
+  'lf-only',
+  'no-disposition',
+  'unterminated',
+  'wrong-boundary',
+  'no-boundary',
+  'empty-boundary',
+  'long-boundary',
+  'quoted-boundary',
+  'mixed',
+] as const;
 export type MultipartFlaw = (typeof MULTIPART_FLAWS)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Raw bodies and content types
 
 export const CONTENT_TYPES = [
-  null, 'application/x-www-form-urlencoded', 'application/json', 'text/plain', 'text/html', 'application/xml', 'application/octet-stream',
-  'application/json; charset=utf-16', 'application/json; charset=latin1', 'application/x-www-form-urlencoded; charset=iso-8859-1', 'application/problem+json',
-  'application/vnd.api+json', 'application/jsonx', 'application/*', '*/*', 'json', 'a/b/c;;;=', ';', 'application/json; charset="utf-8"; x', 'APPLICATION/JSON',
-  'multipart/form-data', 'multipart/form-data; boundary=x', `application/json; ${'p=v; '.repeat(200)}`,
+  null,
+  'application/x-www-form-urlencoded',
+  'application/json',
+  'text/plain',
+  'text/html',
+  'application/xml',
+  'application/octet-stream',
+  'application/json; charset=utf-16',
+  'application/json; charset=latin1',
+  'application/x-www-form-urlencoded; charset=iso-8859-1',
+  'application/problem+json',
+  'application/vnd.api+json',
+  'application/jsonx',
+  'application/*',
+  '*/*',
+  'json',
+  'a/b/c;;;=',
+  ';',
+  'application/json; charset="utf-8"; x',
+  'APPLICATION/JSON',
+  'multipart/form-data',
+  'multipart/form-data; boundary=x',
+  `application/json; ${'p=v; '.repeat(200)}`,
 ] as const;
 
 /** Bodies of raw bytes: random, invalid UTF-8, UTF-16, gzip bombs and junk compressed data. */
@@ -241,14 +516,24 @@ export const rawBody: fc.Arbitrary<{ body: Buffer; encoding?: string }> = fc.one
 );
 
 /** How far over a body limit: just over, a little over, four times, far over (1 MiB: 64 times the form limit). */
-export const overBy = fc.tuple(fc.constantFrom<'+1' | '+1k' | 'x4' | '1mb'>('+1', '+1k', 'x4', '1mb'), fc.boolean()).map(([over, chunked]) => ({ over, chunked }));
+export const overBy = fc
+  .tuple(fc.constantFrom<'+1' | '+1k' | 'x4' | '1mb'>('+1', '+1k', 'x4', '1mb'), fc.boolean())
+  .map(([over, chunked]) => ({ over, chunked }));
 
 /** A body of the route's own format whose size is `over` the limit (built when sent: kept out of reports). */
-export function oversizedBody(limit: number, over: '+1' | '+1k' | 'x4' | '1mb', kind: 'form' | 'json' | 'multipart' | 'raw'): { body: Buffer; type?: string } {
+export function oversizedBody(
+  limit: number,
+  over: '+1' | '+1k' | 'x4' | '1mb',
+  kind: 'form' | 'json' | 'multipart' | 'raw',
+): { body: Buffer; type?: string } {
   const size = { '+1': limit + 1, '+1k': limit + 1024, x4: limit * 4, '1mb': 1024 * 1024 }[over];
   if (kind === 'form') return { body: Buffer.from(`a=${'x'.repeat(size)}`), type: 'application/x-www-form-urlencoded' };
   if (kind === 'json') return { body: Buffer.from(`{"a":"${'x'.repeat(size)}"}`), type: 'application/json' };
-  if (kind === 'multipart') return multipartBody([{ name: 'portrait', filename: 'a.png', type: 'image/png', data: Buffer.concat([PNG, Buffer.alloc(size)]) }], 'none');
+  if (kind === 'multipart')
+    return multipartBody(
+      [{ name: 'portrait', filename: 'a.png', type: 'image/png', data: Buffer.concat([PNG, Buffer.alloc(size)]) }],
+      'none',
+    );
   return { body: Buffer.alloc(size, 0x41) };
 }
 
@@ -283,13 +568,13 @@ export const PATH_TRICKS: Array<(path: string) => string> = [
   (p) => `${p}/${'a'.repeat(3000)}`,
   (p) => `${p}/${'%41'.repeat(5000)}`,
   (p) => `${p}/${'a/'.repeat(2000)}`,
-  (p) => `/${'x'.repeat(20_000)}`,
+  () => `/${'x'.repeat(20_000)}`,
   (p) => `${p}/%F0%9F%98%80`,
   (p) => `${p}/\u202e`,
   (p) => `${p}/\u0000`,
   (p) => `${p} HTTP/1.1`,
   (p) => `http://evil.example${p}`,
-  (p) => `*`,
+  () => `*`,
   (p) => p.replace(/^\//, ''),
 ];
 
@@ -299,21 +584,52 @@ export function queryString(params: readonly string[]): fc.Arbitrary<string> {
     { weight: 4, arbitrary: fc.constantFrom(...params) },
     { weight: 1, arbitrary: fc.constantFrom(...params).map((p) => `${p}[]`) },
     { weight: 1, arbitrary: fc.constantFrom(...params).map((p) => `${p}[x][y]`) },
-    { weight: 1, arbitrary: fc.constantFrom(`__proto__[${POLLUTION_MARK}]`, `constructor[prototype][${POLLUTION_MARK}]`, 'toString', 'hasOwnProperty', '__proto__') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        `__proto__[${POLLUTION_MARK}]`,
+        `constructor[prototype][${POLLUTION_MARK}]`,
+        'toString',
+        'hasOwnProperty',
+        '__proto__',
+      ),
+    },
   );
   const value = fc.oneof(
     fuzzString.map(encodeURIComponent2),
-    fc.constantFrom('%', '%zz', '%ED%A0%80', '%C0%AE', '%00', '-1', '0', '01', '1e3', '0x1', ' 1', '1.0', '9007199254740993', '18446744073709551616', ''),
+    fc.constantFrom(
+      '%',
+      '%zz',
+      '%ED%A0%80',
+      '%C0%AE',
+      '%00',
+      '-1',
+      '0',
+      '01',
+      '1e3',
+      '0x1',
+      ' 1',
+      '1.0',
+      '9007199254740993',
+      '18446744073709551616',
+      '',
+    ),
   );
   const pair = fc.tuple(name, value).map(([n, v]) => `${n}=${v}`);
   return fc.oneof(
     { weight: 6, arbitrary: fc.array(pair, { minLength: 1, maxLength: 8 }).map((pairs) => pairs.join('&')) },
     // The same parameter many times, and many parameters (qs stops at 1000, arrays at 20).
-    { weight: 1, arbitrary: fc.constantFrom(...params).map((p) => Array.from({ length: 50 }, (_, i) => `${p}=${i}`).join('&')) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(...params).map((p) => Array.from({ length: 50 }, (_, i) => `${p}=${i}`).join('&')),
+    },
     { weight: 1, arbitrary: fc.constant(Array.from({ length: 1500 }, (_, i) => `p${i}=${i}`).join('&')) },
     { weight: 1, arbitrary: fc.constantFrom(...params).map((p) => `${p}[25]=x&${p}[0]=y`) },
     { weight: 1, arbitrary: fc.constantFrom(6000, 12_000, 40_000).map((n) => `q=${'a'.repeat(n)}`) },
-    { weight: 1, arbitrary: fc.constantFrom('&&&', '=', '==', '?', '#', '%', 'a[', 'a]=', 'a[[b]]=1', `${'a['.repeat(50)}=1`) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('&&&', '=', '==', '?', '#', '%', 'a[', 'a]=', 'a[[b]]=1', `${'a['.repeat(50)}=1`),
+    },
   );
 }
 
@@ -344,7 +660,10 @@ export const BAD_HEADERS: Array<Array<[string, string]>> = [
   [['authorization', `Basic ${b64(`${'a'.repeat(5000)}:b`)}`]],
   [['authorization', 'Digest username="a"']],
   [['authorization', 'DPoP x']],
-  [['authorization', 'Bearer one'], ['authorization', 'Bearer two']],
+  [
+    ['authorization', 'Bearer one'],
+    ['authorization', 'Bearer two'],
+  ],
   [['cookie', 'a']],
   [['cookie', '=;=;;==']],
   [['cookie', '_session=junk; _session.sig=junk']],
@@ -364,7 +683,10 @@ export const BAD_HEADERS: Array<Array<[string, string]>> = [
   [['host', 'localhost:80:80']],
   [['host', '\u00ff\u00fe']],
   [['host', 'a b']],
-  [['host', 'one'], ['host', 'two']],
+  [
+    ['host', 'one'],
+    ['host', 'two'],
+  ],
   [['x-forwarded-for', '1.2.3.4, <script>']],
   [['x-forwarded-proto', 'gopher']],
   [['x-forwarded-host', 'evil.example']],
@@ -395,8 +717,15 @@ export const BAD_HEADERS: Array<Array<[string, string]>> = [
   [['referer', 'javascript:alert(1)']],
   [['user-agent', '\u00ff'.repeat(100)]],
   [['x-request-id', '../../../\u00ff']],
-  [['connection', 'upgrade'], ['upgrade', 'websocket']],
-  [['upgrade', 'h2c'], ['connection', 'Upgrade, HTTP2-Settings'], ['http2-settings', 'AAMAAABkAARAAAAAAAIAAAAA']],
+  [
+    ['connection', 'upgrade'],
+    ['upgrade', 'websocket'],
+  ],
+  [
+    ['upgrade', 'h2c'],
+    ['connection', 'Upgrade, HTTP2-Settings'],
+    ['http2-settings', 'AAMAAABkAARAAAAAAAIAAAAA'],
+  ],
   [['te', 'trailers, deflate']],
   [['max-forwards', '0']],
   [['x-http-method-override', 'DELETE']],

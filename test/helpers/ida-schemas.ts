@@ -7,7 +7,8 @@ import addFormats from 'ajv-formats';
  * their source and licence), compiled once: what the suite checks a provider's `verified_claims`
  * and a merchant's claims request against.
  */
-const load = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/ekyc-ida/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+const load = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/ekyc-ida/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
 // strict: false, as the schemas use `if`/`then` on properties they do not declare at that level.
 const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -17,9 +18,12 @@ ajv.addSchema(load('verified_claims_request.json'));
 ajv.addSchema(load('verified_claims.json'));
 
 const responseSchema = ajv.getSchema('https://bitbucket.org/openid/ekyc-ida/raw/master/schema/verified_claims.json')!;
-const requestSchema = ajv.getSchema('https://bitbucket.org/openid/ekyc-ida/raw/master/schema/verified_claims_request.json')!;
+const requestSchema = ajv.getSchema(
+  'https://bitbucket.org/openid/ekyc-ida/raw/master/schema/verified_claims_request.json',
+)!;
 
-const describeErrors = (errors: ErrorObject[] | null | undefined) => (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
+const describeErrors = (errors: ErrorObject[] | null | undefined) =>
+  (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message} ${JSON.stringify(e.params)}`);
 
 /**
  * The schema's errors for an ID token payload or userinfo response (any object with a

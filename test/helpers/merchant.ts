@@ -73,13 +73,18 @@ export async function signInAndConsent(
   let page = await agent.navigate(authorizationUrl.toString());
   if (isCallback(page.url)) return page;
   if (person.register) {
-    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.navigate(
+      new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString(),
+    );
     page = await registerAndSignIn(agent, page, { login: person.login, password: person.password });
   } else if (formActionsInclude(page, '/login')) {
     page = await agent.submit(formAction(page, '/login'), { login: person.login, password: person.password });
   }
   if (isCallback(page.url)) return page;
-  return agent.submit(formAction(page, '/confirm'), { ...(person.level ? { level: person.level } : {}), ...(person.partial ? { partial: person.partial } : {}) });
+  return agent.submit(formAction(page, '/confirm'), {
+    ...(person.level ? { level: person.level } : {}),
+    ...(person.partial ? { partial: person.partial } : {}),
+  });
 }
 
 /**
@@ -87,9 +92,14 @@ export async function signInAndConsent(
  * platform asks (it answers every registration with its sign-in form, whether or not the login
  * was taken). Returns where the sign-in lands.
  */
-export async function registerAndSignIn(agent: UserAgent, registerPage: Page, person: { login: string; password: string }): Promise<Page> {
+export async function registerAndSignIn(
+  agent: UserAgent,
+  registerPage: Page,
+  person: { login: string; password: string },
+): Promise<Page> {
   const answer = await agent.submit(formAction(registerPage, '/register'), person);
-  if (answer.status !== 200 || !formActionsInclude(answer, '/login')) throw new Error(`registration answered ${answer.status} without the sign-in form`);
+  if (answer.status !== 200 || !formActionsInclude(answer, '/login'))
+    throw new Error(`registration answered ${answer.status} without the sign-in form`);
   return agent.submit(formAction(answer, '/login'), person);
 }
 

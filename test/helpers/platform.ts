@@ -39,7 +39,10 @@ export function testConfig(database: TestDatabase, overrides: Record<string, unk
  * Starts one platform instance over real HTTP on 127.0.0.1. On PGlite every instance shares the
  * file's one in-memory database; on PostgreSQL each instance gets its own pool.
  */
-export async function startPlatform(database: TestDatabase, overrides: Record<string, unknown> = {}): Promise<RunningPlatform> {
+export async function startPlatform(
+  database: TestDatabase,
+  overrides: Record<string, unknown> = {},
+): Promise<RunningPlatform> {
   const { server, port } = await freePortServer();
   const issuer = (overrides.issuer as string | undefined) ?? `http://127.0.0.1:${port}`;
   const config = testConfig(database, { issuer, port, ...overrides });
@@ -64,7 +67,8 @@ export async function startPlatform(database: TestDatabase, overrides: Record<st
       const mismatches = await consentEventsNotMatchingTokens(platform).catch(() => []);
       await platform.close();
       await closed;
-      if (mismatches.length) throw new Error(`the audit trail says what did not take effect:\n${mismatches.join('\n')}`);
+      if (mismatches.length)
+        throw new Error(`the audit trail says what did not take effect:\n${mismatches.join('\n')}`);
     },
   };
 }

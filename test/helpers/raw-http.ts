@@ -38,14 +38,25 @@ export async function send(port: number, req: RawRequest, timeoutMs = 15_000): P
     return await sendHttp(port, req, timeoutMs);
   } catch (err) {
     const code = (err as { code?: string }).code ?? '';
-    if (!/^ERR_(INVALID_CHAR|UNESCAPED_CHARACTERS|INVALID_HTTP_TOKEN|HTTP_INVALID_HEADER_VALUE|INVALID_ARG_VALUE|INVALID_ARG_TYPE|HTTP_INVALID_STATUS_CODE)$/.test(code)) throw err;
+    if (
+      !/^ERR_(INVALID_CHAR|UNESCAPED_CHARACTERS|INVALID_HTTP_TOKEN|HTTP_INVALID_HEADER_VALUE|INVALID_ARG_VALUE|INVALID_ARG_TYPE|HTTP_INVALID_STATUS_CODE)$/.test(
+        code,
+      )
+    )
+      throw err;
     const head = [`${req.method} ${req.path} HTTP/1.1`, ...req.headers.map(([name, value]) => `${name}: ${value}`)];
     if (!req.headers.some(([name]) => name.toLowerCase() === 'host')) head.push(`Host: 127.0.0.1:${port}`);
     const body = req.body ?? Buffer.alloc(0);
     head.push('Connection: close', req.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`);
-    const payload = req.chunked && body.length ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : req.chunked ? Buffer.from('0\r\n\r\n') : body;
+    const payload =
+      req.chunked && body.length
+        ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')])
+        : req.chunked
+          ? Buffer.from('0\r\n\r\n')
+          : body;
     const raw = await sendRaw(port, [Buffer.concat([wire(`${head.join('\r\n')}\r\n\r\n`), payload])], { timeoutMs });
-    if (!raw.response) throw new Error(`no response on the raw socket (${raw.ended ? 'closed' : 'timed out'})`);
+    if (!raw.response)
+      throw new Error(`no response on the raw socket (${raw.ended ? 'closed' : 'timed out'})`, { cause: err });
     return { ...raw.response, via: 'socket' };
   }
 }
@@ -61,17 +72,22 @@ function sendHttp(port: number, req: RawRequest, timeoutMs: number): Promise<Raw
   return new Promise((resolve, reject) => {
     let answered = false;
     // Throws synchronously for what node:http will not send; the caller falls back to a socket.
-    const outgoing = request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent, setHost: !('host' in headers) }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= MAX_BODY) chunks.push(chunk);
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), via: 'http' }));
-      res.on('error', reject);
-    });
+    const outgoing = request(
+      { host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent, setHost: !('host' in headers) },
+      (res) => {
+        answered = true;
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_BODY) chunks.push(chunk);
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), via: 'http' }),
+        );
+        res.on('error', reject);
+      },
+    );
     outgoing.setTimeout(timeoutMs, () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     // The server may answer (413, 415) and close before the whole body is written: that is an
     // answer, and the write error that follows it is not a failure.
@@ -101,7 +117,11 @@ export interface RawExchange {
  * half-closes, and reads what comes back until the server closes, `responses` complete answers
  * came (default 1), or `timeoutMs` passes.
  */
-export function sendRaw(port: number, pieces: Buffer[], options: { halfClose?: boolean; timeoutMs?: number; destroyAfterWrite?: boolean; responses?: number } = {}): Promise<RawExchange> {
+export function sendRaw(
+  port: number,
+  pieces: Buffer[],
+  options: { halfClose?: boolean; timeoutMs?: number; destroyAfterWrite?: boolean; responses?: number } = {},
+): Promise<RawExchange> {
   const timeoutMs = options.timeoutMs ?? 3000;
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');

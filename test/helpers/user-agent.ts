@@ -32,10 +32,16 @@ export class UserAgent {
     for (let hops = 0; response.status >= 300 && response.status < 400; hops += 1) {
       if (hops > 20) throw new Error('too many redirects');
       current = new URL(response.headers.get('location')!, current).toString();
-      if (this.stopAt(current)) return this.shown({ url: current, status: response.status, html: '', headers: response.headers });
+      if (this.stopAt(current))
+        return this.shown({ url: current, status: response.status, html: '', headers: response.headers });
       response = await this.fetch(current, { redirect: 'manual' });
     }
-    return this.shown({ url: current, status: response.status, html: await response.text(), headers: response.headers });
+    return this.shown({
+      url: current,
+      status: response.status,
+      html: await response.text(),
+      headers: response.headers,
+    });
   }
 
   private shown(page: Page): Page {
@@ -90,11 +96,14 @@ function postForms(page: Page): Array<{ action: string; csrf?: string }> {
 
 /** The absolute action URLs of the page's post forms, in order. */
 export function formActions(page: Page): string[] {
-  return [...page.html.matchAll(/<form[^>]*method="post"[^>]*action="([^"]+)"/g)].map((m) => new URL(m[1]!, page.url).toString());
+  return [...page.html.matchAll(/<form[^>]*method="post"[^>]*action="([^"]+)"/g)].map((m) =>
+    new URL(m[1]!, page.url).toString(),
+  );
 }
 
 export function formAction(page: Page, suffix: string): string {
   const action = formActions(page).find((a) => new URL(a).pathname.endsWith(suffix));
-  if (!action) throw new Error(`no form ending in ${suffix} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+  if (!action)
+    throw new Error(`no form ending in ${suffix} on ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
   return action;
 }

@@ -11,7 +11,11 @@ import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 // The person's own pages over real HTTP: signing in through the platform's first-party client,
 // the status page, and the guided verification form with its multipart upload.
 
-const messages = (locale: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const messages = (locale: string) =>
+  JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
 const zh = messages('zh-CN');
 
 // Valid GB 11643 numbers, one per person who passes.
@@ -32,7 +36,8 @@ const text = (html: string) =>
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
-const t = (key: string, params: Record<string, string> = {}) => Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), zh[key]!);
+const t = (key: string, params: Record<string, string> = {}) =>
+  Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), zh[key]!);
 const inputValue = (html: string, id: string) => new RegExp(`<input id="${id}"[^>]*value="([^"]*)"`).exec(html)?.[1];
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -41,7 +46,12 @@ describe(`account pages (${ENGINE})`, () => {
   let running: Running;
   let url: (path: string) => string;
   const count = async (table: string) => Number((await running.platform.db(table).count({ n: '*' }).first())!.n);
-  const written = async () => ({ verifications: await count('verifications'), images: await count('verification_images'), persons: await count('persons'), calls: await count('provider_calls') });
+  const written = async () => ({
+    verifications: await count('verifications'),
+    images: await count('verification_images'),
+    persons: await count('persons'),
+    calls: await count('provider_calls'),
+  });
 
   beforeAll(async () => {
     running = await startTestPlatform({ verification: { maxImageBytes: MAX_IMAGE_BYTES } });
@@ -77,13 +87,21 @@ describe(`account pages (${ENGINE})`, () => {
     return agent;
   }
 
-  const verifyForm = (fields: Record<string, string>, files: Record<string, { data: Buffer | string; name: string; type: string }> = {}) => {
+  const verifyForm = (
+    fields: Record<string, string>,
+    files: Record<string, { data: Buffer | string; name: string; type: string }> = {},
+  ) => {
     const form = new FormData();
     for (const [name, value] of Object.entries(fields)) form.append(name, value);
-    for (const [name, file] of Object.entries(files)) form.append(name, new Blob([file.data], { type: file.type }), file.name);
+    for (const [name, file] of Object.entries(files))
+      form.append(name, new Blob([file.data], { type: file.type }), file.name);
     return form;
   };
-  const documentFields = (person: { name: string; number: string }) => ({ document_type: 'cn_resident_id', name: person.name, document_number: person.number });
+  const documentFields = (person: { name: string; number: string }) => ({
+    document_type: 'cn_resident_id',
+    name: person.name,
+    document_number: person.number,
+  });
 
   it('sends a person without a session through /account/login to the sign-in page; registering lands on /account, not verified', async () => {
     const agent = new UserAgent();
@@ -96,7 +114,11 @@ describe(`account pages (${ENGINE})`, () => {
     expect(login.status).toBe(303);
     const auth = new URL(login.headers.get('location')!);
     expect(auth.origin + auth.pathname).toBe(url('/auth'));
-    expect(Object.fromEntries(auth.searchParams)).toMatchObject({ client_id: 'platform-account', response_type: 'none', redirect_uri: url('/account/callback') });
+    expect(Object.fromEntries(auth.searchParams)).toMatchObject({
+      client_id: 'platform-account',
+      response_type: 'none',
+      redirect_uri: url('/account/callback'),
+    });
     expect(auth.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{22}$/);
 
     const signIn = await agent.navigate(auth.toString());
@@ -124,7 +146,9 @@ describe(`account pages (${ENGINE})`, () => {
     // A sign-in started in this browser, answered with another state.
     const started = await agent.navigate(url('/account/login'));
     const state = new URL(started.url).searchParams.get('state')!;
-    const wrong = await agent.navigate(url(`/account/callback?state=${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`));
+    const wrong = await agent.navigate(
+      url(`/account/callback?state=${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`),
+    );
     expect(wrong.status).toBe(400);
     expect(text(wrong.html)).toContain(zh['problem.session-expired']);
 
@@ -142,7 +166,14 @@ describe(`account pages (${ENGINE})`, () => {
 
   it('ignores an open redirect in return and comes back to the account', async () => {
     const agent = await signedInPerson();
-    for (const target of ['https://evil.example', '//evil.example', '/\\evil.example', '/account/../../evil', 'https://evil.example/account', '/account//evil.example']) {
+    for (const target of [
+      'https://evil.example',
+      '//evil.example',
+      '/\\evil.example',
+      '/account/../../evil',
+      'https://evil.example/account',
+      '/account//evil.example',
+    ]) {
       const page = await agent.navigate(url(`/account/login?return=${encodeURIComponent(target)}`));
       expect(page.url).toBe(url('/account'));
       expect(page.status).toBe(200);
@@ -159,15 +190,27 @@ describe(`account pages (${ENGINE})`, () => {
     expect(page.html).toContain('enctype="multipart/form-data"');
     const options = [...page.html.matchAll(/<option value="([^"]+)"[^>]*>([^<]*)<\/option>/g)].map((m) => [m[1], m[2]]);
     expect(options).toEqual(
-      ['cn_resident_id', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id', 'military_officer', 'other'].map((type) => [type, zh[`document.${type}`]]),
+      [
+        'cn_resident_id',
+        'passport',
+        'hk_macao_permit',
+        'taiwan_permit',
+        'foreign_permanent_id',
+        'military_officer',
+        'other',
+      ].map((type) => [type, zh[`document.${type}`]]),
     );
-    for (const id of ['name', 'document_number', 'portrait', 'document_front']) expect(page.html).toContain(`id="${id}"`);
+    for (const id of ['name', 'document_number', 'portrait', 'document_front'])
+      expect(page.html).toContain(`id="${id}"`);
   });
 
   it('verifies by document check: 303 to /account?verified=1, which shows the masked number only', async () => {
     const agent = await signedInPerson();
     const csrf = agent.csrfToken(url('/account/verify'))!;
-    const response = await raw(agent)('/account/verify', { method: 'POST', body: verifyForm({ _csrf: csrf, ...documentFields(ZHANG) }) });
+    const response = await raw(agent)('/account/verify', {
+      method: 'POST',
+      body: verifyForm({ _csrf: csrf, ...documentFields(ZHANG) }),
+    });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/account?verified=1');
 
@@ -186,13 +229,24 @@ describe(`account pages (${ENGINE})`, () => {
   it('verifies a document check posted as a browser posts the form: both file inputs sent empty', async () => {
     const agent = await signedInPerson();
     const boundary = '----formdata-browser-7MA4YWxkTrZu0gW';
-    const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
-    const emptyFile = (name: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n`;
+    const part = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const emptyFile = (name: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n`;
     const fields = documentFields(WANG);
     const body =
       part('_csrf', agent.csrfToken(url('/account/verify'))!) +
-      part('document_type', fields.document_type) + part('name', fields.name) + part('document_number', fields.document_number) + emptyFile('portrait') + emptyFile('document_front') + `--${boundary}--\r\n`;
-    const response = await raw(agent)('/account/verify', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+      part('document_type', fields.document_type) +
+      part('name', fields.name) +
+      part('document_number', fields.document_number) +
+      emptyFile('portrait') +
+      emptyFile('document_front') +
+      `--${boundary}--\r\n`;
+    const response = await raw(agent)('/account/verify', {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/account?verified=1');
     const page = await agent.navigate(url('/account'));
@@ -202,7 +256,10 @@ describe(`account pages (${ENGINE})`, () => {
   it('refuses a bad number with a 400 page that keeps what was typed', async () => {
     const agent = await signedInPerson();
     const before = await written();
-    const page = await agent.upload(url('/account/verify'), verifyForm({ ...documentFields(ZHANG), document_number: BAD_NUMBER }));
+    const page = await agent.upload(
+      url('/account/verify'),
+      verifyForm({ ...documentFields(ZHANG), document_number: BAD_NUMBER }),
+    );
     expect(page.status).toBe(400);
     expect(page.url).toBe(url('/account/verify'));
     expect(text(page.html)).toContain(zh['verify.error.document_number']);
@@ -215,7 +272,10 @@ describe(`account pages (${ENGINE})`, () => {
   it('answers a provider timeout with a 503 page saying to try again later, keeping what was typed', async () => {
     const agent = await signedInPerson();
     const before = await written();
-    const page = await agent.upload(url('/account/verify'), verifyForm(documentFields({ name: SANDBOX_NAMES.timeout, number: WANG.number })));
+    const page = await agent.upload(
+      url('/account/verify'),
+      verifyForm(documentFields({ name: SANDBOX_NAMES.timeout, number: WANG.number })),
+    );
     expect(page.status).toBe(503);
     expect(text(page.html)).toContain(zh['verify.error.provider-unavailable']);
     expect(inputValue(page.html, 'name')).toBe(SANDBOX_NAMES.timeout);
@@ -229,7 +289,10 @@ describe(`account pages (${ENGINE})`, () => {
 
   it('answers a mismatch with a 422 page that says the details do not match', async () => {
     const agent = await signedInPerson();
-    const page = await agent.upload(url('/account/verify'), verifyForm(documentFields({ name: SANDBOX_NAMES.mismatch, number: WANG.number })));
+    const page = await agent.upload(
+      url('/account/verify'),
+      verifyForm(documentFields({ name: SANDBOX_NAMES.mismatch, number: WANG.number })),
+    );
     expect(page.status).toBe(422);
     expect(text(page.html)).toContain(zh['verify.failed.mismatch']);
     const account = await agent.navigate(url('/account'));
@@ -242,7 +305,10 @@ describe(`account pages (${ENGINE})`, () => {
     const before = await written();
     const page = await agent.upload(
       url('/account/verify'),
-      verifyForm(documentFields(LI), { portrait: { data: PNG, name: 'face.png', type: 'image/png' }, document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' } }),
+      verifyForm(documentFields(LI), {
+        portrait: { data: PNG, name: 'face.png', type: 'image/png' },
+        document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' },
+      }),
     );
     expect(page.url).toBe(url('/account?verified=1'));
     expect(page.status).toBe(200);
@@ -250,7 +316,12 @@ describe(`account pages (${ENGINE})`, () => {
     expect(page.html).toContain(`<code>${'*'.repeat(14)}4477</code>`);
     expect(page.html).not.toContain(LI.number);
     expect(page.html).not.toContain(LI.name);
-    expect(await written()).toEqual({ verifications: before.verifications + 1, images: before.images + 2, persons: before.persons + 1, calls: before.calls + 1 });
+    expect(await written()).toEqual({
+      verifications: before.verifications + 1,
+      images: before.images + 2,
+      persons: before.persons + 1,
+      calls: before.calls + 1,
+    });
     const row = await running.platform.db('verifications').orderBy('created_at', 'desc').first();
     expect(row).toMatchObject({ method: 'person_match', status: 'passed' });
     const images = await running.platform.db('verification_images').where({ verification_id: row.id }).orderBy('kind');
@@ -265,7 +336,10 @@ describe(`account pages (${ENGINE})`, () => {
     const before = await written();
     const page = await agent.upload(
       url('/account/verify'),
-      verifyForm(documentFields(ZHAO), { portrait: { data: 'this is not a picture\n', name: 'face.png', type: 'image/png' }, document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' } }),
+      verifyForm(documentFields(ZHAO), {
+        portrait: { data: 'this is not a picture\n', name: 'face.png', type: 'image/png' },
+        document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' },
+      }),
     );
     expect(page.status).toBe(400);
     expect(text(page.html)).toContain(zh['verify.error.portrait']);
@@ -280,7 +354,10 @@ describe(`account pages (${ENGINE})`, () => {
     const big = Buffer.concat([PNG, Buffer.alloc(MAX_IMAGE_BYTES + 5_000 - PNG.length, 1)]);
     const page = await agent.upload(
       url('/account/verify'),
-      verifyForm(documentFields(ZHAO), { portrait: { data: big, name: 'face.png', type: 'image/png' }, document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' } }),
+      verifyForm(documentFields(ZHAO), {
+        portrait: { data: big, name: 'face.png', type: 'image/png' },
+        document_front: { data: JPEG, name: 'card.jpg', type: 'image/jpeg' },
+      }),
     );
     expect(page.status).toBe(413);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -301,7 +378,10 @@ describe(`account pages (${ENGINE})`, () => {
     expect(extra.headers.get('content-type')).toMatch(/^text\/html/);
     expect(extra.html).not.toContain('is_admin');
 
-    const extraFile = await agent.upload(url('/account/verify'), verifyForm(documentFields(ZHAO), { selfie: { data: PNG, name: 'x.png', type: 'image/png' } }));
+    const extraFile = await agent.upload(
+      url('/account/verify'),
+      verifyForm(documentFields(ZHAO), { selfie: { data: PNG, name: 'x.png', type: 'image/png' } }),
+    );
     expect(extraFile.status).toBe(400);
 
     expect(await written()).toEqual(before);
@@ -309,14 +389,19 @@ describe(`account pages (${ENGINE})`, () => {
 
   it('does not read a verification from a browser that is not signed in', async () => {
     const before = await written();
-    const response = await raw(new UserAgent())('/account/verify', { method: 'POST', body: verifyForm(documentFields(ZHAO)) });
+    const response = await raw(new UserAgent())('/account/verify', {
+      method: 'POST',
+      body: verifyForm(documentFields(ZHAO)),
+    });
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/account/login?return=%2Faccount%2Fverify');
     expect(await written()).toEqual(before);
   });
 
   it('keeps no name or full document number in clear in the audit log or anywhere in the database', async () => {
-    const secrets = [ZHANG, LI, WANG, ZHAO].flatMap((p) => [p.name, p.number]).concat(BAD_NUMBER, SANDBOX_NAMES.timeout, SANDBOX_NAMES.mismatch);
+    const secrets = [ZHANG, LI, WANG, ZHAO]
+      .flatMap((p) => [p.name, p.number])
+      .concat(BAD_NUMBER, SANDBOX_NAMES.timeout, SANDBOX_NAMES.mismatch);
     const db = running.platform.db;
     await running.platform.log.integrateAll();
     const verified = await db('audit_events').whereIn('type', ['identity.verified', 'identity.verification_failed']);
@@ -327,11 +412,14 @@ describe(`account pages (${ENGINE})`, () => {
     expect(persons.length).toBeGreaterThanOrEqual(1);
     for (const secret of secrets) expect(JSON.stringify(persons)).not.toContain(secret);
 
-    const tables: string[] = await db('information_schema.tables').where({ table_schema: 'public', table_type: 'BASE TABLE' }).pluck('table_name');
+    const tables: string[] = await db('information_schema.tables')
+      .where({ table_schema: 'public', table_type: 'BASE TABLE' })
+      .pluck('table_name');
     expect(tables).toEqual(expect.arrayContaining(['audit_events', 'persons', 'verifications', 'accounts']));
     for (const table of tables) {
       const dump = JSON.stringify(await db(table));
-      for (const secret of secrets) expect({ table, leaks: dump.includes(secret) ? secret : null }).toEqual({ table, leaks: null });
+      for (const secret of secrets)
+        expect({ table, leaks: dump.includes(secret) ? secret : null }).toEqual({ table, leaks: null });
     }
   });
 });

@@ -36,22 +36,38 @@ describe('the knex adapter for oidc-provider models', () => {
     const token = 'Hk3xVhTq0h8n1zWQ6cJ2mYbA4rLs9pEu7gXoNdKfRiC';
     const sessionId = 'sessionCookieValue123';
     await access.upsert(token, { kind: 'AccessToken', jti: token, grantId: 'g-hash', accountId: 'a1' }, 60);
-    await interactions.upsert('interaction-uid-1', { kind: 'Interaction', jti: 'interaction-uid-1', session: { accountId: 'a1', uid: 'su1', cookie: sessionId } }, 60);
+    await interactions.upsert(
+      'interaction-uid-1',
+      { kind: 'Interaction', jti: 'interaction-uid-1', session: { accountId: 'a1', uid: 'su1', cookie: sessionId } },
+      60,
+    );
     const rows = JSON.stringify(await db('oidc_payloads').whereIn('model', ['AccessToken', 'Interaction']));
     expect(rows).not.toContain(token);
     expect(rows).not.toContain(sessionId);
     expect(rows).not.toContain('interaction-uid-1');
-    const stored = await db('oidc_payloads').where({ model: 'AccessToken', id: ids.stored('AccessToken', token) }).first();
+    const stored = await db('oidc_payloads')
+      .where({ model: 'AccessToken', id: ids.stored('AccessToken', token) })
+      .first();
     expect(stored?.grant_id).toBe('g-hash');
     // Whoever presents the value finds the row, with its id back in the payload as oidc-provider wrote it.
     expect(await access.find(token)).toEqual({ kind: 'AccessToken', jti: token, grantId: 'g-hash', accountId: 'a1' });
-    expect(await interactions.find('interaction-uid-1')).toEqual({ kind: 'Interaction', jti: 'interaction-uid-1', session: { accountId: 'a1', uid: 'su1' } });
+    expect(await interactions.find('interaction-uid-1')).toEqual({
+      kind: 'Interaction',
+      jti: 'interaction-uid-1',
+      session: { accountId: 'a1', uid: 'su1' },
+    });
     // Another key (another platform, or a guess) finds nothing.
-    expect(await new KnexAdapter(db, 'AccessToken', new TokenIds(randomBytes(32).toString('base64url'))).find(token)).toBeUndefined();
+    expect(
+      await new KnexAdapter(db, 'AccessToken', new TokenIds(randomBytes(32).toString('base64url'))).find(token),
+    ).toBeUndefined();
   });
 
   it('keeps grant ids in clear: they name a grant, they open nothing', async () => {
-    await new KnexAdapter(db, 'Grant', ids).upsert('grant-in-clear', { kind: 'Grant', jti: 'grant-in-clear', accountId: 'a1' }, 60);
+    await new KnexAdapter(db, 'Grant', ids).upsert(
+      'grant-in-clear',
+      { kind: 'Grant', jti: 'grant-in-clear', accountId: 'a1' },
+      60,
+    );
     expect(await db('oidc_payloads').where({ model: 'Grant', id: 'grant-in-clear' }).first()).toBeDefined();
   });
 
@@ -65,7 +81,9 @@ describe('the knex adapter for oidc-provider models', () => {
     const tokens = new KnexAdapter(db, 'AccessToken', ids);
     await tokens.upsert('short', { kind: 'AccessToken' }, 1);
     expect(await tokens.find('short')).toBeDefined();
-    await db('oidc_payloads').where({ model: 'AccessToken', id: ids.stored('AccessToken', 'short') }).update({ expires_at: new Date(Date.now() - 1000) });
+    await db('oidc_payloads')
+      .where({ model: 'AccessToken', id: ids.stored('AccessToken', 'short') })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     expect(await tokens.find('short')).toBeUndefined();
   });
 

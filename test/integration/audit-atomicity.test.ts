@@ -21,11 +21,17 @@ describe('a change and its audit event', () => {
   it('does not register an account when its audit event cannot be written', async () => {
     const { db, accounts, log } = running.platform;
     // The audit trail breaks: every insert into it fails.
-    await db.raw(`CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`);
-    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
+    await db.raw(
+      `CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`,
+    );
+    await db.raw(
+      'CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_unavailable()',
+    );
     const [accountsBefore, eventsBefore] = [await count('accounts'), await count('audit_queue')];
     try {
-      await expect(accounts.register({ login: newLogin(), password: 'correct horse battery' })).rejects.toThrow(/audit trail unavailable/);
+      await expect(accounts.register({ login: newLogin(), password: 'correct horse battery' })).rejects.toThrow(
+        /audit trail unavailable/,
+      );
       expect(await count('accounts')).toBe(accountsBefore);
       expect(await count('audit_queue')).toBe(eventsBefore);
     } finally {
@@ -53,7 +59,11 @@ describe('a change and its audit event', () => {
       await accounts.register({ login: newLogin(), password: 'correct horse battery' });
       // The event is queued; the head the scheduler signs next covers it (publishing integrates first).
       const size = (await log.size()) + (await log.queued());
-      for (let i = 0; i < 50 && Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m) < size; i += 1) {
+      for (
+        let i = 0;
+        i < 50 && Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m) < size;
+        i += 1
+      ) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       expect(Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m)).toBe(size);

@@ -6,7 +6,12 @@ import { inTransaction } from '../../src/db/transaction.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
 
 const registered = (account: string) =>
-  ({ type: 'account.registered', actor: { type: 'account', id: account }, subjects: { account }, payload: { login_type: 'email' } }) as const;
+  ({
+    type: 'account.registered',
+    actor: { type: 'account', id: account },
+    subjects: { account },
+    payload: { login_type: 'email' },
+  }) as const;
 
 describe('the audit log', () => {
   let database: TestDatabase;
@@ -26,7 +31,8 @@ describe('the audit log', () => {
 
   /** Every leaf as stored, checked against its hash, rebuilt into an in-memory tree. */
   async function rebuild(): Promise<MemoryTree> {
-    const rows: Array<{ leaf_index: number; leaf: string; leaf_hash: Buffer }> = await db('audit_events').orderBy('leaf_index');
+    const rows: Array<{ leaf_index: number; leaf: string; leaf_hash: Buffer }> =
+      await db('audit_events').orderBy('leaf_index');
     const tree = new MemoryTree();
     rows.forEach((row, i) => {
       expect(Number(row.leaf_index)).toBe(i);
@@ -39,7 +45,10 @@ describe('the audit log', () => {
 
   /** Every stored Merkle node is the rebuilt tree's, and every complete subtree is stored. */
   async function expectNodesOf(tree: MemoryTree): Promise<void> {
-    const rows: Array<{ level: number; idx: number; hash: Uint8Array }> = await db('audit_nodes').orderBy(['level', 'idx']);
+    const rows: Array<{ level: number; idx: number; hash: Uint8Array }> = await db('audit_nodes').orderBy([
+      'level',
+      'idx',
+    ]);
     let expected = 0;
     for (let level = 0; 2 ** level <= tree.size; level += 1) expected += Math.floor(tree.size / 2 ** level);
     expect(rows.length).toBe(expected);
@@ -59,7 +68,13 @@ describe('the audit log', () => {
     expect(await queued()).toBe(0);
     const row = await db('audit_events').where({ leaf_index: before }).first();
     const leaf = JSON.parse(row.leaf);
-    expect(leaf).toMatchObject({ v: 1, leaf_index: before, type: 'account.registered', actor: { type: 'account', id: 'acc-1' }, subjects: { account: 'acc-1' } });
+    expect(leaf).toMatchObject({
+      v: 1,
+      leaf_index: before,
+      type: 'account.registered',
+      actor: { type: 'account', id: 'acc-1' },
+      subjects: { account: 'acc-1' },
+    });
     expect(canonicalJson(leaf)).toBe(row.leaf);
     expect(Buffer.from(row.leaf_hash).equals(leafHash(Buffer.from(row.leaf)))).toBe(true);
     expect(row.account_id).toBe('acc-1');
@@ -85,8 +100,12 @@ describe('the audit log', () => {
   it('refuses an event outside a transaction, or a malformed one, before writing anything', async () => {
     const before = await log.size();
     await expect(log.append(db as never, registered('x'))).rejects.toThrow(/transaction/);
-    await expect(log.record({ ...registered('x'), payload: { login_type: 'email', name: '张三' } } as never)).rejects.toThrow();
-    await expect(log.record({ ...registered('x'), type: 'nonsense' } as never)).rejects.toThrow(/unknown audit event type/);
+    await expect(
+      log.record({ ...registered('x'), payload: { login_type: 'email', name: '张三' } } as never),
+    ).rejects.toThrow();
+    await expect(log.record({ ...registered('x'), type: 'nonsense' } as never)).rejects.toThrow(
+      /unknown audit event type/,
+    );
     await expect(log.record({ ...registered('x'), subjects: { person: '110105194912310021' } })).rejects.toThrow();
     expect(await queued()).toBe(0);
     expect(await log.size()).toBe(before);
@@ -125,10 +144,17 @@ describe('the audit log', () => {
     expect(tree.size).toBe(size);
     await expectNodesOf(tree);
     // One transaction's events stay together and in their order.
-    const leaves: Array<{ account_id: string }> = await db('audit_events').where('leaf_index', '>=', before).orderBy('leaf_index').select('account_id');
+    const leaves: Array<{ account_id: string }> = await db('audit_events')
+      .where('leaf_index', '>=', before)
+      .orderBy('leaf_index')
+      .select('account_id');
     for (let w = 0; w < writers; w += 1) {
       const mine = leaves.map((l) => l.account_id).filter((a) => a.startsWith(`w${w}-`));
-      expect(mine).toEqual(Array.from({ length: perWriter }, (_, i) => Array.from({ length: 1 + (i % 3) }, (_, k) => `w${w}-${i}-${k}`)).flat());
+      expect(mine).toEqual(
+        Array.from({ length: perWriter }, (_, i) =>
+          Array.from({ length: 1 + (i % 3) }, (_, k) => `w${w}-${i}-${k}`),
+        ).flat(),
+      );
     }
     // The stored subtree hashes give the same roots and proofs as the rebuilt tree.
     for (const at of [1, 2, 3, 7, 8, 100, size - 1, size]) {
@@ -151,7 +177,13 @@ describe('the audit log', () => {
       let locks = -1;
       await db.transaction(async (tx) => {
         await log.append(tx, ...Array.from({ length: count }, (_, i) => registered(`batch-${count}-${i}`)));
-        locks = Number((await tx.raw(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`)).rows[0].n);
+        locks = Number(
+          (
+            await tx.raw(
+              `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()`,
+            )
+          ).rows[0].n,
+        );
       });
       expect(locks).toBe(0);
       const size = await log.size();
@@ -169,26 +201,31 @@ describe('the audit log', () => {
     await expectNodesOf(await rebuild());
   });
 
-  (ENGINE === 'postgres' ? it : it.skip)('integrates only committed events: an open transaction holds up nobody', async () => {
-    const before = await log.size();
-    let commit!: () => void;
-    const held = new Promise<void>((resolve) => (commit = resolve));
-    let appended!: () => void;
-    const inQueue = new Promise<void>((resolve) => (appended = resolve));
-    const slow = db.transaction(async (tx) => {
-      await log.append(tx, registered('acc-slow'));
-      appended();
-      await held;
-    });
-    await inQueue;
-    await log.record(registered('acc-fast'));
-    expect(await log.integrateAll()).toBe(1);
-    commit();
-    await slow;
-    expect(await log.integrateAll()).toBe(1);
-    const rows: Array<{ account_id: string }> = await db('audit_events').where('leaf_index', '>=', before).orderBy('leaf_index');
-    expect(rows.map((r) => r.account_id)).toEqual(['acc-fast', 'acc-slow']);
-  });
+  (ENGINE === 'postgres' ? it : it.skip)(
+    'integrates only committed events: an open transaction holds up nobody',
+    async () => {
+      const before = await log.size();
+      let commit!: () => void;
+      const held = new Promise<void>((resolve) => (commit = resolve));
+      let appended!: () => void;
+      const inQueue = new Promise<void>((resolve) => (appended = resolve));
+      const slow = db.transaction(async (tx) => {
+        await log.append(tx, registered('acc-slow'));
+        appended();
+        await held;
+      });
+      await inQueue;
+      await log.record(registered('acc-fast'));
+      expect(await log.integrateAll()).toBe(1);
+      commit();
+      await slow;
+      expect(await log.integrateAll()).toBe(1);
+      const rows: Array<{ account_id: string }> = await db('audit_events')
+        .where('leaf_index', '>=', before)
+        .orderBy('leaf_index');
+      expect(rows.map((r) => r.account_id)).toEqual(['acc-fast', 'acc-slow']);
+    },
+  );
 
   it('integrates on schedule, and vacuums the queue it empties', async () => {
     const failures: unknown[] = [];
@@ -199,8 +236,11 @@ describe('the audit log', () => {
       expect(await queued()).toBe(0);
       if (ENGINE === 'postgres') {
         // The first run vacuums; the statistics show it a moment later.
-        const lastVacuum = async () => (await db.raw(`SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'audit_queue'`)).rows[0]?.last_vacuum;
-        for (let i = 0; i < 100 && !(await lastVacuum()); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        const lastVacuum = async () =>
+          (await db.raw(`SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'audit_queue'`)).rows[0]
+            ?.last_vacuum;
+        for (let i = 0; i < 100 && !(await lastVacuum()); i += 1)
+          await new Promise((resolve) => setTimeout(resolve, 50));
         expect(await lastVacuum()).toBeTruthy();
       }
     } finally {
@@ -213,7 +253,9 @@ describe('the audit log', () => {
     const before = await log.size();
     await expect(
       db.transaction((tx) =>
-        tx.raw(`SELECT audit_append(ARRAY[now()], ARRAY['{"actor":{},"leaf_index":'], ARRAY[',"v":1}'], ARRAY['account.registered'], ARRAY['system'], ARRAY[NULL], '{}', ARRAY[NULL], ARRAY[NULL])`),
+        tx.raw(
+          `SELECT audit_append(ARRAY[now()], ARRAY['{"actor":{},"leaf_index":'], ARRAY[',"v":1}'], ARRAY['account.registered'], ARRAY['system'], ARRAY[NULL], '{}', ARRAY[NULL], ARRAY[NULL])`,
+        ),
       ),
     ).rejects.toThrow(/differ in length/);
     expect(await log.size()).toBe(before);
@@ -225,7 +267,13 @@ describe('the audit log', () => {
       await log.integrateAll();
       await log.record(registered('acc-protected-queued'));
       await db.transaction(async (tx) => {
-        await tx('audit_tree_heads').insert({ tree_size: 1, root_hash: Buffer.alloc(32), timestamp: Date.now(), kid: 'k', signature: 's' });
+        await tx('audit_tree_heads').insert({
+          tree_size: 1,
+          root_hash: Buffer.alloc(32),
+          timestamp: Date.now(),
+          kid: 'k',
+          signature: 's',
+        });
       });
     });
 
@@ -255,7 +303,9 @@ describe('the audit log', () => {
       ).rejects.toThrow(/append-only/);
       await expect(
         db.transaction(async (tx) => {
-          await tx.raw(`CREATE FUNCTION audit_integrate_lookalike() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit_queue; END $$`);
+          await tx.raw(
+            `CREATE FUNCTION audit_integrate_lookalike() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM audit_queue; END $$`,
+          );
           await tx.raw('SELECT audit_integrate_lookalike()');
         }),
       ).rejects.toThrow(/append-only/);
@@ -265,16 +315,34 @@ describe('the audit log', () => {
     it('refuses a leaf whose stored hash does not match, or that skips an index', async () => {
       const size = await log.size();
       const leaf = '{"forged":true}';
-      await expect(db('audit_events').insert({ leaf_index: size, created_at: new Date(), type: 'account.registered', actor_type: 'system', leaf, leaf_hash: Buffer.alloc(32) })).rejects.toThrow(/does not match/);
       await expect(
-        db('audit_events').insert({ leaf_index: size + 5, created_at: new Date(), type: 'account.registered', actor_type: 'system', leaf, leaf_hash: leafHash(Buffer.from(leaf)) }),
+        db('audit_events').insert({
+          leaf_index: size,
+          created_at: new Date(),
+          type: 'account.registered',
+          actor_type: 'system',
+          leaf,
+          leaf_hash: Buffer.alloc(32),
+        }),
+      ).rejects.toThrow(/does not match/);
+      await expect(
+        db('audit_events').insert({
+          leaf_index: size + 5,
+          created_at: new Date(),
+          type: 'account.registered',
+          actor_type: 'system',
+          leaf,
+          leaf_hash: leafHash(Buffer.from(leaf)),
+        }),
       ).rejects.toThrow(/next index/);
       expect(await log.size()).toBe(size);
     });
 
     it(`keeps the protection after every migration (${ENGINE})`, async () => {
       const triggers: Array<{ tgname: string }> = (
-        await db.raw(`SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgrelid::regclass::text LIKE 'audit_%'`)
+        await db.raw(
+          `SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D' AND tgrelid::regclass::text LIKE 'audit_%'`,
+        )
       ).rows;
       const names = triggers.map((t) => t.tgname).sort();
       for (const table of ['audit_events', 'audit_nodes', 'audit_tree_heads', 'audit_queue']) {

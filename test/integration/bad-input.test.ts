@@ -1,7 +1,16 @@
 import { gzipSync } from 'node:zlib';
 import * as oidc from 'openid-client';
-import { startTestPlatform } from '../helpers/platform.js';
-import { addMerchant, CALLBACK, discover, newLogin, personBrowser, signInAndConsent, startAuthorization, startWithMerchant } from '../helpers/merchant.js';
+import { type startTestPlatform } from '../helpers/platform.js';
+import {
+  addMerchant,
+  CALLBACK,
+  discover,
+  newLogin,
+  personBrowser,
+  signInAndConsent,
+  startAuthorization,
+  startWithMerchant,
+} from '../helpers/merchant.js';
 import { formAction, type Page, type UserAgent } from '../helpers/user-agent.js';
 
 // Bad input over real HTTP against the real app: each is refused with the right error, in the
@@ -43,7 +52,9 @@ describe('bad input', () => {
     const db = running.platform.db;
     return {
       accounts: await db('accounts').select('id', 'login', 'password_hash', 'updated_at').orderBy('id'),
-      payloads: await db('oidc_payloads').select('model', 'id', 'payload', 'consumed_at', 'expires_at').orderBy(['model', 'id']),
+      payloads: await db('oidc_payloads')
+        .select('model', 'id', 'payload', 'consumed_at', 'expires_at')
+        .orderBy(['model', 'id']),
     };
   }
 
@@ -79,7 +90,11 @@ describe('bad input', () => {
     body: string | Uint8Array,
     options: { type?: string | null; accept?: string; headers?: Record<string, string> } = {},
   ): Promise<Page> {
-    const headers: Record<string, string> = { accept: options.accept ?? HTML, 'accept-language': 'en', ...options.headers };
+    const headers: Record<string, string> = {
+      accept: options.accept ?? HTML,
+      'accept-language': 'en',
+      ...options.headers,
+    };
     if (options.type !== null) headers['content-type'] = options.type ?? FORM;
     const csrf = headers['content-type'] === FORM && !headers['content-encoding'] ? agent.csrfToken(url) : undefined;
     if (csrf) {
@@ -128,40 +143,128 @@ describe('bad input', () => {
       ['an empty login', () => form({ login: '', password: PASSWORD }), undefined, [400], [400, 401]],
       ['an empty password', () => form({ login: newLogin(), password: '' }), undefined, [400], [400, 401]],
       ['a blank login', () => form({ login: '   ', password: PASSWORD }), undefined, [400], [400, 401]],
-      ['an over-long login (263 characters)', () => form({ login: `${'a'.repeat(250)}@example.test`, password: PASSWORD }), undefined, [400], [400]],
-      ['an over-long password (1025 characters)', () => form({ login: newLogin(), password: 'p'.repeat(1025) }), undefined, [400], [400]],
-      ['a password over the 128-character cap', () => form({ login: newLogin(), password: 'p'.repeat(129) }), undefined, [400], [400, 401]],
-      ['a NUL byte in the login', () => form({ login: `nul\u0000${newLogin()}`, password: PASSWORD }), undefined, [400], [400]],
-      ['a NUL byte in the password', () => form({ login: newLogin(), password: `correct\u0000horse battery` }), undefined, [400], [400]],
-      ['a lone surrogate in the login', () => `login=x${LONE_SURROGATE}${enc(newLogin())}&password=${enc(PASSWORD)}`, undefined, [400], [400, 401]],
-      ['a lone surrogate in the password', () => `login=${enc(newLogin())}&password=${enc(PASSWORD)}${LONE_SURROGATE}`, undefined, [400], [400, 401]],
-      ['invalid UTF-8 bytes in the login', () => Buffer.concat([Buffer.from('login=x'), Buffer.from([0xff, 0xfe]), Buffer.from(`${enc(newLogin())}&password=${enc(PASSWORD)}`)]), undefined, [400], [400, 401]],
-      ['a repeated login field', () => `login=${enc(newLogin())}&login=${enc(newLogin())}&password=${enc(PASSWORD)}`, undefined, [400], [400]],
+      [
+        'an over-long login (263 characters)',
+        () => form({ login: `${'a'.repeat(250)}@example.test`, password: PASSWORD }),
+        undefined,
+        [400],
+        [400],
+      ],
+      [
+        'an over-long password (1025 characters)',
+        () => form({ login: newLogin(), password: 'p'.repeat(1025) }),
+        undefined,
+        [400],
+        [400],
+      ],
+      [
+        'a password over the 128-character cap',
+        () => form({ login: newLogin(), password: 'p'.repeat(129) }),
+        undefined,
+        [400],
+        [400, 401],
+      ],
+      [
+        'a NUL byte in the login',
+        () => form({ login: `nul\u0000${newLogin()}`, password: PASSWORD }),
+        undefined,
+        [400],
+        [400],
+      ],
+      [
+        'a NUL byte in the password',
+        () => form({ login: newLogin(), password: `correct\u0000horse battery` }),
+        undefined,
+        [400],
+        [400],
+      ],
+      [
+        'a lone surrogate in the login',
+        () => `login=x${LONE_SURROGATE}${enc(newLogin())}&password=${enc(PASSWORD)}`,
+        undefined,
+        [400],
+        [400, 401],
+      ],
+      [
+        'a lone surrogate in the password',
+        () => `login=${enc(newLogin())}&password=${enc(PASSWORD)}${LONE_SURROGATE}`,
+        undefined,
+        [400],
+        [400, 401],
+      ],
+      [
+        'invalid UTF-8 bytes in the login',
+        () =>
+          Buffer.concat([
+            Buffer.from('login=x'),
+            Buffer.from([0xff, 0xfe]),
+            Buffer.from(`${enc(newLogin())}&password=${enc(PASSWORD)}`),
+          ]),
+        undefined,
+        [400],
+        [400, 401],
+      ],
+      [
+        'a repeated login field',
+        () => `login=${enc(newLogin())}&login=${enc(newLogin())}&password=${enc(PASSWORD)}`,
+        undefined,
+        [400],
+        [400],
+      ],
       ['a nested login field', () => `login[a]=${enc(newLogin())}&password=${enc(PASSWORD)}`, undefined, [400], [400]],
-      ['a JSON body', () => JSON.stringify({ login: newLogin(), password: PASSWORD }), 'application/json', [403], [403]],
+      [
+        'a JSON body',
+        () => JSON.stringify({ login: newLogin(), password: PASSWORD }),
+        'application/json',
+        [403],
+        [403],
+      ],
       ['a text/plain body', () => form({ login: newLogin(), password: PASSWORD }), 'text/plain', [403], [403]],
-      ['a multipart body', () => `--b\r\ncontent-disposition: form-data; name="login"\r\n\r\n${newLogin()}\r\n--b\r\ncontent-disposition: form-data; name="password"\r\n\r\n${PASSWORD}\r\n--b--\r\n`, 'multipart/form-data; boundary=b', [403], [403]],
-      ['no content type', () => new TextEncoder().encode(form({ login: newLogin(), password: PASSWORD })), null, [403], [403]],
+      [
+        'a multipart body',
+        () =>
+          `--b\r\ncontent-disposition: form-data; name="login"\r\n\r\n${newLogin()}\r\n--b\r\ncontent-disposition: form-data; name="password"\r\n\r\n${PASSWORD}\r\n--b--\r\n`,
+        'multipart/form-data; boundary=b',
+        [403],
+        [403],
+      ],
+      [
+        'no content type',
+        () => new TextEncoder().encode(form({ login: newLogin(), password: PASSWORD })),
+        null,
+        [403],
+        [403],
+      ],
     ];
 
-    it.each(cases)('registration refuses %s with a friendly page and creates no account', async (_name, body, type, statuses) => {
-      const before = await snapshot();
-      const page = await post(flow.agent, `${flow.base}/register`, body(), { type });
-      expectFriendlyPage(page, statuses);
-      expect(page.html).not.toContain(PASSWORD);
-      expect(await snapshot()).toEqual(before);
-    });
+    it.each(cases)(
+      'registration refuses %s with a friendly page and creates no account',
+      async (_name, body, type, statuses) => {
+        const before = await snapshot();
+        const page = await post(flow.agent, `${flow.base}/register`, body(), { type });
+        expectFriendlyPage(page, statuses);
+        expect(page.html).not.toContain(PASSWORD);
+        expect(await snapshot()).toEqual(before);
+      },
+    );
 
-    it.each(cases)('sign-in refuses %s with a friendly page and writes nothing', async (_name, body, type, _register, statuses) => {
-      const before = await snapshot();
-      const page = await post(flow.agent, `${flow.base}/login`, body(), { type });
-      expectFriendlyPage(page, statuses);
-      expect(page.html).not.toContain(PASSWORD);
-      expect(await snapshot()).toEqual(before);
-    });
+    it.each(cases)(
+      'sign-in refuses %s with a friendly page and writes nothing',
+      async (_name, body, type, _register, statuses) => {
+        const before = await snapshot();
+        const page = await post(flow.agent, `${flow.base}/login`, body(), { type });
+        expectFriendlyPage(page, statuses);
+        expect(page.html).not.toContain(PASSWORD);
+        expect(await snapshot()).toEqual(before);
+      },
+    );
 
     it('shows what was typed as login escaped, never as markup', async () => {
-      const page = await post(flow.agent, `${flow.base}/register`, form({ login: '<script>alert(1)</script>', password: PASSWORD }));
+      const page = await post(
+        flow.agent,
+        `${flow.base}/register`,
+        form({ login: '<script>alert(1)</script>', password: PASSWORD }),
+      );
       expectFriendlyPage(page, [400]);
       expect(page.html).not.toContain('<script>alert(1)</script>');
       expect(page.html).toContain('&lt;script&gt;');
@@ -197,7 +300,11 @@ describe('bad input', () => {
     ])('registering %s again answers as any registration does, and leaves one row untouched', async (_name, again) => {
       const flow = await openLoginPage();
       const before = await snapshot();
-      const page = await post(flow.agent, `${flow.base}/register`, form({ login: again(), password: 'another password' }));
+      const page = await post(
+        flow.agent,
+        `${flow.base}/register`,
+        form({ login: again(), password: 'another password' }),
+      );
       expect(page.status).toBe(200);
       expect(page.html).not.toMatch(/already registered; sign in instead|role="alert"/);
       expect(page.html).toContain('Registration received.');
@@ -209,14 +316,20 @@ describe('bad input', () => {
       const flow = await openLoginPage();
       const before = await snapshot();
       const wrongPassword = await post(flow.agent, `${flow.base}/login`, form({ login, password: 'not the password' }));
-      const unknownLogin = await post(flow.agent, `${flow.base}/login`, form({ login: newLogin(), password: PASSWORD }));
+      const unknownLogin = await post(
+        flow.agent,
+        `${flow.base}/login`,
+        form({ login: newLogin(), password: PASSWORD }),
+      );
       expectFriendlyPage(wrongPassword, [401]);
       expectFriendlyPage(unknownLogin, [401]);
       expect(alertOf(wrongPassword)).toBe('The login or password is wrong.');
       expect(alertOf(unknownLogin)).toBe(alertOf(wrongPassword));
       // The pages differ only in the refilled login.
       const strip = (p: Page, typed: string) => p.html.replaceAll(typed, '<LOGIN>');
-      expect(strip(unknownLogin, /id="login"[^>]*value="([^"]*)"/.exec(unknownLogin.html)![1]!)).toBe(strip(wrongPassword, login));
+      expect(strip(unknownLogin, /id="login"[^>]*value="([^"]*)"/.exec(unknownLogin.html)![1]!)).toBe(
+        strip(wrongPassword, login),
+      );
       expect(await snapshot()).toEqual(before);
     });
 
@@ -236,7 +349,9 @@ describe('bad input', () => {
     it('registration with invalid fields answers problem+json invalid-input listing the fields', async () => {
       const flow = await openLoginPage();
       const before = await snapshot();
-      const page = await post(flow.agent, `${flow.base}/register`, form({ login: 'not a login', password: 'short' }), { accept: JSON_ACCEPT });
+      const page = await post(flow.agent, `${flow.base}/register`, form({ login: 'not a login', password: 'short' }), {
+        accept: JSON_ACCEPT,
+      });
       const problem = expectProblem(page, 400, 'invalid-input');
       expect(problem.errors?.map((e) => e.field).sort()).toEqual(['login', 'password']);
       expect(await snapshot()).toEqual(before);
@@ -244,21 +359,34 @@ describe('bad input', () => {
 
     it('sign-in with a NUL byte answers problem+json invalid-input', async () => {
       const flow = await openLoginPage();
-      const page = await post(flow.agent, `${flow.base}/login`, form({ login: newLogin(), password: 'nul\u0000byte' }), { accept: JSON_ACCEPT });
+      const page = await post(
+        flow.agent,
+        `${flow.base}/login`,
+        form({ login: newLogin(), password: 'nul\u0000byte' }),
+        { accept: JSON_ACCEPT },
+      );
       expectProblem(page, 400, 'invalid-input');
     });
 
     it('a wrong password answers problem+json invalid-credentials', async () => {
       const flow = await openLoginPage();
-      const page = await post(flow.agent, `${flow.base}/login`, form({ login: newLogin(), password: PASSWORD }), { accept: JSON_ACCEPT });
+      const page = await post(flow.agent, `${flow.base}/login`, form({ login: newLogin(), password: PASSWORD }), {
+        accept: JSON_ACCEPT,
+      });
       expectProblem(page, 401, 'invalid-credentials');
     });
 
     it('a duplicate registration answers like any other, with the sign-in form, and leaves one row', async () => {
       const login = newLogin();
-      await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, { login, password: PASSWORD, register: true });
+      await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, {
+        login,
+        password: PASSWORD,
+        register: true,
+      });
       const flow = await openLoginPage();
-      const page = await post(flow.agent, `${flow.base}/register`, form({ login, password: 'another long password' }), { accept: JSON_ACCEPT });
+      const page = await post(flow.agent, `${flow.base}/register`, form({ login, password: 'another long password' }), {
+        accept: JSON_ACCEPT,
+      });
       expect(page.status).toBe(200);
       expect(page.html).toContain(`action="${new URL(flow.base).pathname}/login"`);
       expect(await accountRows(login)).toHaveLength(1);
@@ -291,15 +419,31 @@ describe('bad input', () => {
 
     it.each([
       ['an unknown client_id', { client_id: 'no-such-merchant' }, 'invalid_client'],
-      ['an unknown client_id with a foreign redirect_uri', { client_id: 'no-such-merchant', redirect_uri: 'https://evil.example/callback' }, 'invalid_client'],
+      [
+        'an unknown client_id with a foreign redirect_uri',
+        { client_id: 'no-such-merchant', redirect_uri: 'https://evil.example/callback' },
+        'invalid_client',
+      ],
       ['a client_id with a NUL byte', { client_id: 'no\u0000such' }, 'invalid_client'],
       ['an over-long client_id', { client_id: 'c'.repeat(5000) }, 'invalid_client'],
       ['a redirect_uri on another host', { redirect_uri: 'https://evil.example/callback' }, 'invalid_redirect_uri'],
       ['a redirect_uri on another port', { redirect_uri: 'http://localhost:8081/callback' }, 'invalid_redirect_uri'],
-      ['a redirect_uri with another scheme', { redirect_uri: 'https://localhost:8080/callback' }, 'invalid_redirect_uri'],
-      ['a redirect_uri extending the registered path', { redirect_uri: `${CALLBACK}/../../evil` }, 'invalid_redirect_uri'],
+      [
+        'a redirect_uri with another scheme',
+        { redirect_uri: 'https://localhost:8080/callback' },
+        'invalid_redirect_uri',
+      ],
+      [
+        'a redirect_uri extending the registered path',
+        { redirect_uri: `${CALLBACK}/../../evil` },
+        'invalid_redirect_uri',
+      ],
       ['a redirect_uri with a registered prefix', { redirect_uri: `${CALLBACK}.evil.example` }, 'invalid_redirect_uri'],
-      ['a redirect_uri with an added query', { redirect_uri: `${CALLBACK}?next=https://evil.example` }, 'invalid_redirect_uri'],
+      [
+        'a redirect_uri with an added query',
+        { redirect_uri: `${CALLBACK}?next=https://evil.example` },
+        'invalid_redirect_uri',
+      ],
     ])('answers %s with an error page, never a redirect', async (_name, params, error) => {
       const before = await snapshot();
       const response = await authorize(params);
@@ -327,26 +471,40 @@ describe('bad input', () => {
       expect(location.searchParams.get('error')).toBe('invalid_request');
       expect(location.searchParams.get('state')).toBe('state-123');
       expect(location.searchParams.has('code')).toBe(false);
-      expect((await snapshot()).payloads.filter((p) => p.model === 'Interaction')).toEqual(before.payloads.filter((p) => p.model === 'Interaction'));
+      expect((await snapshot()).payloads.filter((p) => p.model === 'Interaction')).toEqual(
+        before.payloads.filter((p) => p.model === 'Interaction'),
+      );
     });
   });
 
   describe('the token endpoint', () => {
     const tokenEndpoint = () => config.serverMetadata().token_endpoint!;
-    const basic = (m: Merchant) => `Basic ${Buffer.from(`${enc(m.client_id)}:${enc(m.client_secret)}`).toString('base64')}`;
+    const basic = (m: Merchant) =>
+      `Basic ${Buffer.from(`${enc(m.client_id)}:${enc(m.client_secret)}`).toString('base64')}`;
 
     /** A person signs in and consents; returns the callback URL and the PKCE verifier. */
     async function codeFor(cfg = config) {
       const start = await startAuthorization(cfg);
-      const callback = await signInAndConsent(personBrowser(), start.url, { login: newLogin(), password: PASSWORD, register: true });
+      const callback = await signInAndConsent(personBrowser(), start.url, {
+        login: newLogin(),
+        password: PASSWORD,
+        register: true,
+      });
       expect(callback.url.startsWith(CALLBACK)).toBe(true);
       const code = new URL(callback.url).searchParams.get('code')!;
-      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) }).first();
+      const row = await running.platform
+        .db('oidc_payloads')
+        .where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) })
+        .first();
       return { start, callback: new URL(callback.url), code, grantId: row.grant_id as string };
     }
 
     const tokenRows = (grantId: string) =>
-      running.platform.db('oidc_payloads').where({ grant_id: grantId }).whereIn('model', ['AccessToken', 'RefreshToken']).select('model', 'id');
+      running.platform
+        .db('oidc_payloads')
+        .where({ grant_id: grantId })
+        .whereIn('model', ['AccessToken', 'RefreshToken'])
+        .select('model', 'id');
 
     it('refuses a replayed authorization code and revokes the tokens it issued', async () => {
       const { start, callback, grantId } = await codeFor();
@@ -354,19 +512,29 @@ describe('bad input', () => {
       const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
 
-      await expect(oidc.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
 
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
-      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
       expect(await running.platform.db('oidc_payloads').where({ grant_id: grantId }).select('model')).toEqual([]);
     });
 
     it('lets only one of six concurrent redemptions of a code succeed', async () => {
       const { start, callback } = await codeFor();
       const checks = { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce };
-      const results = await Promise.allSettled(Array.from({ length: 6 }, () => oidc.authorizationCodeGrant(config, callback, checks)));
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, () => oidc.authorizationCodeGrant(config, callback, checks)),
+      );
       // A failure that is no OAuth error shows its message, so an unexpected one says what it was.
-      const outcomes = results.map((r) => (r.status === 'fulfilled' ? 'tokens issued' : String((r.reason as { error?: unknown }).error ?? (r.reason as Error).message)));
+      const outcomes = results.map((r) =>
+        r.status === 'fulfilled'
+          ? 'tokens issued'
+          : String((r.reason as { error?: unknown }).error ?? (r.reason as Error).message),
+      );
       expect(outcomes.sort()).toEqual([...Array(5).fill('invalid_grant'), 'tokens issued']);
     });
 
@@ -376,8 +544,14 @@ describe('bad input', () => {
       for (let round = 0; round < 5; round += 1) {
         const { start, callback, grantId } = await codeFor();
         const checks = { pkceCodeVerifier: start.verifier, expectedState: start.state, expectedNonce: start.nonce };
-        const results = await Promise.allSettled(Array.from({ length: 16 }, () => oidc.authorizationCodeGrant(config, callback, checks)));
-        const outcomes = results.map((r) => (r.status === 'fulfilled' ? 'tokens issued' : String((r.reason as { error?: unknown }).error ?? (r.reason as Error).message)));
+        const results = await Promise.allSettled(
+          Array.from({ length: 16 }, () => oidc.authorizationCodeGrant(config, callback, checks)),
+        );
+        const outcomes = results.map((r) =>
+          r.status === 'fulfilled'
+            ? 'tokens issued'
+            : String((r.reason as { error?: unknown }).error ?? (r.reason as Error).message),
+        );
         expect(outcomes.sort()).toEqual([...Array(15).fill('invalid_grant'), 'tokens issued']);
         // The replays revoked the grant: nothing of it is left.
         expect(await running.platform.db('oidc_payloads').where({ grant_id: grantId }).select('model')).toEqual([]);
@@ -394,7 +568,10 @@ describe('bad input', () => {
         }),
       ).rejects.toMatchObject({ error: 'invalid_grant' });
       expect(await tokenRows(grantId)).toEqual([]);
-      const row = await running.platform.db('oidc_payloads').where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) }).first();
+      const row = await running.platform
+        .db('oidc_payloads')
+        .where({ model: 'AuthorizationCode', id: running.platform.tokenIds.stored('AuthorizationCode', code) })
+        .first();
       expect(row.consumed_at).toBeNull();
     });
 
@@ -403,7 +580,12 @@ describe('bad input', () => {
       ["over oidc-provider's own 56kb cap (60kb)", 60 * 1024],
     ])('answers an oversized body %s with 413 and consumes nothing', async (_name, size) => {
       const { start, code, grantId } = await codeFor();
-      const params = form({ grant_type: 'authorization_code', code, redirect_uri: CALLBACK, code_verifier: start.verifier });
+      const params = form({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: CALLBACK,
+        code_verifier: start.verifier,
+      });
       const body = `${params}&padding=${'x'.repeat(size)}`;
       const before = await snapshot();
       const response = await fetch(tokenEndpoint(), {
@@ -426,7 +608,11 @@ describe('bad input', () => {
       other = await addMerchant(running.platform, { name: 'Other merchant' });
       otherConfig = await discover(running.issuer, other.client_id, other.client_secret);
       const start = await startAuthorization(config);
-      const callback = await signInAndConsent(personBrowser(), start.url, { login: newLogin(), password: PASSWORD, register: true });
+      const callback = await signInAndConsent(personBrowser(), start.url, {
+        login: newLogin(),
+        password: PASSWORD,
+        register: true,
+      });
       tokens = await oidc.authorizationCodeGrant(config, new URL(callback.url), {
         pkceCodeVerifier: start.verifier,
         expectedState: start.state,
@@ -443,8 +629,12 @@ describe('bad input', () => {
     it("merchant B cannot revoke merchant A's tokens", async () => {
       const before = await snapshot();
       // RFC 7009 §2.1: a token issued to another client is refused, not silently ignored.
-      await expect(oidc.tokenRevocation(otherConfig, tokens.access_token)).rejects.toMatchObject({ error: 'invalid_request' });
-      await expect(oidc.tokenRevocation(otherConfig, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_request' });
+      await expect(oidc.tokenRevocation(otherConfig, tokens.access_token)).rejects.toMatchObject({
+        error: 'invalid_request',
+      });
+      await expect(oidc.tokenRevocation(otherConfig, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_request',
+      });
       expect(await snapshot()).toEqual(before);
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
       expect((await oidc.tokenIntrospection(config, tokens.refresh_token!)).active).toBe(true);
@@ -475,7 +665,9 @@ describe('bad input', () => {
 
     it('refuses a small gzip body that inflates past the limit', async () => {
       const before = await snapshot();
-      const page = await post(flow.agent, `${flow.base}/register`, gzipSync(big()), { headers: { 'content-encoding': 'gzip' } });
+      const page = await post(flow.agent, `${flow.base}/register`, gzipSync(big()), {
+        headers: { 'content-encoding': 'gzip' },
+      });
       expectFriendlyPage(page, [413, 415]);
       expect(await snapshot()).toEqual(before);
     });
@@ -485,7 +677,9 @@ describe('bad input', () => {
     const expiredMessage = 'This sign-in has expired or was opened in another browser.';
 
     it('an unknown interaction uid shows the "session expired" page with 400', async () => {
-      const response = await fetch(`${running.issuer}/interaction/no-such-uid`, { headers: { accept: HTML, 'accept-language': 'en' } });
+      const response = await fetch(`${running.issuer}/interaction/no-such-uid`, {
+        headers: { accept: HTML, 'accept-language': 'en' },
+      });
       const html = await response.text();
       expect(response.status).toBe(400);
       expect(response.headers.get('content-type')).toMatch(/^text\/html/);
@@ -493,14 +687,17 @@ describe('bad input', () => {
     });
 
     // (A post to an unknown uid cannot carry a valid CSRF token: test/integration/csrf.test.ts.)
-    it.each([JSON_ACCEPT, 'application/problem+json'])('an unknown interaction uid answers problem+json session-expired to Accept: %s', async (accept) => {
-      const response = await fetch(`${running.issuer}/interaction/no-such-uid`, { headers: { accept } });
-      expectProblem(
-        { url: response.url, status: response.status, headers: response.headers, html: await response.text() },
-        400,
-        'session-expired',
-      );
-    });
+    it.each([JSON_ACCEPT, 'application/problem+json'])(
+      'an unknown interaction uid answers problem+json session-expired to Accept: %s',
+      async (accept) => {
+        const response = await fetch(`${running.issuer}/interaction/no-such-uid`, { headers: { accept } });
+        expectProblem(
+          { url: response.url, status: response.status, headers: response.headers, html: await response.text() },
+          400,
+          'session-expired',
+        );
+      },
+    );
 
     it("another flow's uid (whose cookie this browser lacks) is treated as expired", async () => {
       const mine = await openLoginPage();
@@ -512,9 +709,14 @@ describe('bad input', () => {
 
     it('an expired interaction shows the page, and refuses sign-in and registration, writing nothing', async () => {
       const login = newLogin();
-      await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, { login, password: PASSWORD, register: true });
+      await signInAndConsent(personBrowser(), (await startAuthorization(config)).url, {
+        login,
+        password: PASSWORD,
+        register: true,
+      });
       const flow = await openLoginPage();
-      const expired = await running.platform.db('oidc_payloads')
+      const expired = await running.platform
+        .db('oidc_payloads')
         .where({ model: 'Interaction', id: running.platform.tokenIds.stored('Interaction', flow.uid) })
         .update({ expires_at: new Date(Date.now() - 60_000) });
       expect(expired).toBe(1);

@@ -13,8 +13,14 @@ describe('the check API', () => {
 
   beforeAll(async () => {
     running = await startTestPlatform({ verification: { resultMaxQueries: 3, checkRatePerMinute: 40 } });
-    const account = (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
-    await running.platform.verifications.verify(account, { method: 'document', documentType: 'cn_resident_id', documentNumber: PERSON.document_number, name: PERSON.name });
+    const account = (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' }))
+      .id;
+    await running.platform.verifications.verify(account, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: PERSON.document_number,
+      name: PERSON.name,
+    });
   });
 
   afterAll(async () => {
@@ -40,16 +46,34 @@ describe('the check API', () => {
     const { token, merchant } = await merchantToken();
     const first = await check(token, PERSON);
     expect(first.status).toBe(200);
-    expect(first.body).toEqual({ verified: true, method: 'document', verified_at: expect.any(Number), expires_at: expect.any(Number), queries_left: 2 });
+    expect(first.body).toEqual({
+      verified: true,
+      method: 'document',
+      verified_at: expect.any(Number),
+      expires_at: expect.any(Number),
+      queries_left: 2,
+    });
     expect(first.body.expires_at - first.body.verified_at).toBe(365 * 86400);
     expect((await check(token, { ...PERSON, document_number: '110105 19491231 002x' })).body.queries_left).toBe(1);
     expect((await check(token, PERSON)).body.queries_left).toBe(0);
     // The result is used up: the person must verify again before anyone can rely on it.
-    expect((await check(token, PERSON)).body).toEqual({ verified: false, method: null, verified_at: null, expires_at: null, queries_left: null });
+    expect((await check(token, PERSON)).body).toEqual({
+      verified: false,
+      method: null,
+      verified_at: null,
+      expires_at: null,
+      queries_left: null,
+    });
     await running.platform.log.integrateAll();
-    const events = await running.platform.db('audit_events').where({ type: 'verification.checked', client_id: merchant.client_id }).orderBy('leaf_index');
+    const events = await running.platform
+      .db('audit_events')
+      .where({ type: 'verification.checked', client_id: merchant.client_id })
+      .orderBy('leaf_index');
     expect(events).toHaveLength(4);
-    expect(JSON.parse(events[0].leaf)).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, payload: { verified: true, queries_left: 2 } });
+    expect(JSON.parse(events[0].leaf)).toMatchObject({
+      actor: { type: 'client', id: merchant.client_id },
+      payload: { verified: true, queries_left: 2 },
+    });
     expect(events[0].person_index).toMatch(/^[0-9a-f]{64}$/);
     expect(events[0].leaf).not.toMatch(/张三|11010519491231002X/);
   });
@@ -63,8 +87,14 @@ describe('the check API', () => {
 
   it('honours a merchant that accepts only recent results or few queries', async () => {
     const person = { document_type: 'cn_resident_id', document_number: '110101199003074477', name: '李四' };
-    const account = (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
-    const outcome = await running.platform.verifications.verify(account, { method: 'document', documentType: person.document_type, documentNumber: person.document_number, name: person.name });
+    const account = (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' }))
+      .id;
+    const outcome = await running.platform.verifications.verify(account, {
+      method: 'document',
+      documentType: person.document_type,
+      documentNumber: person.document_number,
+      name: person.name,
+    });
     const strict = await merchantToken({ resultMaxAgeDays: 30, resultMaxQueries: 1 });
     expect((await check(strict.token, person)).body).toMatchObject({ verified: true, queries_left: 0 });
     expect((await check(strict.token, person)).body.verified).toBe(false);
@@ -72,7 +102,10 @@ describe('the check API', () => {
     const relaxed = await merchantToken();
     expect((await check(relaxed.token, person)).body).toMatchObject({ verified: true, queries_left: 1 });
     // Results older than the merchant accepts do not count.
-    await running.platform.db('verifications').where({ id: outcome.result!.id }).update({ verified_at: new Date(Date.now() - 40 * 86_400_000) });
+    await running.platform
+      .db('verifications')
+      .where({ id: outcome.result!.id })
+      .update({ verified_at: new Date(Date.now() - 40 * 86_400_000) });
     const recentOnly = await merchantToken({ resultMaxAgeDays: 30 });
     expect((await check(recentOnly.token, person)).body.verified).toBe(false);
   });
@@ -84,7 +117,13 @@ describe('the check API', () => {
     expect((await check(notaryToken, PERSON)).status).toBe(403);
     expect((await check('nonsense', PERSON)).status).toBe(401);
     const { token } = await merchantToken();
-    for (const body of [{}, { ...PERSON, extra: 1 }, { ...PERSON, document_number: '123' }, { ...PERSON, document_type: 'library_card' }, [PERSON]]) {
+    for (const body of [
+      {},
+      { ...PERSON, extra: 1 },
+      { ...PERSON, document_number: '123' },
+      { ...PERSON, document_type: 'library_card' },
+      [PERSON],
+    ]) {
       const answer = await check(token, body);
       expect(answer.status).toBe(400);
       expect(answer.headers.get('content-type')).toMatch(/problem\+json/);

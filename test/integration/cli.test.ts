@@ -45,7 +45,21 @@ describe('operator CLI', () => {
 
   it('registers a merchant and prints one JSON object with its secret', async () => {
     const result = await runCli(
-      ['client', 'add', '--name', '示例商户', '--redirect-uri', 'https://shop.example/cb', '--levels', 'result,credentials', '--category', 'ecommerce', '--security-level', '2', '--json'],
+      [
+        'client',
+        'add',
+        '--name',
+        '示例商户',
+        '--redirect-uri',
+        'https://shop.example/cb',
+        '--levels',
+        'result,credentials',
+        '--category',
+        'ecommerce',
+        '--security-level',
+        '2',
+        '--json',
+      ],
       env,
     );
     expect(result.stderr).toBe('');
@@ -82,7 +96,16 @@ describe('operator CLI', () => {
       ['client', 'add', '--name', 'No redirect'],
       ['client', 'add', '--name', 'Bad URI', '--redirect-uri', 'not a uri'],
       ['client', 'add', '--name', 'Bad level', '--redirect-uri', 'https://a.example/cb', '--levels', 'everything'],
-      ['client', 'add', '--name', 'Two hosts', '--redirect-uri', 'https://a.example/cb', '--redirect-uri', 'https://b.example/cb'],
+      [
+        'client',
+        'add',
+        '--name',
+        'Two hosts',
+        '--redirect-uri',
+        'https://a.example/cb',
+        '--redirect-uri',
+        'https://b.example/cb',
+      ],
       ['client', 'add', '--name', 'Bad security', '--redirect-uri', 'https://a.example/cb', '--security-level', '9'],
     ];
     for (const args of cases) {

@@ -15,7 +15,9 @@ function get(url: string): Promise<{ status: number; worker?: string; body: stri
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, worker: res.headers['x-worker'] as string | undefined, body }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, worker: res.headers['x-worker'] as string | undefined, body }),
+        );
       })
       .on('timeout', function (this: http.ClientRequest) {
         this.destroy(new Error(`no answer from ${url} within 5 s`));
@@ -55,7 +57,13 @@ describePostgres('a cluster of worker processes on one PostgreSQL database', () 
     database = await createTestDatabase();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    proc = await spawnPlatform({ DATABASE_URL: database.databaseUrl!, PORT: String(port), ISSUER: base, CLUSTER_WORKERS: '2', LOG_LEVEL: 'info' });
+    proc = await spawnPlatform({
+      DATABASE_URL: database.databaseUrl!,
+      PORT: String(port),
+      ISSUER: base,
+      CLUSTER_WORKERS: '2',
+      LOG_LEVEL: 'info',
+    });
   });
 
   afterAll(async () => {
@@ -80,7 +88,8 @@ describePostgres('a cluster of worker processes on one PostgreSQL database', () 
 
   it('reports the whole cluster at /metrics, whichever worker answers', async () => {
     const before = await get(`${base}/metrics`);
-    const count = (text: string) => Number(/realname_http_requests_total\{route="\/healthz",method="GET",status="2xx"\} (\d+)/.exec(text)?.[1] ?? 0);
+    const count = (text: string) =>
+      Number(/realname_http_requests_total\{route="\/healthz",method="GET",status="2xx"\} (\d+)/.exec(text)?.[1] ?? 0);
     for (let i = 0; i < 10; i += 1) await get(`${base}/healthz`);
     // Two scrapes, on two new connections: the same sum either way.
     const [a, b] = [await get(`${base}/metrics`), await get(`${base}/metrics`)];
@@ -100,7 +109,12 @@ describePostgres('a cluster of worker processes on one PostgreSQL database', () 
     const failures: string[] = [];
     const replaced = await until(async () => {
       const answers = [];
-      for (let i = 0; i < 4; i += 1) answers.push(await get(`${base}/healthz`).catch((err: Error) => (failures.push(err.message), { status: 0, worker: undefined })));
+      for (let i = 0; i < 4; i += 1)
+        answers.push(
+          await get(`${base}/healthz`).catch(
+            (err: Error) => (failures.push(err.message), { status: 0, worker: undefined }),
+          ),
+        );
       expect(failures).toEqual([]);
       expect(answers.every((a) => a.status === 200)).toBe(true);
       const workers = workersOf(answers);
@@ -132,7 +146,13 @@ describePglite('a cluster on embedded PGlite', () => {
 
   it('is refused with a message saying why', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATA_DIR: dataDir, CLUSTER_WORKERS: '2' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: 'test',
+        DATA_DIR: dataDir,
+        CLUSTER_WORKERS: '2',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -3,15 +3,28 @@ import { resolve } from 'node:path';
 import * as oidc from 'openid-client';
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
-import { addMerchant, discover, newLogin, personBrowser, redeemCode, registerAndSignIn, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  personBrowser,
+  redeemCode,
+  registerAndSignIn,
+  signInAndConsent,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
-import { CSRF_FIELD, formAction, formActions, UserAgent, type Page } from '../helpers/user-agent.js';
+import { CSRF_FIELD, formAction, formActions, type UserAgent, type Page } from '../helpers/user-agent.js';
 
 // Cross-site request forgery over real HTTP: every form the platform renders carries a token tied
 // to this browser's cookie and to the form's address; a post without it (or with another
 // browser's, or another form's) is refused with 403 before anything is read or written.
 
-const messages = (locale: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const messages = (locale: string) =>
+  JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
 const en = messages('en');
 const zh = messages('zh-CN');
 const PASSWORD = 'correct horse battery';
@@ -46,21 +59,37 @@ describe(`CSRF protection (${ENGINE})`, () => {
     await running?.stop();
   });
 
-  const count = async (table: string, where: Record<string, unknown> = {}) => Number((await running.platform.db(table).where(where).count({ n: '*' }).first())!.n);
+  const count = async (table: string, where: Record<string, unknown> = {}) =>
+    Number((await running.platform.db(table).where(where).count({ n: '*' }).first())!.n);
   /** What a forged post could change: accounts, OIDC state (sessions, grants, interactions), verifications. */
   const written = async () => ({
     accounts: await count('accounts'),
-    payloads: await running.platform.db('oidc_payloads').select('model', 'id', 'payload', 'consumed_at').orderBy(['model', 'id']),
+    payloads: await running.platform
+      .db('oidc_payloads')
+      .select('model', 'id', 'payload', 'consumed_at')
+      .orderBy(['model', 'id']),
     verifications: await count('verifications'),
     providerCalls: await count('provider_calls'),
   });
 
   /** Posts exactly these fields (no token added), as a forged cross-site form would. */
-  const forge = (agent: UserAgent, target: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
-    agent.navigate(target, { method: 'POST', headers: { 'content-type': FORM, 'accept-language': 'en', ...headers }, body: new URLSearchParams(fields).toString() });
+  const forge = (
+    agent: UserAgent,
+    target: string,
+    fields: Record<string, string>,
+    headers: Record<string, string> = {},
+  ) =>
+    agent.navigate(target, {
+      method: 'POST',
+      headers: { 'content-type': FORM, 'accept-language': 'en', ...headers },
+      body: new URLSearchParams(fields).toString(),
+    });
 
   function expectRefusedPage(page: Page, locale: Record<string, string> = en) {
-    expect({ status: page.status, type: page.headers.get('content-type') }).toEqual({ status: 403, type: expect.stringMatching(/^text\/html/) });
+    expect({ status: page.status, type: page.headers.get('content-type') }).toEqual({
+      status: 403,
+      type: expect.stringMatching(/^text\/html/),
+    });
     expect(page.html).toContain(`role="alert">${locale['problem.csrf-failed']}<`);
   }
 
@@ -68,7 +97,12 @@ describe(`CSRF protection (${ENGINE})`, () => {
   async function verifiedPerson() {
     const login = newLogin();
     const account = await running.platform.accounts.register({ login, password: PASSWORD });
-    await running.platform.verifications.verify(account.id, { method: 'document', documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' });
+    await running.platform.verifications.verify(account.id, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: '11010519491231002X',
+      name: '张三',
+    });
     return { login };
   }
 
@@ -101,7 +135,9 @@ describe(`CSRF protection (${ENGINE})`, () => {
     // Registration → verification inside the sign-in → consent.
     const { agent, page: signIn } = await atSignIn();
     pages.push(signIn);
-    const register = await agent.navigate(new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString());
+    const register = await agent.navigate(
+      new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString(),
+    );
     pages.push(register);
     const verify = await registerAndSignIn(agent, register, { login: newLogin(), password: PASSWORD });
     expect(new URL(verify.url).pathname).toMatch(/\/verify$/);
@@ -116,13 +152,21 @@ describe(`CSRF protection (${ENGINE})`, () => {
     // Step-up, for a security-level-3 merchant.
     const strict = await addMerchant(running.platform, { levels: ['result'], securityLevel: 3 });
     const { login } = await verifiedPerson();
-    const { agent: other, page: otherSignIn } = await atSignIn(await discover(running.issuer, strict.client_id, strict.client_secret));
+    const { agent: other, page: otherSignIn } = await atSignIn(
+      await discover(running.issuer, strict.client_id, strict.client_secret),
+    );
     const stepUp = await other.submit(formAction(otherSignIn, '/login'), { login, password: PASSWORD });
     expect(new URL(stepUp.url).pathname).toMatch(/\/step-up$/);
     pages.push(stepUp);
 
     const forms = pages.flatMap(postForms);
-    expect(forms.map((f) => f.path.replace(/^\/interaction\/[^/]+/, '/interaction/:uid').replace(/\/grants\/[^/]+/, '/grants/:id')).sort()).toEqual([
+    expect(
+      forms
+        .map((f) =>
+          f.path.replace(/^\/interaction\/[^/]+/, '/interaction/:uid').replace(/\/grants\/[^/]+/, '/grants/:id'),
+        )
+        .sort(),
+    ).toEqual([
       '/account/grants/:id/revoke',
       '/account/verify',
       '/interaction/:uid/abort',
@@ -138,7 +182,9 @@ describe(`CSRF protection (${ENGINE})`, () => {
     // One browser: one token per form address, the same each time the form is shown.
     const mine = forms.filter((f) => !f.path.endsWith('/step-up') && !f.path.endsWith('/abort'));
     expect(new Set(mine.map((f) => f.csrf)).size).toBe(mine.length);
-    expect(tokenOn(await agent.navigate(url('/account/verify')), '/account/verify')).toBe(forms.find((f) => f.path === '/account/verify')!.csrf);
+    expect(tokenOn(await agent.navigate(url('/account/verify')), '/account/verify')).toBe(
+      forms.find((f) => f.path === '/account/verify')!.csrf,
+    );
   });
 
   it('sets the secret in a signed, HttpOnly, SameSite=Lax cookie (not Secure over plain HTTP) only with a form', async () => {
@@ -155,26 +201,46 @@ describe(`CSRF protection (${ENGINE})`, () => {
     expect(cookies[0]).not.toContain(tokenOn(page, '/login'));
   });
 
-  it('refuses a sign-in posted without the token with a 403 page in the person\'s language, and signs nobody in', async () => {
+  it("refuses a sign-in posted without the token with a 403 page in the person's language, and signs nobody in", async () => {
     const { login } = await verifiedPerson();
-    for (const [language, locale] of [['en', en], ['zh-CN', zh]] as const) {
+    for (const [language, locale] of [
+      ['en', en],
+      ['zh-CN', zh],
+    ] as const) {
       const { agent, page } = await atSignIn();
       const before = await written();
-      const refused = await forge(agent, formAction(page, '/login'), { login, password: PASSWORD }, { 'accept-language': language });
+      const refused = await forge(
+        agent,
+        formAction(page, '/login'),
+        { login, password: PASSWORD },
+        { 'accept-language': language },
+      );
       expectRefusedPage(refused, locale);
       expect(refused.html).not.toContain(PASSWORD);
       expect(await written()).toEqual(before);
       // The person goes back, and the form (with its token) works.
-      expect(new URL((await agent.submit(formAction(page, '/login'), { login, password: PASSWORD })).url).pathname).toMatch(/^\/interaction\/[^/]+$/);
+      expect(
+        new URL((await agent.submit(formAction(page, '/login'), { login, password: PASSWORD })).url).pathname,
+      ).toMatch(/^\/interaction\/[^/]+$/);
     }
   });
 
   it('answers problem+json csrf-failed to a client that accepts JSON', async () => {
     const { agent, page } = await atSignIn();
-    const refused = await forge(agent, formAction(page, '/login'), { login: newLogin(), password: PASSWORD }, { accept: 'application/json' });
+    const refused = await forge(
+      agent,
+      formAction(page, '/login'),
+      { login: newLogin(), password: PASSWORD },
+      { accept: 'application/json' },
+    );
     expect(refused.status).toBe(403);
     expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(JSON.parse(refused.html)).toEqual({ type: 'urn:realname:problem:csrf-failed', title: 'csrf-failed', status: 403, detail: expect.any(String) });
+    expect(JSON.parse(refused.html)).toEqual({
+      type: 'urn:realname:problem:csrf-failed',
+      title: 'csrf-failed',
+      status: 403,
+      detail: expect.any(String),
+    });
   });
 
   it("refuses another browser's token, another form's token, a token in the query, and a browser whose cookie is gone", async () => {
@@ -189,7 +255,13 @@ describe(`CSRF protection (${ENGINE})`, () => {
     expectRefusedPage(await forge(agent, target, { [CSRF_FIELD]: theirs, login, password: PASSWORD }));
     expectRefusedPage(await forge(agent, target, { [CSRF_FIELD]: tokenOn(page, '/abort'), login, password: PASSWORD }));
     expectRefusedPage(await forge(agent, `${target}?${CSRF_FIELD}=${mine}`, { login, password: PASSWORD }));
-    expectRefusedPage(await forge(agent, target, { [CSRF_FIELD]: `${mine.slice(0, -1)}${mine.endsWith('A') ? 'B' : 'A'}`, login, password: PASSWORD }));
+    expectRefusedPage(
+      await forge(agent, target, {
+        [CSRF_FIELD]: `${mine.slice(0, -1)}${mine.endsWith('A') ? 'B' : 'A'}`,
+        login,
+        password: PASSWORD,
+      }),
+    );
     expect(await written()).toEqual(before);
 
     // The cookie expired while the form was open: refused; reloading the page makes it work again.
@@ -204,7 +276,9 @@ describe(`CSRF protection (${ENGINE})`, () => {
 
   it('refuses registration without the token and creates no account', async () => {
     const { agent, page } = await atSignIn();
-    const registerPage = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    const registerPage = await agent.navigate(
+      new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString(),
+    );
     const login = newLogin();
     const before = await written();
     expectRefusedPage(await forge(agent, formAction(registerPage, '/register'), { login, password: PASSWORD }));
@@ -216,7 +290,10 @@ describe(`CSRF protection (${ENGINE})`, () => {
     const { login } = await verifiedPerson();
     const start = await startAuthorization(config, { scope: 'openid realname' });
     const agent = personBrowser();
-    const consent = await agent.submit(formAction(await agent.navigate(start.url.toString()), '/login'), { login, password: PASSWORD });
+    const consent = await agent.submit(formAction(await agent.navigate(start.url.toString()), '/login'), {
+      login,
+      password: PASSWORD,
+    });
     const before = await written();
     expectRefusedPage(await forge(agent, formAction(consent, '/confirm'), { level: 'result' }));
     expectRefusedPage(await forge(agent, formAction(consent, '/abort'), {}));
@@ -227,19 +304,37 @@ describe(`CSRF protection (${ENGINE})`, () => {
 
   it('refuses a multipart verification without the token, inside the sign-in and on the account page, before calling the provider', async () => {
     const { agent, page: signIn } = await atSignIn();
-    const register = await agent.navigate(new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString());
+    const register = await agent.navigate(
+      new URL(new URL(formAction(signIn, '/login')).pathname.replace(/\/login$/, '/register'), signIn.url).toString(),
+    );
     const verify = await registerAndSignIn(agent, register, { login: newLogin(), password: PASSWORD });
     const target = formAction(verify, '/verify');
     const accountForm = await agent.navigate(url('/account/verify'));
     const before = await written();
-    expectRefusedPage(await agent.navigate(target, { method: 'POST', headers: { 'accept-language': 'en' }, body: documentForm() }));
+    expectRefusedPage(
+      await agent.navigate(target, { method: 'POST', headers: { 'accept-language': 'en' }, body: documentForm() }),
+    );
     // With files, and with the token of the account page's form (another address).
     const withPhotos = documentForm(tokenOn(accountForm, '/account/verify'));
     withPhotos.set('portrait', new Blob([PNG], { type: 'image/png' }), 'me.png');
-    expectRefusedPage(await agent.navigate(target, { method: 'POST', headers: { 'accept-language': 'en' }, body: withPhotos }));
-    expectRefusedPage(await agent.navigate(url('/account/verify'), { method: 'POST', headers: { 'accept-language': 'en' }, body: documentForm() }));
+    expectRefusedPage(
+      await agent.navigate(target, { method: 'POST', headers: { 'accept-language': 'en' }, body: withPhotos }),
+    );
+    expectRefusedPage(
+      await agent.navigate(url('/account/verify'), {
+        method: 'POST',
+        headers: { 'accept-language': 'en' },
+        body: documentForm(),
+      }),
+    );
     // A urlencoded post to the upload address is no way around it.
-    expectRefusedPage(await forge(agent, url('/account/verify'), { document_type: 'cn_resident_id', name: '王五', document_number: '440524198001010013' }));
+    expectRefusedPage(
+      await forge(agent, url('/account/verify'), {
+        document_type: 'cn_resident_id',
+        name: '王五',
+        document_number: '440524198001010013',
+      }),
+    );
     expect(await written()).toEqual(before);
     // The real form, token included, verifies.
     expect((await agent.upload(url('/account/verify'), documentForm())).url).toBe(url('/account?verified=1'));
@@ -251,8 +346,20 @@ describe(`CSRF protection (${ENGINE})`, () => {
     const { agent, page } = await atSignIn(await discover(running.issuer, strict.client_id, strict.client_secret));
     const stepUp = await agent.submit(formAction(page, '/login'), { login, password: PASSWORD });
     const before = await written();
-    expectRefusedPage(await agent.navigate(formAction(stepUp, '/step-up'), { method: 'POST', headers: { 'accept-language': 'en' }, body: photos() }));
-    expectRefusedPage(await agent.navigate(formAction(stepUp, '/step-up'), { method: 'POST', headers: { 'accept-language': 'en' }, body: photos(tokenOn(stepUp, '/abort')) }));
+    expectRefusedPage(
+      await agent.navigate(formAction(stepUp, '/step-up'), {
+        method: 'POST',
+        headers: { 'accept-language': 'en' },
+        body: photos(),
+      }),
+    );
+    expectRefusedPage(
+      await agent.navigate(formAction(stepUp, '/step-up'), {
+        method: 'POST',
+        headers: { 'accept-language': 'en' },
+        body: photos(tokenOn(stepUp, '/abort')),
+      }),
+    );
     expect(await written()).toEqual(before);
     const consent = await agent.upload(formAction(stepUp, '/step-up'), photos());
     expect(formActions(consent).some((a) => a.endsWith('/confirm'))).toBe(true);
@@ -261,10 +368,15 @@ describe(`CSRF protection (${ENGINE})`, () => {
   it('refuses revoking a grant without the token, and keeps the grant', async () => {
     const { login } = await verifiedPerson();
     const agent = personBrowser();
-    const callback = await signInAndConsent(agent, (await startAuthorization(config, { scope: 'openid realname' })).url, { login, password: PASSWORD, level: 'result' });
+    const callback = await signInAndConsent(
+      agent,
+      (await startAuthorization(config, { scope: 'openid realname' })).url,
+      { login, password: PASSWORD, level: 'result' },
+    );
     expect(new URL(callback.url).searchParams.get('code')).toBeTruthy();
     const account = await agent.navigate(url('/account?lang=en'));
-    const revokeButtons = async () => formActions(await agent.navigate(url('/account'))).filter((a) => a.endsWith('/revoke'));
+    const revokeButtons = async () =>
+      formActions(await agent.navigate(url('/account'))).filter((a) => a.endsWith('/revoke'));
     expect(await revokeButtons()).toHaveLength(1);
     expectRefusedPage(await forge(agent, formAction(account, '/revoke'), {}));
     expect(await revokeButtons()).toHaveLength(1);
@@ -275,7 +387,11 @@ describe(`CSRF protection (${ENGINE})`, () => {
   it("leaves oidc-provider's logout form to its own xsrf check", async () => {
     const { login } = await verifiedPerson();
     const agent = personBrowser();
-    await signInAndConsent(agent, (await startAuthorization(config, { scope: 'openid realname' })).url, { login, password: PASSWORD, level: 'result' });
+    await signInAndConsent(agent, (await startAuthorization(config, { scope: 'openid realname' })).url, {
+      login,
+      password: PASSWORD,
+      level: 'result',
+    });
     const question = await agent.navigate(url('/session/end?lang=en'));
     const confirm = formAction(question, '/session/end/confirm');
     expect(question.html).toMatch(/name="xsrf" value="[^"]+"/);

@@ -3,7 +3,15 @@ import * as oidc from 'openid-client';
 import { idaVocabulary } from '../../src/grants/ida-vocabulary.js';
 import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
 import { ACR } from '../../src/oidc/policy.js';
-import { addMerchant, discover, newLogin, personBrowser, redeemCode, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  personBrowser,
+  redeemCode,
+  signInAndConsent,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { formAction } from '../helpers/user-agent.js';
@@ -61,14 +69,26 @@ describe('the full dossier', () => {
   /** A matched person signed in at a dossier merchant's consent page (result and dossier offered). */
   async function atDossierConsent() {
     const { config } = await dossierMerchant();
-    const { login, accountId } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
+    const { login, accountId } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '李四',
+    });
     const start = await startAuthorization(config, { scope: 'openid realname realname:dossier' });
     const agent = personBrowser();
-    const page = await agent.submit(formAction(await agent.navigate(start.url.toString()), '/login'), { login, password: PASSWORD });
+    const page = await agent.submit(formAction(await agent.navigate(start.url.toString()), '/login'), {
+      login,
+      password: PASSWORD,
+    });
     return { config, accountId, start, agent, page };
   }
 
-  async function signIn(config: oidc.Configuration, login: string, params: Record<string, string>, choice: { level: string; partial?: string }) {
+  async function signIn(
+    config: oidc.Configuration,
+    login: string,
+    params: Record<string, string>,
+    choice: { level: string; partial?: string },
+  ) {
     if (params.claims) expect(claimsRequestSchemaErrors(JSON.parse(params.claims))).toEqual([]);
     const start = await startAuthorization(config, params);
     const callback = await signInAndConsent(personBrowser(), start.url, { login, password: PASSWORD, ...choice });
@@ -84,34 +104,65 @@ describe('the full dossier', () => {
   it('releases verified_claims at userinfo only, with images behind the access token, all audited', async () => {
     const { merchant, config } = await dossierMerchant();
     const { login, accountId } = await matchedPerson();
-    const { tokens, claims } = await signIn(config, login, { scope: 'openid realname:dossier offline_access' }, { level: 'dossier', partial: '31002x' });
+    const { tokens, claims } = await signIn(
+      config,
+      login,
+      { scope: 'openid realname:dossier offline_access' },
+      { level: 'dossier', partial: '31002x' },
+    );
 
     expect(tokens.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:dossier']);
     expect(tokens.refresh_token).toEqual(expect.any(String));
     // The ID token carries the result; the dossier stays out of it unless the claims parameter asks.
-    expect(Object.keys(claims).filter((k) => !PROTOCOL.includes(k)).sort()).toEqual([...REALNAME_CLAIMS].sort());
+    expect(
+      Object.keys(claims)
+        .filter((k) => !PROTOCOL.includes(k))
+        .sort(),
+    ).toEqual([...REALNAME_CLAIMS].sort());
 
     const userinfo = await userinfoOf(config, tokens.access_token, claims.sub);
     expect(Object.keys(userinfo).sort()).toEqual(['sub', ...REALNAME_CLAIMS, 'verified_claims'].sort());
-    const verified = userinfo.verified_claims as { verification: Record<string, unknown> & { evidence: Array<Record<string, any>> }; claims: Record<string, unknown> };
-    expect(verified.claims).toEqual({ name: '张三', family_name: '张', given_name: '三', birthdate: '1949-12-31', gender: 'female', nationality: 'CHN', nationalities: ['CHN'] });
+    const verified = userinfo.verified_claims as {
+      verification: Record<string, unknown> & { evidence: Array<Record<string, any>> };
+      claims: Record<string, unknown>;
+    };
+    expect(verified.claims).toEqual({
+      name: '张三',
+      family_name: '张',
+      given_name: '三',
+      birthdate: '1949-12-31',
+      gender: 'female',
+      nationality: 'CHN',
+      nationalities: ['CHN'],
+    });
     expect(verified.verification).toMatchObject({
       trust_framework: idaVocabulary(running.issuer).trustFramework,
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       verification_process: expect.stringMatching(new RegExp(`^${running.issuer}/api/notary/leaves/\\d+$`)),
     });
     const [evidence] = verified.verification.evidence;
-    expect(evidence).toMatchObject({ type: 'document', document_details: { type: 'idcard', document_number: '11010519491231002X', issuer: { country_code: 'CHN' } } });
+    expect(evidence).toMatchObject({
+      type: 'document',
+      document_details: { type: 'idcard', document_number: '11010519491231002X', issuer: { country_code: 'CHN' } },
+    });
     expect(evidence!.check_details.map((c: { check_method: string }) => c.check_method)).toEqual(['data', 'bvr']);
 
     // verification_process names the leaf that recorded this verification.
     const leafIndex = Number(String(verified.verification.verification_process).split('/').pop());
     await running.platform.log.integrateAll();
     const [leaf] = await running.platform.db('audit_events').where({ leaf_index: leafIndex });
-    expect(JSON.parse(leaf.leaf)).toMatchObject({ type: 'identity.verified', subjects: { account: accountId }, payload: { method: 'person_match' } });
+    expect(JSON.parse(leaf.leaf)).toMatchObject({
+      type: 'identity.verified',
+      subjects: { account: accountId },
+      payload: { method: 'person_match' },
+    });
 
     // Each image, with the grant's access token, is what was uploaded (digest checked).
-    const attachments = evidence!.attachments as Array<{ desc: string; url: string; digest: { alg: string; value: string } }>;
+    const attachments = evidence!.attachments as Array<{
+      desc: string;
+      url: string;
+      digest: { alg: string; value: string };
+    }>;
     expect(attachments.map((a) => a.desc).sort()).toEqual(['document_front', 'portrait']);
     for (const attachment of attachments) {
       const response = await fetch(attachment.url, { headers: { authorization: `Bearer ${tokens.access_token}` } });
@@ -126,7 +177,9 @@ describe('the full dossier', () => {
     const anonymous = await fetch(attachments[0]!.url);
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer realm="dossier"$/);
-    const bogus = await fetch(`${running.issuer}/api/dossier/attachments/not-a-uuid`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const bogus = await fetch(`${running.issuer}/api/dossier/attachments/not-a-uuid`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
     expect(bogus.status).toBe(404);
     expect(bogus.headers.get('content-type')).toMatch(/problem\+json/);
 
@@ -135,8 +188,17 @@ describe('the full dossier', () => {
     expect(refreshed.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:dossier']);
 
     await running.platform.log.integrateAll();
-    const events = (await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index')).map((e: { leaf: string }) => JSON.parse(e.leaf));
-    expect(events.map((e: { type: string; payload: { via?: string } }) => `${e.type}${e.payload.via ? `:${e.payload.via}` : ''}`)).toEqual([
+    const events = (
+      await running.platform
+        .db('audit_events')
+        .where({ account_id: accountId, client_id: merchant.client_id })
+        .orderBy('leaf_index')
+    ).map((e: { leaf: string }) => JSON.parse(e.leaf));
+    expect(
+      events.map(
+        (e: { type: string; payload: { via?: string } }) => `${e.type}${e.payload.via ? `:${e.payload.via}` : ''}`,
+      ),
+    ).toEqual([
       'consent.granted:consent_page',
       'token.issued',
       'claims.released:id_token',
@@ -149,7 +211,12 @@ describe('the full dossier', () => {
     expect(events[6].payload).toMatchObject({ level: 'dossier', grant_type: 'refresh_token' });
     expect(events[0].payload).toMatchObject({ level: 'dossier' });
     expect(events[3].payload.claims).toContain('verified_claims');
-    expect(events.slice(4, 6).map((e: { payload: { claims: string[] } }) => e.payload.claims[0]).sort()).toEqual(['document_front', 'portrait']);
+    expect(
+      events
+        .slice(4, 6)
+        .map((e: { payload: { claims: string[] } }) => e.payload.claims[0])
+        .sort(),
+    ).toEqual(['document_front', 'portrait']);
     // No identity data in the audit trail.
     expect(JSON.stringify(events)).not.toMatch(/张三|11010519491231002X/);
   });
@@ -172,7 +239,10 @@ describe('the full dossier', () => {
     expect(page.status).toBe(429);
 
     await running.platform.log.integrateAll();
-    const failures = await running.platform.db('audit_events').where({ type: 'consent.reconfirmation_failed', account_id: accountId }).orderBy('leaf_index');
+    const failures = await running.platform
+      .db('audit_events')
+      .where({ type: 'consent.reconfirmation_failed', account_id: accountId })
+      .orderBy('leaf_index');
     expect(failures.map((e: { leaf: string }) => JSON.parse(e.leaf).payload)).toEqual([
       { level: 'dossier', failures: 1 },
       { level: 'dossier', failures: 2 },
@@ -195,22 +265,35 @@ describe('the full dossier', () => {
     const statuses = pages.map((p) => p.status);
     expect(statuses.filter((status) => status === 400)).toHaveLength(2);
     expect(statuses.filter((status) => status === 429)).toHaveLength(38);
-    expect(pages.filter((p) => p.status === 429).every((p) => /name="level" value="dossier"[^>]*disabled/.test(p.html))).toBe(true);
+    expect(
+      pages.filter((p) => p.status === 429).every((p) => /name="level" value="dossier"[^>]*disabled/.test(p.html)),
+    ).toBe(true);
     page = await agent.submit(confirm, { level: 'dossier', partial: '074477' });
     expect(page.status).toBe(429);
 
     await running.platform.log.integrateAll();
-    const checked = await running.platform.db('audit_events').where({ type: 'consent.reconfirmation_failed', account_id: accountId });
+    const checked = await running.platform
+      .db('audit_events')
+      .where({ type: 'consent.reconfirmation_failed', account_id: accountId });
     expect(checked).toHaveLength(3);
   });
 
   it('asks for the re-confirmation again at the next authorization, and never releases without it', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '440524198001010013', name: '王五' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '440524198001010013',
+      name: '王五',
+    });
     const scope = 'openid realname realname:dossier';
     const agent = personBrowser();
     const first = await startAuthorization(config, { scope });
-    const firstCallback = await signInAndConsent(agent, first.url, { login, password: PASSWORD, level: 'dossier', partial: '010013' });
+    const firstCallback = await signInAndConsent(agent, first.url, {
+      login,
+      password: PASSWORD,
+      level: 'dossier',
+      partial: '010013',
+    });
     await redeemCode(config, new URL(firstCallback.url), first);
 
     // The grant holds the dossier, but a silent authorization cannot release it.
@@ -235,96 +318,221 @@ describe('the full dossier', () => {
 
   it('narrows verified_claims to what the claims parameter asks, and omits them when a constraint cannot be met', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '欧阳娜娜' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '欧阳娜娜',
+    });
     const tf = idaVocabulary(running.issuer).trustFramework;
     const request = (claims: unknown) => ({ scope: 'openid realname:dossier', claims: JSON.stringify(claims) });
     const dossier = { level: 'dossier', partial: '074477' };
 
-    const narrow = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { birthdate: null, family_name: null } } } }), dossier);
+    const narrow = await signIn(
+      config,
+      login,
+      request({
+        userinfo: {
+          verified_claims: { verification: { trust_framework: null }, claims: { birthdate: null, family_name: null } },
+        },
+      }),
+      dossier,
+    );
     const narrowInfo = await userinfoOf(config, narrow.tokens.access_token, narrow.claims.sub);
-    expect(narrowInfo.verified_claims).toEqual({ verification: { trust_framework: tf }, claims: { birthdate: '1990-03-07', family_name: '欧阳' } });
+    expect(narrowInfo.verified_claims).toEqual({
+      verification: { trust_framework: tf },
+      claims: { birthdate: '1990-03-07', family_name: '欧阳' },
+    });
 
-    const other = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: { value: 'de_aml' } }, claims: { name: null } } } }), dossier);
+    const other = await signIn(
+      config,
+      login,
+      request({
+        userinfo: {
+          verified_claims: { verification: { trust_framework: { value: 'de_aml' } }, claims: { name: null } },
+        },
+      }),
+      dossier,
+    );
     const otherInfo = await userinfoOf(config, other.tokens.access_token, other.claims.sub);
     expect(otherInfo.verified_claims).toBeUndefined();
     expect(otherInfo.realname_verified).toBe(true);
 
     // A claim whose value does not match is omitted, the others stay (IDA §5.7.4).
-    const valued = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { name: { value: '张三' }, given_name: { values: ['娜娜', '三'] } } } } }), dossier);
-    expect((await userinfoOf(config, valued.tokens.access_token, valued.claims.sub)).verified_claims).toEqual({ verification: { trust_framework: tf }, claims: { given_name: '娜娜' } });
-    const unmatched = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { name: { value: '张三' } } } } }), dossier);
-    expect((await userinfoOf(config, unmatched.tokens.access_token, unmatched.claims.sub)).verified_claims).toBeUndefined();
+    const valued = await signIn(
+      config,
+      login,
+      request({
+        userinfo: {
+          verified_claims: {
+            verification: { trust_framework: null },
+            claims: { name: { value: '张三' }, given_name: { values: ['娜娜', '三'] } },
+          },
+        },
+      }),
+      dossier,
+    );
+    expect((await userinfoOf(config, valued.tokens.access_token, valued.claims.sub)).verified_claims).toEqual({
+      verification: { trust_framework: tf },
+      claims: { given_name: '娜娜' },
+    });
+    const unmatched = await signIn(
+      config,
+      login,
+      request({
+        userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { name: { value: '张三' } } } },
+      }),
+      dossier,
+    );
+    expect(
+      (await userinfoOf(config, unmatched.tokens.access_token, unmatched.claims.sub)).verified_claims,
+    ).toBeUndefined();
 
     // max_age on the verification's time: a verification of moments ago meets an hour, not zero seconds.
-    const fresh = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: null, time: { max_age: 3600 } }, claims: { name: null } } } }), dossier);
-    expect((await userinfoOf(config, fresh.tokens.access_token, fresh.claims.sub)).verified_claims).toMatchObject({ verification: { time: expect.any(String) }, claims: { name: '欧阳娜娜' } });
+    const fresh = await signIn(
+      config,
+      login,
+      request({
+        userinfo: {
+          verified_claims: { verification: { trust_framework: null, time: { max_age: 3600 } }, claims: { name: null } },
+        },
+      }),
+      dossier,
+    );
+    expect((await userinfoOf(config, fresh.tokens.access_token, fresh.claims.sub)).verified_claims).toMatchObject({
+      verification: { time: expect.any(String) },
+      claims: { name: '欧阳娜娜' },
+    });
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const stale = await signIn(config, login, request({ userinfo: { verified_claims: { verification: { trust_framework: null, time: { max_age: 0 } }, claims: { name: null } } } }), dossier);
+    const stale = await signIn(
+      config,
+      login,
+      request({
+        userinfo: {
+          verified_claims: { verification: { trust_framework: null, time: { max_age: 0 } }, claims: { name: null } },
+        },
+      }),
+      dossier,
+    );
     expect((await userinfoOf(config, stale.tokens.access_token, stale.claims.sub)).verified_claims).toBeUndefined();
   });
 
   it('does not ignore check_details and document_details restrictions, and each evidence filter is its own template', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '欧阳娜娜' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '欧阳娜娜',
+    });
     const dossier = { level: 'dossier', partial: '074477' };
     const ask = async (evidence: unknown[]) => {
-      const claims = { id_token: { verified_claims: { verification: { trust_framework: null, evidence }, claims: { name: null } } } };
-      const { claims: idToken } = await signIn(config, login, { scope: 'openid realname:dossier', claims: JSON.stringify(claims) }, dossier);
+      const claims = {
+        id_token: { verified_claims: { verification: { trust_framework: null, evidence }, claims: { name: null } } },
+      };
+      const { claims: idToken } = await signIn(
+        config,
+        login,
+        { scope: 'openid realname:dossier', claims: JSON.stringify(claims) },
+        dossier,
+      );
       return (idToken.verified_claims as { verification: { evidence: unknown[] } } | undefined)?.verification.evidence;
     };
     // In-person validation was asked for; the person matched remotely: no evidence, no verified_claims.
-    expect(await ask([{ type: { value: 'document' }, check_details: [{ check_method: { value: 'vpip' } }] }])).toBeUndefined();
+    expect(
+      await ask([{ type: { value: 'document' }, check_details: [{ check_method: { value: 'vpip' } }] }]),
+    ).toBeUndefined();
     // Only the biometric check, and the evidence still says which document it is.
-    expect(await ask([{ type: { value: 'document' }, check_details: [{ check_method: { value: 'bvr' }, time: null }] }])).toEqual([
-      { type: 'document', check_details: [{ check_method: 'bvr', time: expect.any(String) }], document_details: { type: 'idcard' } },
+    expect(
+      await ask([{ type: { value: 'document' }, check_details: [{ check_method: { value: 'bvr' }, time: null }] }]),
+    ).toEqual([
+      {
+        type: 'document',
+        check_details: [{ check_method: 'bvr', time: expect.any(String) }],
+        document_details: { type: 'idcard' },
+      },
     ]);
-    expect(await ask([{ type: { value: 'document' }, document_details: { type: { values: ['passport', 'residence_permit'] } } }])).toBeUndefined();
+    expect(
+      await ask([
+        { type: { value: 'document' }, document_details: { type: { values: ['passport', 'residence_permit'] } } },
+      ]),
+    ).toBeUndefined();
     // Two filters (OR): the record filter selects nothing here, the document filter is the template.
     expect(
       await ask([
         { type: { value: 'electronic_record' }, record: { type: null } },
-        { type: { value: 'document' }, document_details: { type: { values: ['passport', 'idcard'] }, document_number: null } },
+        {
+          type: { value: 'document' },
+          document_details: { type: { values: ['passport', 'idcard'] }, document_number: null },
+        },
       ]),
     ).toEqual([{ type: 'document', document_details: { type: 'idcard', document_number: '110101199003074477' } }]);
   });
 
   it('answers an array of verified_claims requests (IDA §5.6) on a new grant and on an existing one', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '欧阳娜娜' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '欧阳娜娜',
+    });
     const tf = idaVocabulary(running.issuer).trustFramework;
     const claims = JSON.stringify({
       userinfo: {
         verified_claims: [
           { verification: { trust_framework: { value: 'gold' } }, claims: { name: null } },
           { verification: { trust_framework: { value: tf } }, claims: { family_name: null } },
-          { verification: { trust_framework: null, evidence: [{ type: { value: 'document' } }] }, claims: { given_name: null } },
+          {
+            verification: { trust_framework: null, evidence: [{ type: { value: 'document' } }] },
+            claims: { given_name: null },
+          },
         ],
       },
     });
     // The first authorization makes the grant; the second finds it.
     for (let i = 0; i < 2; i++) {
-      const { tokens, claims: idToken } = await signIn(config, login, { scope: 'openid realname:dossier', claims }, { level: 'dossier', partial: '074477' });
+      const { tokens, claims: idToken } = await signIn(
+        config,
+        login,
+        { scope: 'openid realname:dossier', claims },
+        { level: 'dossier', partial: '074477' },
+      );
       expect(idToken.verified_claims).toBeUndefined();
       expect((await userinfoOf(config, tokens.access_token, idToken.sub)).verified_claims).toEqual([
         { verification: { trust_framework: tf }, claims: { family_name: '欧阳' } },
-        { verification: { trust_framework: tf, evidence: [{ type: 'document', document_details: { type: 'idcard' } }] }, claims: { given_name: '娜娜' } },
+        {
+          verification: { trust_framework: tf, evidence: [{ type: 'document', document_details: { type: 'idcard' } }] },
+          claims: { given_name: '娜娜' },
+        },
       ]);
     }
   });
 
   it('releases verified_claims only in the ID token when the claims parameter asks only there, despite the scope', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '欧阳娜娜' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '欧阳娜娜',
+    });
     const tf = idaVocabulary(running.issuer).trustFramework;
-    const claims = JSON.stringify({ id_token: { verified_claims: { verification: { trust_framework: { value: tf } }, claims: { name: null } } } });
-    const { tokens, claims: idToken } = await signIn(config, login, { scope: 'openid realname:dossier offline_access', claims }, { level: 'dossier', partial: '074477' });
+    const claims = JSON.stringify({
+      id_token: { verified_claims: { verification: { trust_framework: { value: tf } }, claims: { name: null } } },
+    });
+    const { tokens, claims: idToken } = await signIn(
+      config,
+      login,
+      { scope: 'openid realname:dossier offline_access', claims },
+      { level: 'dossier', partial: '074477' },
+    );
     expect(idToken.verified_claims).toEqual({ verification: { trust_framework: tf }, claims: { name: '欧阳娜娜' } });
     const userinfo = await userinfoOf(config, tokens.access_token, idToken.sub);
     expect(userinfo.verified_claims).toBeUndefined();
     expect(userinfo.realname_verified).toBe(true);
     // A refresh keeps the request: the new ID token has them, userinfo still does not.
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-    expect(refreshed.claims()?.verified_claims).toEqual({ verification: { trust_framework: tf }, claims: { name: '欧阳娜娜' } });
+    expect(refreshed.claims()?.verified_claims).toEqual({
+      verification: { trust_framework: tf },
+      claims: { name: '欧阳娜娜' },
+    });
     expect((await userinfoOf(config, refreshed.access_token, idToken.sub)).verified_claims).toBeUndefined();
   });
 
@@ -332,22 +540,50 @@ describe('the full dossier', () => {
     const { config } = await dossierMerchant();
     const login = newLogin();
     const account = await running.platform.accounts.register({ login, password: PASSWORD });
-    const outcome = await running.platform.verifications.verify(account.id, { method: 'document', documentType: 'hk_macao_permit', documentNumber: 'C12345678', name: '陈大文' });
+    const outcome = await running.platform.verifications.verify(account.id, {
+      method: 'document',
+      documentType: 'hk_macao_permit',
+      documentNumber: 'C12345678',
+      name: '陈大文',
+    });
     expect(outcome.status).toBe('passed');
     const vocabulary = idaVocabulary(running.issuer);
-    const { tokens, claims } = await signIn(config, login, { scope: 'openid realname:dossier' }, { level: 'dossier', partial: '345678' });
-    const verified = (await userinfoOf(config, tokens.access_token, claims.sub)).verified_claims as { verification: { evidence: unknown[] }; claims: Record<string, unknown> };
+    const { tokens, claims } = await signIn(
+      config,
+      login,
+      { scope: 'openid realname:dossier' },
+      { level: 'dossier', partial: '345678' },
+    );
+    const verified = (await userinfoOf(config, tokens.access_token, claims.sub)).verified_claims as {
+      verification: { evidence: unknown[] };
+      claims: Record<string, unknown>;
+    };
     expect(verified.verification.evidence).toEqual([
-      { type: 'electronic_record', check_details: [{ check_method: 'data', check_id: expect.any(String), time: expect.any(String) }], record: { type: vocabulary.identityRegister, source: { country_code: 'CHN' } } },
+      {
+        type: 'electronic_record',
+        check_details: [{ check_method: 'data', check_id: expect.any(String), time: expect.any(String) }],
+        record: { type: vocabulary.identityRegister, source: { country_code: 'CHN' } },
+      },
     ]);
     expect(verified.claims).toMatchObject({ name: '陈大文', nationalities: ['CHN'] });
   });
 
   it('does not release verified_claims asked for by the claims parameter when the person chose a lower level', async () => {
     const { config } = await dossierMerchant();
-    const { login } = await matchedPerson({ documentType: 'cn_resident_id', documentNumber: '440524198001010013', name: '王五' });
-    const claims = JSON.stringify({ userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { name: null } } } });
-    const { tokens, claims: idToken } = await signIn(config, login, { scope: 'openid realname realname:dossier', claims }, { level: 'result' });
+    const { login } = await matchedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '440524198001010013',
+      name: '王五',
+    });
+    const claims = JSON.stringify({
+      userinfo: { verified_claims: { verification: { trust_framework: null }, claims: { name: null } } },
+    });
+    const { tokens, claims: idToken } = await signIn(
+      config,
+      login,
+      { scope: 'openid realname realname:dossier', claims },
+      { level: 'result' },
+    );
     const userinfo = await userinfoOf(config, tokens.access_token, idToken.sub);
     expect(Object.keys(userinfo).sort()).toEqual(['sub', ...REALNAME_CLAIMS].sort());
   });
@@ -369,9 +605,16 @@ describe('the full dossier', () => {
   });
 
   it('advertises the scopes, the claims parameter and the identity-assurance metadata', async () => {
-    const metadata = (await (await fetch(`${running.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
-    expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['realname', 'realname:credentials', 'realname:dossier']));
-    expect(metadata.claims_supported).toEqual(expect.arrayContaining(['verified_claims', 'merchant_credentials', ...REALNAME_CLAIMS]));
+    const metadata = (await (await fetch(`${running.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(metadata.scopes_supported).toEqual(
+      expect.arrayContaining(['realname', 'realname:credentials', 'realname:dossier']),
+    );
+    expect(metadata.claims_supported).toEqual(
+      expect.arrayContaining(['verified_claims', 'merchant_credentials', ...REALNAME_CLAIMS]),
+    );
     expect(metadata.claims_parameter_supported).toBe(true);
     expect(metadata.acr_values_supported).toEqual([ACR.password, ACR.personMatch]);
     // OIDC4IDA 1.0 §8 (final): no verified_claims_supported any more; the required members are there.
@@ -380,10 +623,26 @@ describe('the full dossier', () => {
     expect(metadata).toMatchObject({
       trust_frameworks_supported: [vocabulary.trustFramework],
       evidence_supported: ['document', 'electronic_record'],
-      documents_supported: ['idcard', 'passport', vocabulary.documentType('hk_macao_permit'), vocabulary.documentType('taiwan_permit'), 'residence_permit', 'military_id', vocabulary.documentType('other')],
+      documents_supported: [
+        'idcard',
+        'passport',
+        vocabulary.documentType('hk_macao_permit'),
+        vocabulary.documentType('taiwan_permit'),
+        'residence_permit',
+        'military_id',
+        vocabulary.documentType('other'),
+      ],
       documents_check_methods_supported: ['data', 'bvr', 'pvp'],
       electronic_records_supported: [vocabulary.identityRegister, vocabulary.mobileSubscriber],
-      claims_in_verified_claims_supported: expect.arrayContaining(['name', 'family_name', 'given_name', 'birthdate', 'gender', 'nationality', 'nationalities']),
+      claims_in_verified_claims_supported: expect.arrayContaining([
+        'name',
+        'family_name',
+        'given_name',
+        'birthdate',
+        'gender',
+        'nationality',
+        'nationalities',
+      ]),
       attachments_supported: ['external'],
       digest_algorithms_supported: ['sha-256'],
     });

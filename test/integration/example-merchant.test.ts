@@ -26,7 +26,12 @@ describe('example merchant site', () => {
       levels: ['result', 'credentials', 'dossier'],
       category: 'shopping',
     });
-    example = await startMerchantExample({ issuer: running.issuer, clientId: merchant.client_id, clientSecret: merchant.client_secret, port });
+    example = await startMerchantExample({
+      issuer: running.issuer,
+      clientId: merchant.client_id,
+      clientSecret: merchant.client_secret,
+      port,
+    });
   });
 
   afterAll(async () => {
@@ -38,7 +43,9 @@ describe('example merchant site', () => {
   async function registerAndVerify(agent: UserAgent, levels: string): Promise<Page> {
     let page = await agent.navigate(`${example.url}login?levels=${levels}`);
     expect(page.url.startsWith(running.issuer)).toBe(true);
-    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.navigate(
+      new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString(),
+    );
     page = await registerAndSignIn(agent, page, { login: newLogin(), password: PASSWORD });
     const form = new FormData();
     form.set('document_type', 'cn_resident_id');
@@ -89,13 +96,18 @@ describe('example merchant site', () => {
 
     const right = await agent.submit(`${example.url}me/password`, { username: username!, password: password! });
     expect(right.html).toContain('Username and password are correct');
-    const wrong = await agent.submit(`${example.url}me/password`, { username: username!, password: 'not the password' });
+    const wrong = await agent.submit(`${example.url}me/password`, {
+      username: username!,
+      password: 'not the password',
+    });
     expect(wrong.html).toContain('Wrong username or password');
   });
 
   it('fetches attachments for the signed-in person only, and only from the platform', async () => {
     const stranger = new UserAgent();
-    expect((await stranger.navigate(`${example.url}attachment?url=${encodeURIComponent(`${running.issuer}/x`)}`)).status).toBe(400);
+    expect(
+      (await stranger.navigate(`${example.url}attachment?url=${encodeURIComponent(`${running.issuer}/x`)}`)).status,
+    ).toBe(400);
     const agent = new UserAgent();
     const consent = await registerAndVerify(agent, 'result');
     await agent.submit(formAction(consent, '/confirm'), { level: 'result' });
@@ -109,7 +121,7 @@ describe('example merchant site', () => {
     }
   });
 
-  it('shows the platform\'s error when the person cancels', async () => {
+  it("shows the platform's error when the person cancels", async () => {
     const agent = new UserAgent();
     const consent = await registerAndVerify(agent, 'result');
     const page = await agent.submit(formAction(consent, '/abort'), {});

@@ -2,7 +2,14 @@ import { once } from 'node:events';
 import knexFactory from 'knex';
 import { checkLog } from '../../src/audit/check.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
-import { addMerchant, discover, newLogin, personBrowser, registerAndSignIn, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  personBrowser,
+  registerAndSignIn,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
 import { startProviderStub, type ProviderStub } from '../helpers/provider-stub.js';
@@ -15,7 +22,9 @@ const PASSWORD = 'correct horse battery';
 async function dropAllConnections(databaseUrl: string): Promise<number> {
   const admin = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 1 } });
   try {
-    const { rows } = await admin.raw('SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const { rows } = await admin.raw(
+      'SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
     return rows.length;
   } finally {
     await admin.destroy();
@@ -65,8 +74,10 @@ onPostgres('the database dropping every connection under load', () => {
         // A failure is a clean, well-formed "try again" (503, Retry-After), never a 500, a hang or a
         // torn response.
         if (response.status !== 200) {
-          if (response.status !== 503 || !response.headers.get('retry-after')) bad.push(`${response.status} ${body.slice(0, 200)}`);
-          else if (!/^\{.*"error":"temporarily_unavailable".*\}$/s.test(body)) bad.push(`${response.status} not the OAuth error: ${body.slice(0, 200)}`);
+          if (response.status !== 503 || !response.headers.get('retry-after'))
+            bad.push(`${response.status} ${body.slice(0, 200)}`);
+          else if (!/^\{.*"error":"temporarily_unavailable".*\}$/s.test(body))
+            bad.push(`${response.status} not the OAuth error: ${body.slice(0, 200)}`);
         }
       }
     };
@@ -86,7 +97,9 @@ onPostgres('the database dropping every connection under load', () => {
     // Recovered: every request succeeds again, same process.
     for (let i = 0; i < 20; i += 1) expect((await token()).status).toBe(200);
     expect((await fetch(`${base}/.well-known/openid-configuration`)).status).toBe(200);
-    console.log(`database drops under load: ${dropped} connections dropped; responses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    console.log(
+      `database drops under load: ${dropped} connections dropped; responses ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
   });
 });
 
@@ -99,7 +112,10 @@ describe('the verification service going down and coming back', () => {
     stub = await startProviderStub();
     database = await createTestDatabase();
     running = await startPlatform(database, {
-      verification: { provider: 'http', http: { baseUrl: stub.url, apiKey: 'a-test-api-key-of-length', timeoutMs: 300, retries: 1 } },
+      verification: {
+        provider: 'http',
+        http: { baseUrl: stub.url, apiKey: 'a-test-api-key-of-length', timeoutMs: 300, retries: 1 },
+      },
     });
   });
 
@@ -114,7 +130,9 @@ describe('the verification service going down and coming back', () => {
     const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
     const start = await startAuthorization(config, { scope: 'openid realname' });
     let page = await agent.navigate(start.url.toString());
-    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.navigate(
+      new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString(),
+    );
     return registerAndSignIn(agent, page, { login: newLogin(), password: PASSWORD });
   }
 
@@ -137,7 +155,9 @@ describe('the verification service going down and coming back', () => {
     expect(down.status).toBe(503);
     expect(await count('verifications')).toBe(before.verifications);
     expect(await count('persons')).toBe(before.persons);
-    expect(await db('provider_calls').where({ outcome: 'unavailable' }).count({ n: '*' }).first()).toMatchObject({ n: expect.anything() });
+    expect(await db('provider_calls').where({ outcome: 'unavailable' }).count({ n: '*' }).first()).toMatchObject({
+      n: expect.anything(),
+    });
 
     stub.setMode({ kind: 'ok' });
     // The circuit breaker may still be open for a moment after an outage: the person retries.
@@ -177,7 +197,12 @@ onPostgres('a process killed in the middle of consents', () => {
       Array.from({ length: 20 }, async () => {
         const login = newLogin();
         const account = await admin.platform.accounts.register({ login, password: PASSWORD });
-        await admin.platform.verifications.verify(account.id, { method: 'document', documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' });
+        await admin.platform.verifications.verify(account.id, {
+          method: 'document',
+          documentType: 'cn_resident_id',
+          documentNumber: '11010519491231002X',
+          name: '张三',
+        });
         const agent = personBrowser();
         const start = await startAuthorization(config, { scope: 'openid realname' });
         let page = await agent.navigate(start.url.toString());
@@ -202,16 +227,22 @@ onPostgres('a process killed in the middle of consents', () => {
     const outcomes = await Promise.all(answers);
 
     const accounts = people.map((p) => p.accountId);
-    const grants = await admin.platform.db('oidc_payloads').where({ model: 'Grant' }).whereIn('account_id', accounts).select('id');
+    const grants = await admin.platform
+      .db('oidc_payloads')
+      .where({ model: 'Grant' })
+      .whereIn('account_id', accounts)
+      .select('id');
     await admin.platform.log.integrateAll();
-    const events = (await admin.platform.db('audit_events').where({ type: 'consent.granted' }).whereIn('account_id', accounts)).map(
-      (e: { leaf: string }) => JSON.parse(e.leaf).payload.grant_id as string,
-    );
+    const events = (
+      await admin.platform.db('audit_events').where({ type: 'consent.granted' }).whereIn('account_id', accounts)
+    ).map((e: { leaf: string }) => JSON.parse(e.leaf).payload.grant_id as string);
     expect(new Set(events)).toEqual(new Set(grants.map((g: { id: string }) => g.id)));
     // The log is whole after the crash.
     expect((await admin.platform.log.size()) > 0).toBe(true);
     const report = await checkLog(admin.platform.db);
     expect(report.ok).toBe(true);
-    console.log(`killed mid-consent: ${outcomes.filter((o) => o === 'dropped').length} of ${outcomes.length} requests dropped, ${grants.length} grants with their events`);
+    console.log(
+      `killed mid-consent: ${outcomes.filter((o) => o === 'dropped').length} of ${outcomes.length} requests dropped, ${grants.length} grants with their events`,
+    );
   });
 });

@@ -1,7 +1,17 @@
 import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
-import { addMerchant, discover, newLogin, OTHER_CALLBACK, personBrowser, redeemCode, registerAndSignIn, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  OTHER_CALLBACK,
+  personBrowser,
+  redeemCode,
+  registerAndSignIn,
+  signInAndConsent,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { PNG } from '../helpers/images.js';
 import { formAction } from '../helpers/user-agent.js';
@@ -33,7 +43,12 @@ describe('grant levels', () => {
     return { login, accountId: account.id };
   }
 
-  async function signIn(merchant: { client_id: string; client_secret: string }, login: string, scope: string, redirectUri?: string) {
+  async function signIn(
+    merchant: { client_id: string; client_secret: string },
+    login: string,
+    scope: string,
+    redirectUri?: string,
+  ) {
     const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
     const start = await startAuthorization(config, { scope, ...(redirectUri ? { redirect_uri: redirectUri } : {}) });
     const callback = await signInAndConsent(personBrowser(), start.url, { login, password: PASSWORD, level: 'result' });
@@ -48,9 +63,17 @@ describe('grant levels', () => {
 
     expect(tokens.refresh_token).toBeUndefined();
     expect(tokens.scope?.split(' ').sort()).toEqual(['openid', 'realname']);
-    const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k));
+    const released = Object.keys(claims).filter(
+      (k) =>
+        !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k),
+    );
     expect(released.sort()).toEqual([...REALNAME_CLAIMS].sort());
-    expect(claims).toMatchObject({ realname_verified: true, realname_method: 'document', realname_verified_at: expect.any(Number), realname_person: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(claims).toMatchObject({
+      realname_verified: true,
+      realname_method: 'document',
+      realname_verified_at: expect.any(Number),
+      realname_person: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
     expect(JSON.stringify(claims)).not.toMatch(/张三|11010519491231002X|@example\.test/);
 
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
@@ -59,9 +82,15 @@ describe('grant levels', () => {
     await running.platform.log.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId });
     const leaf = JSON.parse(event.leaf);
-    expect(leaf).toMatchObject({ subjects: { account: accountId, client: merchant.client_id, person: expect.stringMatching(/^[0-9a-f]{64}$/) }, payload: { level: 'result' } });
+    expect(leaf).toMatchObject({
+      subjects: { account: accountId, client: merchant.client_id, person: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      payload: { level: 'result' },
+    });
     expect(leaf.payload.scopes.sort()).toEqual(['openid', 'realname']);
-    const grant = await running.platform.db('oidc_payloads').where({ model: 'Grant', id: leaf.payload.grant_id }).first();
+    const grant = await running.platform
+      .db('oidc_payloads')
+      .where({ model: 'Grant', id: leaf.payload.grant_id })
+      .first();
     expect(grant).toBeDefined();
   });
 
@@ -111,7 +140,9 @@ describe('grant levels', () => {
     const start = await startAuthorization(config, { scope: 'openid realname' });
     const agent = personBrowser();
     let page = await agent.navigate(start.url.toString());
-    page = await agent.navigate(new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString());
+    page = await agent.navigate(
+      new URL(new URL(formAction(page, '/login')).pathname.replace(/\/login$/, '/register'), page.url).toString(),
+    );
     page = await registerAndSignIn(agent, page, { login, password: PASSWORD });
     expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);
     expect(page.html).toContain(merchant.name);
@@ -134,11 +165,22 @@ describe('grant levels', () => {
     const { config, tokens, claims } = await signIn(merchant, login, 'openid realname');
     await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     await running.platform.log.integrateAll();
-    const events = await running.platform.db('audit_events').where({ account_id: accountId, client_id: merchant.client_id }).orderBy('leaf_index');
+    const events = await running.platform
+      .db('audit_events')
+      .where({ account_id: accountId, client_id: merchant.client_id })
+      .orderBy('leaf_index');
     const leaves = events.map((e: { leaf: string }) => JSON.parse(e.leaf));
-    expect(leaves.map((l: { type: string }) => l.type)).toEqual(['consent.granted', 'token.issued', 'claims.released', 'claims.released']);
+    expect(leaves.map((l: { type: string }) => l.type)).toEqual([
+      'consent.granted',
+      'token.issued',
+      'claims.released',
+      'claims.released',
+    ]);
     const grantId = leaves[0].payload.grant_id;
-    expect(leaves[1]).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, payload: { grant_id: grantId, level: 'result', grant_type: 'authorization_code' } });
+    expect(leaves[1]).toMatchObject({
+      actor: { type: 'client', id: merchant.client_id },
+      payload: { grant_id: grantId, level: 'result', grant_type: 'authorization_code' },
+    });
     expect(leaves[2].payload).toMatchObject({ via: 'id_token', level: 'result' });
     expect(leaves[2].payload.claims.sort()).toEqual([...REALNAME_CLAIMS].sort());
     expect(leaves[3].payload).toMatchObject({ via: 'userinfo', level: 'result' });
@@ -152,12 +194,20 @@ describe('grant levels', () => {
     const start = await startAuthorization(config, { scope: 'openid realname' });
     const callback = await signInAndConsent(personBrowser(), start.url, { login, password: PASSWORD, level: 'result' });
     const { db } = running.platform;
-    const tokensBefore = Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n);
-    await db.raw(`CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`);
-    await db.raw('CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_unavailable()');
+    const tokensBefore = Number(
+      (await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n,
+    );
+    await db.raw(
+      `CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`,
+    );
+    await db.raw(
+      'CREATE TRIGGER audit_unavailable BEFORE INSERT ON audit_queue FOR EACH ROW EXECUTE FUNCTION audit_unavailable()',
+    );
     try {
       await expect(redeemCode(config, new URL(callback.url), start)).rejects.toBeDefined();
-      expect(Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n)).toBe(tokensBefore);
+      expect(Number((await db('oidc_payloads').where({ model: 'AccessToken' }).count({ n: '*' }).first())!.n)).toBe(
+        tokensBefore,
+      );
     } finally {
       await db.raw('DROP TRIGGER audit_unavailable ON audit_queue');
       await db.raw('DROP FUNCTION audit_unavailable()');
@@ -187,15 +237,23 @@ describe('grant levels', () => {
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
     await running.platform.log.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.revoked', account_id: accountId });
-    expect(JSON.parse(event.leaf)).toMatchObject({ actor: { type: 'account', id: accountId }, subjects: { client: merchant.client_id }, payload: { by: 'person' } });
+    expect(JSON.parse(event.leaf)).toMatchObject({
+      actor: { type: 'account', id: accountId },
+      subjects: { client: merchant.client_id },
+      payload: { by: 'person' },
+    });
   });
 
-  it('does not let one person revoke another person\'s grant', async () => {
+  it("does not let one person revoke another person's grant", async () => {
     const merchant = await addMerchant(running.platform, { levels: ['result'] });
     const owner = await verifiedPerson();
     await signIn(merchant, owner.login, 'openid realname');
     const [grant] = await running.platform.db('oidc_payloads').where({ model: 'Grant', account_id: owner.accountId });
-    const other = await verifiedPerson({ documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: '李四' });
+    const other = await verifiedPerson({
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: '李四',
+    });
     await expect(running.platform.grants.revoke(other.accountId, grant.id)).rejects.toMatchObject({ status: 404 });
     expect(await running.platform.db('oidc_payloads').where({ model: 'Grant', id: grant.id }).first()).toBeDefined();
   });
@@ -219,7 +277,7 @@ describe('grant levels', () => {
     expect((await consentPage(other)).page.html).toMatch(/value="result" checked/);
   });
 
-  it('sends a person verified only by document to a person-document match when the merchant\'s security level needs it', async () => {
+  it("sends a person verified only by document to a person-document match when the merchant's security level needs it", async () => {
     const strict = await addMerchant(running.platform, { levels: ['result'], securityLevel: 2 });
     const { login } = await verifiedPerson();
     const config = await discover(running.issuer, strict.client_id, strict.client_secret);
@@ -261,7 +319,10 @@ describe('grant levels', () => {
       const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
 
       expect(tokens.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:credentials']);
-      const released = Object.keys(claims).filter((k) => !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k));
+      const released = Object.keys(claims).filter(
+        (k) =>
+          !['iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sub', 'at_hash', 'sid', 'azp', 'acr', 'amr'].includes(k),
+      );
       expect(released.sort()).toEqual([...REALNAME_CLAIMS, 'merchant_credentials'].sort());
       const credentials = claims.merchant_credentials as { username: string; password_hash: string };
       expect(credentials.username).toBe(username);
@@ -278,7 +339,9 @@ describe('grant levels', () => {
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
       expect(refreshed.scope?.split(' ')).toContain('realname:credentials');
       await running.platform.log.integrateAll();
-      const [consent] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId, client_id: merchant.client_id });
+      const [consent] = await running.platform
+        .db('audit_events')
+        .where({ type: 'consent.granted', account_id: accountId, client_id: merchant.client_id });
       expect(JSON.parse(consent.leaf).payload).toMatchObject({ level: 'credentials' });
     });
   });

@@ -72,7 +72,9 @@ describe('HttpProvider answers', () => {
 
   it('sends the phone with the document to the phone check', async () => {
     const carrier = new HttpPhoneCarrier({ name: 'china-mobile', baseUrl: stub.url, apiKey: 'k' });
-    await expect(carrier.checkPhone({ ...mismatching, phone: '+8613800138000' })).resolves.toMatchObject({ result: 'mismatch' });
+    await expect(carrier.checkPhone({ ...mismatching, phone: '+8613800138000' })).resolves.toMatchObject({
+      result: 'mismatch',
+    });
     expect(stub.last).toMatchObject({ path: '/v1/phone-check', body: { phone: '+8613800138000', name: '测试不符' } });
   });
 
@@ -90,7 +92,10 @@ describe('HttpProvider answers', () => {
 
   it('refuses a 200 that is not JSON as a bad response, without retrying', async () => {
     stub.setMode({ kind: 'garbage' });
-    expect(await unavailable(provider().checkDocument(person))).toMatchObject({ provider: 'stub', reason: 'bad-response' });
+    expect(await unavailable(provider().checkDocument(person))).toMatchObject({
+      provider: 'stub',
+      reason: 'bad-response',
+    });
     expect(stub.calls).toBe(1);
   });
 
@@ -112,7 +117,9 @@ describe('HttpProvider retries', () => {
   it('times out a slow attempt and retries it the configured number of times', async () => {
     stub.setMode({ kind: 'slow', delayMs: 1_000 });
     const started = Date.now();
-    expect(await unavailable(provider({ timeoutMs: 50, retries: 2 }).checkDocument(person))).toMatchObject({ reason: 'timeout' });
+    expect(await unavailable(provider({ timeoutMs: 50, retries: 2 }).checkDocument(person))).toMatchObject({
+      reason: 'timeout',
+    });
     expect(stub.calls).toBe(3);
     expect(Date.now() - started).toBeLessThan(800);
   });
@@ -141,7 +148,13 @@ describe('HttpProvider retries', () => {
   it('reports an address where nothing listens as unreachable', async () => {
     const gone = await startProviderStub();
     await gone.stop();
-    const http = new HttpProvider({ name: 'gone', baseUrl: gone.url, apiKey: 'k', retries: 1, backoff: { initialMs: 1, maxMs: 5 } });
+    const http = new HttpProvider({
+      name: 'gone',
+      baseUrl: gone.url,
+      apiKey: 'k',
+      retries: 1,
+      backoff: { initialMs: 1, maxMs: 5 },
+    });
     expect(await unavailable(http.checkDocument(person))).toMatchObject({ provider: 'gone', reason: 'unreachable' });
   });
 });
@@ -171,7 +184,8 @@ describe('HttpProvider circuit breaker', () => {
   it('does not open on 400s, which are our bugs, not the service being down', async () => {
     stub.setMode({ kind: '400' });
     const http = provider({ retries: 0, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 10_000 } });
-    for (let i = 0; i < 3; i++) expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
+    for (let i = 0; i < 3; i++)
+      expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
     expect(stub.calls).toBe(3);
   });
 
@@ -184,7 +198,8 @@ describe('HttpProvider circuit breaker', () => {
     };
 
     stub.setMode({ kind: 'down' });
-    for (let i = 0; i < 2; i++) expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
+    for (let i = 0; i < 2; i++)
+      expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
     await expectOpen();
 
     stub.setMode({ kind: 'ok' }); // up: the first call after the delay is the trial, and closes it
@@ -193,7 +208,8 @@ describe('HttpProvider circuit breaker', () => {
     await expect(http.checkDocument(person)).resolves.toMatchObject({ result: 'match' });
 
     stub.setMode({ kind: 'down' }); // down again: closed, so it takes two failures to open
-    for (let i = 0; i < 2; i++) expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
+    for (let i = 0; i < 2; i++)
+      expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
     await expectOpen();
     await sleep(250); // the trial fails: open again at once
     expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });

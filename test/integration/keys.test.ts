@@ -4,13 +4,24 @@ import * as oidc from 'openid-client';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 import { KeyService, OIDC_SIGNING } from '../../src/keys/service.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { addMerchant, discover, newLogin, personBrowser, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  personBrowser,
+  signInAndConsent,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 
 async function signIn(running: RunningPlatform, merchant: { client_id: string; client_secret: string }) {
   const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
   const start = await startAuthorization(config, { scope: 'openid' });
-  const callback = await signInAndConsent(personBrowser(), start.url, { login: newLogin(), password: 'key rotation pw', register: true });
+  const callback = await signInAndConsent(personBrowser(), start.url, {
+    login: newLogin(),
+    password: 'key rotation pw',
+    register: true,
+  });
   return oidc.authorizationCodeGrant(config, new URL(callback.url), {
     pkceCodeVerifier: start.verifier,
     expectedState: start.state,
@@ -37,7 +48,15 @@ describe('platform keys', () => {
 
   it('stores private keys only encrypted, and publishes only public parts', async () => {
     const rows = await first.platform.db('platform_keys').select();
-    expect(rows.map((r) => `${r.purpose}:${r.alg}`).sort()).toEqual(['audit-tree-head:EdDSA', 'blind-index:secret', 'cookie:secret', 'oidc-signing:ES256', 'oidc-signing:RS256', 'oidc-token-id:secret', 'pairwise-salt:secret']);
+    expect(rows.map((r) => `${r.purpose}:${r.alg}`).sort()).toEqual([
+      'audit-tree-head:EdDSA',
+      'blind-index:secret',
+      'cookie:secret',
+      'oidc-signing:ES256',
+      'oidc-signing:RS256',
+      'oidc-token-id:secret',
+      'pairwise-salt:secret',
+    ]);
     const privateJwks = await first.platform.keys.privateJwks('oidc-signing');
     for (const row of rows) {
       expect(row.secret_encrypted).toMatch(/^v1\./);
@@ -80,10 +99,15 @@ describe('platform keys', () => {
       const jwks = await jwksOf(second);
       expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
       // A token signed before the rotation still verifies against what is published now.
-      await expect(jwtVerify(before.id_token!, createLocalJWKSet(jwks), { issuer: first.issuer })).resolves.toBeDefined();
+      await expect(
+        jwtVerify(before.id_token!, createLocalJWKSet(jwks), { issuer: first.issuer }),
+      ).resolves.toBeDefined();
 
       // Once its verification window has passed, the retired key is no longer published.
-      await first.platform.db('platform_keys').where({ kid: oldKid }).update({ expires_at: new Date(Date.now() - 1000) });
+      await first.platform
+        .db('platform_keys')
+        .where({ kid: oldKid })
+        .update({ expires_at: new Date(Date.now() - 1000) });
       const third = await startPlatform(database);
       try {
         expect((await jwksOf(third)).keys.map((k) => k.kid)).not.toContain(oldKid);

@@ -1,7 +1,18 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { startTestPlatform } from '../helpers/platform.js';
-import { addMerchant, CALLBACK, OTHER_CALLBACK, discover, newLogin, personBrowser, redeemCode, signInAndConsent, startAuthorization, startWithMerchant } from '../helpers/merchant.js';
+import { type startTestPlatform } from '../helpers/platform.js';
+import {
+  addMerchant,
+  CALLBACK,
+  OTHER_CALLBACK,
+  discover,
+  newLogin,
+  personBrowser,
+  redeemCode,
+  signInAndConsent,
+  startAuthorization,
+  startWithMerchant,
+} from '../helpers/merchant.js';
 
 // The merchant side of the platform, driven by openid-client (a certified relying party library).
 describe('a merchant using openid-client', () => {
@@ -27,7 +38,11 @@ describe('a merchant using openid-client', () => {
   it('logs a newly registered person in with code + PKCE, then uses userinfo, refresh, introspection and revocation', async () => {
     const login = newLogin();
     const start = await startAuthorization(config);
-    const callback = await signInAndConsent(personBrowser(), start.url, { login, password: 'correct horse battery', register: true });
+    const callback = await signInAndConsent(personBrowser(), start.url, {
+      login,
+      password: 'correct horse battery',
+      register: true,
+    });
     expect(callback.url.startsWith(CALLBACK)).toBe(true);
 
     const { tokens, claims } = await redeemCode(config, new URL(callback.url), start);
@@ -54,7 +69,9 @@ describe('a merchant using openid-client', () => {
     await expect(oidc.fetchUserInfo(config, refreshed.access_token, claims.sub)).rejects.toThrow();
 
     // Refresh tokens rotate: the first one was spent by the refresh above.
-    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   it('gives two merchants different subjects for the same person, and one merchant the same subject each time', async () => {

@@ -9,7 +9,9 @@ describe('migrating from several processes at once', () => {
     for (let round = 0; round < 5; round += 1) {
       const database = await createTestDatabase({ empty: true });
       // Separate pools stand for separate processes (on PGlite, one embedded instance is shared).
-      const pools = database.databaseUrl ? [1, 2, 3, 4, 5, 6].map(() => createDb({ databaseUrl: database.databaseUrl, dataDir: ':memory:', poolMax: 2 })) : [database.open()];
+      const pools = database.databaseUrl
+        ? [1, 2, 3, 4, 5, 6].map(() => createDb({ databaseUrl: database.databaseUrl, dataDir: ':memory:', poolMax: 2 }))
+        : [database.open()];
       try {
         const applied = await Promise.all(pools.map((db) => migrateLatest(db)));
         expect(applied.flat().length).toBe(applied.reduce((max, a) => Math.max(max, a.length), 0));

@@ -1,7 +1,14 @@
 import * as oidc from 'openid-client';
 import { startBalancer } from '../helpers/balancer.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
-import { addMerchant, discover, newLogin, personBrowser, signInAndConsent, startAuthorization } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  discover,
+  newLogin,
+  personBrowser,
+  signInAndConsent,
+  startAuthorization,
+} from '../helpers/merchant.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
 
@@ -22,7 +29,9 @@ describe('two platform instances sharing one database', () => {
       // same moment on an empty database: they race to migrate and to create the keys.
       const ports = await Promise.all([freePort(), freePort()]);
       const procs = await Promise.all(
-        ports.map((port) => spawnPlatform({ DATABASE_URL: database.databaseUrl!, ISSUER: balancer.url, PORT: String(port) })),
+        ports.map((port) =>
+          spawnPlatform({ DATABASE_URL: database.databaseUrl!, ISSUER: balancer.url, PORT: String(port) }),
+        ),
       );
       for (const [i, proc] of procs.entries()) {
         stops.push(proc.stop);
@@ -58,7 +67,11 @@ describe('two platform instances sharing one database', () => {
     const config = await discover(balancer.url, merchant.client_id, merchant.client_secret);
     const before = new Map(balancer.hits);
     const start = await startAuthorization(config);
-    const callback = await signInAndConsent(personBrowser(), start.url, { login: newLogin(), password: 'shared database pw', register: true });
+    const callback = await signInAndConsent(personBrowser(), start.url, {
+      login: newLogin(),
+      password: 'shared database pw',
+      register: true,
+    });
     const tokens = await oidc.authorizationCodeGrant(config, new URL(callback.url), {
       pkceCodeVerifier: start.verifier,
       expectedState: start.state,

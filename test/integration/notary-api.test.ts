@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
-import { verifyEvidenceBundle, verifyHeadsConsistent, verifyLeafInclusion, verifyTreeHead, type EvidenceBundle } from '../../src/audit/verify.js';
+import {
+  verifyEvidenceBundle,
+  verifyHeadsConsistent,
+  verifyLeafInclusion,
+  verifyTreeHead,
+  type EvidenceBundle,
+} from '../../src/audit/verify.js';
 import { personIndex } from '../../src/identity/blind-index.js';
 import { BLIND_INDEX_KEY } from '../../src/identity/blind-index.js';
 import { addMerchant, discover, newLogin } from '../helpers/merchant.js';
@@ -16,7 +22,10 @@ const ID = '11010519491231002X';
 
 describe('the notary API', () => {
   let running: Running;
-  let api: (path: string, init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  let api: (
+    path: string,
+    init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> },
+  ) => Promise<{ status: number; body: any; headers: Headers }>;
   let readToken: string;
   let writeToken: string;
   let notaryId: string;
@@ -39,13 +48,15 @@ describe('the notary API', () => {
           ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
           ...init.headers,
         },
-        body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+        body:
+          init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
       });
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
     };
     accountId = (await platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
-    for (let i = 0; i < 5; i += 1) await platform.accounts.register({ login: newLogin(), password: 'correct horse battery' });
+    for (let i = 0; i < 5; i += 1)
+      await platform.accounts.register({ login: newLogin(), password: 'correct horse battery' });
   });
 
   afterAll(async () => {
@@ -81,7 +92,9 @@ describe('the notary API', () => {
     expect(head.root_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(await verifyTreeHead(head, keys.body)).toBe(true);
     expect(await verifyTreeHead({ ...head, tree_size: head.tree_size + 1 }, keys.body)).toBe(false);
-    expect(head.checkpoint).toContain(`\n${head.tree_size}\n${Buffer.from(head.root_hash, 'hex').toString('base64')}\n`);
+    expect(head.checkpoint).toContain(
+      `\n${head.tree_size}\n${Buffer.from(head.root_hash, 'hex').toString('base64')}\n`,
+    );
   });
 
   it('finds the events of an account, and proves each is in the signed tree', async () => {
@@ -89,7 +102,11 @@ describe('the notary API', () => {
     expect(status).toBe(200);
     expect(body.events).toHaveLength(1);
     const [event] = body.events;
-    expect(event).toMatchObject({ type: 'account.registered', subjects: { account: accountId }, payload: { login_type: 'email' } });
+    expect(event).toMatchObject({
+      type: 'account.registered',
+      subjects: { account: accountId },
+      payload: { login_type: 'email' },
+    });
     const leaf = (await api(`/leaves/${event.leaf_index}`)).body.leaf;
     expect(leafHash(Buffer.from(leaf)).toString('hex')).toBe(event.leaf_hash);
     const head = (await api('/tree-head')).body;
@@ -102,7 +119,9 @@ describe('the notary API', () => {
     const seen: number[] = [];
     let cursor: string | undefined;
     do {
-      const { body } = await api('/events/search', { body: { types: ['account.registered'], limit: 2, ...(cursor ? { cursor } : {}) } });
+      const { body } = await api('/events/search', {
+        body: { types: ['account.registered'], limit: 2, ...(cursor ? { cursor } : {}) },
+      });
       seen.push(...body.events.map((e: { leaf_index: number }) => e.leaf_index));
       cursor = body.next_cursor ?? undefined;
     } while (cursor);
@@ -121,14 +140,24 @@ describe('the notary API', () => {
     const { body } = await api(`/proofs/consistency?first=${first.tree_size}&second=${second.tree_size}`);
     expect(verifyHeadsConsistent(first, second, body.proof)).toBe(true);
     const proof = body.proof.map((h: string) => Buffer.from(h, 'hex'));
-    expect(verifyConsistency(first.tree_size, second.tree_size, proof, Buffer.alloc(32), Buffer.from(second.root_hash, 'hex'))).toBe(false);
+    expect(
+      verifyConsistency(
+        first.tree_size,
+        second.tree_size,
+        proof,
+        Buffer.alloc(32),
+        Buffer.from(second.root_hash, 'hex'),
+      ),
+    ).toBe(false);
   });
 
   it('audits every notary read, naming the notary', async () => {
     await running.platform.log.integrateAll();
     const before = await running.platform.log.size();
     const asked = await api('/events/search', { body: { account: accountId } });
-    const { body } = await api('/events/search', { body: { types: ['notary.queried'], merchant: notaryId, limit: 200 } });
+    const { body } = await api('/events/search', {
+      body: { types: ['notary.queried'], merchant: notaryId, limit: 200 },
+    });
     const own = body.events.filter((e: { leaf_index: number }) => e.leaf_index >= before);
     expect(own[0]).toMatchObject({
       type: 'notary.queried',
@@ -163,10 +192,16 @@ describe('the notary API', () => {
       await writeFile(join(dir, 'edited.json'), JSON.stringify(edited));
       await writeFile(join(dir, 'keys.json'), JSON.stringify(keys));
       const offline = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' };
-      const good = await runCli(['audit', 'verify-bundle', join(dir, 'bundle.json'), '--keys', join(dir, 'keys.json')], offline);
+      const good = await runCli(
+        ['audit', 'verify-bundle', join(dir, 'bundle.json'), '--keys', join(dir, 'keys.json')],
+        offline,
+      );
       expect(good.code).toBe(0);
       expect(good.stdout).toMatch(/VERIFIED/);
-      const bad = await runCli(['audit', 'verify-bundle', join(dir, 'edited.json'), '--keys', join(dir, 'keys.json'), '--json'], offline);
+      const bad = await runCli(
+        ['audit', 'verify-bundle', join(dir, 'edited.json'), '--keys', join(dir, 'keys.json'), '--json'],
+        offline,
+      );
       expect(bad.code).toBe(1);
       expect(JSON.parse(bad.stdout).errors[0]).toMatch(/inclusion proof/);
     } finally {
@@ -176,25 +211,56 @@ describe('the notary API', () => {
 
   it('accepts offline registrations record by record, idempotently, and finds them by person', async () => {
     const records = [
-      { external_id: 'BJ-2026-0001', document_type: 'cn_resident_id', document_number: ID, name: '张三', verified_at: '2026-11-20T09:30:00+08:00' },
-      { external_id: 'BJ-2026-0002', document_type: 'cn_resident_id', document_number: '110105194912310021', name: '李四', verified_at: '2026-11-20T09:30:00+08:00' },
-      { external_id: 'BJ-2026-0003', document_type: 'passport', document_number: 'E12345678', name: '', verified_at: '2026-11-20T09:30:00+08:00' },
+      {
+        external_id: 'BJ-2026-0001',
+        document_type: 'cn_resident_id',
+        document_number: ID,
+        name: '张三',
+        verified_at: '2026-11-20T09:30:00+08:00',
+      },
+      {
+        external_id: 'BJ-2026-0002',
+        document_type: 'cn_resident_id',
+        document_number: '110105194912310021',
+        name: '李四',
+        verified_at: '2026-11-20T09:30:00+08:00',
+      },
+      {
+        external_id: 'BJ-2026-0003',
+        document_type: 'passport',
+        document_number: 'E12345678',
+        name: '',
+        verified_at: '2026-11-20T09:30:00+08:00',
+      },
     ];
     const first = await api('/registrations', { token: writeToken, body: { records } });
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({ accepted: 1, unchanged: 0, rejected: 2 });
-    expect(first.body.results[1]).toMatchObject({ index: 1, external_id: 'BJ-2026-0002', status: 'rejected', errors: [{ field: 'document_number', code: 'checksum' }] });
+    expect(first.body.results[1]).toMatchObject({
+      index: 1,
+      external_id: 'BJ-2026-0002',
+      status: 'rejected',
+      errors: [{ field: 'document_number', code: 'checksum' }],
+    });
     expect(first.body.results[2].errors[0].field).toBe('name');
     expect(JSON.stringify(first.body)).not.toContain('110105194912310021');
 
     const again = await api('/registrations', { token: writeToken, body: { records: [records[0]] } });
     expect(again.body).toMatchObject({ accepted: 0, unchanged: 1, rejected: 0 });
-    const changed = await api('/registrations', { token: writeToken, body: { records: [{ ...records[0], name: '王五' }] } });
+    const changed = await api('/registrations', {
+      token: writeToken,
+      body: { records: [{ ...records[0], name: '王五' }] },
+    });
     expect(changed.body.results[0]).toMatchObject({ status: 'rejected', errors: [{ code: 'conflict' }] });
     expect(Number((await running.platform.db('offline_registrations').count({ n: '*' }).first())!.n)).toBe(1);
 
     // Found by the person's document, written in any normal form.
-    const { body } = await api('/events/search', { body: { person: { document_type: 'cn_resident_id', document_number: '110105 19491231 002x' }, types: ['registry.uploaded'] } });
+    const { body } = await api('/events/search', {
+      body: {
+        person: { document_type: 'cn_resident_id', document_number: '110105 19491231 002x' },
+        types: ['registry.uploaded'],
+      },
+    });
     expect(body.events).toHaveLength(1);
     const [key] = await running.platform.keys.secrets(BLIND_INDEX_KEY.purpose);
     expect(body.events[0].subjects.person).toBe(personIndex(key!, 'cn_resident_id', ID));
@@ -249,7 +315,15 @@ describe('the notary API', () => {
     for (const index of [0, Math.floor(head.tree_size / 2), head.tree_size - 1]) {
       const leaf = (await api(`/leaves/${index}`)).body.leaf;
       const path = (await api(`/proofs/inclusion?leaf_index=${index}&tree_size=${head.tree_size}`)).body.audit_path;
-      expect(verifyInclusion(leafHash(Buffer.from(leaf)), index, head.tree_size, path.map((h: string) => Buffer.from(h, 'hex')), Buffer.from(head.root_hash, 'hex'))).toBe(true);
+      expect(
+        verifyInclusion(
+          leafHash(Buffer.from(leaf)),
+          index,
+          head.tree_size,
+          path.map((h: string) => Buffer.from(h, 'hex')),
+          Buffer.from(head.root_hash, 'hex'),
+        ),
+      ).toBe(true);
     }
   });
 });
@@ -266,11 +340,27 @@ describe('the notary API description', () => {
       const spec = parse(await response.text());
       expect(spec.openapi).toMatch(/^3\.1/);
       const documented = Object.entries(spec.paths as Record<string, Record<string, unknown>>)
-        .flatMap(([path, ops]) => Object.keys(ops).filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k)).map((m) => `${m.toUpperCase()} ${path}`))
+        .flatMap(([path, ops]) =>
+          Object.keys(ops)
+            .filter((k) => ['get', 'post', 'put', 'delete', 'patch'].includes(k))
+            .map((m) => `${m.toUpperCase()} ${path}`),
+        )
         .sort();
-      const router = notaryRoutes({ ...({} as Parameters<typeof notaryRoutes>[0]), provider: running.platform.provider });
+      const router = notaryRoutes({
+        ...({} as Parameters<typeof notaryRoutes>[0]),
+        provider: running.platform.provider,
+      });
       const served = router.stack
-        .flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((m) => `${m} ${String(layer.path).replace('/api/notary', '').replace(/:(\w+)/g, '{$1}')}`))
+        .flatMap((layer) =>
+          layer.methods
+            .filter((m) => m !== 'HEAD')
+            .map(
+              (m) =>
+                `${m} ${String(layer.path)
+                  .replace('/api/notary', '')
+                  .replace(/:(\w+)/g, '{$1}')}`,
+            ),
+        )
         .filter((route) => !route.endsWith('/openapi.yaml'))
         .sort();
       expect(documented).toEqual(served);

@@ -21,7 +21,12 @@ describe('notification outbox', () => {
   const transports: SmtpNotifier[] = [];
 
   function smtp(): SmtpNotifier {
-    const notifier = new SmtpNotifier({ host: sink.host, port: sink.port, secure: false, from: 'Real-name platform <no-reply@id.example.test>' });
+    const notifier = new SmtpNotifier({
+      host: sink.host,
+      port: sink.port,
+      secure: false,
+      from: 'Real-name platform <no-reply@id.example.test>',
+    });
     transports.push(notifier);
     return notifier;
   }
@@ -37,7 +42,8 @@ describe('notification outbox', () => {
     return { id, email };
   }
 
-  const rowsOf = (accountId: string): Promise<OutboxRow[]> => db<OutboxRow>('notification_outbox').where({ account_id: accountId }).orderBy('created_at');
+  const rowsOf = (accountId: string): Promise<OutboxRow[]> =>
+    db<OutboxRow>('notification_outbox').where({ account_id: accountId }).orderBy('created_at');
 
   // Moves a message's retry time to now instead of waiting for its backoff.
   const makeDue = (id: string) => db('notification_outbox').where({ id }).update({ next_attempt_at: db.fn.now() });
@@ -64,7 +70,12 @@ describe('notification outbox', () => {
   it('queues a reminder once per period', async () => {
     const account = await buildAccount();
     const box = outbox();
-    const reminder = { accountId: account.id, channel: 'email' as const, recipient: account.email, template: 'verification.missing' as const };
+    const reminder = {
+      accountId: account.id,
+      channel: 'email' as const,
+      recipient: account.email,
+      template: 'verification.missing' as const,
+    };
     expect(await box.enqueue(reminder)).toBe(true);
     expect(await box.enqueue(reminder)).toBe(false);
     expect(await box.enqueue({ ...reminder, dedupeKey: `verification.missing:${account.id}:2099-01` })).toBe(true);
@@ -84,7 +95,9 @@ describe('notification outbox', () => {
     const account = await buildAccount();
     const box = outbox();
     const base = { accountId: account.id, channel: 'log' as const, template: 'verification.failed' as const };
-    await expect(box.enqueue({ ...base, params: { locale: 'en', name: '张三' } as never })).rejects.toThrow(InvalidInput);
+    await expect(box.enqueue({ ...base, params: { locale: 'en', name: '张三' } as never })).rejects.toThrow(
+      InvalidInput,
+    );
     await expect(box.enqueue({ ...base, channel: 'email' })).rejects.toThrow(InvalidInput);
     await expect(box.enqueue({ ...base, template: 'verification.expiring' })).rejects.toThrow(InvalidInput);
     expect(await rowsOf(account.id)).toHaveLength(0);
@@ -94,8 +107,20 @@ describe('notification outbox', () => {
     const zh = await buildAccount();
     const en = await buildAccount();
     const box = outbox();
-    await box.enqueue({ accountId: zh.id, channel: 'email', recipient: zh.email, template: 'verification.expiring', params: { locale: 'zh-CN', expires_at: '2026-12-31T00:00:00Z' } });
-    await box.enqueue({ accountId: en.id, channel: 'email', recipient: en.email, template: 'verification.failed', params: { locale: 'en' } });
+    await box.enqueue({
+      accountId: zh.id,
+      channel: 'email',
+      recipient: zh.email,
+      template: 'verification.expiring',
+      params: { locale: 'zh-CN', expires_at: '2026-12-31T00:00:00Z' },
+    });
+    await box.enqueue({
+      accountId: en.id,
+      channel: 'email',
+      recipient: en.email,
+      template: 'verification.failed',
+      params: { locale: 'en' },
+    });
 
     expect(await box.deliver()).toEqual({ sent: 2, failed: 0, retried: 0 });
 
@@ -120,7 +145,12 @@ describe('notification outbox', () => {
   it('retries a refused message with growing delays, then marks it failed after maxAttempts', async () => {
     const account = await buildAccount();
     const box = outbox({ maxAttempts: 3, retryBaseMs: 60_000 });
-    await box.enqueue({ accountId: account.id, channel: 'email', recipient: account.email, template: 'verification.missing' });
+    await box.enqueue({
+      accountId: account.id,
+      channel: 'email',
+      recipient: account.email,
+      template: 'verification.missing',
+    });
     sink.rejecting = true;
 
     const delays: number[] = [];
@@ -153,7 +183,13 @@ describe('notification outbox', () => {
     const account = await buildAccount();
     // No email channel at first: the message waits instead of being lost.
     const logOnly = new Outbox(db, [new LogNotifier(pino({ level: 'silent' }))], { issuer: ISSUER });
-    await logOnly.enqueue({ accountId: account.id, channel: 'email', recipient: account.email, template: 'verification.missing', params: { locale: 'en' } });
+    await logOnly.enqueue({
+      accountId: account.id,
+      channel: 'email',
+      recipient: account.email,
+      template: 'verification.missing',
+      params: { locale: 'en' },
+    });
     expect(await logOnly.deliver()).toEqual({ sent: 0, failed: 0, retried: 1 });
     const [waiting] = await rowsOf(account.id);
     expect(waiting!.last_error).toMatch(/no notifier/);
@@ -172,7 +208,12 @@ describe('notification outbox', () => {
     const accounts = await Promise.all(Array.from({ length: 20 }, () => buildAccount()));
     const first = outbox({ batchSize: 3 });
     for (const account of accounts) {
-      await first.enqueue({ accountId: account.id, channel: 'email', recipient: account.email, template: 'verification.missing' });
+      await first.enqueue({
+        accountId: account.id,
+        channel: 'email',
+        recipient: account.email,
+        template: 'verification.missing',
+      });
     }
     // A second worker with its own connection pool (PostgreSQL), as another process would have.
     const second = outbox({ batchSize: 3 }, database.open());
@@ -209,7 +250,14 @@ describe('notification outbox', () => {
     await box.enqueue({ accountId: account.id, channel: 'log', template: 'verification.failed' });
     expect(await box.deliver()).toEqual({ sent: 1, failed: 0, retried: 0 });
     // Even a message handed to it with an address keeps the address out of the log.
-    await logNotifier.send({ id: randomUUID(), accountId: account.id, template: 'verification.missing', to: account.email, subject: 's', text: 't' });
+    await logNotifier.send({
+      id: randomUUID(),
+      accountId: account.id,
+      template: 'verification.missing',
+      to: account.email,
+      subject: 's',
+      text: 't',
+    });
 
     expect(lines).toHaveLength(2);
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;

@@ -1,6 +1,16 @@
 import { jest } from '@jest/globals';
 import * as oidc from 'openid-client';
-import { addMerchant, CALLBACK, discover, newLogin, personBrowser, redeemCode, signInAndConsent, startAuthorization, startWithMerchant } from '../helpers/merchant.js';
+import {
+  addMerchant,
+  CALLBACK,
+  discover,
+  newLogin,
+  personBrowser,
+  redeemCode,
+  signInAndConsent,
+  startAuthorization,
+  startWithMerchant,
+} from '../helpers/merchant.js';
 import type { startTestPlatform } from '../helpers/platform.js';
 import { formAction } from '../helpers/user-agent.js';
 
@@ -9,7 +19,12 @@ const PASSWORD = 'correct horse battery';
 const LOGGED_OUT = `${CALLBACK}/logged-out`;
 
 /** A form POST to one of the provider's endpoints with HTTP Basic client authentication. */
-async function postAs(issuer: string, path: string, client: { client_id: string; client_secret: string }, form: Record<string, string>) {
+async function postAs(
+  issuer: string,
+  path: string,
+  client: { client_id: string; client_secret: string },
+  form: Record<string, string>,
+) {
   const response = await fetch(`${issuer}${path}`, {
     method: 'POST',
     headers: {
@@ -49,7 +64,11 @@ describe('the OAuth endpoints as the RFCs say', () => {
   async function signIn(params: Record<string, string> = {}) {
     const start = await startAuthorization(config, { scope: 'openid', ...params });
     const agent = personBrowser();
-    const callback = await signInAndConsent(agent, start.url, { login: newLogin(), password: PASSWORD, register: true });
+    const callback = await signInAndConsent(agent, start.url, {
+      login: newLogin(),
+      password: PASSWORD,
+      register: true,
+    });
     return { agent, ...(await redeemCode(config, new URL(callback.url), start)) };
   }
 
@@ -57,20 +76,32 @@ describe('the OAuth endpoints as the RFCs say', () => {
     const { tokens } = await signIn();
     const other = await addMerchant(running.platform, { name: 'Other merchant' });
     const refused = await postAs(running.issuer, '/token/revocation', other, { token: tokens.access_token });
-    expect(refused).toEqual({ status: 400, body: { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' } });
+    expect(refused).toEqual({
+      status: 400,
+      body: { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' },
+    });
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
     // Its own merchant still revokes it.
-    expect((await postAs(running.issuer, '/token/revocation', merchant, { token: tokens.access_token })).status).toBe(200);
+    expect((await postAs(running.issuer, '/token/revocation', merchant, { token: tokens.access_token })).status).toBe(
+      200,
+    );
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
   });
 
   it('answers unauthorized_client to a grant type the client is not registered for (RFC 6749 §5.2)', async () => {
     const notary = await running.platform.clients.add({ name: '北京市某公证处', kind: 'notary' });
-    const answer = await postAs(running.issuer, '/token', notary, { grant_type: 'authorization_code', code: 'x', redirect_uri: CALLBACK, code_verifier: 'x'.repeat(43) });
+    const answer = await postAs(running.issuer, '/token', notary, {
+      grant_type: 'authorization_code',
+      code: 'x',
+      redirect_uri: CALLBACK,
+      code_verifier: 'x'.repeat(43),
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.error).toBe('unauthorized_client');
     // Other invalid_request answers are left alone.
-    expect((await postAs(running.issuer, '/token', merchant, { grant_type: 'authorization_code' })).body.error).toBe('invalid_request');
+    expect((await postAs(running.issuer, '/token', merchant, { grant_type: 'authorization_code' })).body.error).toBe(
+      'invalid_request',
+    );
   });
 
   it('ignores a resource parameter (RFC 8707 not offered) instead of failing with invalid_target, and logs no default-policy warning', async () => {
@@ -82,7 +113,11 @@ describe('the OAuth endpoints as the RFCs say', () => {
   it('sends the person back to a registered post_logout_redirect_uri after RP-initiated logout, with state', async () => {
     const { agent, tokens } = await signIn();
     const logout = new URL(`${running.issuer}/session/end`);
-    logout.search = new URLSearchParams({ id_token_hint: tokens.id_token!, post_logout_redirect_uri: LOGGED_OUT, state: 'bye-123' }).toString();
+    logout.search = new URLSearchParams({
+      id_token_hint: tokens.id_token!,
+      post_logout_redirect_uri: LOGGED_OUT,
+      state: 'bye-123',
+    }).toString();
     const question = await agent.navigate(logout.toString());
     expect(question.status).toBe(200);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(question.html)![1]!;
@@ -90,14 +125,21 @@ describe('the OAuth endpoints as the RFCs say', () => {
     expect(done.url).toBe(`${LOGGED_OUT}?state=bye-123`);
     // An unregistered address is refused.
     const { agent: second, tokens: again } = await signIn();
-    logout.search = new URLSearchParams({ id_token_hint: again.id_token!, post_logout_redirect_uri: 'http://localhost:8080/elsewhere' }).toString();
+    logout.search = new URLSearchParams({
+      id_token_hint: again.id_token!,
+      post_logout_redirect_uri: 'http://localhost:8080/elsewhere',
+    }).toString();
     const refused = await second.navigate(logout.toString());
     expect(refused.status).toBe(400);
   });
 
   it('registers post-logout redirect URIs only for merchants, with the redirect URIs rules', async () => {
-    await expect(running.platform.clients.add({ name: 'n', kind: 'notary', postLogoutRedirectUris: [LOGGED_OUT] })).rejects.toMatchObject({ status: 400 });
-    await expect(addMerchant(running.platform, { postLogoutRedirectUris: ['http://shop.example/bye'] })).rejects.toMatchObject({ status: 400 });
+    await expect(
+      running.platform.clients.add({ name: 'n', kind: 'notary', postLogoutRedirectUris: [LOGGED_OUT] }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(
+      addMerchant(running.platform, { postLogoutRedirectUris: ['http://shop.example/bye'] }),
+    ).rejects.toMatchObject({ status: 400 });
     expect((await running.platform.clients.find(merchant.client_id))?.post_logout_redirect_uris).toEqual([LOGGED_OUT]);
   });
 });

@@ -63,7 +63,11 @@ describe('operations endpoints', () => {
         expect(response.status).toBe(503);
         expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
         const problem = (await response.json()) as { detail: string };
-        expect(problem).toMatchObject({ type: 'urn:realname:problem:not-ready', status: 503, checks: { migrations: `not applied: ${last}` } });
+        expect(problem).toMatchObject({
+          type: 'urn:realname:problem:not-ready',
+          status: 503,
+          checks: { migrations: `not applied: ${last}` },
+        });
         expect(problem.detail).toContain(last);
       } finally {
         await db('knex_migrations').insert(row);
@@ -72,7 +76,11 @@ describe('operations endpoints', () => {
     });
 
     it('reports a database that cannot be reached without naming its address', async () => {
-      const unreachable = createDb({ databaseUrl: 'postgres://nobody@127.0.0.1:1/none', dataDir: ':memory:', poolMax: 1 });
+      const unreachable = createDb({
+        databaseUrl: 'postgres://nobody@127.0.0.1:1/none',
+        dataDir: ':memory:',
+        poolMax: 1,
+      });
       const knexLog = jest.spyOn(console, 'log').mockImplementation(() => {}); // knex logs the refused connection
       try {
         expect(await new Health(unreachable).readinessProblems()).toEqual({ database: 'unreachable' });
@@ -102,31 +110,71 @@ describe('operations endpoints', () => {
       const text = await scrape();
       expect(text).not.toContain(uid);
       expect(text).not.toContain(junk);
-      expect(sample(text, 'realname_http_requests_total', 'route="/interaction/:uid/register",method="GET",status="4xx"')).toBe(1);
-      expect(sample(text, 'realname_http_requests_total', 'route="/.well-known/openid-configuration",method="GET",status="2xx"')).toBe(1);
+      expect(
+        sample(text, 'realname_http_requests_total', 'route="/interaction/:uid/register",method="GET",status="4xx"'),
+      ).toBe(1);
+      expect(
+        sample(
+          text,
+          'realname_http_requests_total',
+          'route="/.well-known/openid-configuration",method="GET",status="2xx"',
+        ),
+      ).toBe(1);
       expect(sample(text, 'realname_http_requests_total', 'route="/jwks",method="GET",status="2xx"')).toBe(1);
-      expect(sample(text, 'realname_http_requests_total', 'route="unmatched",method="GET",status="4xx"')).toBeGreaterThanOrEqual(1);
+      expect(
+        sample(text, 'realname_http_requests_total', 'route="unmatched",method="GET",status="4xx"'),
+      ).toBeGreaterThanOrEqual(1);
       expect(text).toMatch(/realname_http_requests_total\{route="[^"]+",method="other",status="4xx"\} 1/);
-      expect(sample(text, 'realname_http_request_duration_seconds_count', 'route="/jwks",method="GET",status="2xx"')).toBe(1);
-      expect(text).toContain('realname_http_request_duration_seconds_bucket{le="0.005",route="/jwks",method="GET",status="2xx"}');
+      expect(
+        sample(text, 'realname_http_request_duration_seconds_count', 'route="/jwks",method="GET",status="2xx"'),
+      ).toBe(1);
+      expect(text).toContain(
+        'realname_http_request_duration_seconds_bucket{le="0.005",route="/jwks",method="GET",status="2xx"}',
+      );
     });
 
     it('reports provider calls and their cost from the database', async () => {
       const db = running.platform.db;
-      await insertProviderCall(db, { provider: 'sandbox', method: 'document', outcome: 'match', cost_fen: 50, duration_ms: 12 });
-      await insertProviderCall(db, { provider: 'sandbox', method: 'document', outcome: 'match', cost_fen: 50, duration_ms: 9 });
-      await insertProviderCall(db, { provider: 'sandbox', method: 'person_match', outcome: 'unavailable', cost_fen: 0, duration_ms: 3000 });
+      await insertProviderCall(db, {
+        provider: 'sandbox',
+        method: 'document',
+        outcome: 'match',
+        cost_fen: 50,
+        duration_ms: 12,
+      });
+      await insertProviderCall(db, {
+        provider: 'sandbox',
+        method: 'document',
+        outcome: 'match',
+        cost_fen: 50,
+        duration_ms: 9,
+      });
+      await insertProviderCall(db, {
+        provider: 'sandbox',
+        method: 'person_match',
+        outcome: 'unavailable',
+        cost_fen: 0,
+        duration_ms: 3000,
+      });
       const text = await scrape();
-      expect(sample(text, 'realname_provider_calls_total', 'provider="sandbox",method="document",outcome="match"')).toBe(2);
-      expect(sample(text, 'realname_provider_cost_yuan_total', 'provider="sandbox",method="document",outcome="match"')).toBe(1);
-      expect(sample(text, 'realname_provider_calls_total', 'provider="sandbox",method="person_match",outcome="unavailable"')).toBe(1);
+      expect(
+        sample(text, 'realname_provider_calls_total', 'provider="sandbox",method="document",outcome="match"'),
+      ).toBe(2);
+      expect(
+        sample(text, 'realname_provider_cost_yuan_total', 'provider="sandbox",method="document",outcome="match"'),
+      ).toBe(1);
+      expect(
+        sample(text, 'realname_provider_calls_total', 'provider="sandbox",method="person_match",outcome="unavailable"'),
+      ).toBe(1);
       expect(sample(text, 'realname_metrics_database_up')).toBe(1);
     });
 
     it('keeps provider call totals exact as calls arrive, summing settled rows only once', async () => {
       const db = running.platform.db;
       const everything = async () => {
-        const rows: Array<{ provider: string; method: string; outcome: string; cost_fen: number }> = await db('provider_calls').select('provider', 'method', 'outcome', 'cost_fen');
+        const rows: Array<{ provider: string; method: string; outcome: string; cost_fen: number }> = await db(
+          'provider_calls',
+        ).select('provider', 'method', 'outcome', 'cost_fen');
         const totals = new Map<string, { calls: number; cost_fen: number }>();
         for (const r of rows) {
           const key = `${r.provider}/${r.method}/${r.outcome}`;
@@ -135,11 +183,18 @@ describe('operations endpoints', () => {
         }
         return totals;
       };
-      const asMap = (rows: ProviderCallTotal[]) => new Map(rows.map((r) => [`${r.provider}/${r.method}/${r.outcome}`, { calls: r.calls, cost_fen: r.cost_fen }]));
+      const asMap = (rows: ProviderCallTotal[]) =>
+        new Map(rows.map((r) => [`${r.provider}/${r.method}/${r.outcome}`, { calls: r.calls, cost_fen: r.cost_fen }]));
       // Rows settle at once here, so every read but the first sums new rows into the kept totals.
       const totals = new ProviderCallTotals(db, 0);
       for (const outcome of ['match', 'mismatch', 'unavailable', 'match'] as const) {
-        await insertProviderCall(db, { provider: 'sandbox', method: 'phone_three_element', outcome, cost_fen: outcome === 'unavailable' ? 0 : 30, duration_ms: 5 });
+        await insertProviderCall(db, {
+          provider: 'sandbox',
+          method: 'phone_three_element',
+          outcome,
+          cost_fen: outcome === 'unavailable' ? 0 : 30,
+          duration_ms: 5,
+        });
         expect(asMap(await totals.read())).toEqual(await everything());
         expect(asMap(await totals.read())).toEqual(await everything());
       }
@@ -160,7 +215,12 @@ describe('operations endpoints', () => {
       const { db, log } = running.platform;
       await expect(
         db.transaction(async (tx) => {
-          await log.append(tx, { type: 'account.registered', actor: { type: 'account', id: randomUUID() }, subjects: {}, payload: { login_type: 'email' } });
+          await log.append(tx, {
+            type: 'account.registered',
+            actor: { type: 'account', id: randomUUID() },
+            subjects: {},
+            payload: { login_type: 'email' },
+          });
           throw new Error('roll back');
         }),
       ).rejects.toThrow('roll back');
@@ -192,8 +252,14 @@ describe('operations endpoints', () => {
     });
 
     it('refuses a scrape without the token or with another one', async () => {
-      for (const headers of [{}, { Authorization: 'Bearer wrong-token-wrong-token' }, { Authorization: `Basic ${token}` }] as Array<Record<string, string>>) {
-        const response = await fetch(`${guarded.issuer}/metrics`, { headers: { Accept: 'application/json', ...headers } });
+      for (const headers of [
+        {},
+        { Authorization: 'Bearer wrong-token-wrong-token' },
+        { Authorization: `Basic ${token}` },
+      ] as Array<Record<string, string>>) {
+        const response = await fetch(`${guarded.issuer}/metrics`, {
+          headers: { Accept: 'application/json', ...headers },
+        });
         expect(response.status).toBe(401);
         expect(response.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
         expect(await response.text()).not.toContain('realname_');

@@ -11,7 +11,15 @@ import { send } from '../helpers/raw-http.js';
 // forwarded headers count only from the configured proxies.
 
 const ISSUER = 'https://id.example.test';
-const ENDPOINTS = ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'introspection_endpoint', 'revocation_endpoint'];
+const ENDPOINTS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'userinfo_endpoint',
+  'jwks_uri',
+  'end_session_endpoint',
+  'introspection_endpoint',
+  'revocation_endpoint',
+];
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
@@ -34,17 +42,37 @@ describe.each([
 
   it.each([
     ['Host', [['host', 'evil.example']]],
-    ['X-Forwarded-Host', [['host', 'id.example.test'], ['x-forwarded-host', 'evil.example'], ['x-forwarded-proto', 'https']]],
-    ['X-Forwarded-Proto', [['host', 'id.example.test'], ['x-forwarded-proto', 'gopher']]],
-  ] as Array<[string, Array<[string, string]>]>)('builds discovery on the issuer whatever %s says', async (_header, headers) => {
-    const response = await get('/.well-known/openid-configuration', headers);
-    expect(response.status).toBe(200);
-    const metadata = JSON.parse(response.body.toString()) as Record<string, string>;
-    expect(metadata.issuer).toBe(ISSUER);
-    for (const name of ENDPOINTS) expect({ name, url: metadata[name] }).toEqual({ name, url: expect.stringMatching(/^https:\/\/id\.example\.test\//) });
-    // Not kept by a cache in front, either.
-    expect(response.headers['cache-control']).toBe('no-store');
-  });
+    [
+      'X-Forwarded-Host',
+      [
+        ['host', 'id.example.test'],
+        ['x-forwarded-host', 'evil.example'],
+        ['x-forwarded-proto', 'https'],
+      ],
+    ],
+    [
+      'X-Forwarded-Proto',
+      [
+        ['host', 'id.example.test'],
+        ['x-forwarded-proto', 'gopher'],
+      ],
+    ],
+  ] as Array<[string, Array<[string, string]>]>)(
+    'builds discovery on the issuer whatever %s says',
+    async (_header, headers) => {
+      const response = await get('/.well-known/openid-configuration', headers);
+      expect(response.status).toBe(200);
+      const metadata = JSON.parse(response.body.toString()) as Record<string, string>;
+      expect(metadata.issuer).toBe(ISSUER);
+      for (const name of ENDPOINTS)
+        expect({ name, url: metadata[name] }).toEqual({
+          name,
+          url: expect.stringMatching(/^https:\/\/id\.example\.test\//),
+        });
+      // Not kept by a cache in front, either.
+      expect(response.headers['cache-control']).toBe('no-store');
+    },
+  );
 
   it('builds discovery on the issuer for an absolute-form request target naming another host', async () => {
     const response = await get('http://evil.example/.well-known/openid-configuration', [['host', 'evil.example']]);
@@ -61,7 +89,12 @@ describe(`forwarded headers from a peer that is not a configured proxy (${ENGINE
     running = await startTestPlatform({
       trustProxy: true,
       trustedProxies: ['192.0.2.10'], // the proxy; these tests connect from loopback, like a client that found the process
-      rateLimits: { signIn: { perLogin: { maxFailures: 50, window: 900, lockDuration: 900 }, perIp: { maxFailures: 3, window: 60, lockDuration: 60 } } },
+      rateLimits: {
+        signIn: {
+          perLogin: { maxFailures: 50, window: 900, lockDuration: 900 },
+          perIp: { maxFailures: 3, window: 60, lockDuration: 60 },
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -84,7 +117,14 @@ describe(`forwarded headers from a peer that is not a configured proxy (${ENGINE
     }
     expect(statuses).toEqual([401, 401, 429, 429, 429]);
     // Nor is its X-Forwarded-Proto believed: no HSTS on plain HTTP.
-    const home = await send(port, { method: 'GET', path: '/', headers: [['host', '127.0.0.1'], ['x-forwarded-proto', 'https']] });
+    const home = await send(port, {
+      method: 'GET',
+      path: '/',
+      headers: [
+        ['host', '127.0.0.1'],
+        ['x-forwarded-proto', 'https'],
+      ],
+    });
     expect(home.headers['strict-transport-security']).toBeUndefined();
   });
 });

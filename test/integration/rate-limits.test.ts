@@ -15,23 +15,39 @@ import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 // client and per IP. Each test uses its own client IPs (X-Forwarded-For, trusted here), so the
 // limits of one test do not reach the next.
 
-const locale = (name: string) => JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${name}.json`), 'utf8')) as Record<string, string>;
+const locale = (name: string) =>
+  JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${name}.json`), 'utf8')) as Record<
+    string,
+    string
+  >;
 const zh = locale('zh-CN');
 const en = locale('en');
 const message = (messages: Record<string, string>, key: string, params: Record<string, string> = {}) =>
   Object.entries(params).reduce((s, [k, v]) => s.replace(`{${k}}`, v), messages[key]!);
 /** The page's text as a person reads it (nunjucks escapes a few characters). */
-const text = (html: string) => html.replace(/<[^>]*>/g, ' ').replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+const text = (html: string) =>
+  html
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 const PASSWORD = 'correct horse battery';
 const OVERRIDES = {
   trustProxy: true,
   verification: { checkRatePerMinute: 2 },
   rateLimits: {
-    signIn: { perLogin: { maxFailures: 3, window: 900, lockDuration: 900 }, perIp: { maxFailures: 5, window: 60, lockDuration: 60 } },
+    signIn: {
+      perLogin: { maxFailures: 3, window: 900, lockDuration: 900 },
+      perIp: { maxFailures: 5, window: 60, lockDuration: 60 },
+    },
     registration: { perIp: { max: 2, window: 3600 } },
     verification: { perAccount: { max: 2, window: 3600 } },
-    token: { perClient: { max: 3, window: 60 }, failuresPerClientIp: { maxFailures: 3, window: 60, lockDuration: 60 }, perIp: { max: 12, window: 60 } },
+    token: {
+      perClient: { max: 3, window: 60 },
+      failuresPerClientIp: { maxFailures: 3, window: 60, lockDuration: 60 },
+      perIp: { max: 12, window: 60 },
+    },
   },
 };
 
@@ -50,12 +66,28 @@ describe(`rate limits (${ENGINE})`, () => {
   });
 
   const lockouts = async () =>
-    (await running.platform.log.integrateAll(), await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map((row) => JSON.parse((row as unknown as { leaf: string }).leaf) as { actor: unknown; subjects: Record<string, string>; payload: Record<string, unknown> });
+    (await running.platform.log.integrateAll(),
+    await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map(
+      (row) =>
+        JSON.parse((row as unknown as { leaf: string }).leaf) as {
+          actor: unknown;
+          subjects: Record<string, string>;
+          payload: Record<string, unknown>;
+        },
+    );
 
   /** Posts the page's form to `action` as a browser at `ip` would (its CSRF field included when it has one). */
-  function post(agent: UserAgent, page: Page, action: string, fields: Record<string, string>, headers: Record<string, string>) {
+  function post(
+    agent: UserAgent,
+    page: Page,
+    action: string,
+    fields: Record<string, string>,
+    headers: Record<string, string>,
+  ) {
     const target = formAction(page, action);
-    const form = [...page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].find(([, attributes]) => new URL(/action="([^"]+)"/.exec(attributes!)![1]!, page.url).toString() === target);
+    const form = [...page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/g)].find(
+      ([, attributes]) => new URL(/action="([^"]+)"/.exec(attributes!)![1]!, page.url).toString() === target,
+    );
     const csrf = /<input type="hidden" name="_csrf" value="([^"]*)"/.exec(form?.[2] ?? '')?.[1];
     return agent.navigate(target, {
       method: 'POST',
@@ -74,7 +106,10 @@ describe(`rate limits (${ENGINE})`, () => {
 
   async function signIn(login: string, password: string, ip: string, headers: Record<string, string> = {}) {
     const { agent, page } = await signInPage();
-    return { agent, page: await post(agent, page, '/login', { login, password }, { 'x-forwarded-for': ip, ...headers }) };
+    return {
+      agent,
+      page: await post(agent, page, '/login', { login, password }, { 'x-forwarded-for': ip, ...headers }),
+    };
   }
 
   const account = async () => {
@@ -115,7 +150,10 @@ describe(`rate limits (${ENGINE})`, () => {
     // One event for the lockout, naming neither the login nor the IP.
     const events = (await lockouts()).filter((e) => e.payload.key_kind === 'login');
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: { type: 'system' }, payload: { limit: 'sign_in', key_kind: 'login', retry_after: 900 } });
+    expect(events[0]).toMatchObject({
+      actor: { type: 'system' },
+      payload: { limit: 'sign_in', key_kind: 'login', retry_after: 900 },
+    });
     expect(JSON.stringify(events[0])).not.toMatch(new RegExp(`${login.split('@')[0]}|10\\.0\\.0`));
   });
 
@@ -123,7 +161,11 @@ describe(`rate limits (${ENGINE})`, () => {
   // its password checked, so a burst had as many guesses as it had requests.
   it('checks no more passwords than the limit when guesses come at once', async () => {
     const { db, log, config } = running.platform;
-    const limits = new RateLimits(db, log, { limits: config.rateLimits, checkPerMinute: 100, keySecret: 'burst test key' });
+    const limits = new RateLimits(db, log, {
+      limits: config.rateLimits,
+      checkPerMinute: 100,
+      keySecret: 'burst test key',
+    });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let checked = 0;
@@ -149,14 +191,23 @@ describe(`rate limits (${ENGINE})`, () => {
     expect(checked).toBe(3);
     expect(statuses.sort()).toEqual([401, 401, ...Array(10).fill(429)]);
     // Locked now, the right password too.
-    await expect(limits.signIn({ ip: '10.0.6.1', login }, async () => 'signed in')).rejects.toMatchObject({ status: 429 });
+    await expect(limits.signIn({ ip: '10.0.6.1', login }, async () => 'signed in')).rejects.toMatchObject({
+      status: 429,
+    });
   });
 
   // A success used to delete the login's row even when guesses sent at the same time had just
   // locked it: the lock and its count vanished, and the guesser had a fresh budget.
   it('keeps a lock that a concurrent success would have cleared', async () => {
     const { db, log, config } = running.platform;
-    const limits = new RateLimits(db, log, { limits: { ...config.rateLimits, signIn: { ...config.rateLimits.signIn, perLogin: { maxFailures: 3, window: 900, lockDuration: 900 } } }, checkPerMinute: 100, keySecret: 'race test key' });
+    const limits = new RateLimits(db, log, {
+      limits: {
+        ...config.rateLimits,
+        signIn: { ...config.rateLimits.signIn, perLogin: { maxFailures: 3, window: 900, lockDuration: 900 } },
+      },
+      checkPerMinute: 100,
+      keySecret: 'race test key',
+    });
     const login = newLogin();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -170,13 +221,20 @@ describe(`rate limits (${ENGINE})`, () => {
     });
     await inFlight;
     // ...while a guesser's wrong ones lock the login.
-    const wrong = () => limits.signIn({ ip: '10.0.11.2', login }, async () => { throw new PlatformError('invalid-credentials', 401, 'wrong login or password'); }).catch((err: PlatformError) => err.status);
+    const wrong = () =>
+      limits
+        .signIn({ ip: '10.0.11.2', login }, async () => {
+          throw new PlatformError('invalid-credentials', 401, 'wrong login or password');
+        })
+        .catch((err: PlatformError) => err.status);
     expect([await wrong(), await wrong()]).toEqual([401, 429]);
     release();
     await expect(owner).resolves.toBe('signed in');
     // Still locked: the success gave back only its own count, the lock stayed.
     expect(await wrong()).toBe(429);
-    await expect(limits.signIn({ ip: '10.0.11.1', login }, async () => 'signed in')).rejects.toMatchObject({ status: 429 });
+    await expect(limits.signIn({ ip: '10.0.11.1', login }, async () => 'signed in')).rejects.toMatchObject({
+      status: 429,
+    });
   });
 
   it('clears a login’s failures when it signs in', async () => {
@@ -190,7 +248,8 @@ describe(`rate limits (${ENGINE})`, () => {
   it('locks an IP after its failures across logins, and only that IP', async () => {
     const { login } = await account();
     const before = (await lockouts()).length;
-    for (let i = 0; i < 4; i += 1) expect((await signIn(newLogin(), 'wrong password', '10.0.2.1')).page.status).toBe(401);
+    for (let i = 0; i < 4; i += 1)
+      expect((await signIn(newLogin(), 'wrong password', '10.0.2.1')).page.status).toBe(401);
     const fifth = (await signIn('not a login', 'wrong password', '10.0.2.1')).page;
     expect(fifth.status).toBe(429);
     expect(fifth.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -202,7 +261,8 @@ describe(`rate limits (${ENGINE})`, () => {
 
   it('counts a forged X-Forwarded-For chain against the address the proxy appended', async () => {
     // A client writes entries of its own; the trusted proxy appends the address it saw, last.
-    for (let i = 0; i < 4; i += 1) expect((await signIn(newLogin(), 'wrong password', `203.0.113.${i}, 10.0.3.1`)).page.status).toBe(401);
+    for (let i = 0; i < 4; i += 1)
+      expect((await signIn(newLogin(), 'wrong password', `203.0.113.${i}, 10.0.3.1`)).page.status).toBe(401);
     expect((await signIn(newLogin(), 'wrong password', '198.51.100.7, 10.0.3.1')).page.status).toBe(429);
     // The forged addresses themselves were never counted.
     const { login } = await account();
@@ -217,14 +277,22 @@ describe(`rate limits (${ENGINE})`, () => {
       const unknown = (base: string, ip: string) =>
         fetch(`${base}/token`, {
           method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from('shared-count:secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+          headers: {
+            authorization: `Basic ${Buffer.from('shared-count:secret').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-forwarded-for': ip,
+          },
           body: 'grant_type=client_credentials',
         });
       const statuses = [];
-      for (const base of [running.issuer, secondUrl, running.issuer, secondUrl]) statuses.push((await unknown(base, '10.0.3.9')).status);
+      for (const base of [running.issuer, secondUrl, running.issuer, secondUrl])
+        statuses.push((await unknown(base, '10.0.3.9')).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
       // No such client: its lockout names none.
-      expect((await lockouts()).at(-1)).toMatchObject({ subjects: {}, payload: { limit: 'token', key_kind: 'client_ip' } });
+      expect((await lockouts()).at(-1)).toMatchObject({
+        subjects: {},
+        payload: { limit: 'token', key_kind: 'client_ip' },
+      });
     } finally {
       await second.stop();
     }
@@ -233,10 +301,16 @@ describe(`rate limits (${ENGINE})`, () => {
   it('limits registrations per IP', async () => {
     const register = async (ip: string) => {
       const { agent, page } = await signInPage();
-      const form = await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString());
+      const form = await agent.navigate(
+        new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString(),
+      );
       return post(agent, form, '/register', { login: newLogin(), password: PASSWORD }, { 'x-forwarded-for': ip });
     };
-    const registered = (page: Page) => expect({ status: page.status, notice: text(page.html).includes(zh['register.done']!) }).toEqual({ status: 200, notice: true });
+    const registered = (page: Page) =>
+      expect({ status: page.status, notice: text(page.html).includes(zh['register.done']!) }).toEqual({
+        status: 200,
+        notice: true,
+      });
     for (let i = 0; i < 2; i += 1) registered(await register('10.0.4.1'));
     const third = await register('10.0.4.1');
     expect(third.status).toBe(429);
@@ -249,11 +323,25 @@ describe(`rate limits (${ENGINE})`, () => {
     const forms = [];
     for (let i = 0; i < 12; i += 1) {
       const { agent, page } = await signInPage();
-      forms.push({ agent, form: await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString()), login: newLogin() });
+      forms.push({
+        agent,
+        form: await agent.navigate(new URL(/<a href="([^"]*\/register)"/.exec(page.html)![1]!, page.url).toString()),
+        login: newLogin(),
+      });
     }
-    const answers = await Promise.all(forms.map(({ agent, form, login }) => post(agent, form, '/register', { login, password: PASSWORD }, { 'x-forwarded-for': '10.0.12.1' })));
+    const answers = await Promise.all(
+      forms.map(({ agent, form, login }) =>
+        post(agent, form, '/register', { login, password: PASSWORD }, { 'x-forwarded-for': '10.0.12.1' }),
+      ),
+    );
     expect(answers.map((a) => a.status).sort()).toEqual([...Array(2).fill(200), ...Array(10).fill(429)]);
-    const created = await running.platform.db('accounts').whereIn('login', forms.map((f) => f.login)).count<[{ count: string | number }]>('* as count');
+    const created = await running.platform
+      .db('accounts')
+      .whereIn(
+        'login',
+        forms.map((f) => f.login),
+      )
+      .count<[{ count: string | number }]>('* as count');
     expect(Number(created[0]!.count)).toBe(2);
   });
 
@@ -263,7 +351,12 @@ describe(`rate limits (${ENGINE})`, () => {
     expect((await agent.navigate(url('/account/verify'))).status).toBe(200);
     const submit = () => {
       const form = new FormData();
-      for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '张三', document_number: '110105194912310021' })) form.append(name, value);
+      for (const [name, value] of Object.entries({
+        document_type: 'cn_resident_id',
+        name: '张三',
+        document_number: '110105194912310021',
+      }))
+        form.append(name, value);
       return agent.upload(url('/account/verify'), form);
     };
     for (let i = 0; i < 2; i += 1) expect((await submit()).status).toBe(400);
@@ -274,17 +367,28 @@ describe(`rate limits (${ENGINE})`, () => {
 
     // One budget per account: the same form inside a merchant's sign-in is refused too.
     const merchant = await addMerchant(running.platform, { levels: ['result'] });
-    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), { scope: 'openid realname' });
+    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), {
+      scope: 'openid realname',
+    });
     const form = await agent.navigate(start.url.toString());
     expect(new URL(form.url).pathname).toMatch(/^\/interaction\/[^/]+\/verify$/);
     const fields = new FormData();
-    for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '王五', document_number: '440524198001010013' })) fields.append(name, value);
+    for (const [name, value] of Object.entries({
+      document_type: 'cn_resident_id',
+      name: '王五',
+      document_number: '440524198001010013',
+    }))
+      fields.append(name, value);
     const inMerchantFlow = await agent.upload(formAction(form, '/verify'), fields);
     expect(inMerchantFlow.status).toBe(429);
     expect(inMerchantFlow.headers.get('retry-after')).toMatch(/^\d+$/);
     const events = (await lockouts()).filter((e) => e.payload.limit === 'verification');
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: { type: 'account', id: person.id }, subjects: { account: person.id }, payload: { key_kind: 'account' } });
+    expect(events[0]).toMatchObject({
+      actor: { type: 'account', id: person.id },
+      subjects: { account: person.id },
+      payload: { key_kind: 'account' },
+    });
   });
 
   it('evaluates no more than the limit of a burst of verification submissions, and answers none with a 500', async () => {
@@ -293,7 +397,12 @@ describe(`rate limits (${ENGINE})`, () => {
     expect((await agent.navigate(url('/account/verify'))).status).toBe(200);
     const submit = () => {
       const form = new FormData();
-      for (const [name, value] of Object.entries({ document_type: 'cn_resident_id', name: '张三', document_number: '11010519491231002X' })) form.append(name, value);
+      for (const [name, value] of Object.entries({
+        document_type: 'cn_resident_id',
+        name: '张三',
+        document_number: '11010519491231002X',
+      }))
+        form.append(name, value);
       return agent.upload(url('/account/verify'), form);
     };
     const statuses = (await Promise.all(Array.from({ length: 12 }, submit))).map((page) => page.status);
@@ -303,13 +412,19 @@ describe(`rate limits (${ENGINE})`, () => {
 
   it('answers no more than the limit of a burst of check API calls', async () => {
     const merchant = await addMerchant(running.platform);
-    const { access_token: accessToken } = (await token('10.0.14.1', { basic: [merchant.client_id, merchant.client_secret] })).body;
+    const { access_token: accessToken } = (
+      await token('10.0.14.1', { basic: [merchant.client_id, merchant.client_secret] })
+    ).body;
     const calls = await Promise.all(
       Array.from({ length: 12 }, () =>
         fetch(url('/api/verifications/check'), {
           method: 'POST',
           headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ document_type: 'cn_resident_id', document_number: '11010519491231002X', name: '张三' }),
+          body: JSON.stringify({
+            document_type: 'cn_resident_id',
+            document_number: '11010519491231002X',
+            name: '张三',
+          }),
         }),
       ),
     );
@@ -317,16 +432,34 @@ describe(`rate limits (${ENGINE})`, () => {
   });
 
   /** A token request with client credentials in HTTP Basic, or a form with `client_id`, from `ip`. */
-  const token = async (ip: string, auth: { basic: [string, string] } | { body: Record<string, string> }, body: Record<string, string> = { grant_type: 'client_credentials', scope: 'realname:check' }) => {
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip };
-    if ('basic' in auth) headers.authorization = `Basic ${Buffer.from(auth.basic.map(encodeURIComponent).join(':')).toString('base64')}`;
-    const response = await fetch(url('/token'), { method: 'POST', headers, body: new URLSearchParams({ ...body, ...('body' in auth ? auth.body : {}) }).toString() });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, string> };
+  const token = async (
+    ip: string,
+    auth: { basic: [string, string] } | { body: Record<string, string> },
+    body: Record<string, string> = { grant_type: 'client_credentials', scope: 'realname:check' },
+  ) => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-forwarded-for': ip,
+    };
+    if ('basic' in auth)
+      headers.authorization = `Basic ${Buffer.from(auth.basic.map(encodeURIComponent).join(':')).toString('base64')}`;
+    const response = await fetch(url('/token'), {
+      method: 'POST',
+      headers,
+      body: new URLSearchParams({ ...body, ...('body' in auth ? auth.body : {}) }).toString(),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (await response.json()) as Record<string, string>,
+    };
   };
 
   it('limits check API calls per merchant', async () => {
     const merchant = await addMerchant(running.platform);
-    const { access_token: accessToken } = (await token('10.0.6.1', { basic: [merchant.client_id, merchant.client_secret] })).body;
+    const { access_token: accessToken } = (
+      await token('10.0.6.1', { basic: [merchant.client_id, merchant.client_secret] })
+    ).body;
     const check = () =>
       fetch(url('/api/verifications/check'), {
         method: 'POST',
@@ -341,9 +474,14 @@ describe(`rate limits (${ENGINE})`, () => {
       expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(await refused.json()).toMatchObject({ type: 'urn:realname:problem:rate-limited' });
     }
-    const events = (await lockouts()).filter((e) => e.payload.limit === 'check_api' && e.subjects.client === merchant.client_id);
+    const events = (await lockouts()).filter(
+      (e) => e.payload.limit === 'check_api' && e.subjects.client === merchant.client_id,
+    );
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ actor: { type: 'client', id: merchant.client_id }, subjects: { client: merchant.client_id } });
+    expect(events[0]).toMatchObject({
+      actor: { type: 'client', id: merchant.client_id },
+      subjects: { client: merchant.client_id },
+    });
   });
 
   it('limits the tokens issued to a client, as an OAuth error with Retry-After', async () => {
@@ -355,25 +493,36 @@ describe(`rate limits (${ENGINE})`, () => {
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(refused.headers.get('cache-control')).toBe('no-store');
-    expect(refused.body).toEqual({ error: 'invalid_request', error_description: `too many requests, retry after ${refused.headers.get('retry-after')} seconds` });
+    expect(refused.body).toEqual({
+      error: 'invalid_request',
+      error_description: `too many requests, retry after ${refused.headers.get('retry-after')} seconds`,
+    });
     // Another client is not affected.
     const other = await addMerchant(running.platform);
     expect((await token('10.0.7.9', { basic: [other.client_id, other.client_secret] })).status).toBe(200);
     // The spent quota is the merchant's own doing: its lockout names it.
     const events = (await lockouts()).slice(before);
-    expect(events.map((e) => [e.payload.key_kind, e.actor, e.subjects])).toEqual([['client', { type: 'client', id: merchant.client_id }, { client: merchant.client_id }]]);
+    expect(events.map((e) => [e.payload.key_kind, e.actor, e.subjects])).toEqual([
+      ['client', { type: 'client', id: merchant.client_id }, { client: merchant.client_id }],
+    ]);
   });
 
   it('counts a client_id in the form body, and oidc-provider still reads the whole body', async () => {
     const merchant = await addMerchant(running.platform);
     // oidc-provider finds the client by that client_id and refuses it without its secret.
     const code = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: url('/account/callback') };
-    expect(await token('10.0.8.1', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    expect(await token('10.0.8.1', { body: { client_id: PLATFORM_CLIENT_ID } }, code)).toMatchObject({
+      status: 401,
+      body: { error: 'invalid_client' },
+    });
     // client_secret_post with a wrong secret: counted per (client_id, IP) like HTTP Basic.
     const wrong = { body: { client_id: merchant.client_id, client_secret: 'guess' } };
     for (let i = 0; i < 3; i += 1) expect((await token('10.0.8.2', wrong)).status).toBe(401);
     expect((await token('10.0.8.2', wrong)).status).toBe(429);
-    expect((await token('10.0.8.3', { body: { client_id: merchant.client_id, client_secret: merchant.client_secret } })).status).toBe(200);
+    expect(
+      (await token('10.0.8.3', { body: { client_id: merchant.client_id, client_secret: merchant.client_secret } }))
+        .status,
+    ).toBe(200);
   });
 
   // Finding 2 of the attack: 330 wrong secrets from 4 addresses locked the merchant out of /token
@@ -383,7 +532,11 @@ describe(`rate limits (${ENGINE})`, () => {
     const before = (await lockouts()).length;
     const merchant = await addMerchant(running.platform);
     const guessers = ['10.0.10.1', '10.0.10.2', '10.0.10.3', '10.0.10.4'];
-    const guesses = await Promise.all(guessers.flatMap((ip) => Array.from({ length: 10 }, () => token(ip, { basic: [merchant.client_id, 'a guessed secret'] }))));
+    const guesses = await Promise.all(
+      guessers.flatMap((ip) =>
+        Array.from({ length: 10 }, () => token(ip, { basic: [merchant.client_id, 'a guessed secret'] })),
+      ),
+    );
     const statuses = guesses.map((g) => g.status).sort();
     // 3 secrets evaluated per address (maxFailures), the other 28 of 40 refused unevaluated.
     expect(statuses).toEqual([...Array(12).fill(401), ...Array(28).fill(429)]);
@@ -391,18 +544,34 @@ describe(`rate limits (${ENGINE})`, () => {
     expect((await token('10.0.10.1', { basic: [merchant.client_id, 'another guess'] })).status).toBe(429);
     // ...while the merchant, with its secret, from its own address, is served: a code exchange
     // fails only on the code, and its whole quota of tokens is there.
-    const redeem = await token('10.0.10.9', { basic: [merchant.client_id, merchant.client_secret] }, { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: 'http://localhost:8080/callback', code_verifier: 'x'.repeat(43) });
+    const redeem = await token(
+      '10.0.10.9',
+      { basic: [merchant.client_id, merchant.client_secret] },
+      {
+        grant_type: 'authorization_code',
+        code: 'not-a-code',
+        redirect_uri: 'http://localhost:8080/callback',
+        code_verifier: 'x'.repeat(43),
+      },
+    );
     expect(redeem).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
-    for (let i = 0; i < 3; i += 1) expect((await token('10.0.10.9', { basic: [merchant.client_id, merchant.client_secret] })).status).toBe(200);
+    for (let i = 0; i < 3; i += 1)
+      expect((await token('10.0.10.9', { basic: [merchant.client_id, merchant.client_secret] })).status).toBe(200);
     // One lockout per guessing address, naming the client as a subject only (it was not authenticated).
     const events = (await lockouts()).slice(before).filter((e) => e.payload.key_kind === 'client_ip');
     expect(events).toHaveLength(4);
-    for (const event of events) expect(event).toMatchObject({ actor: { type: 'system' }, subjects: { client: merchant.client_id }, payload: { limit: 'token', key_kind: 'client_ip', retry_after: 60 } });
+    for (const event of events)
+      expect(event).toMatchObject({
+        actor: { type: 'system' },
+        subjects: { client: merchant.client_id },
+        payload: { limit: 'token', key_kind: 'client_ip', retry_after: 60 },
+      });
   });
 
   it('limits token requests per IP, whatever the client', async () => {
     const statuses = [];
-    for (let i = 0; i < 13; i += 1) statuses.push((await token('10.0.9.1', { basic: [`unknown-${i}`, 'secret'] })).status);
+    for (let i = 0; i < 13; i += 1)
+      statuses.push((await token('10.0.9.1', { basic: [`unknown-${i}`, 'secret'] })).status);
     expect(statuses).toEqual([...Array(12).fill(401), 429]);
     const events = (await lockouts()).filter((e) => e.payload.limit === 'token' && e.payload.key_kind === 'ip');
     expect(events).toHaveLength(1);
@@ -415,28 +584,50 @@ describe(`anonymous authorization requests (${ENGINE})`, () => {
   let running: Running;
 
   beforeAll(async () => {
-    running = await startTestPlatform({ trustProxy: true, rateLimits: { authorization: { perIp: { max: 5, window: 60 } } } });
+    running = await startTestPlatform({
+      trustProxy: true,
+      rateLimits: { authorization: { perIp: { max: 5, window: 60 } } },
+    });
   });
   afterAll(async () => {
     await running?.stop();
   });
 
-  const interactions = async () => Number((await running.platform.db('oidc_payloads').where({ model: 'Interaction' }).count<[{ count: string | number }]>('* as count'))[0]!.count);
+  const interactions = async () =>
+    Number(
+      (
+        await running.platform
+          .db('oidc_payloads')
+          .where({ model: 'Interaction' })
+          .count<[{ count: string | number }]>('* as count')
+      )[0]!.count,
+    );
 
   it('stores no more interactions than the limit for a burst from one address, and purges them once expired', async () => {
     const merchant = await addMerchant(running.platform);
-    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), { scope: 'openid' });
+    const start = await startAuthorization(await discover(running.issuer, merchant.client_id, merchant.client_secret), {
+      scope: 'openid',
+    });
     const before = await interactions();
-    const burst = await Promise.all(Array.from({ length: 40 }, () => fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.1' } })));
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.1' } }),
+      ),
+    );
     expect(burst.map((r) => r.status).sort()).toEqual([...Array(5).fill(303), ...Array(35).fill(429)]);
     expect(await interactions()).toBe(before + 5);
     const refused = burst.find((r) => r.status === 429)!;
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(text(await refused.text())).toContain(zh['problem.rate-limited']);
     // Another address is not affected.
-    expect((await fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.2' } })).status).toBe(303);
+    expect((await fetch(start.url, { redirect: 'manual', headers: { 'x-forwarded-for': '10.0.15.2' } })).status).toBe(
+      303,
+    );
     // Expired interactions go with the scheduled purge.
-    const purged = await purgeExpiredPayloads(running.platform.db, { batchSize: 100, now: new Date(Date.now() + (running.platform.config.ttl.interaction + 60) * 1000) });
+    const purged = await purgeExpiredPayloads(running.platform.db, {
+      batchSize: 100,
+      now: new Date(Date.now() + (running.platform.config.ttl.interaction + 60) * 1000),
+    });
     expect(purged).toBeGreaterThanOrEqual(6);
     expect(await interactions()).toBe(0);
   });

@@ -26,12 +26,29 @@ describe('the verification self-check and the cost report', () => {
     };
     await account('never');
     const failed = await account('failed');
-    await verifications.verify(failed, { method: 'document', documentType: 'cn_resident_id', documentNumber: '110101199003074477', name: SANDBOX_NAMES.mismatch });
+    await verifications.verify(failed, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: '110101199003074477',
+      name: SANDBOX_NAMES.mismatch,
+    });
     const expiring = await account('expiring');
-    const soon = await verifications.verify(expiring, { method: 'document', documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' });
-    await db('verifications').where({ id: soon.result!.id }).update({ expires_at: new Date(Date.now() + 10 * 86_400_000) });
+    const soon = await verifications.verify(expiring, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: '11010519491231002X',
+      name: '张三',
+    });
+    await db('verifications')
+      .where({ id: soon.result!.id })
+      .update({ expires_at: new Date(Date.now() + 10 * 86_400_000) });
     const fine = await account('fine');
-    await verifications.verify(fine, { method: 'document', documentType: 'cn_resident_id', documentNumber: '440524198001010013', name: '王五' });
+    await verifications.verify(fine, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: '440524198001010013',
+      name: '王五',
+    });
   });
 
   afterAll(async () => {
@@ -43,7 +60,10 @@ describe('the verification self-check and the cost report', () => {
     const { db, outbox } = running.platform;
     const report = await selfCheck(db, outbox, { channel: 'email', expiringWithinDays: 30, locale: 'zh-CN' });
     expect(report).toEqual({ checked: 3, missing: 1, failed: 1, expiring: 1, queued: 3 });
-    expect(await selfCheck(db, outbox, { channel: 'email', expiringWithinDays: 30, locale: 'zh-CN' })).toMatchObject({ checked: 3, queued: 0 });
+    expect(await selfCheck(db, outbox, { channel: 'email', expiringWithinDays: 30, locale: 'zh-CN' })).toMatchObject({
+      checked: 3,
+      queued: 0,
+    });
 
     const delivery = await outbox.deliver();
     expect(delivery).toMatchObject({ sent: 3, failed: 0 });
@@ -56,7 +76,14 @@ describe('the verification self-check and the cost report', () => {
   it('reports provider calls with their cost, and the queries served by reuse', async () => {
     const report = await costReport(running.platform.db);
     expect(report.providers).toEqual([
-      expect.objectContaining({ provider: 'sandbox', method: 'document', calls: 3, unavailable: 0, cost_fen: 150, cost_yuan: 1.5 }),
+      expect.objectContaining({
+        provider: 'sandbox',
+        method: 'document',
+        calls: 3,
+        unavailable: 0,
+        cost_fen: 150,
+        cost_yuan: 1.5,
+      }),
     ]);
     expect(report.total_cost_yuan).toBe(1.5);
   });

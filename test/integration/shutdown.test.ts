@@ -77,44 +77,57 @@ describe('graceful shutdown of a real process', () => {
       const account: { id: string } | undefined = await db('accounts').where({ login }).first();
       // In the tree, or still queued for it: either way committed with the account.
       const where = account && { account_id: account.id, type: 'account.registered' };
-      const events = where ? [...(await db('audit_events').where(where)), ...(await db('audit_queue').where(where))] : [];
+      const events = where
+        ? [...(await db('audit_events').where(where)), ...(await db('audit_queue').where(where))]
+        : [];
       return { account, events: events.length };
     } finally {
       await db.destroy();
     }
   }
 
-  it('finishes a request in flight at SIGTERM, refuses new connections, and exits 0', async () => {
-    const { proc, issuer, person, submit } = await startWithSlowRegistration({ ARGON2_TIME_COST: '40' });
-    const inFlight = submit();
-    const sigterm = await terminateDuring(proc);
-    for (let waited = 0; !proc.output().includes('shutting down') && waited < 10_000; waited += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    await expect(fetch(`${issuer}/healthz`)).rejects.toThrow();
+  it(
+    'finishes a request in flight at SIGTERM, refuses new connections, and exits 0',
+    async () => {
+      const { proc, issuer, person, submit } = await startWithSlowRegistration({ ARGON2_TIME_COST: '40' });
+      const inFlight = submit();
+      const sigterm = await terminateDuring(proc);
+      for (let waited = 0; !proc.output().includes('shutting down') && waited < 10_000; waited += 50) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await expect(fetch(`${issuer}/healthz`)).rejects.toThrow();
 
-    const { response, at } = await inFlight;
-    expect(at).toBeGreaterThan(sigterm.at);
-    expect(response.status).toBe(200); // the sign-in form, as always after registering
-    expect(await response.text()).toContain('/login"');
-    expect(response.headers.get('connection')).toBe('close');
-    expect(`exit code ${await sigterm.exited}\n${proc.output()}`).toMatch(/^exit code 0\n/);
-    expect(proc.output()).toContain('ready in');
+      const { response, at } = await inFlight;
+      expect(at).toBeGreaterThan(sigterm.at);
+      expect(response.status).toBe(200); // the sign-in form, as always after registering
+      expect(await response.text()).toContain('/login"');
+      expect(response.headers.get('connection')).toBe('close');
+      expect(`exit code ${await sigterm.exited}\n${proc.output()}`).toMatch(/^exit code 0\n/);
+      expect(proc.output()).toContain('ready in');
 
-    expect(await registered(person.login)).toMatchObject({ account: expect.anything(), events: 1 });
-    expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
-  }, SLOW);
+      expect(await registered(person.login)).toMatchObject({ account: expect.anything(), events: 1 });
+      expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
+    },
+    SLOW,
+  );
 
-  it('closes connections still open after shutdownTimeout, yet lets their handler finish its write', async () => {
-    // About 1.5 s of hashing (more on a busy machine) against a one-second drain.
-    const { proc, person, submit } = await startWithSlowRegistration({ ARGON2_TIME_COST: '90', SHUTDOWN_TIMEOUT: '1' });
-    const inFlight = submit();
-    const sigterm = await terminateDuring(proc);
-    await expect(inFlight).rejects.toThrow(); // its connection was closed after one second
-    expect(`exit code ${await sigterm.exited}\n${proc.output()}`).toMatch(/^exit code 0\n/);
-    expect(proc.output()).toContain('closing the connections of requests still running after shutdownTimeout');
-    // Nothing half-written: the account and its audit event, together.
-    expect(await registered(person.login)).toMatchObject({ account: expect.anything(), events: 1 });
-    expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
-  }, SLOW);
+  it(
+    'closes connections still open after shutdownTimeout, yet lets their handler finish its write',
+    async () => {
+      // About 1.5 s of hashing (more on a busy machine) against a one-second drain.
+      const { proc, person, submit } = await startWithSlowRegistration({
+        ARGON2_TIME_COST: '90',
+        SHUTDOWN_TIMEOUT: '1',
+      });
+      const inFlight = submit();
+      const sigterm = await terminateDuring(proc);
+      await expect(inFlight).rejects.toThrow(); // its connection was closed after one second
+      expect(`exit code ${await sigterm.exited}\n${proc.output()}`).toMatch(/^exit code 0\n/);
+      expect(proc.output()).toContain('closing the connections of requests still running after shutdownTimeout');
+      // Nothing half-written: the account and its audit event, together.
+      expect(await registered(person.login)).toMatchObject({ account: expect.anything(), events: 1 });
+      expect((await runCli(['audit', 'verify'], env)).code).toBe(0);
+    },
+    SLOW,
+  );
 });

@@ -25,7 +25,12 @@ describe('step-up', () => {
   async function documentVerifiedPerson(documentNumber = '11010519491231002X', name = '张三') {
     const login = newLogin();
     const account = await running.platform.accounts.register({ login, password: PASSWORD });
-    await running.platform.verifications.verify(account.id, { method: 'document', documentType: 'cn_resident_id', documentNumber, name });
+    await running.platform.verifications.verify(account.id, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber,
+      name,
+    });
     return { login, accountId: account.id };
   }
 
@@ -36,7 +41,10 @@ describe('step-up', () => {
     return form;
   }
 
-  const providerCalls = async () => Number((await running.platform.db('provider_calls').where({ method: 'person_match' }).count({ n: '*' }).first())!.n);
+  const providerCalls = async () =>
+    Number(
+      (await running.platform.db('provider_calls').where({ method: 'person_match' }).count({ n: '*' }).first())!.n,
+    );
 
   async function signInTo(agent: UserAgent, url: URL, login: string): Promise<Page> {
     const page = await agent.navigate(url.toString());
@@ -79,7 +87,10 @@ describe('step-up', () => {
     const { claims } = await redeemCode(config, new URL(callback.url), start);
     expect(claims).toMatchObject({ acr: ACR.personMatch, amr: ['pwd', 'face'], realname_method: 'person_match' });
     await running.platform.log.integrateAll();
-    const verified = await running.platform.db('audit_events').where({ type: 'identity.verified', account_id: accountId }).orderBy('leaf_index');
+    const verified = await running.platform
+      .db('audit_events')
+      .where({ type: 'identity.verified', account_id: accountId })
+      .orderBy('leaf_index');
     expect(JSON.parse(verified.at(-1).leaf).payload).toMatchObject({ method: 'person_match' });
 
     // Within the freshness window, the same session goes through without another match.
@@ -97,12 +108,21 @@ describe('step-up', () => {
       const config = await discover(short.issuer, merchant.client_id, merchant.client_secret);
       const login = newLogin();
       const account = await short.platform.accounts.register({ login, password: PASSWORD });
-      await short.platform.verifications.verify(account.id, { method: 'document', documentType: 'cn_resident_id', documentNumber: '11010519491231002X', name: '张三' });
+      await short.platform.verifications.verify(account.id, {
+        method: 'document',
+        documentType: 'cn_resident_id',
+        documentNumber: '11010519491231002X',
+        name: '张三',
+      });
       const agent = personBrowser();
       const start = await startAuthorization(config, { scope: 'openid realname' });
       let page = await signInTo(agent, start.url, login);
       page = await agent.upload(formAction(page, '/step-up'), photos());
-      await redeemCode(config, new URL((await agent.submit(formAction(page, '/confirm'), { level: 'result' })).url), start);
+      await redeemCode(
+        config,
+        new URL((await agent.submit(formAction(page, '/confirm'), { level: 'result' })).url),
+        start,
+      );
 
       await new Promise((resolve) => setTimeout(resolve, 2100));
       // The match is older than the merchant's security level allows: a huge max_age cannot loosen it.
@@ -156,7 +176,9 @@ describe('step-up', () => {
   it('fails with unmet_authentication_requirements when an essential acr cannot be produced', async () => {
     const merchant = await addMerchant(running.platform, { levels: ['result'] });
     const config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
-    const claims = JSON.stringify({ id_token: { acr: { essential: true, values: ['urn:example:acr:hardware-token'] } } });
+    const claims = JSON.stringify({
+      id_token: { acr: { essential: true, values: ['urn:example:acr:hardware-token'] } },
+    });
     const start = await startAuthorization(config, { scope: 'openid realname', claims });
     // The request fails before asking for a password that could not satisfy it anyway.
     const page = await personBrowser().navigate(start.url.toString());

@@ -24,7 +24,8 @@ const documentCheck = (person: { name: string; number: string }, overrides: Part
 
 describe('verifying a person once', () => {
   let running: Running;
-  const newAccount = async () => (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
+  const newAccount = async () =>
+    (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
   const calls = async () => Number((await running.platform.db('provider_calls').count({ n: '*' }).first())!.n);
   const events = async (type: string, account: string) => {
     await running.platform.log.integrateAll();
@@ -53,7 +54,10 @@ describe('verifying a person once', () => {
     const [key] = await running.platform.keys.secrets(BLIND_INDEX_KEY.purpose);
     expect(person.person_index).toBe(personIndex(key!, 'cn_resident_id', ZHANG.number));
     const [event] = await events('identity.verified', account);
-    expect(JSON.parse(event.leaf)).toMatchObject({ subjects: { account, person: person.person_index }, payload: { method: 'document', provider: 'sandbox' } });
+    expect(JSON.parse(event.leaf)).toMatchObject({
+      subjects: { account, person: person.person_index },
+      payload: { method: 'document', provider: 'sandbox' },
+    });
     expect(event.leaf).not.toMatch(/张三|11010519491231002X/);
     expect((await running.platform.verifications.resultOfAccount(account))?.method).toBe('document');
   });
@@ -67,7 +71,14 @@ describe('verifying a person once', () => {
       [{ documentType: 'library_card' }, 'document_type'],
       [{ name: '   ' }, 'name'],
       [{ method: 'person_match' }, 'portrait'],
-      [{ method: 'person_match', portrait: { contentType: 'image/png', data: JPEG }, documentFront: { contentType: 'image/png', data: PNG } }, 'portrait'],
+      [
+        {
+          method: 'person_match',
+          portrait: { contentType: 'image/png', data: JPEG },
+          documentFront: { contentType: 'image/png', data: PNG },
+        },
+        'portrait',
+      ],
     ];
     for (const [overrides, field] of bad) {
       await expect(running.platform.verifications.verify(account, documentCheck(LI, overrides))).rejects.toMatchObject({
@@ -81,7 +92,10 @@ describe('verifying a person once', () => {
 
   it('accepts a number typed with full-width characters, spaces and a lowercase x', async () => {
     const account = await newAccount();
-    const outcome = await running.platform.verifications.verify(account, documentCheck(ZHANG, { documentNumber: '１１０１０５ １９４９１２３１ ００２ｘ' }));
+    const outcome = await running.platform.verifications.verify(
+      account,
+      documentCheck(ZHANG, { documentNumber: '１１０１０５ １９４９１２３１ ００２ｘ' }),
+    );
     expect(outcome.status).toBe('passed');
   });
 
@@ -89,24 +103,42 @@ describe('verifying a person once', () => {
     const first = await newAccount();
     await running.platform.verifications.verify(first, documentCheck(WANG));
     const before = await calls();
-    expect(await running.platform.verifications.verify(first, documentCheck(WANG))).toMatchObject({ status: 'passed', reused: true });
+    expect(await running.platform.verifications.verify(first, documentCheck(WANG))).toMatchObject({
+      status: 'passed',
+      reused: true,
+    });
     const second = await newAccount();
-    expect(await running.platform.verifications.verify(second, documentCheck(WANG))).toMatchObject({ status: 'passed', reused: true });
+    expect(await running.platform.verifications.verify(second, documentCheck(WANG))).toMatchObject({
+      status: 'passed',
+      reused: true,
+    });
     expect(await calls()).toBe(before);
-    const [a, b] = await Promise.all([first, second].map((id) => running.platform.db('accounts').where({ id }).first()));
+    const [a, b] = await Promise.all(
+      [first, second].map((id) => running.platform.db('accounts').where({ id }).first()),
+    );
     expect(a.person_id).toBe(b.person_id);
     // A face is never inherited: the second account's person-document match calls the provider.
-    const match = await running.platform.verifications.verify(second, documentCheck(WANG, { method: 'person_match', portrait: { contentType: 'image/png', data: PNG }, documentFront: { contentType: 'image/jpeg', data: JPEG } }));
+    const match = await running.platform.verifications.verify(
+      second,
+      documentCheck(WANG, {
+        method: 'person_match',
+        portrait: { contentType: 'image/png', data: PNG },
+        documentFront: { contentType: 'image/jpeg', data: JPEG },
+      }),
+    );
     expect(match).toMatchObject({ status: 'passed', method: 'person_match', reused: false });
     expect(await calls()).toBe(before + 1);
     // ...and then satisfies a document requirement too (stronger satisfies weaker).
     expect((await running.platform.verifications.resultOfAccount(second, 'document'))?.method).toBe('person_match');
-    expect((await running.platform.verifications.resultOfAccount(first, 'person_match'))).toBeUndefined();
+    expect(await running.platform.verifications.resultOfAccount(first, 'person_match')).toBeUndefined();
   });
 
   it('records a mismatch as a failed attempt, links no person, and stays unverified', async () => {
     const account = await newAccount();
-    const outcome = await running.platform.verifications.verify(account, documentCheck({ name: SANDBOX_NAMES.mismatch, number: ZHAO.number }));
+    const outcome = await running.platform.verifications.verify(
+      account,
+      documentCheck({ name: SANDBOX_NAMES.mismatch, number: ZHAO.number }),
+    );
     expect(outcome).toMatchObject({ status: 'failed', reason: 'name_mismatch' });
     expect((await running.platform.db('accounts').where({ id: account }).first()).person_id).toBeNull();
     expect(await events('identity.verification_failed', account)).toHaveLength(1);
@@ -117,9 +149,14 @@ describe('verifying a person once', () => {
     const account = await newAccount();
     for (const name of [SANDBOX_NAMES.timeout, SANDBOX_NAMES.failure]) {
       const before = await calls();
-      await expect(running.platform.verifications.verify(account, documentCheck({ name, number: ZHAO.number }))).rejects.toMatchObject({ code: 'provider-unavailable', status: 503 });
+      await expect(
+        running.platform.verifications.verify(account, documentCheck({ name, number: ZHAO.number })),
+      ).rejects.toMatchObject({ code: 'provider-unavailable', status: 503 });
       expect(await calls()).toBe(before + 1);
-      expect(await running.platform.db('provider_calls').orderBy('id', 'desc').first()).toMatchObject({ outcome: 'unavailable', cost_fen: 0 });
+      expect(await running.platform.db('provider_calls').orderBy('id', 'desc').first()).toMatchObject({
+        outcome: 'unavailable',
+        cost_fen: 0,
+      });
     }
     expect(await running.platform.db('verifications').where({ account_id: account })).toHaveLength(0);
     expect(await events('identity.verified', account)).toHaveLength(0);
@@ -128,7 +165,15 @@ describe('verifying a person once', () => {
   it('matches an identity a notary verified at its counter, with no provider call', async () => {
     const notary = await running.platform.clients.add({ name: 'Notary', kind: 'notary' });
     await running.platform.registry.upload(notary.client_id, {
-      records: [{ external_id: 'N-1', document_type: 'cn_resident_id', document_number: ZHAO.number, name: ZHAO.name, verified_at: '2026-11-01T10:00:00+08:00' }],
+      records: [
+        {
+          external_id: 'N-1',
+          document_type: 'cn_resident_id',
+          document_number: ZHAO.number,
+          name: ZHAO.name,
+          verified_at: '2026-11-01T10:00:00+08:00',
+        },
+      ],
     });
     const account = await newAccount();
     const before = await calls();
@@ -138,7 +183,10 @@ describe('verifying a person once', () => {
     expect(await calls()).toBe(before);
     // A different name under the same number does not match the registration.
     const other = await newAccount();
-    const mismatch = await running.platform.verifications.verify(other, documentCheck({ name: SANDBOX_NAMES.mismatch, number: ZHAO.number }));
+    const mismatch = await running.platform.verifications.verify(
+      other,
+      documentCheck({ name: SANDBOX_NAMES.mismatch, number: ZHAO.number }),
+    );
     expect(mismatch.status).toBe('failed');
   });
 
@@ -146,15 +194,32 @@ describe('verifying a person once', () => {
     const account = await newAccount();
     await running.platform.verifications.verify(account, documentCheck(LI));
     const before = await calls();
-    await expect(running.platform.verifications.verify(account, documentCheck(WANG))).rejects.toMatchObject({ code: 'account-linked', status: 409 });
+    await expect(running.platform.verifications.verify(account, documentCheck(WANG))).rejects.toMatchObject({
+      code: 'account-linked',
+      status: 409,
+    });
     expect(await calls()).toBe(before);
   });
 
   it('matches a person to their document photos only when both images are whole', async () => {
     const account = await newAccount();
-    const broken = await running.platform.verifications.verify(account, documentCheck(LI, { method: 'person_match', portrait: { contentType: 'image/png', data: TRUNCATED_PNG }, documentFront: { contentType: 'image/png', data: PNG } }));
+    const broken = await running.platform.verifications.verify(
+      account,
+      documentCheck(LI, {
+        method: 'person_match',
+        portrait: { contentType: 'image/png', data: TRUNCATED_PNG },
+        documentFront: { contentType: 'image/png', data: PNG },
+      }),
+    );
     expect(broken).toMatchObject({ status: 'failed', reason: 'image_unreadable' });
-    const whole = await running.platform.verifications.verify(account, documentCheck(LI, { method: 'person_match', portrait: { contentType: 'image/png', data: PNG }, documentFront: { contentType: 'image/png', data: PNG } }));
+    const whole = await running.platform.verifications.verify(
+      account,
+      documentCheck(LI, {
+        method: 'person_match',
+        portrait: { contentType: 'image/png', data: PNG },
+        documentFront: { contentType: 'image/png', data: PNG },
+      }),
+    );
     expect(whole.status).toBe('passed');
     const images = await running.platform.db('verification_images').where({ verification_id: whole.result!.id });
     expect(images).toHaveLength(2);
@@ -166,7 +231,10 @@ describe('verifying a person once', () => {
     const first = await running.platform.verifications.verify(account, documentCheck(LI));
     // LI's person already holds results from the tests above: expire them all.
     const personId = (await running.platform.db('accounts').where({ id: account }).first()).person_id;
-    await running.platform.db('verifications').where({ person_id: personId }).update({ expires_at: new Date(Date.now() - 1000) });
+    await running.platform
+      .db('verifications')
+      .where({ person_id: personId })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     expect(await running.platform.verifications.resultOfAccount(account)).toBeUndefined();
     const before = await calls();
     const again = await running.platform.verifications.verify(account, documentCheck(LI));
@@ -177,12 +245,23 @@ describe('verifying a person once', () => {
   });
 
   it('checks the three elements of a mobile login with its carrier, and only for a mobile login', async () => {
-    const mobile = (await running.platform.accounts.register({ login: '138 0013 8000', password: 'correct horse battery' })).id;
-    const outcome = await running.platform.verifications.verify(mobile, documentCheck(SUN, { method: 'phone_three_element' }));
+    const mobile = (
+      await running.platform.accounts.register({ login: '138 0013 8000', password: 'correct horse battery' })
+    ).id;
+    const outcome = await running.platform.verifications.verify(
+      mobile,
+      documentCheck(SUN, { method: 'phone_three_element' }),
+    );
     expect(outcome).toMatchObject({ status: 'passed', method: 'phone_three_element', reused: false });
-    expect(await running.platform.db('provider_calls').orderBy('id', 'desc').first()).toMatchObject({ provider: 'phone-router', method: 'phone_three_element', cost_fen: 30 });
+    expect(await running.platform.db('provider_calls').orderBy('id', 'desc').first()).toMatchObject({
+      provider: 'phone-router',
+      method: 'phone_three_element',
+      cost_fen: 30,
+    });
     const email = await newAccount();
-    await expect(running.platform.verifications.verify(email, documentCheck(SUN, { method: 'phone_three_element' }))).rejects.toMatchObject({
+    await expect(
+      running.platform.verifications.verify(email, documentCheck(SUN, { method: 'phone_three_element' })),
+    ).rejects.toMatchObject({
       code: 'invalid-input',
       extra: { errors: [expect.objectContaining({ field: 'phone_check' })] },
     });

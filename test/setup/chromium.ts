@@ -5,10 +5,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** What a test run does about the browser tests, decided once before any test file runs. */
-export type ChromiumPlan =
-  | { action: 'use'; path: string }
-  | { action: 'install' }
-  | { action: 'skip'; reason: string };
+export type ChromiumPlan = { action: 'use'; path: string } | { action: 'install' } | { action: 'skip'; reason: string };
 
 /** The facts about this machine the plan depends on. */
 export interface Machine {
@@ -33,7 +30,8 @@ export function planChromium(machine: Machine): ChromiumPlan {
   const found = machine.which('chromium');
   if (found) return { action: 'use', path: found };
   if (!machine.isRoot) return { action: 'skip', reason: 'Chromium is not installed, and installing it needs root' };
-  if (!machine.which('apt-get')) return { action: 'skip', reason: 'Chromium is not installed, and this machine has no apt-get to install it' };
+  if (!machine.which('apt-get'))
+    return { action: 'skip', reason: 'Chromium is not installed, and this machine has no apt-get to install it' };
   return { action: 'install' };
 }
 
@@ -50,7 +48,12 @@ function isExecutable(path: string): boolean {
 export function thisMachine(env: NodeJS.ProcessEnv = process.env): Machine {
   return {
     chromiumPath: env.CHROMIUM_PATH || undefined,
-    which: (command) => (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command)).find(isExecutable),
+    which: (command) =>
+      (env.PATH ?? '')
+        .split(delimiter)
+        .filter(Boolean)
+        .map((dir) => join(dir, command))
+        .find(isExecutable),
     isExecutable,
     isRoot: process.getuid?.() === 0,
   };
@@ -63,7 +66,12 @@ export function thisMachine(env: NodeJS.ProcessEnv = process.env): Machine {
 export function aptInstall(packages: string[]): string | undefined {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update'], ['install', '-y', ...packages]]) {
-    const run = spawnSync('apt-get', ['-q', '-o', 'DPkg::Lock::Timeout=300', ...args], { env, encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    const run = spawnSync('apt-get', ['-q', '-o', 'DPkg::Lock::Timeout=300', ...args], {
+      env,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (run.status !== 0) {
       console.error(`${run.stdout ?? ''}${run.stderr ?? ''}`.trim().split('\n').slice(-5).join('\n'));
       return `apt-get ${args.join(' ')} failed (${run.error?.message ?? `exit ${run.status}`})`;
@@ -83,11 +91,14 @@ const PACKAGES = ['chromium', 'fonts-noto-cjk'];
 export default function ensureChromium(globalConfig: { ci: boolean }): void {
   let plan = planChromium(thisMachine());
   if (plan.action === 'install') {
-    console.log(`\nChromium (for the browser tests) is not installed: installing Debian's ${PACKAGES.join(' and ')} with apt-get, once; this takes a minute or two.`);
+    console.log(
+      `\nChromium (for the browser tests) is not installed: installing Debian's ${PACKAGES.join(' and ')} with apt-get, once; this takes a minute or two.`,
+    );
     const failure = aptInstall(PACKAGES);
     const again = planChromium(thisMachine());
     if (failure) plan = { action: 'skip', reason: failure };
-    else if (again.action === 'install') plan = { action: 'skip', reason: 'apt-get installed chromium, yet there is no chromium on PATH' };
+    else if (again.action === 'install')
+      plan = { action: 'skip', reason: 'apt-get installed chromium, yet there is no chromium on PATH' };
     else plan = again;
     if (plan.action === 'use') console.log(`Installed: ${plan.path}`);
   }
@@ -97,8 +108,12 @@ export default function ensureChromium(globalConfig: { ci: boolean }): void {
     return;
   }
   if (globalConfig.ci) {
-    throw new Error(`The browser tests cannot run: ${plan.reason}. Under CI they must; install Chromium (as root: apt-get install ${PACKAGES.join(' ')}) or set CHROMIUM_PATH.`);
+    throw new Error(
+      `The browser tests cannot run: ${plan.reason}. Under CI they must; install Chromium (as root: apt-get install ${PACKAGES.join(' ')}) or set CHROMIUM_PATH.`,
+    );
   }
   process.env.TEST_BROWSER_MISSING = plan.reason;
-  console.log(`\nBrowser tests skipped: ${plan.reason}. To run them, install Chromium (as root: apt-get install ${PACKAGES.join(' ')}) or set CHROMIUM_PATH to its binary.`);
+  console.log(
+    `\nBrowser tests skipped: ${plan.reason}. To run them, install Chromium (as root: apt-get install ${PACKAGES.join(' ')}) or set CHROMIUM_PATH to its binary.`,
+  );
 }

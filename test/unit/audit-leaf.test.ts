@@ -5,15 +5,37 @@ import { parseEvent, type AuditEventInput, type AuditLeaf } from '../../src/audi
 // migration 009): head + index + tail must be byte for byte the canonical JSON of the whole leaf.
 describe('a leaf split around its index', () => {
   const time = '2026-11-23T10:00:00.123Z';
-  const leafOf = (event: AuditEventInput, leafIndex = 0): AuditLeaf => ({ v: 1, leaf_index: leafIndex, time, ...parseEvent(event) });
+  const leafOf = (event: AuditEventInput, leafIndex = 0): AuditLeaf => ({
+    v: 1,
+    leaf_index: leafIndex,
+    time,
+    ...parseEvent(event),
+  });
 
   const events: AuditEventInput[] = [
-    { type: 'account.registered', actor: { type: 'account', id: 'acc-1' }, subjects: { account: 'acc-1' }, payload: { login_type: 'email' } },
+    {
+      type: 'account.registered',
+      actor: { type: 'account', id: 'acc-1' },
+      subjects: { account: 'acc-1' },
+      payload: { login_type: 'email' },
+    },
     { type: 'account.registered', actor: { type: 'system' }, payload: { login_type: 'phone' } },
     // Text that looks like the spliced member, in the actor that precedes it and in the payload after.
-    { type: 'account.registered', actor: { type: 'operator', id: '"leaf_index":0,"payload":{}}' }, payload: { login_type: 'email' } },
-    { type: 'account.registered', actor: { type: 'operator', id: '\\",\\"leaf_index\\":0' }, payload: { login_type: 'email' } },
-    { type: 'account.registered', actor: { type: 'account', id: '张三 \u2028 \ud83d\ude00 \u0000 \u007f' }, payload: { login_type: 'email' } },
+    {
+      type: 'account.registered',
+      actor: { type: 'operator', id: '"leaf_index":0,"payload":{}}' },
+      payload: { login_type: 'email' },
+    },
+    {
+      type: 'account.registered',
+      actor: { type: 'operator', id: '\\",\\"leaf_index\\":0' },
+      payload: { login_type: 'email' },
+    },
+    {
+      type: 'account.registered',
+      actor: { type: 'account', id: '张三 \u2028 \ud83d\ude00 \u0000 \u007f' },
+      payload: { login_type: 'email' },
+    },
     {
       type: 'notary.queried',
       actor: { type: 'notary', id: 'n-1' },

@@ -21,9 +21,19 @@ interface GoNoteVectors {
   signedByPeter: string;
   badVerifierKeys: Array<{ vkey: string; why: string }>;
 }
-interface CheckpointExample { signed: string; origin: string; treeSize: number; rootHash: string }
-interface C2spExamples { signedNote: { text: string; signed: string }; checkpoint: CheckpointExample }
-interface SumdbCheckpoint extends CheckpointExample { vkey: string }
+interface CheckpointExample {
+  signed: string;
+  origin: string;
+  treeSize: number;
+  rootHash: string;
+}
+interface C2spExamples {
+  signedNote: { text: string; signed: string };
+  checkpoint: CheckpointExample;
+}
+interface SumdbCheckpoint extends CheckpointExample {
+  vkey: string;
+}
 
 function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`../fixtures/checkpoint/${name}`, import.meta.url), 'utf8')) as T;
@@ -42,7 +52,8 @@ function signerFromGoKey(skey: string): { name: string; privateKey: KeyObject } 
   }
   const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), key.subarray(1)]);
   const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-  if (noteKeyHash(name, createPublicKey(privateKey)).toString('hex') !== hash) throw new Error('signer key hash mismatch');
+  if (noteKeyHash(name, createPublicKey(privateKey)).toString('hex') !== hash)
+    throw new Error('signer key hash mismatch');
   return { name, privateKey };
 }
 
@@ -130,7 +141,10 @@ describe('signed notes', () => {
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
     const poem = c2sp.signedNote.text;
     const signed = signNote(poem, { name: 'audit.example/log', privateKey });
-    expect(openNote(signed, [verifierKey('audit.example/log', publicKey)])).toEqual({ text: poem, verifiedBy: ['audit.example/log'] });
+    expect(openNote(signed, [verifierKey('audit.example/log', publicKey)])).toEqual({
+      text: poem,
+      verifiedBy: ['audit.example/log'],
+    });
     expect(openNote(signNote('\n', { name: 'n', privateKey }), [{ name: 'n', publicKey }]).text).toBe('\n');
   });
 
@@ -139,7 +153,9 @@ describe('signed notes', () => {
     expect(codeOf(() => openNote(go.signedByPeter, []))).toBe('unverified-note');
     // The same name under another key is a different key (signed-note §Signatures).
     const other = generateKeyPairSync('ed25519').publicKey;
-    expect(codeOf(() => openNote(go.signedByPeter, [{ name: 'PeterNeumann', publicKey: other }]))).toBe('unverified-note');
+    expect(codeOf(() => openNote(go.signedByPeter, [{ name: 'PeterNeumann', publicKey: other }]))).toBe(
+      'unverified-note',
+    );
     // The spec's example is well formed, but its key is not published.
     expect(codeOf(() => openNote(c2sp.signedNote.signed, [go.peter.vkey]))).toBe('unverified-note');
   });
@@ -187,7 +203,9 @@ describe('signed notes', () => {
     const vkey = go.peter.vkey;
     expect(openNote(go.signedByPeter, [vkey, vkey]).verifiedBy).toEqual(['PeterNeumann']);
     const raw = Buffer.from(vkey.split('+')[2]!, 'base64').subarray(1);
-    expect(openNote(go.signedByPeter, [vkey, { name: 'PeterNeumann', publicKey: raw }]).verifiedBy).toEqual(['PeterNeumann']);
+    expect(openNote(go.signedByPeter, [vkey, { name: 'PeterNeumann', publicKey: raw }]).verifiedBy).toEqual([
+      'PeterNeumann',
+    ]);
   });
 });
 
@@ -195,7 +213,12 @@ describe('checkpoints', () => {
   it('parses the tlog-checkpoint spec example body', () => {
     const { signed, origin, treeSize, rootHash } = c2sp.checkpoint;
     const body = signed.slice(0, signed.lastIndexOf('\n\n') + 1);
-    expect(parseCheckpoint(body)).toEqual({ origin, treeSize, rootHash: Buffer.from(rootHash, 'base64'), extensions: [] });
+    expect(parseCheckpoint(body)).toEqual({
+      origin,
+      treeSize,
+      rootHash: Buffer.from(rootHash, 'base64'),
+      extensions: [],
+    });
     expect(checkpointBody(origin, treeSize, Buffer.from(rootHash, 'base64'))).toBe(body);
   });
 

@@ -10,15 +10,28 @@ const machine = (facts: Partial<Machine> & { onPath?: string[] } = {}): Machine 
 
 describe('finding Chromium for the browser tests', () => {
   it('uses CHROMIUM_PATH when it names an executable', () => {
-    expect(planChromium(machine({ chromiumPath: '/opt/chrome/chrome', isExecutable: (p) => p === '/opt/chrome/chrome', onPath: ['/usr/bin/chromium'] }))).toEqual({ action: 'use', path: '/opt/chrome/chrome' });
+    expect(
+      planChromium(
+        machine({
+          chromiumPath: '/opt/chrome/chrome',
+          isExecutable: (p) => p === '/opt/chrome/chrome',
+          onPath: ['/usr/bin/chromium'],
+        }),
+      ),
+    ).toEqual({ action: 'use', path: '/opt/chrome/chrome' });
   });
 
   it('skips, naming it, when CHROMIUM_PATH is not an executable, rather than installing another browser', () => {
-    expect(planChromium(machine({ chromiumPath: '/nonexistent', isRoot: true, onPath: ['/usr/bin/apt-get'] }))).toEqual({ action: 'skip', reason: 'CHROMIUM_PATH=/nonexistent is not an executable file' });
+    expect(planChromium(machine({ chromiumPath: '/nonexistent', isRoot: true, onPath: ['/usr/bin/apt-get'] }))).toEqual(
+      { action: 'skip', reason: 'CHROMIUM_PATH=/nonexistent is not an executable file' },
+    );
   });
 
   it("uses Debian's chromium on PATH", () => {
-    expect(planChromium(machine({ onPath: ['/usr/bin/chromium'] }))).toEqual({ action: 'use', path: '/usr/bin/chromium' });
+    expect(planChromium(machine({ onPath: ['/usr/bin/chromium'] }))).toEqual({
+      action: 'use',
+      path: '/usr/bin/chromium',
+    });
   });
 
   it('installs it when missing, as root with apt-get', () => {
@@ -26,7 +39,13 @@ describe('finding Chromium for the browser tests', () => {
   });
 
   it('skips with the reason when it is missing and cannot be installed', () => {
-    expect(planChromium(machine({ onPath: ['/usr/bin/apt-get'] }))).toEqual({ action: 'skip', reason: 'Chromium is not installed, and installing it needs root' });
-    expect(planChromium(machine({ isRoot: true }))).toEqual({ action: 'skip', reason: 'Chromium is not installed, and this machine has no apt-get to install it' });
+    expect(planChromium(machine({ onPath: ['/usr/bin/apt-get'] }))).toEqual({
+      action: 'skip',
+      reason: 'Chromium is not installed, and installing it needs root',
+    });
+    expect(planChromium(machine({ isRoot: true }))).toEqual({
+      action: 'skip',
+      reason: 'Chromium is not installed, and this machine has no apt-get to install it',
+    });
   });
 });

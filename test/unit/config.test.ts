@@ -24,7 +24,8 @@ afterAll(() => {
 });
 
 /** Schema defaults only: no files, no environment (never the test runner's own process.env). */
-const load = (env: NodeJS.ProcessEnv = {}, overrides?: Record<string, unknown>) => loadConfig({ dir: configDir(), env, overrides });
+const load = (env: NodeJS.ProcessEnv = {}, overrides?: Record<string, unknown>) =>
+  loadConfig({ dir: configDir(), env, overrides });
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -52,7 +53,16 @@ describe('loadConfig defaults', () => {
       masterKey: DEVELOPMENT_MASTER_KEY,
       previousMasterKeys: [],
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
-      ttl: { accessToken: 600, clientCredentials: 300, authorizationCode: 60, idToken: 600, refreshToken: 1_209_600, session: 86_400, interaction: 3600, grant: 31_536_000 },
+      ttl: {
+        accessToken: 600,
+        clientCredentials: 300,
+        authorizationCode: 60,
+        idToken: 600,
+        refreshToken: 1_209_600,
+        session: 86_400,
+        interaction: 3600,
+        grant: 31_536_000,
+      },
       retiredKeyLifetime: 1_209_600,
       purge: { interval: 300, batchSize: 1000 },
       audit: { headInterval: 5 },
@@ -74,7 +84,14 @@ describe('loadConfig defaults', () => {
 
   it('applies config/test.json when NODE_ENV=test', () => {
     const config = loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'test' } });
-    expect(config).toMatchObject({ env: 'test', port: 0, host: '127.0.0.1', logLevel: 'silent', demoMerchant: false, issuer: 'http://localhost:0' });
+    expect(config).toMatchObject({
+      env: 'test',
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+      demoMerchant: false,
+      issuer: 'http://localhost:0',
+    });
   });
 
   it('turns the demo merchant on by default only in development', () => {
@@ -204,7 +221,9 @@ describe('loadConfig validation', () => {
     [{ ttl: { session: 0 } }, 'ttl.session'],
     [{ purge: { batchSize: 0 } }, 'purge.batchSize'],
   ])('rejects the override %j naming %s', (overrides, option) => {
-    expect(configError(() => load({}, overrides)).problems).toEqual([expect.stringMatching(new RegExp(`^${option.replace('.', '\\.')}: `))]);
+    expect(configError(() => load({}, overrides)).problems).toEqual([
+      expect.stringMatching(new RegExp(`^${option.replace('.', '\\.')}: `)),
+    ]);
   });
 
   it('lists every invalid option at once', () => {
@@ -224,7 +243,11 @@ describe('loadConfig validation', () => {
 
 describe('loadConfig argon2 minimums', () => {
   it('accepts the OWASP minimum exactly', () => {
-    expect(load({ ARGON2_MEMORY_COST: '19456', ARGON2_TIME_COST: '2', ARGON2_PARALLELISM: '1' }).argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(load({ ARGON2_MEMORY_COST: '19456', ARGON2_TIME_COST: '2', ARGON2_PARALLELISM: '1' }).argon2).toEqual({
+      memoryCost: 19456,
+      timeCost: 2,
+      parallelism: 1,
+    });
   });
 
   it.each([
@@ -235,37 +258,68 @@ describe('loadConfig argon2 minimums', () => {
     ['ARGON2_PARALLELISM', '17', 'argon2.parallelism'],
     ['ARGON2_TIME_COST', '2.5', 'argon2.timeCost'],
   ])('rejects %s=%s', (name, value, option) => {
-    expect(configError(() => load({ [name]: value })).problems).toEqual([expect.stringMatching(new RegExp(`^${option.replace('.', '\\.')}: `))]);
+    expect(configError(() => load({ [name]: value })).problems).toEqual([
+      expect.stringMatching(new RegExp(`^${option.replace('.', '\\.')}: `)),
+    ]);
   });
 
   it('enforces the minimums on file and override values too', () => {
-    expect(() => loadConfig({ dir: configDir({ 'default.json': { argon2: { memoryCost: 1024 } } }), env: {} })).toThrow(/argon2\.memoryCost/);
+    expect(() => loadConfig({ dir: configDir({ 'default.json': { argon2: { memoryCost: 1024 } } }), env: {} })).toThrow(
+      /argon2\.memoryCost/,
+    );
     expect(() => load({}, { argon2: { timeCost: 1 } })).toThrow(/argon2\.timeCost/);
   });
 });
 
 describe('loadConfig in production', () => {
   // A production start needs a real verification service; every case but the one about it has one.
-  const VERIFIER = { VERIFICATION_PROVIDER: 'http', VERIFICATION_HTTP_URL: 'https://verify.example.cn', VERIFICATION_HTTP_API_KEY: 'k'.repeat(32) };
-  const production = (env: NodeJS.ProcessEnv) => loadConfig({ dir: REPO_CONFIG, env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3, fd00::/8', ...VERIFIER, ...env } });
+  const VERIFIER = {
+    VERIFICATION_PROVIDER: 'http',
+    VERIFICATION_HTTP_URL: 'https://verify.example.cn',
+    VERIFICATION_HTTP_API_KEY: 'k'.repeat(32),
+  };
+  const production = (env: NodeJS.ProcessEnv) =>
+    loadConfig({
+      dir: REPO_CONFIG,
+      env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3, fd00::/8', ...VERIFIER, ...env },
+    });
 
   it('starts with its own master key and an issuer', () => {
     const masterKey = productionKey();
     const config = production({ MASTER_KEY: masterKey, ISSUER: 'https://id.example.cn' });
-    expect(config).toMatchObject({ env: 'production', masterKey, issuer: 'https://id.example.cn', demoMerchant: false });
+    expect(config).toMatchObject({
+      env: 'production',
+      masterKey,
+      issuer: 'https://id.example.cn',
+      demoMerchant: false,
+    });
   });
 
   it('defaults the demo merchant off even without config/production.json', () => {
-    const config = loadConfig({ dir: configDir(), env: { NODE_ENV: 'production', TRUST_PROXY: 'true', TRUSTED_PROXIES: '10.1.2.3', ...VERIFIER, MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' } });
+    const config = loadConfig({
+      dir: configDir(),
+      env: {
+        NODE_ENV: 'production',
+        TRUST_PROXY: 'true',
+        TRUSTED_PROXIES: '10.1.2.3',
+        ...VERIFIER,
+        MASTER_KEY: productionKey(),
+        ISSUER: 'https://id.example.cn',
+      },
+    });
     expect(config.demoMerchant).toBe(false);
   });
 
   it('refuses to start without a master key', () => {
-    expect(configError(() => production({ ISSUER: 'https://id.example.cn' })).problems).toEqual([expect.stringMatching(/^masterKey: required/)]);
+    expect(configError(() => production({ ISSUER: 'https://id.example.cn' })).problems).toEqual([
+      expect.stringMatching(/^masterKey: required/),
+    ]);
   });
 
   it('refuses the development master key', () => {
-    const error = configError(() => production({ MASTER_KEY: DEVELOPMENT_MASTER_KEY, ISSUER: 'https://id.example.cn' }));
+    const error = configError(() =>
+      production({ MASTER_KEY: DEVELOPMENT_MASTER_KEY, ISSUER: 'https://id.example.cn' }),
+    );
     expect(error.problems).toEqual([expect.stringMatching(/^masterKey: the development key/)]);
   });
 
@@ -278,7 +332,9 @@ describe('loadConfig in production', () => {
     ['a counter', Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7 + 200) % 256))],
     ['a padded passphrase', Buffer.alloc(32, 'correct horse battery staple!')],
   ])('refuses a weak master key: %s', (_name, key) => {
-    const error = configError(() => production({ MASTER_KEY: key.toString('base64'), ISSUER: 'https://id.example.cn' }));
+    const error = configError(() =>
+      production({ MASTER_KEY: key.toString('base64'), ISSUER: 'https://id.example.cn' }),
+    );
     expect(error.problems).toEqual([expect.stringMatching(/^masterKey: too weak for production/)]);
   });
 
@@ -287,44 +343,67 @@ describe('loadConfig in production', () => {
   });
 
   it('refuses to start without an issuer', () => {
-    expect(configError(() => production({ MASTER_KEY: productionKey() })).problems).toEqual([expect.stringMatching(/^issuer: required/)]);
+    expect(configError(() => production({ MASTER_KEY: productionKey() })).problems).toEqual([
+      expect.stringMatching(/^issuer: required/),
+    ]);
   });
 
   it('refuses the demo merchant', () => {
-    const error = configError(() => production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', DEMO_MERCHANT: 'true' }));
+    const error = configError(() =>
+      production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', DEMO_MERCHANT: 'true' }),
+    );
     expect(error.problems).toEqual([expect.stringMatching(/^demoMerchant: not allowed/)]);
   });
 
   it('lists every production problem at once', () => {
     const error = configError(() => production({ DEMO_MERCHANT: '1', VERIFICATION_PROVIDER: 'sandbox' }));
-    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['demoMerchant', 'issuer', 'masterKey', 'verification.provider']);
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'demoMerchant',
+      'issuer',
+      'masterKey',
+      'verification.provider',
+    ]);
   });
 
   it('refuses the sandbox verification provider, and an http provider without its service', () => {
     const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
-    expect(configError(() => production({ ...base, VERIFICATION_PROVIDER: 'sandbox' })).problems).toEqual([expect.stringMatching(/^verification.provider: the sandbox/)]);
-    expect(configError(() => production({ ...base, VERIFICATION_HTTP_URL: '', VERIFICATION_HTTP_API_KEY: '' })).problems).toEqual([expect.stringMatching(/^verification.http: required/)]);
+    expect(configError(() => production({ ...base, VERIFICATION_PROVIDER: 'sandbox' })).problems).toEqual([
+      expect.stringMatching(/^verification.provider: the sandbox/),
+    ]);
+    expect(
+      configError(() => production({ ...base, VERIFICATION_HTTP_URL: '', VERIFICATION_HTTP_API_KEY: '' })).problems,
+    ).toEqual([expect.stringMatching(/^verification.http: required/)]);
   });
 
   it('refuses an issuer or a verification service that is not https', () => {
     const base = { MASTER_KEY: productionKey() };
-    expect(configError(() => production({ ...base, ISSUER: 'http://id.example.cn' })).problems).toEqual([expect.stringMatching(/^issuer: must be an https URL/)]);
-    expect(configError(() => production({ ...base, ISSUER: 'https://id.example.cn', VERIFICATION_HTTP_URL: 'http://verify.example.cn' })).problems).toEqual([
-      expect.stringMatching(/^verification.http.baseUrl: .*https only/),
+    expect(configError(() => production({ ...base, ISSUER: 'http://id.example.cn' })).problems).toEqual([
+      expect.stringMatching(/^issuer: must be an https URL/),
     ]);
+    expect(
+      configError(() =>
+        production({ ...base, ISSUER: 'https://id.example.cn', VERIFICATION_HTTP_URL: 'http://verify.example.cn' }),
+      ).problems,
+    ).toEqual([expect.stringMatching(/^verification.http.baseUrl: .*https only/)]);
   });
 
   it('refuses to run without trusting the TLS proxy in front of it', () => {
-    const error = configError(() => production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', TRUST_PROXY: 'false' }));
+    const error = configError(() =>
+      production({ MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn', TRUST_PROXY: 'false' }),
+    );
     expect(error.problems).toEqual([expect.stringMatching(/^trustProxy: required in production/)]);
   });
 
   it('trusts forwarded headers only from the proxies it is told of', () => {
     const base = { MASTER_KEY: productionKey(), ISSUER: 'https://id.example.cn' };
-    expect(configError(() => production({ ...base, TRUSTED_PROXIES: '' })).problems).toEqual([expect.stringMatching(/^trustedProxies: required in production/)]);
+    expect(configError(() => production({ ...base, TRUSTED_PROXIES: '' })).problems).toEqual([
+      expect.stringMatching(/^trustedProxies: required in production/),
+    ]);
     expect(production(base).trustedProxies).toEqual(['10.1.2.3', 'fd00::/8']);
     for (const bad of ['*', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/1']) {
-      expect(configError(() => production({ ...base, TRUSTED_PROXIES: bad })).problems).toEqual([expect.stringMatching(/^trustedProxies\.0: an IP address or CIDR range/)]);
+      expect(configError(() => production({ ...base, TRUSTED_PROXIES: bad })).problems).toEqual([
+        expect.stringMatching(/^trustedProxies\.0: an IP address or CIDR range/),
+      ]);
     }
     // Outside production, a proxy on the same host.
     expect(load({ NODE_ENV: 'test', TRUST_PROXY: 'true' }).trustedProxies).toEqual(['127.0.0.0/8', '::1']);

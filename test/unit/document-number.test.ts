@@ -15,7 +15,13 @@ function withCheckCharacter(body17: string): string {
 describe('DOCUMENT_TYPES', () => {
   it('lists the stable type names from DESIGN.md', () => {
     expect(DOCUMENT_TYPES).toEqual([
-      'cn_resident_id', 'passport', 'hk_macao_permit', 'taiwan_permit', 'foreign_permanent_id', 'military_officer', 'other',
+      'cn_resident_id',
+      'passport',
+      'hk_macao_permit',
+      'taiwan_permit',
+      'foreign_permanent_id',
+      'military_officer',
+      'other',
     ]);
   });
 });
@@ -39,16 +45,29 @@ describe('normalizeDocumentNumber', () => {
 describe('checkDocumentNumber for cn_resident_id', () => {
   it('accepts the published sample and returns its birth date and gender (even sequence = female)', () => {
     expect(check('cn_resident_id', '11010519491231002X')).toEqual({
-      ok: true, type: 'cn_resident_id', number: '11010519491231002X', birthDate: '1949-12-31', gender: 'female',
+      ok: true,
+      type: 'cn_resident_id',
+      number: '11010519491231002X',
+      birthDate: '1949-12-31',
+      gender: 'female',
     });
   });
 
   it('reads an odd sequence as male', () => {
-    expect(check('cn_resident_id', withCheckCharacter('44030419900101123'))).toMatchObject({ ok: true, birthDate: '1990-01-01', gender: 'male' });
+    expect(check('cn_resident_id', withCheckCharacter('44030419900101123'))).toMatchObject({
+      ok: true,
+      birthDate: '1990-01-01',
+      gender: 'male',
+    });
   });
 
   it('accepts full-width input, separators and a lowercase x', () => {
-    for (const raw of ['１１０１０５１９４９１２３１００２ｘ', '110105-19491231-002x', '110105 1949 1231 002X', '11010519491231002x']) {
+    for (const raw of [
+      '１１０１０５１９４９１２３１００２ｘ',
+      '110105-19491231-002x',
+      '110105 1949 1231 002X',
+      '11010519491231002x',
+    ]) {
       expect(check('cn_resident_id', raw)).toMatchObject({ ok: true, number: '11010519491231002X' });
     }
   });
@@ -64,9 +83,18 @@ describe('checkDocumentNumber for cn_resident_id', () => {
   });
 
   it('refuses Feb 29 in a non-leap year and accepts it in a leap year', () => {
-    expect(check('cn_resident_id', withCheckCharacter('11010520230229001'))).toMatchObject({ ok: false, code: 'birth_date' });
-    expect(check('cn_resident_id', withCheckCharacter('11010519000229001'))).toMatchObject({ ok: false, code: 'birth_date' });
-    expect(check('cn_resident_id', withCheckCharacter('11010520240229001'))).toMatchObject({ ok: true, birthDate: '2024-02-29' });
+    expect(check('cn_resident_id', withCheckCharacter('11010520230229001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
+    expect(check('cn_resident_id', withCheckCharacter('11010519000229001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
+    expect(check('cn_resident_id', withCheckCharacter('11010520240229001'))).toMatchObject({
+      ok: true,
+      birthDate: '2024-02-29',
+    });
   });
 
   it('refuses impossible months and days', () => {
@@ -76,19 +104,33 @@ describe('checkDocumentNumber for cn_resident_id', () => {
   });
 
   it('refuses a birth date in the future', () => {
-    expect(check('cn_resident_id', withCheckCharacter('11010520991231001'))).toMatchObject({ ok: false, code: 'birth_date' });
-    expect(check('cn_resident_id', withCheckCharacter('11010520250616001'))).toMatchObject({ ok: false, code: 'birth_date' });
+    expect(check('cn_resident_id', withCheckCharacter('11010520991231001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
+    expect(check('cn_resident_id', withCheckCharacter('11010520250616001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
   });
 
   it('judges "today" by the calendar in Beijing (UTC+8)', () => {
     const bornToday = withCheckCharacter('11010520250615001');
     expect(checkDocumentNumber('cn_resident_id', bornToday, { today: new Date('2025-06-14T16:30:00Z') }).ok).toBe(true);
-    expect(checkDocumentNumber('cn_resident_id', bornToday, { today: new Date('2025-06-14T15:30:00Z') })).toMatchObject({ code: 'birth_date' });
+    expect(checkDocumentNumber('cn_resident_id', bornToday, { today: new Date('2025-06-14T15:30:00Z') })).toMatchObject(
+      { code: 'birth_date' },
+    );
   });
 
   it('refuses birth dates before 1900-01-01 and accepts 1900-01-01', () => {
-    expect(check('cn_resident_id', withCheckCharacter('31011518991231000'))).toMatchObject({ ok: false, code: 'birth_date' });
-    expect(check('cn_resident_id', withCheckCharacter('31011519000101000'))).toMatchObject({ ok: true, birthDate: '1900-01-01' });
+    expect(check('cn_resident_id', withCheckCharacter('31011518991231000'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
+    expect(check('cn_resident_id', withCheckCharacter('31011519000101000'))).toMatchObject({
+      ok: true,
+      birthDate: '1900-01-01',
+    });
   });
 
   it('refuses retired 15-digit first-generation numbers, saying so', () => {
@@ -104,7 +146,13 @@ describe('checkDocumentNumber for cn_resident_id', () => {
   });
 
   it('refuses wrong lengths, a region digit of 0 and an X anywhere but last', () => {
-    for (const raw of ['11010519491231002', '11010519491231002XX', withCheckCharacter('01010519491231002'), '1101051949123100X2', 'A10105194912310021']) {
+    for (const raw of [
+      '11010519491231002',
+      '11010519491231002XX',
+      withCheckCharacter('01010519491231002'),
+      '1101051949123100X2',
+      'A10105194912310021',
+    ]) {
       expect(check('cn_resident_id', raw)).toMatchObject({ ok: false, code: 'format' });
     }
   });
@@ -122,18 +170,31 @@ describe('checkDocumentNumber for cn_resident_id', () => {
 describe('checkDocumentNumber for foreign_permanent_id', () => {
   it('accepts a 2023 number (9 + province + nationality + birth date + sequence + MOD 11-2)', () => {
     expect(check('foreign_permanent_id', '932682198501010017')).toEqual({
-      ok: true, type: 'foreign_permanent_id', number: '932682198501010017', birthDate: '1985-01-01',
+      ok: true,
+      type: 'foreign_permanent_id',
+      number: '932682198501010017',
+      birthDate: '1985-01-01',
     });
   });
 
   it('refuses a 2023 number with a wrong check character or an impossible birth date', () => {
     expect(check('foreign_permanent_id', '932682198501010018')).toMatchObject({ ok: false, code: 'checksum' });
-    expect(check('foreign_permanent_id', withCheckCharacter('93268219850230001'))).toMatchObject({ ok: false, code: 'birth_date' });
-    expect(check('foreign_permanent_id', withCheckCharacter('93268220990101001'))).toMatchObject({ ok: false, code: 'birth_date' });
+    expect(check('foreign_permanent_id', withCheckCharacter('93268219850230001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
+    expect(check('foreign_permanent_id', withCheckCharacter('93268220990101001'))).toMatchObject({
+      ok: false,
+      code: 'birth_date',
+    });
   });
 
   it('accepts the older 15-character number (3 letters + 12 digits), normalized', () => {
-    expect(check('foreign_permanent_id', 'KAZ110090123105')).toEqual({ ok: true, type: 'foreign_permanent_id', number: 'KAZ110090123105' });
+    expect(check('foreign_permanent_id', 'KAZ110090123105')).toEqual({
+      ok: true,
+      type: 'foreign_permanent_id',
+      number: 'KAZ110090123105',
+    });
     expect(check('foreign_permanent_id', 'usa 1100 741104 19')).toMatchObject({ ok: true, number: 'USA110074110419' });
   });
 
@@ -143,7 +204,12 @@ describe('checkDocumentNumber for foreign_permanent_id', () => {
   });
 
   it('refuses citizen numbers and other shapes', () => {
-    for (const raw of ['11010519491231002X', 'US1100741104190', 'USA11007411041', withCheckCharacter('90268219850101001')]) {
+    for (const raw of [
+      '11010519491231002X',
+      'US1100741104190',
+      'USA11007411041',
+      withCheckCharacter('90268219850101001'),
+    ]) {
       expect(check('foreign_permanent_id', raw)).toMatchObject({ ok: false, code: 'format' });
     }
   });
@@ -199,7 +265,14 @@ describe('checkDocumentNumber for military_officer', () => {
   });
 
   it('refuses numbers outside the bounds', () => {
-    for (const raw of ['南字第123号', '南北字第012345号', '南字第01234567890号', 'ABCDEFG', 'A1234', 'A1234567890123']) {
+    for (const raw of [
+      '南字第123号',
+      '南北字第012345号',
+      '南字第01234567890号',
+      'ABCDEFG',
+      'A1234',
+      'A1234567890123',
+    ]) {
       expect(check('military_officer', raw)).toMatchObject({ ok: false, code: 'format' });
     }
   });
@@ -238,6 +311,8 @@ describe('checkDocumentNumber input handling', () => {
 
   it('uses the current date when no today is given', () => {
     expect(checkDocumentNumber('cn_resident_id', '11010519491231002X').ok).toBe(true);
-    expect(checkDocumentNumber('cn_resident_id', withCheckCharacter('11010529991231001'))).toMatchObject({ code: 'birth_date' });
+    expect(checkDocumentNumber('cn_resident_id', withCheckCharacter('11010529991231001'))).toMatchObject({
+      code: 'birth_date',
+    });
   });
 });

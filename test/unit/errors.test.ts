@@ -11,7 +11,13 @@ describe('PlatformError', () => {
   it('carries code, status, message and an RFC 9457 problem type', () => {
     const error = new PlatformError('wrong-step', 400, 'Already done.');
     expect(error).toBeInstanceOf(Error);
-    expect(error).toMatchObject({ name: 'PlatformError', code: 'wrong-step', status: 400, message: 'Already done.', type: 'urn:realname:problem:wrong-step' });
+    expect(error).toMatchObject({
+      name: 'PlatformError',
+      code: 'wrong-step',
+      status: 400,
+      message: 'Already done.',
+      type: 'urn:realname:problem:wrong-step',
+    });
   });
 
   it('exposes details of client errors but not of server errors, unless told otherwise', () => {
@@ -46,7 +52,8 @@ describe('errorHandler problem+json', () => {
     const app = new Koa();
     app.use(errorHandler(new Views(resolve(process.cwd(), 'views')), pino({ level: 'silent' })));
     app.use((ctx) => {
-      if (ctx.path === '/api/invalid') throw new InvalidInput([{ field: 'login', code: 'login_invalid', message: 'bad login' }]);
+      if (ctx.path === '/api/invalid')
+        throw new InvalidInput([{ field: 'login', code: 'login_invalid', message: 'bad login' }]);
       if (ctx.path === '/api/conflict') throw new Conflict('login-taken', 'An account with this login already exists.');
       if (ctx.path === '/api/crash') throw new Error('database password is hunter2');
       if (ctx.path === '/api/http') ctx.throw(413, 'request entity too large');
@@ -61,7 +68,11 @@ describe('errorHandler problem+json', () => {
 
   const problem = async (path: string) => {
     const response = await fetch(`${base}${path}`);
-    return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as Record<string, unknown> };
+    return {
+      status: response.status,
+      type: response.headers.get('content-type'),
+      body: (await response.json()) as Record<string, unknown>,
+    };
   };
 
   it('renders a PlatformError with type, title, status, detail and field errors', async () => {
@@ -95,10 +106,16 @@ describe('errorHandler problem+json', () => {
   });
 
   it('maps Koa HTTP errors to problem types', async () => {
-    expect((await problem('/api/http')).body).toMatchObject({ type: 'urn:realname:problem:payload-too-large', status: 413 });
+    expect((await problem('/api/http')).body).toMatchObject({
+      type: 'urn:realname:problem:payload-too-large',
+      status: 413,
+    });
   });
 
   it('turns an unhandled route into not-found', async () => {
-    expect(await problem('/api/nothing-here')).toMatchObject({ status: 404, body: { type: 'urn:realname:problem:not-found', status: 404 } });
+    expect(await problem('/api/nothing-here')).toMatchObject({
+      status: 404,
+      body: { type: 'urn:realname:problem:not-found', status: 404 },
+    });
   });
 });

@@ -6,7 +6,8 @@ import { localeOf } from '../../src/http/locale.js';
 import { DEFAULT_LOCALE, LOCALES, negotiateLocale, Views } from '../../src/http/views.js';
 
 const VIEWS = resolve(process.cwd(), 'views');
-const messages = (locale: string) => JSON.parse(readFileSync(resolve(VIEWS, 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
+const messages = (locale: string) =>
+  JSON.parse(readFileSync(resolve(VIEWS, 'locales', `${locale}.json`), 'utf8')) as Record<string, string>;
 
 describe('negotiateLocale', () => {
   it('defaults to zh-CN', () => {
@@ -101,7 +102,11 @@ describe('localeOf', () => {
     const { ctx, set } = fakeContext({ query: { lang: 'en' }, cookie: 'zh-CN', acceptLanguage: 'zh-CN' });
     expect(localeOf(ctx)).toBe('en');
     expect(set).toEqual([
-      { name: 'lang', value: 'en', options: expect.objectContaining({ httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000 }) },
+      {
+        name: 'lang',
+        value: 'en',
+        options: expect.objectContaining({ httpOnly: true, sameSite: 'lax', maxAge: 365 * 24 * 3600 * 1000 }),
+      },
     ]);
   });
 
@@ -149,7 +154,8 @@ describe('locale files', () => {
     const used = new Set<string>();
     // Literal keys only: t('scope.' + scope) is built at run time.
     for (const file of readdirSync(VIEWS).filter((f) => f.endsWith('.njk'))) {
-      for (const match of readFileSync(resolve(VIEWS, file), 'utf8').matchAll(/\bt\(\s*['"]([\w.]+)['"]\s*[,)]/g)) used.add(match[1]!);
+      for (const match of readFileSync(resolve(VIEWS, file), 'utf8').matchAll(/\bt\(\s*['"]([\w.]+)['"]\s*[,)]/g))
+        used.add(match[1]!);
     }
     expect(used.size).toBeGreaterThan(0);
     for (const locale of LOCALES) {
@@ -163,8 +169,12 @@ describe('Views.translate', () => {
   const views = new Views(VIEWS);
 
   it('picks the message for the locale and fills {placeholders}', () => {
-    expect(views.translate('en', 'login.for_merchant', { merchant: 'Acme' })).toBe(messages('en')['login.for_merchant']!.replace('{merchant}', 'Acme'));
-    expect(views.translate('zh-CN', 'login.for_merchant', { merchant: 'Acme' })).toBe(messages('zh-CN')['login.for_merchant']!.replace('{merchant}', 'Acme'));
+    expect(views.translate('en', 'login.for_merchant', { merchant: 'Acme' })).toBe(
+      messages('en')['login.for_merchant']!.replace('{merchant}', 'Acme'),
+    );
+    expect(views.translate('zh-CN', 'login.for_merchant', { merchant: 'Acme' })).toBe(
+      messages('zh-CN')['login.for_merchant']!.replace('{merchant}', 'Acme'),
+    );
   });
 
   it('falls back to the key itself when no locale has it', () => {

@@ -25,7 +25,11 @@ import {
 } from '../../src/audit/merkle.js';
 
 // Published RFC 6962 vectors; each fixture names the upstream file it was copied from.
-interface TreeVectors { leafInputs: string[]; nodeHashes: string[][]; roots: string[] }
+interface TreeVectors {
+  leafInputs: string[];
+  nodeHashes: string[][];
+  roots: string[];
+}
 interface ProofVectors {
   inclusion: Array<{ from: string; index: number; size: number; proof: string[] }>;
   consistency: Array<{ from: string; m: number; n: number; proof: string[] }>;
@@ -146,15 +150,20 @@ describe('the stored tree', () => {
   const eight = treeOf(leaves);
 
   it('stores exactly the published perfect subtrees', () => {
-    tree.nodeHashes.forEach((row, level) => row.forEach((hash, index) => expect(eight.node(level, index).toString('hex')).toBe(hash)));
+    tree.nodeHashes.forEach((row, level) =>
+      row.forEach((hash, index) => expect(eight.node(level, index).toString('hex')).toBe(hash)),
+    );
     expect(() => eight.node(0, 8)).toThrow(MissingNodeError);
     expect(() => eight.node(4, 0)).toThrow(MissingNodeError);
   });
 
-  it.each(tree.roots.map((root, size) => [size, root] as const))('computes the published root of size %i', async (size, root) => {
-    expect((await rootAt(size, eight)).toString('hex')).toBe(root);
-    expect(treeOf(leaves.slice(0, size)).root().toString('hex')).toBe(root);
-  });
+  it.each(tree.roots.map((root, size) => [size, root] as const))(
+    'computes the published root of size %i',
+    async (size, root) => {
+      expect((await rootAt(size, eight)).toString('hex')).toBe(root);
+      expect(treeOf(leaves.slice(0, size)).root().toString('hex')).toBe(root);
+    },
+  );
 
   it('builds the same node table one leaf at a time as in batches, reading only frontier nodes', async () => {
     const random = mulberry32(6962);
@@ -166,7 +175,7 @@ describe('the stored tree', () => {
       expect(single.reads - before).toBe(neededForAppend(i, 1).length);
     }
     const batched = new CountingStore();
-    for (let start = 0; start < hashes.length; ) {
+    for (let start = 0; start < hashes.length;) {
       const batch = hashes.slice(start, start + 1 + Math.floor(random() * 40));
       const before = batched.reads;
       batched.write(await nodesForAppend(start, batch, batched));
@@ -194,14 +203,21 @@ describe('published proofs', () => {
   it.each(published.inclusion.map((v) => [v.from, v] as const))('matches the inclusion proof %s', async (_, vector) => {
     const proof = await inclusionProof(vector.index, vector.size, eight);
     expect(hexes(proof)).toEqual(vector.proof);
-    expect(verifyInclusion(leafHashes[vector.index]!, vector.index, vector.size, vector.proof.map(hex), roots[vector.size]!)).toBe(true);
+    expect(
+      verifyInclusion(leafHashes[vector.index]!, vector.index, vector.size, vector.proof.map(hex), roots[vector.size]!),
+    ).toBe(true);
   });
 
-  it.each(published.consistency.map((v) => [v.from, v] as const))('matches the consistency proof %s', async (_, vector) => {
-    const proof = await consistencyProof(vector.m, vector.n, eight);
-    expect(hexes(proof)).toEqual(vector.proof);
-    expect(verifyConsistency(vector.m, vector.n, vector.proof.map(hex), roots[vector.m]!, roots[vector.n]!)).toBe(true);
-  });
+  it.each(published.consistency.map((v) => [v.from, v] as const))(
+    'matches the consistency proof %s',
+    async (_, vector) => {
+      const proof = await consistencyProof(vector.m, vector.n, eight);
+      expect(hexes(proof)).toEqual(vector.proof);
+      expect(verifyConsistency(vector.m, vector.n, vector.proof.map(hex), roots[vector.m]!, roots[vector.n]!)).toBe(
+        true,
+      );
+    },
+  );
 
   it('proves every leaf of every size 1..8 against the published roots', () => {
     for (let size = 1; size <= 8; size++) {
@@ -236,7 +252,8 @@ describe('published proofs', () => {
 
 describe('verifiers', () => {
   const some = hex('abacaba000000000000000000000000000000000000000000060061e00123456');
-  const flip = (proof: Buffer[], i: number, bit: number) => proof.map((p, j) => (j === i ? Buffer.from(p.map((b, k) => (k === 0 ? b ^ bit : b))) : p));
+  const flip = (proof: Buffer[], i: number, bit: number) =>
+    proof.map((p, j) => (j === i ? Buffer.from(p.map((b, k) => (k === 0 ? b ^ bit : b))) : p));
 
   // Probes ported from transparency-dev/merkle proof/verify_test.go corruptInclusionProof.
   it.each(published.inclusion.filter((v) => v.size > 1).map((v) => [v.from, v] as const))(
@@ -244,14 +261,28 @@ describe('verifiers', () => {
     (_, { index, size, proof: p }) => {
       const [proof, root, leaf] = [p.map(hex), roots[size]!, leafHashes[index]!];
       const probes: Array<[Uint8Array, number, number, Uint8Array[], Uint8Array]> = [
-        [leaf, index - 1, size, proof, root], [leaf, index + 1, size, proof, root], [leaf, index ^ 2, size, proof, root],
-        [leaf, index, size * 2, proof, root], [leaf, index, Math.floor(size / 2), proof, root],
-        [Buffer.from('WrongLeaf'), index, size, proof, root], [some, index, size, proof, root],
-        [leaf, index, size, proof, EMPTY_ROOT], [leaf, index, size, proof, some],
-        [leaf, index, size, [...proof, Buffer.alloc(0)], root], [leaf, index, size, [...proof, root], root],
-        [leaf, index, size, [Buffer.alloc(0), ...proof], root], [leaf, index, size, [root, ...proof], root],
-        [leaf, index, size, proof.slice(0, -1), root], [leaf, index, size, [proof[0]!, some, ...proof.slice(1)], root],
-        ...proof.map((_, i): [Uint8Array, number, number, Uint8Array[], Uint8Array] => [leaf, index, size, flip(proof, i, 8), root]),
+        [leaf, index - 1, size, proof, root],
+        [leaf, index + 1, size, proof, root],
+        [leaf, index ^ 2, size, proof, root],
+        [leaf, index, size * 2, proof, root],
+        [leaf, index, Math.floor(size / 2), proof, root],
+        [Buffer.from('WrongLeaf'), index, size, proof, root],
+        [some, index, size, proof, root],
+        [leaf, index, size, proof, EMPTY_ROOT],
+        [leaf, index, size, proof, some],
+        [leaf, index, size, [...proof, Buffer.alloc(0)], root],
+        [leaf, index, size, [...proof, root], root],
+        [leaf, index, size, [Buffer.alloc(0), ...proof], root],
+        [leaf, index, size, [root, ...proof], root],
+        [leaf, index, size, proof.slice(0, -1), root],
+        [leaf, index, size, [proof[0]!, some, ...proof.slice(1)], root],
+        ...proof.map((_, i): [Uint8Array, number, number, Uint8Array[], Uint8Array] => [
+          leaf,
+          index,
+          size,
+          flip(proof, i, 8),
+          root,
+        ]),
       ];
       for (const probe of probes) expect(verifyInclusion(...probe)).toBe(false);
     },
@@ -264,13 +295,32 @@ describe('verifiers', () => {
       const [proof, r1, r2] = [p.map(hex), roots[m]!, roots[n]!];
       const wrong = Buffer.from('WrongRoot');
       const probes: Array<[number, number, Uint8Array[], Uint8Array, Uint8Array]> = [
-        [m - 1, n, proof, r1, r2], [m + 1, n, proof, r1, r2], [m ^ 2, n, proof, r1, r2],
-        [m, n * 2, proof, r1, r2], [m, Math.floor(n / 2), proof, r1, r2],
-        [m, n, proof, wrong, r2], [m, n, proof, r1, wrong], [m, n, proof, r2, r1], [m, n, proof, some, r2], [m, n, proof, r1, some],
-        [m, n, [], r1, r2], [m, n, [...proof, Buffer.alloc(0)], r1, r2], [m, n, [...proof, r1], r1, r2], [m, n, [...proof, r2], r1, r2],
-        [m, n, [Buffer.alloc(0), ...proof], r1, r2], [m, n, [r1, ...proof], r1, r2], [m, n, [r2, ...proof], r1, r2],
-        [m, n, [proof[0]!, ...proof], r1, r2], [m, n, proof.slice(0, -1), r1, r2],
-        ...proof.map((_, i): [number, number, Uint8Array[], Uint8Array, Uint8Array] => [m, n, flip(proof, i, 16), r1, r2]),
+        [m - 1, n, proof, r1, r2],
+        [m + 1, n, proof, r1, r2],
+        [m ^ 2, n, proof, r1, r2],
+        [m, n * 2, proof, r1, r2],
+        [m, Math.floor(n / 2), proof, r1, r2],
+        [m, n, proof, wrong, r2],
+        [m, n, proof, r1, wrong],
+        [m, n, proof, r2, r1],
+        [m, n, proof, some, r2],
+        [m, n, proof, r1, some],
+        [m, n, [], r1, r2],
+        [m, n, [...proof, Buffer.alloc(0)], r1, r2],
+        [m, n, [...proof, r1], r1, r2],
+        [m, n, [...proof, r2], r1, r2],
+        [m, n, [Buffer.alloc(0), ...proof], r1, r2],
+        [m, n, [r1, ...proof], r1, r2],
+        [m, n, [r2, ...proof], r1, r2],
+        [m, n, [proof[0]!, ...proof], r1, r2],
+        [m, n, proof.slice(0, -1), r1, r2],
+        ...proof.map((_, i): [number, number, Uint8Array[], Uint8Array, Uint8Array] => [
+          m,
+          n,
+          flip(proof, i, 16),
+          r1,
+          r2,
+        ]),
       ];
       for (const probe of probes) expect(verifyConsistency(...probe)).toBe(false);
     },
@@ -282,7 +332,12 @@ describe('verifiers', () => {
     expect(verifyInclusion(hash, 0, 1, [], Buffer.alloc(0))).toBe(false);
     expect(verifyInclusion(Buffer.alloc(0), 0, 1, [], hash)).toBe(false);
     expect(verifyInclusion(Buffer.alloc(0), 0, 1, [], Buffer.alloc(0))).toBe(false);
-    for (const [index, size] of [[0, 0], [1, 0], [2, 1], [1, 1]] as const) {
+    for (const [index, size] of [
+      [0, 0],
+      [1, 0],
+      [2, 1],
+      [1, 1],
+    ] as const) {
       expect(verifyInclusion(some, index, size, [], EMPTY_ROOT)).toBe(false);
       expect(verifyInclusion(some, index, size, [], some)).toBe(false);
     }
@@ -355,7 +410,10 @@ describe('proofs through stored nodes match the naive reference', () => {
 
 describe('a large log', () => {
   /** A node table computed on demand (level ≥ 8 memoised), counting what the proof code reads. */
-  function lazyTable(size: number, hashOf: (level: number, index: number, child: (l: number, i: number) => Buffer) => Buffer) {
+  function lazyTable(
+    size: number,
+    hashOf: (level: number, index: number, child: (l: number, i: number) => Buffer) => Buffer,
+  ) {
     const memo = new Map<string, Buffer>();
     const node = (level: number, index: number): Buffer => {
       const key = nodeKey(level, index);
@@ -378,7 +436,9 @@ describe('a large log', () => {
   it('proves leaves and older sizes of a 100 003-leaf log with real hashes', async () => {
     const size = 100_003;
     const table = lazyTable(size, (level, index, child) =>
-      level === 0 ? leafHash(Buffer.from(`entry ${index}`)) : nodeHash(child(level - 1, 2 * index), child(level - 1, 2 * index + 1)),
+      level === 0
+        ? leafHash(Buffer.from(`entry ${index}`))
+        : nodeHash(child(level - 1, 2 * index), child(level - 1, 2 * index + 1)),
     );
     const root = await rootAt(size, table);
     for (const index of [0, 1, 65_535, 65_536, 99_999, size - 1]) {
@@ -389,7 +449,9 @@ describe('a large log', () => {
       const proof = await consistencyProof(m, size, table);
       expect(verifyConsistency(m, size, proof, await rootAt(m, table), root)).toBe(true);
     }
-    const nodes = toNodeMap(neededForConsistency(3, size).map((id) => ({ ...id, hash: table.node(id.level, id.index) })));
+    const nodes = toNodeMap(
+      neededForConsistency(3, size).map((id) => ({ ...id, hash: table.node(id.level, id.index) })),
+    );
     expect(consistencyProofFromNodes(3, size, nodes)).toEqual(await consistencyProof(3, size, table));
   });
 

@@ -17,19 +17,27 @@ describe('pairwiseSubject', () => {
   });
 
   it('differs across sectors for the same account', () => {
-    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(pairwiseSubject(SALT, 'bank.example.cn', 'acct-1'));
+    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(
+      pairwiseSubject(SALT, 'bank.example.cn', 'acct-1'),
+    );
   });
 
   it('differs across accounts in the same sector', () => {
-    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(pairwiseSubject(SALT, 'shop.example.cn', 'acct-2'));
+    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(
+      pairwiseSubject(SALT, 'shop.example.cn', 'acct-2'),
+    );
   });
 
   it('depends on the salt', () => {
-    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(pairwiseSubject(`${SALT}-2`, 'shop.example.cn', 'acct-1'));
+    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(
+      pairwiseSubject(`${SALT}-2`, 'shop.example.cn', 'acct-1'),
+    );
   });
 
   it('separates sector from account, so shifted boundaries do not collide', () => {
-    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(pairwiseSubject(SALT, 'shop.example.c', 'nacct-1'));
+    expect(pairwiseSubject(SALT, 'shop.example.cn', 'acct-1')).not.toBe(
+      pairwiseSubject(SALT, 'shop.example.c', 'nacct-1'),
+    );
     expect(pairwiseSubject(SALT, 'ab', 'c')).not.toBe(pairwiseSubject(SALT, 'a', 'bc'));
   });
 

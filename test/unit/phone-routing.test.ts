@@ -1,6 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { PhoneCheckRouter, carrierOf, type CarrierName } from '../../src/identity/providers/phone.js';
-import { ProviderUnavailable, type PhoneCarrier, type PhoneCheckRequest, type ProviderAnswer } from '../../src/identity/providers/types.js';
+import {
+  ProviderUnavailable,
+  type PhoneCarrier,
+  type PhoneCheckRequest,
+  type ProviderAnswer,
+} from '../../src/identity/providers/types.js';
 
 const request = (phone: string): PhoneCheckRequest => ({
   phone,
@@ -90,13 +95,21 @@ describe('PhoneCheckRouter', () => {
 
   it('asks the fallback when the carrier is unavailable', async () => {
     const fallback = fakeCarrier('aggregator', { result: 'mismatch', reason: 'phone' });
-    const router = new PhoneCheckRouter({ carriers: { 'china-telecom': fakeCarrier('china-telecom', down('china-telecom')) }, fallback });
-    await expect(router.checkPhone(request('+8618900000000'))).resolves.toEqual({ result: 'mismatch', reason: 'phone' });
+    const router = new PhoneCheckRouter({
+      carriers: { 'china-telecom': fakeCarrier('china-telecom', down('china-telecom')) },
+      fallback,
+    });
+    await expect(router.checkPhone(request('+8618900000000'))).resolves.toEqual({
+      result: 'mismatch',
+      reason: 'phone',
+    });
     expect(fallback.calls).toEqual(['+8618900000000']);
   });
 
   it("rethrows the carrier's unavailability when there is no fallback", async () => {
-    const router = new PhoneCheckRouter({ carriers: { 'china-telecom': fakeCarrier('china-telecom', down('china-telecom')) } });
+    const router = new PhoneCheckRouter({
+      carriers: { 'china-telecom': fakeCarrier('china-telecom', down('china-telecom')) },
+    });
     await expect(router.checkPhone(request('+8618900000000'))).rejects.toMatchObject({
       provider: 'china-telecom',
       reason: 'circuit-open',
@@ -108,20 +121,31 @@ describe('PhoneCheckRouter', () => {
       carriers: { 'china-telecom': fakeCarrier('china-telecom', down('china-telecom')) },
       fallback: fakeCarrier('aggregator', new ProviderUnavailable('aggregator', 'timeout', 'slow')),
     });
-    await expect(router.checkPhone(request('+8618900000000'))).rejects.toMatchObject({ provider: 'aggregator', reason: 'timeout' });
+    await expect(router.checkPhone(request('+8618900000000'))).rejects.toMatchObject({
+      provider: 'aggregator',
+      reason: 'timeout',
+    });
   });
 
   it('does not hide a bug in a carrier adapter behind the fallback', async () => {
     const fallback = fakeCarrier('aggregator');
-    const router = new PhoneCheckRouter({ carriers: { 'china-mobile': fakeCarrier('china-mobile', new TypeError('bug')) }, fallback });
+    const router = new PhoneCheckRouter({
+      carriers: { 'china-mobile': fakeCarrier('china-mobile', new TypeError('bug')) },
+      fallback,
+    });
     await expect(router.checkPhone(request('+8613800138000'))).rejects.toThrow(TypeError);
     expect(fallback.calls).toEqual([]);
   });
 
   it('does not fall back once the caller has given up', async () => {
     const fallback = fakeCarrier('aggregator');
-    const router = new PhoneCheckRouter({ carriers: { 'china-mobile': fakeCarrier('china-mobile', down('china-mobile')) }, fallback });
-    await expect(router.checkPhone(request('+8613800138000'), AbortSignal.abort())).rejects.toBeInstanceOf(ProviderUnavailable);
+    const router = new PhoneCheckRouter({
+      carriers: { 'china-mobile': fakeCarrier('china-mobile', down('china-mobile')) },
+      fallback,
+    });
+    await expect(router.checkPhone(request('+8613800138000'), AbortSignal.abort())).rejects.toBeInstanceOf(
+      ProviderUnavailable,
+    );
     expect(fallback.calls).toEqual([]);
   });
 

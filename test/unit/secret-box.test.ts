@@ -84,7 +84,9 @@ describe('SecretBox', () => {
     const sealed = box.seal('secret value', CONTEXT);
     const ciphertext = Buffer.from(sealed.split('.')[3]!, 'base64url');
     expect(() => box.open(replacePart(sealed, 3, ciphertext.subarray(1).toString('base64url')), CONTEXT)).toThrow();
-    expect(() => box.open(replacePart(sealed, 3, Buffer.concat([ciphertext, Buffer.from([0])]).toString('base64url')), CONTEXT)).toThrow();
+    expect(() =>
+      box.open(replacePart(sealed, 3, Buffer.concat([ciphertext, Buffer.from([0])]).toString('base64url')), CONTEXT),
+    ).toThrow();
   });
 
   it('fails to open when the tag is missing', () => {
@@ -121,7 +123,9 @@ describe('SecretBox', () => {
     const sealed = new SecretBox(newKey()).seal('secret', CONTEXT);
     const box = new SecretBox(newKey());
     expect(() => box.open(sealed, CONTEXT)).toThrow(/unknown key id/);
-    expect(() => box.open(replacePart(box.seal('x', CONTEXT), 1, 'AAAAAAAAAAAA'), CONTEXT)).toThrow(/unknown key id AAAAAAAAAAAA/);
+    expect(() => box.open(replacePart(box.seal('x', CONTEXT), 1, 'AAAAAAAAAAAA'), CONTEXT)).toThrow(
+      /unknown key id AAAAAAAAAAAA/,
+    );
   });
 
   describe('key rotation', () => {

@@ -1,7 +1,11 @@
 import { DOCUMENT_TYPES, type DocumentType } from '../../src/identity/document-number.js';
 import type { Dossier } from '../../src/identity/service.js';
 import type { VerificationMethod } from '../../src/identity/store.js';
-import { answerVerifiedClaims, normalizeClaimsParameter, verifiedClaimsRequests } from '../../src/grants/ida-request.js';
+import {
+  answerVerifiedClaims,
+  normalizeClaimsParameter,
+  verifiedClaimsRequests,
+} from '../../src/grants/ida-request.js';
 import { idaDiscovery, idaVocabulary } from '../../src/grants/ida-vocabulary.js';
 import { dossierClaims, type VerifiedClaims } from '../../src/grants/verified-claims.js';
 import { claimsRequestSchemaErrors, verifiedClaimsSchemaErrors } from '../helpers/ida-schemas.js';
@@ -37,7 +41,17 @@ function dossierOf(documentType: DocumentType, method: VerificationMethod): Doss
       ...(method === 'offline_notary' ? { notary: 'n-1' } : {}),
       reference: `ref-${method}`,
     },
-    images: method === 'person_match' ? [{ id: 'img-1', kind: 'portrait', contentType: 'image/png', digest: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' }] : [],
+    images:
+      method === 'person_match'
+        ? [
+            {
+              id: 'img-1',
+              kind: 'portrait',
+              contentType: 'image/png',
+              digest: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=',
+            },
+          ]
+        : [],
   };
 }
 
@@ -48,26 +62,33 @@ const refs = (dossier: Dossier) => ({
   ...(dossier.result.notary ? { organization: '北京市某公证处' } : {}),
 });
 
-const full = (type: DocumentType = 'cn_resident_id', method: VerificationMethod = 'person_match') => dossierClaims(dossierOf(type, method), refs(dossierOf(type, method)));
+const full = (type: DocumentType = 'cn_resident_id', method: VerificationMethod = 'person_match') =>
+  dossierClaims(dossierOf(type, method), refs(dossierOf(type, method)));
 const evidence = (answer: unknown) => (answer as VerifiedClaims).verification.evidence!;
 
 describe('the dossier as verified_claims', () => {
   const metadata = idaDiscovery(ISSUER, DOCUMENT_TYPES);
 
-  it.each(DOCUMENT_TYPES.flatMap((type) => METHODS.map((method) => [type, method] as const)))('validates against the conformance suite schema for %s verified by %s, with only advertised values', (type, method) => {
-    const claims = full(type, method);
-    expect(verifiedClaimsSchemaErrors({ verified_claims: claims })).toEqual([]);
-    expect(metadata.trust_frameworks_supported).toContain(claims.verification.trust_framework);
-    for (const name of Object.keys(claims.claims)) expect(metadata.claims_in_verified_claims_supported).toContain(name);
-    const [item] = evidence(claims);
-    expect(metadata.evidence_supported).toContain(item!.type);
-    if (item!.type === 'document') expect(metadata.documents_supported).toContain((item!.document_details as { type: string }).type);
-    if (item!.type === 'electronic_record') expect(metadata.electronic_records_supported).toContain((item!.record as { type: string }).type);
-    for (const check of item!.check_details as Array<{ check_method: string; check_id: string }>) {
-      expect(metadata.documents_check_methods_supported).toContain(check.check_method);
-      expect(check.check_id).toBe(`ref-${method}`);
-    }
-  });
+  it.each(DOCUMENT_TYPES.flatMap((type) => METHODS.map((method) => [type, method] as const)))(
+    'validates against the conformance suite schema for %s verified by %s, with only advertised values',
+    (type, method) => {
+      const claims = full(type, method);
+      expect(verifiedClaimsSchemaErrors({ verified_claims: claims })).toEqual([]);
+      expect(metadata.trust_frameworks_supported).toContain(claims.verification.trust_framework);
+      for (const name of Object.keys(claims.claims))
+        expect(metadata.claims_in_verified_claims_supported).toContain(name);
+      const [item] = evidence(claims);
+      expect(metadata.evidence_supported).toContain(item!.type);
+      if (item!.type === 'document')
+        expect(metadata.documents_supported).toContain((item!.document_details as { type: string }).type);
+      if (item!.type === 'electronic_record')
+        expect(metadata.electronic_records_supported).toContain((item!.record as { type: string }).type);
+      for (const check of item!.check_details as Array<{ check_method: string; check_id: string }>) {
+        expect(metadata.documents_check_methods_supported).toContain(check.check_method);
+        expect(check.check_id).toBe(`ref-${method}`);
+      }
+    },
+  );
 
   it('is refused by the schema when an external attachment carries content_type (the validator can fail)', () => {
     const claims = full();
@@ -78,17 +99,38 @@ describe('the dossier as verified_claims', () => {
   it('says a typed check against a register is an electronic_record and a shown document is a document', () => {
     const vocabulary = idaVocabulary(ISSUER);
     expect(evidence(full('cn_resident_id', 'document'))).toEqual([
-      { type: 'electronic_record', check_details: [{ check_method: 'data', check_id: 'ref-document', time: '2026-11-23T18:25:43Z' }], record: { type: vocabulary.identityRegister, source: { country_code: 'CHN' } } },
+      {
+        type: 'electronic_record',
+        check_details: [{ check_method: 'data', check_id: 'ref-document', time: '2026-11-23T18:25:43Z' }],
+        record: { type: vocabulary.identityRegister, source: { country_code: 'CHN' } },
+      },
     ]);
-    expect(evidence(full('passport', 'phone_three_element'))[0]).toMatchObject({ type: 'electronic_record', record: { type: vocabulary.mobileSubscriber, source: { country_code: 'CHN' } } });
+    expect(evidence(full('passport', 'phone_three_element'))[0]).toMatchObject({
+      type: 'electronic_record',
+      record: { type: vocabulary.mobileSubscriber, source: { country_code: 'CHN' } },
+    });
     expect(evidence(full('cn_resident_id', 'offline_notary'))[0]).toMatchObject({
       type: 'document',
       check_details: [{ check_method: 'pvp', organization: '北京市某公证处', check_id: 'ref-offline_notary' }],
       document_details: { type: 'idcard', document_number: NUMBERS.cn_resident_id, issuer: { country_code: 'CHN' } },
     });
     const [match] = evidence(full('cn_resident_id', 'person_match'));
-    expect((match!.check_details as Array<{ check_method: string; organization?: string }>).map((c) => [c.check_method, c.organization])).toEqual([['data', undefined], ['bvr', undefined]]);
-    expect(match!.attachments).toEqual([{ desc: 'portrait', url: `${ISSUER}/api/dossier/attachments/img-1`, digest: { alg: 'sha-256', value: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' } }]);
+    expect(
+      (match!.check_details as Array<{ check_method: string; organization?: string }>).map((c) => [
+        c.check_method,
+        c.organization,
+      ]),
+    ).toEqual([
+      ['data', undefined],
+      ['bvr', undefined],
+    ]);
+    expect(match!.attachments).toEqual([
+      {
+        desc: 'portrait',
+        url: `${ISSUER}/api/dossier/attachments/img-1`,
+        digest: { alg: 'sha-256', value: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' },
+      },
+    ]);
   });
 
   it('names documents by the predefined IDA values where they exist, and by domain-qualified values otherwise', () => {
@@ -119,34 +161,61 @@ describe('a verified_claims request', () => {
   const verification = { trust_framework: null };
 
   it('omits a claim whose value or values do not match, and keeps those that do (§5.7.4)', () => {
-    expect(ask({ verification, claims: { name: { value: '李四' }, birthdate: null } })).toEqual({ verification: { trust_framework: TF }, claims: { birthdate: '1949-12-31' } });
-    expect(ask({ verification, claims: { name: { values: ['李四', '张三'] }, gender: { value: 'male' } } })).toEqual({ verification: { trust_framework: TF }, claims: { name: '张三' } });
-    expect(ask({ verification, claims: { nationalities: { value: ['CHN'] } } })).toMatchObject({ claims: { nationalities: ['CHN'] } });
+    expect(ask({ verification, claims: { name: { value: '李四' }, birthdate: null } })).toEqual({
+      verification: { trust_framework: TF },
+      claims: { birthdate: '1949-12-31' },
+    });
+    expect(ask({ verification, claims: { name: { values: ['李四', '张三'] }, gender: { value: 'male' } } })).toEqual({
+      verification: { trust_framework: TF },
+      claims: { name: '张三' },
+    });
+    expect(ask({ verification, claims: { nationalities: { value: ['CHN'] } } })).toMatchObject({
+      claims: { nationalities: ['CHN'] },
+    });
     // Nothing asked for can be given: no verified_claims at all.
     expect(ask({ verification, claims: { name: { value: '李四' } } })).toBeUndefined();
     // essential changes nothing (§5.7.1).
-    expect(ask({ verification, claims: { name: { value: '李四', essential: true }, given_name: { essential: true } } })).toMatchObject({ claims: { given_name: '三' } });
+    expect(
+      ask({ verification, claims: { name: { value: '李四', essential: true }, given_name: { essential: true } } }),
+    ).toMatchObject({ claims: { given_name: '三' } });
   });
 
   it('applies max_age to dates and timestamps, in the verification and in claims (§5.5.2)', () => {
     const age = (NOW - VERIFIED_AT.getTime()) / 1000;
-    expect(ask({ verification: { trust_framework: null, time: { max_age: Math.floor(age) - 1 } }, claims: { name: null } })).toBeUndefined();
-    expect(ask({ verification: { trust_framework: null, time: { max_age: Math.ceil(age) } }, claims: { name: null } })).toEqual({
+    expect(
+      ask({ verification: { trust_framework: null, time: { max_age: Math.floor(age) - 1 } }, claims: { name: null } }),
+    ).toBeUndefined();
+    expect(
+      ask({ verification: { trust_framework: null, time: { max_age: Math.ceil(age) } }, claims: { name: null } }),
+    ).toEqual({
       verification: { trust_framework: TF, time: '2026-11-23T18:25:43Z' },
       claims: { name: '张三' },
     });
     // A birthdate counts from its last second: born 1949-12-31, so just over 76.9 years old at NOW.
     const born = (NOW - Date.parse('1949-12-31T23:59:59Z')) / 1000;
-    expect(ask({ verification, claims: { birthdate: { max_age: Math.floor(born) - 1 }, name: null } })).toMatchObject({ claims: { name: '张三' } });
-    expect((ask({ verification, claims: { birthdate: { max_age: Math.ceil(born) } } }) as VerifiedClaims).claims).toEqual({ birthdate: '1949-12-31' });
+    expect(ask({ verification, claims: { birthdate: { max_age: Math.floor(born) - 1 }, name: null } })).toMatchObject({
+      claims: { name: '张三' },
+    });
+    expect(
+      (ask({ verification, claims: { birthdate: { max_age: Math.ceil(born) } } }) as VerifiedClaims).claims,
+    ).toEqual({ birthdate: '1949-12-31' });
   });
 
   it('omits verified_claims for a requirement on verification it cannot meet, even on an element it does not hold', () => {
     expect(ask({ verification: { trust_framework: { value: 'de_aml' } }, claims: { name: null } })).toBeUndefined();
-    expect(ask({ verification: { trust_framework: { values: ['de_aml', TF] } }, claims: { name: null } })).toMatchObject({ claims: { name: '张三' } });
-    expect(ask({ verification: { trust_framework: null, assurance_level: { value: 'high' } }, claims: { name: null } })).toBeUndefined();
+    expect(
+      ask({ verification: { trust_framework: { values: ['de_aml', TF] } }, claims: { name: null } }),
+    ).toMatchObject({ claims: { name: '张三' } });
+    expect(
+      ask({ verification: { trust_framework: null, assurance_level: { value: 'high' } }, claims: { name: null } }),
+    ).toBeUndefined();
     // Asked for without a constraint, what the platform lacks is just left out.
-    expect(ask({ verification: { trust_framework: null, assurance_level: null, verification_process: null }, claims: { name: null } })).toEqual({
+    expect(
+      ask({
+        verification: { trust_framework: null, assurance_level: null, verification_process: null },
+        claims: { name: null },
+      }),
+    ).toEqual({
       verification: { trust_framework: TF, verification_process: `${ISSUER}/api/notary/leaves/7` },
       claims: { name: '张三' },
     });
@@ -154,24 +223,71 @@ describe('a verified_claims request', () => {
 
   it('does not ignore check_details restrictions: only matching checks, no evidence when none matches (§5.4, §5.5.1)', () => {
     const documentType = { type: { value: 'document' } };
-    expect(ask({ verification: { trust_framework: null, evidence: [{ ...documentType, check_details: [{ check_method: { value: 'vpip' } }] }] }, claims: { name: null } })).toBeUndefined();
-    const bvr = ask({ verification: { trust_framework: null, evidence: [{ ...documentType, check_details: [{ check_method: { value: 'bvr' }, time: null }] }] }, claims: { name: null } });
+    expect(
+      ask({
+        verification: {
+          trust_framework: null,
+          evidence: [{ ...documentType, check_details: [{ check_method: { value: 'vpip' } }] }],
+        },
+        claims: { name: null },
+      }),
+    ).toBeUndefined();
+    const bvr = ask({
+      verification: {
+        trust_framework: null,
+        evidence: [{ ...documentType, check_details: [{ check_method: { value: 'bvr' }, time: null }] }],
+      },
+      claims: { name: null },
+    });
     // Only the bvr check, with what was asked of it; and the evidence still says what document it is.
-    expect(evidence(bvr)).toEqual([{ type: 'document', check_details: [{ check_method: 'bvr', time: '2026-11-23T18:25:43Z' }], document_details: { type: 'idcard' } }]);
+    expect(evidence(bvr)).toEqual([
+      {
+        type: 'document',
+        check_details: [{ check_method: 'bvr', time: '2026-11-23T18:25:43Z' }],
+        document_details: { type: 'idcard' },
+      },
+    ]);
     // Several entries for one sub-element are a logical OR.
-    const either = ask({ verification: { trust_framework: null, evidence: [{ ...documentType, check_details: [{ check_method: { value: 'vpip' } }, { check_method: { value: 'data' }, check_id: null }] }] }, claims: { name: null } });
+    const either = ask({
+      verification: {
+        trust_framework: null,
+        evidence: [
+          {
+            ...documentType,
+            check_details: [{ check_method: { value: 'vpip' } }, { check_method: { value: 'data' }, check_id: null }],
+          },
+        ],
+      },
+      claims: { name: null },
+    });
     expect(evidence(either)[0]!.check_details).toEqual([{ check_method: 'data', check_id: 'ref-person_match' }]);
-    expect(ask({ verification: { trust_framework: null, evidence: [{ ...documentType, check_details: [{ check_method: null, organization: { value: 'X' } }] }] }, claims: { name: null } })).toBeUndefined();
+    expect(
+      ask({
+        verification: {
+          trust_framework: null,
+          evidence: [{ ...documentType, check_details: [{ check_method: null, organization: { value: 'X' } }] }],
+        },
+        claims: { name: null },
+      }),
+    ).toBeUndefined();
   });
 
   it('filters on document_details and returns what its template names', () => {
-    const filter = (document_details: unknown) => ({ verification: { trust_framework: null, evidence: [{ type: { value: 'document' }, document_details }] }, claims: { name: null } });
+    const filter = (document_details: unknown) => ({
+      verification: { trust_framework: null, evidence: [{ type: { value: 'document' }, document_details }] },
+      claims: { name: null },
+    });
     expect(ask(filter({ type: { values: ['passport', 'residence_permit'] } }))).toBeUndefined();
-    expect(evidence(ask(filter({ type: { values: ['passport', 'idcard'] }, issuer: { country_code: null } })))).toEqual([{ type: 'document', document_details: { type: 'idcard', issuer: { country_code: 'CHN' } } }]);
+    expect(evidence(ask(filter({ type: { values: ['passport', 'idcard'] }, issuer: { country_code: null } })))).toEqual(
+      [{ type: 'document', document_details: { type: 'idcard', issuer: { country_code: 'CHN' } } }],
+    );
     // null (outside the suite's request schema, which wants an object here, but OIDC Core's
     // default request) asks for the whole element.
     expect(evidence(answerVerifiedClaims(full(), verifiedClaimsRequests(filter(null)), NOW))).toEqual([
-      { type: 'document', document_details: { type: 'idcard', document_number: NUMBERS.cn_resident_id, issuer: { country_code: 'CHN' } } },
+      {
+        type: 'document',
+        document_details: { type: 'idcard', document_number: NUMBERS.cn_resident_id, issuer: { country_code: 'CHN' } },
+      },
     ]);
     // A date the document does not state cannot meet a max_age.
     expect(ask(filter({ type: null, date_of_expiry: { max_age: 100 } }))).toBeUndefined();
@@ -192,7 +308,12 @@ describe('a verified_claims request', () => {
         },
         dossier,
       );
-    expect(evidence(request(full('cn_resident_id', 'document')))).toEqual([{ type: 'electronic_record', record: { type: idaVocabulary(ISSUER).identityRegister, source: { country_code: 'CHN' } } }]);
+    expect(evidence(request(full('cn_resident_id', 'document')))).toEqual([
+      {
+        type: 'electronic_record',
+        record: { type: idaVocabulary(ISSUER).identityRegister, source: { country_code: 'CHN' } },
+      },
+    ]);
     const matched = evidence(request(full('cn_resident_id', 'person_match')));
     expect(matched).toEqual([
       {
@@ -207,15 +328,24 @@ describe('a verified_claims request', () => {
   it('answers an array of requests one by one, giving each it can meet (§5.6)', () => {
     const gold = { verification: { trust_framework: { value: 'gold' } }, claims: { name: null } };
     const ours = { verification: { trust_framework: { value: TF } }, claims: { given_name: null } };
-    const document = { verification: { trust_framework: null, evidence: [{ type: { value: 'document' } }] }, claims: { family_name: null } };
+    const document = {
+      verification: { trust_framework: null, evidence: [{ type: { value: 'document' } }] },
+      claims: { family_name: null },
+    };
     expect(claimsRequestSchemaErrors({ id_token: { verified_claims: [gold, ours, document] } })).toEqual([]);
     const answers = answerVerifiedClaims(full(), verifiedClaimsRequests([gold, ours, document]), NOW);
     expect(verifiedClaimsSchemaErrors({ verified_claims: answers })).toEqual([]);
     expect(answers).toEqual([
       { verification: { trust_framework: TF }, claims: { given_name: '三' } },
-      { verification: { trust_framework: TF, evidence: [{ type: 'document', document_details: { type: 'idcard' } }] }, claims: { family_name: '张' } },
+      {
+        verification: { trust_framework: TF, evidence: [{ type: 'document', document_details: { type: 'idcard' } }] },
+        claims: { family_name: '张' },
+      },
     ]);
-    expect(answerVerifiedClaims(full(), verifiedClaimsRequests([gold, ours]), NOW)).toEqual({ verification: { trust_framework: TF }, claims: { given_name: '三' } });
+    expect(answerVerifiedClaims(full(), verifiedClaimsRequests([gold, ours]), NOW)).toEqual({
+      verification: { trust_framework: TF },
+      claims: { given_name: '三' },
+    });
     expect(answerVerifiedClaims(full(), verifiedClaimsRequests([gold]), NOW)).toBeUndefined();
   });
 });
@@ -234,14 +364,45 @@ describe('the claims parameter', () => {
       { userinfo: { verified_claims: 'all' } },
       { userinfo: { verified_claims: { claims: { name: null } } } },
       { userinfo: { verified_claims: { verification: {}, claims: {} } } },
-      { id_token: { verified_claims: [request, { verification: { trust_framework: null, evidence: [{ check_details: [{ check_method: null }] }] }, claims: { name: null } }] } },
-      { userinfo: { verified_claims: { verification: { trust_framework: null, evidence: [{ type: { values: ['document'] } }] }, claims: { name: null } } } },
+      {
+        id_token: {
+          verified_claims: [
+            request,
+            {
+              verification: { trust_framework: null, evidence: [{ check_details: [{ check_method: null }] }] },
+              claims: { name: null },
+            },
+          ],
+        },
+      },
+      {
+        userinfo: {
+          verified_claims: {
+            verification: { trust_framework: null, evidence: [{ type: { values: ['document'] } }] },
+            claims: { name: null },
+          },
+        },
+      },
       { userinfo: { verified_claims: { verification: { trust_framework: { values: [] } }, claims: { name: null } } } },
-      { userinfo: { verified_claims: { verification: { trust_framework: null, time: { max_age: -1 } }, claims: { name: null } } } },
-      { userinfo: { verified_claims: { verification: { trust_framework: null, evidence: [{ type: { value: 'document' }, check_details: {} }] }, claims: { name: null } } } },
+      {
+        userinfo: {
+          verified_claims: { verification: { trust_framework: null, time: { max_age: -1 } }, claims: { name: null } },
+        },
+      },
+      {
+        userinfo: {
+          verified_claims: {
+            verification: { trust_framework: null, evidence: [{ type: { value: 'document' }, check_details: {} }] },
+            claims: { name: null },
+          },
+        },
+      },
       { userinfo: { email: 'yes' } },
     ]) {
-      await expect(normalize(bad)).rejects.toMatchObject({ error: 'invalid_request', error_description: expect.stringMatching(/^claims\.(userinfo|id_token)\./) });
+      await expect(normalize(bad)).rejects.toMatchObject({
+        error: 'invalid_request',
+        error_description: expect.stringMatching(/^claims\.(userinfo|id_token)\./),
+      });
     }
   });
 

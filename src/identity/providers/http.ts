@@ -154,7 +154,14 @@ const isServiceFailure = (error: unknown) =>
   isRetryable(error) || (error instanceof AttemptFailed && error.reason === 'bad-response');
 
 // Connection-level codes (undici and libuv) meaning the service could not be reached at all.
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 class ServiceClient {
   readonly #name: string;
@@ -255,7 +262,8 @@ class ServiceClient {
 
 function statusFailure(status: number): AttemptFailed {
   if (status === 408 || status === 429 || status >= 500) return new AttemptFailed('error', true, `HTTP ${status}`);
-  if (status >= 400) return new AttemptFailed('error', false, `HTTP ${status}: request refused (our bug, not an answer)`);
+  if (status >= 400)
+    return new AttemptFailed('error', false, `HTTP ${status}: request refused (our bug, not an answer)`);
   return new AttemptFailed('bad-response', false, `HTTP ${status} instead of 200`);
 }
 

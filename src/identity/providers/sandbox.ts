@@ -20,9 +20,12 @@ import {
 export const SANDBOX_NAMES = { mismatch: '测试不符', timeout: '测试超时', failure: '测试故障' } as const;
 
 function reserved(name: string, provider: string): ProviderAnswer | undefined {
-  if (name === SANDBOX_NAMES.mismatch) return { result: 'mismatch', reason: 'name_mismatch', reference: 'sandbox-mismatch' };
-  if (name === SANDBOX_NAMES.timeout) throw new ProviderUnavailable(provider, 'timeout', 'the sandbox provider timed out (reserved name)');
-  if (name === SANDBOX_NAMES.failure) throw new ProviderUnavailable(provider, 'error', 'the sandbox provider failed (reserved name)');
+  if (name === SANDBOX_NAMES.mismatch)
+    return { result: 'mismatch', reason: 'name_mismatch', reference: 'sandbox-mismatch' };
+  if (name === SANDBOX_NAMES.timeout)
+    throw new ProviderUnavailable(provider, 'timeout', 'the sandbox provider timed out (reserved name)');
+  if (name === SANDBOX_NAMES.failure)
+    throw new ProviderUnavailable(provider, 'error', 'the sandbox provider failed (reserved name)');
   return undefined;
 }
 
@@ -30,7 +33,10 @@ export class SandboxProvider implements VerificationProvider {
   readonly name = 'sandbox';
 
   async checkDocument(request: DocumentCheckRequest): Promise<ProviderAnswer> {
-    return reserved(request.name, this.name) ?? (request.name.trim() ? { result: 'match', reference: 'sandbox' } : { result: 'mismatch', reason: 'name_missing' });
+    return (
+      reserved(request.name, this.name) ??
+      (request.name.trim() ? { result: 'match', reference: 'sandbox' } : { result: 'mismatch', reason: 'name_missing' })
+    );
   }
 
   async matchPerson(request: PersonMatchRequest): Promise<ProviderAnswer> {

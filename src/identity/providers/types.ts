@@ -37,8 +37,7 @@ export interface PhoneCheckRequest extends DocumentCheckRequest {
  * (timeout, 5xx, circuit open) is thrown as ProviderUnavailable and never counts as an answer.
  */
 export type ProviderAnswer =
-  | { result: 'match'; reference?: string }
-  | { result: 'mismatch'; reason: string; reference?: string };
+  { result: 'match'; reference?: string } | { result: 'mismatch'; reason: string; reference?: string };
 
 export interface VerificationProvider {
   /** Stable name recorded with each call (e.g. `sandbox`, `http`). */
