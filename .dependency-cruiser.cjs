@@ -37,7 +37,11 @@ module.exports = {
       comment: 'A service never imports Koa (types included).',
       severity: 'error',
       from: { path: '^src/', pathNot: [HTTP, ENTRY, '^src/oidc/provider\\.ts$'] },
-      to: { path: '^(koa|@koa/|koa-)', dependencyTypes: ['npm', 'npm-dev', 'npm-no-pkg', 'npm-unknown', 'type-only'] },
+      // Matched against the resolved path (node_modules/koa/lib/application.js), not the import's name.
+      to: {
+        path: '^node_modules/(@types/)?(koa|@koa/|koa-)',
+        dependencyTypes: ['npm', 'npm-dev', 'npm-no-pkg', 'npm-unknown', 'type-only'],
+      },
     },
     {
       name: 'no-foreign-store',
