@@ -6,11 +6,9 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { lockDataDir } from './lock.js';
 import { joinsAmbientTransaction } from './transaction.js';
+import type { Db } from './types.js';
 
-export type Db = Knex;
-export type Tx = Knex.Transaction;
-/** Anything a query can run on: the pool or an open transaction. */
-export type Queryable = Knex | Knex.Transaction;
+export type { Db, Queryable, Tx } from './types.js';
 
 // int8 (bigint) columns hold counters and sequence numbers well below 2^53; read them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Db, Tx } from './index.js';
+import type { Db, Tx } from './types.js';
 
 // A transaction that code called deep inside a library joins: oidc-provider saves its models and
 // looks up clients and accounts through our code without a way to pass a transaction, so the
