@@ -4,7 +4,8 @@ import type { KeptHead } from './kept-heads.js';
 import { canonicalJson } from './log.js';
 import { EMPTY_ROOT, leafHash, nodeHash } from './merkle.js';
 import { queuedCount } from './store.js';
-import { AUDIT_TREE_HEAD_KEY, treeHeadPayload } from './tree-heads.js';
+import { treeHeadPayload } from './signed-tree-head.js';
+import { AUDIT_TREE_HEAD_KEY } from './tree-heads.js';
 import { verifyTreeHead } from './verify.js';
 
 export interface LogCheckReport {

@@ -1,6 +1,6 @@
 import { appendFile, mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SignedTreeHead } from './tree-heads.js';
+import type { SignedTreeHead } from './signed-tree-head.js';
 
 /**
  * Signed tree heads kept outside the database, appended as they are made. A database superuser

@@ -6,39 +6,13 @@ import { repeat } from '../repeat.js';
 import type { KeyService, KeySpec } from '../keys/service.js';
 import { checkpointBody, signNote, verifierKey } from './checkpoint.js';
 import type { KeptHead, KeptTreeHeads } from './kept-heads.js';
-import { canonicalJson, type AuditLog } from './log.js';
-import { findTreeHead, insertTreeHead, latestTreeHead, type TreeHeadRow } from './store.js';
+import type { AuditLog } from './log.js';
+import { toSignedTreeHead, treeHeadPayload, type SignedTreeHead } from './signed-tree-head.js';
+import { findTreeHead, insertTreeHead, latestTreeHead } from './store.js';
 import { verifyTreeHead } from './verify.js';
 
 /** The key that signs tree heads (Ed25519), published at /api/notary/keys. */
 export const AUDIT_TREE_HEAD_KEY: KeySpec = { purpose: 'audit-tree-head', alg: 'EdDSA' };
-
-/** A signed tree head as the notary API serves it; hashes are lowercase hex. */
-export interface SignedTreeHead {
-  tree_size: number;
-  root_hash: string;
-  /** Milliseconds since the epoch. */
-  timestamp: number;
-  /** Compact JWS (EdDSA) over the canonical JSON of {root_hash, timestamp, tree_size}. */
-  signature: string;
-  /** The same head as a C2SP checkpoint (signed note, Ed25519). */
-  checkpoint?: string;
-}
-
-/** The bytes a tree-head signature covers. */
-export function treeHeadPayload(head: Pick<SignedTreeHead, 'tree_size' | 'root_hash' | 'timestamp'>): string {
-  return canonicalJson({ root_hash: head.root_hash, timestamp: head.timestamp, tree_size: head.tree_size });
-}
-
-export function toSignedTreeHead(row: TreeHeadRow): SignedTreeHead {
-  return {
-    tree_size: Number(row.tree_size),
-    root_hash: Buffer.from(row.root_hash).toString('hex'),
-    timestamp: Number(row.timestamp),
-    signature: row.signature,
-    ...(row.checkpoint ? { checkpoint: row.checkpoint } : {}),
-  };
-}
 
 /**
  * The log in the database contradicts a tree head kept outside it: leaves were rewritten or

@@ -1,7 +1,7 @@
 import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import { canonicalJson } from './log.js';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
-import { treeHeadPayload, type SignedTreeHead } from './tree-heads.js';
+import { treeHeadPayload, type SignedTreeHead } from './signed-tree-head.js';
 
 /**
  * Offline verification of what the notary API hands out: signed tree heads, inclusion and
