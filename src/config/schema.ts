@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isAddressOrRange } from '../http/origin.js';
+import { isAddressOrRange } from '../ip-ranges.js';
 
 // One schema for the whole platform. Each option: its default and what it is for.
 // `config/default.json` mirrors these defaults; `config/<NODE_ENV>.json` and environment

@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { Context, Next } from 'koa';
+import { addressList } from '../ip-ranges.js';
 
 /**
  * Every absolute URL the platform writes (discovery, redirects, endpoint URLs) starts with the
@@ -31,27 +32,6 @@ const pathAndQuery = (url: URL) => url.pathname + url.search;
 
 /** Headers a proxy sets about the client's request; believed only from a configured proxy. */
 const FORWARDED_HEADERS = ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'forwarded'];
-
-/** A BlockList of addresses and CIDR ranges (`10.0.0.0/8`, `::1`, `fd00::/8`). */
-export function addressList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address, prefix] = entry.split('/') as [string, string | undefined];
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
-/** True when `entry` is an IP address or a CIDR range of one. */
-export function isAddressOrRange(entry: string): boolean {
-  const [address, prefix, extra] = entry.split('/');
-  const version = isIP(address ?? '');
-  if (!version || extra !== undefined) return false;
-  if (prefix === undefined) return true;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
-}
 
 /** The socket's address as the list knows it: an IPv4-mapped IPv6 address is its IPv4 address. */
 function peerOf(address: string | undefined): [string, 'ipv4' | 'ipv6'] | undefined {
