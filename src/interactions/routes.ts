@@ -11,7 +11,8 @@ import type { ConsentMerchant, GrantService, Level } from '../grants/service.js'
 import { requiredMethod, type VerificationService } from '../identity/service.js';
 import { PLATFORM_CLIENT_ID, securityLevelOf } from '../clients/service.js';
 import { PlatformError } from '../errors.js';
-import { parseBody, text } from '../http/input.js';
+import { parseBody } from '../http/input.js';
+import { text } from '../validation.js';
 import { CSRF_FIELD, verifyCsrfToken } from '../http/csrf.js';
 import { parseMultipart } from '../http/multipart.js';
 import { RateLimited, type RateLimits } from '../http/rate-limit.js';

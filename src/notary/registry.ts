@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
-import { parseInput, text } from '../http/input.js';
+import { parseInput, text } from '../validation.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
 import { findRegistration, findRegistrationsOfPerson, insertRegistration } from './store.js';
