@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { NotFound, PlatformError } from '../errors.js';
-import { bearerChallenge, bearerToken } from '../oidc/client-token.js';
+import { bearerChallenge, bearerToken } from '../http/client-token.js';
 import { LEVEL_SCOPES } from '../oidc/claims.js';
 import { ATTACHMENT_PATH, type DossierService } from './dossier.js';
 

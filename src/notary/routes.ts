@@ -14,7 +14,7 @@ import { text } from '../validation.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
 import type { KeyService } from '../keys/service.js';
-import { clientToken, type ClientPrincipal } from '../oidc/client-token.js';
+import { clientToken, type ClientPrincipal } from '../http/client-token.js';
 import type { Registry } from './registry.js';
 
 export interface NotaryDeps {
