@@ -26,7 +26,7 @@ import { migrateLatest } from './db/migrate.js';
 import { answerDisallowedGrantType, answerProviderFailures } from './http/errors.js';
 import { Health } from './http/health.js';
 import { PlatformMetrics } from './http/metrics.js';
-import { RateLimits } from './http/rate-limit.js';
+import { RateLimits } from './rate-limits/service.js';
 import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';

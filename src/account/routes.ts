@@ -11,7 +11,7 @@ import { text } from '../validation.js';
 import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import type { VerificationService } from '../identity/service.js';
-import type { RateLimits } from '../http/rate-limit.js';
+import type { RateLimits } from '../rate-limits/service.js';
 import { showVerifyForm, submitVerifyForm } from './verify-form.js';
 
 const STATE_COOKIE = 'rn_account_state';

@@ -3,7 +3,7 @@ import { PlatformError } from '../errors.js';
 import { renderPage } from '../http/locale.js';
 import { CSRF_FIELD, verifyCsrfToken } from '../http/csrf.js';
 import { parseMultipart } from '../http/multipart.js';
-import { RateLimited, type RateLimits } from '../http/rate-limit.js';
+import { RateLimited, type RateLimits } from '../rate-limits/service.js';
 import type { Views } from '../http/views.js';
 import { DOCUMENT_TYPES } from '../identity/document-number.js';
 import { sniffImageType } from '../identity/images.js';

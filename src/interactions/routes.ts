@@ -15,7 +15,7 @@ import { parseBody } from '../http/input.js';
 import { text } from '../validation.js';
 import { CSRF_FIELD, verifyCsrfToken } from '../http/csrf.js';
 import { parseMultipart } from '../http/multipart.js';
-import { RateLimited, type RateLimits } from '../http/rate-limit.js';
+import { RateLimited, type RateLimits } from '../rate-limits/service.js';
 import { sniffImageType } from '../identity/images.js';
 import type { Image } from '../identity/providers/types.js';
 import { ACR, AMR, DOSSIER_RECONFIRMATION, STEP_UP } from '../oidc/policy.js';

@@ -70,7 +70,7 @@ const WATCHED_TABLES = [
 /**
  * Audit events a *refused* request may still record, each by design:
  * - `security.rate_limited`: a rate-limit lockout is recorded on the refused hit that starts it
- *   (src/http/rate-limit.ts), in its own transaction, so that a guesser leaves a trace;
+ *   (src/rate-limits/service.ts), in its own transaction, so that a guesser leaves a trace;
  * - `consent.reconfirmation_failed`: a wrong partial-knowledge answer at /confirm is counted and
  *   audited (README "Level 3"): that count is what locks the dossier after too many guesses.
  * (`notary.queried` is not here: a notary call is audited only once it is answered.)

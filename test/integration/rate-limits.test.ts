@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { PLATFORM_CLIENT_ID } from '../../src/clients/service.js';
 import { PlatformError } from '../../src/errors.js';
 import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
-import { RateLimits } from '../../src/http/rate-limit.js';
+import { RateLimits } from '../../src/rate-limits/service.js';
 import { ENGINE } from '../helpers/db.js';
 import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
 import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';

@@ -1,0 +1,352 @@
+import { createHmac } from 'node:crypto';
+import { RateLimiterRes, type RateLimiterPostgres } from 'rate-limiter-flexible';
+import { normalizeLogin } from '../accounts/login.js';
+import type { AuditEventInput } from '../audit/events.js';
+import type { AuditLog } from '../audit/log.js';
+import type { Config } from '../config/schema.js';
+import type { Db } from '../db/index.js';
+import { PlatformError } from '../errors.js';
+import { RateLimitStore } from './store.js';
+
+type LimitName = AuditEventInput<'security.rate_limited'>['payload']['limit'];
+type KeyKind = AuditEventInput<'security.rate_limited'>['payload']['key_kind'];
+/** Who a lockout's audit event names: the limited account or client when known, else the system. */
+type Who = Pick<AuditEventInput, 'actor' | 'subjects'>;
+const SYSTEM: Who = { actor: { type: 'system' } };
+
+/** A request refused by a rate limit: 429 with Retry-After (RFC 6585 §4, RFC 9110 §10.2.3). */
+export class RateLimited extends PlatformError {
+  constructor(
+    readonly retryAfter: number,
+    refusal: string,
+  ) {
+    super('rate-limited', 429, `${refusal}; try again in ${retryAfter} seconds.`, {
+      headers: { 'Retry-After': String(retryAfter) },
+    });
+  }
+}
+
+const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/**
+ * One limit: a rate-limiter-flexible limiter (fixed window from a key's first hit; a `blockDuration`
+ * lock when set) and what its lockout records. The hit that starts a refusal is the one whose
+ * count is exactly one over the limit, so a lockout is audited once, however many requests follow.
+ *
+ * Counting is the library's one `INSERT … ON CONFLICT DO UPDATE … RETURNING` per hit, atomic on
+ * both engines: of N hits sent at once, exactly `points` get a count within the limit. Giving a
+ * hit back and clearing a key are our own single conditional statements, so that neither can undo
+ * a lock: a key over its limit (locked, or refused for the rest of its window) keeps its count.
+ */
+class Limit {
+  constructor(
+    private readonly limiter: RateLimiterPostgres,
+    private readonly name: LimitName,
+    private readonly keyKind: KeyKind,
+    private readonly refusal: string,
+    private readonly audit: AuditLog,
+    private readonly hashed: (key: string) => string,
+    private readonly store: RateLimitStore,
+  ) {}
+
+  /** Hits a key may count within a window before the next is refused. */
+  get points(): number {
+    return this.limiter.points;
+  }
+
+  private stored(key: string): string {
+    return this.limiter.getKey(this.hashed(key));
+  }
+
+  /** Counts one hit; returns the key's count with it, or throws RateLimited when it is over the limit. */
+  async consume(key: string, who: () => Who | Promise<Who> = () => SYSTEM): Promise<number> {
+    try {
+      return (await this.limiter.consume(this.hashed(key))).consumedPoints;
+    } catch (outcome) {
+      if (!(outcome instanceof RateLimiterRes)) throw outcome;
+      const retryAfter = secondsOf(outcome.msBeforeNext);
+      if (outcome.consumedPoints === this.limiter.points + 1) await this.recordLockout(retryAfter, who);
+      throw new RateLimited(retryAfter, this.refusal);
+    }
+  }
+
+  // Its own transaction: the refusal is recorded even though the request goes no further.
+  private async recordLockout(retryAfter: number, who: () => Who | Promise<Who>): Promise<void> {
+    await this.audit.record({
+      type: 'security.rate_limited',
+      ...(await who()),
+      payload: { limit: this.name, key_kind: this.keyKind, retry_after: retryAfter },
+    });
+  }
+
+  /**
+   * Throws RateLimited when the key has used all its hits, counting nothing: for a quota spent
+   * only after the fact (see `countIssuedToken`). The refusal that uses the last hit is audited there.
+   */
+  async refuseWhenSpent(key: string): Promise<void> {
+    const state = await this.limiter.get(this.hashed(key));
+    if (state && state.consumedPoints >= this.limiter.points)
+      throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
+  }
+
+  /** Counts one hit after the fact: never refuses; the hit that spends the last one is audited. */
+  async spend(key: string, who: () => Who | Promise<Who>): Promise<void> {
+    try {
+      const { consumedPoints, msBeforeNext } = await this.limiter.consume(this.hashed(key));
+      if (consumedPoints === this.limiter.points) await this.recordLockout(secondsOf(msBeforeNext), who);
+    } catch (outcome) {
+      if (!(outcome instanceof RateLimiterRes)) throw outcome; // spent already: nothing more to say
+    }
+  }
+
+  /** Gives one counted hit back, unless the key is over its limit (a lock keeps its count) or its window ended. */
+  async refund(key: string): Promise<void> {
+    await this.store.refund(this.stored(key), this.limiter.points, Date.now());
+  }
+
+  /** Forgets a key's count, unless it is over its limit: a success racing a lock never lifts it. */
+  async clear(key: string): Promise<void> {
+    await this.store.clear(this.stored(key), this.limiter.points);
+  }
+}
+
+/** The refusal to answer when several limits refused: the one with the longest wait. */
+function longestRefusal(outcomes: Array<PromiseSettledResult<unknown>>): unknown {
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+  const other = failures.find((err) => !(err instanceof RateLimited));
+  if (other || failures.length === 0) return other;
+  return (failures as RateLimited[]).reduce((a, b) => (b.retryAfter > a.retryAfter ? b : a));
+}
+
+/** Counts every hit even when one is refused; throws the refusal with the longest wait. */
+async function consumeAll(hits: Array<Promise<number> | undefined>): Promise<void> {
+  const refusal = longestRefusal(await Promise.allSettled(hits));
+  if (refusal) throw refusal;
+}
+
+export interface RateLimitOptions {
+  limits: Config['rateLimits'];
+  /** Check API calls a merchant may make per minute (`verification.checkRatePerMinute`). */
+  checkPerMinute: number;
+  /**
+   * Keys (logins, IPs) are stored as HMAC-SHA256 under this secret: no login or IP in the table,
+   * none recoverable by hashing candidates, and a fixed length for its varchar(255).
+   */
+  keySecret: string;
+}
+
+/**
+ * The platform's rate limits (rate-limiter-flexible's RateLimiterPostgres), counted in the
+ * database so that every instance sees the same counts. Counting runs on a connection of its own,
+ * never inside a request's transaction: a count must survive that transaction's rollback, and on
+ * PGlite (one connection) a query outside an open transaction would wait for it forever. Callers
+ * count before they open one.
+ *
+ * Every limit that guards a secret (a password, a client secret, an identity check) counts the
+ * attempt before the secret is evaluated, with the one atomic statement above: N attempts sent at
+ * once get at most the limit evaluated, the rest refused.
+ */
+export class RateLimits {
+  private readonly signInByLogin: Limit;
+  private readonly signInByIp: Limit;
+  private readonly registrationByIp: Limit;
+  private readonly verificationByAccount: Limit;
+  private readonly checkByClient: Limit;
+  private readonly tokensByClient: Limit;
+  private readonly tokenFailuresByClientIp: Limit;
+  private readonly tokenByIp: Limit;
+  private readonly authorizationByIp: Limit;
+
+  constructor(db: Db, audit: AuditLog, options: RateLimitOptions) {
+    const store = new RateLimitStore(db);
+    const hashed = (key: string) =>
+      createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
+    let first = true;
+    const limit = (
+      name: LimitName,
+      keyKind: KeyKind,
+      refusal: string,
+      window: { points: number; duration: number; blockDuration?: number },
+    ) => {
+      const limiter = store.limiter({
+        keyPrefix: `${name}:${keyKind}`,
+        // Expired rows of every limit share the table: one limiter's periodic clean-up is enough.
+        clearExpiredByTimeout: first,
+        ...window,
+      });
+      first = false;
+      return new Limit(limiter, name, keyKind, refusal, audit, hashed, store);
+    };
+    // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
+    // locks when a hit goes over `points` (the library refuses and blocks that hit).
+    const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({
+      points: f.maxFailures,
+      duration: f.window,
+      blockDuration: f.lockDuration,
+    });
+    const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
+    const { signIn, registration, verification, token, authorization } = options.limits;
+    this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
+    this.signInByIp = limit('sign_in', 'ip', 'Too many failed sign-in attempts', failures(signIn.perIp));
+    this.registrationByIp = limit(
+      'registration',
+      'ip',
+      'Too many registrations from this network',
+      requests(registration.perIp),
+    );
+    this.verificationByAccount = limit(
+      'verification',
+      'account',
+      'Too many verification attempts',
+      requests(verification.perAccount),
+    );
+    this.checkByClient = limit('check_api', 'client', 'Too many check API calls', {
+      points: options.checkPerMinute,
+      duration: 60,
+    });
+    this.tokensByClient = limit('token', 'client', 'Too many token requests', requests(token.perClient));
+    this.tokenFailuresByClientIp = limit(
+      'token',
+      'client_ip',
+      'Too many failed client authentications',
+      failures(token.failuresPerClientIp),
+    );
+    this.tokenByIp = limit('token', 'ip', 'Too many token requests', requests(token.perIp));
+    this.authorizationByIp = limit(
+      'authorization',
+      'ip',
+      'Too many sign-in requests from this network',
+      requests(authorization.perIp),
+    );
+  }
+
+  /**
+   * A password sign-in under its limits, per client IP and per login. Logins are counted
+   * normalized, so spellings of one login share a count; one that is no valid login can never
+   * succeed and counts against the IP only.
+   *
+   * Every attempt is counted before the password is checked: attempts sent at once are all
+   * counted, so a burst gets no more guesses than a sequence (counting only after a failure let
+   * every attempt already in flight through). An attempt refused by one limit gives its count back
+   * to the others; a success gives its count back to the IP and clears the login's (not the IP's
+   * whole count: one account of one's own must not reset a guesser's budget); an attempt that
+   * failed for another reason than a wrong login or password (401) gives both back. Neither undoes
+   * a lock that a concurrent attempt set (Limit.refund, Limit.clear). The `maxFailures`-th wrong
+   * attempt locks: it spends the one hit over the limit, which blocks the key for `lockDuration`
+   * and records the lockout, and is answered with the refusal.
+   */
+  async signIn<T>(attempt: { ip: string; login: string }, authenticate: () => Promise<T>): Promise<T> {
+    const login = normalizeLogin(attempt.login)?.login;
+    const keys: Array<[Limit, string]> = [
+      [this.signInByIp, attempt.ip],
+      ...(login ? [[this.signInByLogin, login] as [Limit, string]] : []),
+    ];
+    const counts = await countAll(keys);
+    let result: T;
+    try {
+      result = await authenticate();
+    } catch (err) {
+      if (!(err instanceof PlatformError) || err.status !== 401) {
+        await Promise.all(keys.map(([limit, key]) => limit.refund(key)));
+        throw err;
+      }
+      await consumeAll(keys.map(([limit, key], i) => (counts[i]! >= limit.points ? limit.consume(key) : undefined)));
+      throw err;
+    }
+    await Promise.all([this.signInByIp.refund(attempt.ip), login ? this.signInByLogin.clear(login) : undefined]);
+    return result;
+  }
+
+  /** One registration attempt from this IP. */
+  async countRegistration(ip: string): Promise<void> {
+    await this.registrationByIp.consume(ip);
+  }
+
+  /** One verification submission (verify form or step-up) of this account. */
+  async countVerification(accountId: string): Promise<void> {
+    await this.verificationByAccount.consume(accountId, () => ({
+      actor: { type: 'account', id: accountId },
+      subjects: { account: accountId },
+    }));
+  }
+
+  /** One check API call of this (authenticated) merchant. */
+  async countCheck(clientId: string): Promise<void> {
+    await this.checkByClient.consume(clientId, () => ({
+      actor: { type: 'client', id: clientId },
+      subjects: { client: clientId },
+    }));
+  }
+
+  /** One authorization request (`/auth`, which stores an interaction for anyone) from this IP. */
+  async countAuthorization(ip: string): Promise<void> {
+    await this.authorizationByIp.consume(ip);
+  }
+
+  /**
+   * A token request under its limits. The `client_id` a request names is public (it is in every
+   * authorization URL) and not yet authenticated, so nothing an outsider sends with it may refuse
+   * the merchant itself:
+   * - per IP, every request, counted before it is evaluated;
+   * - per (client_id, IP), the attempts to authenticate as that client, counted before the
+   *   secret is checked and given back unless it was wrong (401 `invalid_client`): a guesser
+   *   gets `maxFailures` guesses a window from each address, and locks only that address;
+   * - per client, the tokens issued to it (only the right secret gets one), counted after: a
+   *   quota only the merchant can spend. A burst of the merchant's own may pass it by the
+   *   requests already in flight; it guards load, not a secret.
+   * `exchange` runs the request and answers whether the client's secret was refused.
+   */
+  async token(
+    request: { ip: string; clientId?: string },
+    isClient: (clientId: string) => Promise<boolean>,
+    exchange: () => Promise<TokenOutcome>,
+  ): Promise<void> {
+    const { clientId } = request;
+    const named = async (): Promise<Who> =>
+      clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM;
+    const attempt: [Limit, string] = [this.tokenFailuresByClientIp, `${clientId ?? ''}\n${request.ip}`];
+    await countAll([
+      [this.tokenByIp, request.ip],
+      [...attempt, named],
+    ]);
+    try {
+      if (clientId) await this.tokensByClient.refuseWhenSpent(clientId);
+    } catch (err) {
+      await attempt[0].refund(attempt[1]);
+      throw err;
+    }
+    let outcome: TokenOutcome;
+    try {
+      outcome = await exchange();
+    } catch (err) {
+      await attempt[0].refund(attempt[1]);
+      throw err;
+    }
+    if (outcome === 'client-refused') return;
+    await attempt[0].refund(attempt[1]);
+    if (outcome === 'issued' && clientId)
+      await this.tokensByClient.spend(clientId, () => ({
+        actor: { type: 'client', id: clientId },
+        subjects: { client: clientId },
+      }));
+  }
+}
+
+/** What a token request came to: a token, the client's authentication refused, or anything else. */
+export type TokenOutcome = 'issued' | 'client-refused' | 'other';
+
+/**
+ * Counts one hit on each key, all at once; when any refuses, gives the others theirs back and
+ * throws the refusal with the longest wait. Returns each key's count.
+ */
+async function countAll(keys: Array<[Limit, string, (() => Who | Promise<Who>)?]>): Promise<number[]> {
+  const counted = await Promise.allSettled(keys.map(([limit, key, who]) => limit.consume(key, who)));
+  const refusal = longestRefusal(counted);
+  if (refusal) {
+    await Promise.all(
+      keys.map(([limit, key], i) => (counted[i]!.status === 'fulfilled' ? limit.refund(key) : undefined)),
+    );
+    throw refusal;
+  }
+  return counted.map((outcome) => (outcome as PromiseFulfilledResult<number>).value);
+}
