@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { z } from 'zod';
 import type { AccountService } from '../accounts/service.js';
-import { showVerifyForm, submitVerifyForm } from '../account/verify-form.js';
+import { showVerifyForm, submitVerifyForm } from '../identity/routes/verify-form.js';
 import { DossierLocked, type DossierService } from '../grants/dossier.js';
 import { grantAllMissing } from '../grants/oidc-grant.js';
 import type { ConsentMerchant, GrantService, Level } from '../grants/service.js';

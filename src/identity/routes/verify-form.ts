@@ -1,14 +1,14 @@
 import type { Context } from 'koa';
-import { PlatformError } from '../errors.js';
-import { renderPage } from '../http/locale.js';
-import { CSRF_FIELD, verifyCsrfToken } from '../http/csrf.js';
-import { parseMultipart } from '../http/multipart.js';
-import { RateLimited, type RateLimits } from '../rate-limits/service.js';
-import type { Views } from '../http/views.js';
-import { DOCUMENT_TYPES } from '../identity/document-number.js';
-import { sniffImageType } from '../identity/images.js';
-import type { Image } from '../identity/providers/types.js';
-import type { Submission, VerificationService } from '../identity/service.js';
+import { PlatformError } from '../../errors.js';
+import { renderPage } from '../../http/locale.js';
+import { CSRF_FIELD, verifyCsrfToken } from '../../http/csrf.js';
+import { parseMultipart } from '../../http/multipart.js';
+import { RateLimited, type RateLimits } from '../../rate-limits/service.js';
+import type { Views } from '../../http/views.js';
+import { DOCUMENT_TYPES } from '../document-number.js';
+import { sniffImageType } from '../images.js';
+import type { Image } from '../providers/types.js';
+import type { Submission, VerificationService } from '../service.js';
 
 /** Where the guided verification form lives: the account pages, or inside a merchant's sign-in. */
 export interface VerifyFormPlace {

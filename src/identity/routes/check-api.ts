@@ -1,10 +1,10 @@
 import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import type { ClientService } from '../clients/service.js';
-import { parseBody, requireJson } from '../http/input.js';
-import { clientToken, type ClientPrincipal } from '../http/client-token.js';
-import type { VerificationService } from './service.js';
+import type { ClientService } from '../../clients/service.js';
+import { parseBody, requireJson } from '../../http/input.js';
+import { clientToken, type ClientPrincipal } from '../../http/client-token.js';
+import type { VerificationService } from '../service.js';
 
 export interface CheckDeps {
   provider: Provider;

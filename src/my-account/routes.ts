@@ -12,7 +12,7 @@ import { renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
 import type { VerificationService } from '../identity/service.js';
 import type { RateLimits } from '../rate-limits/service.js';
-import { showVerifyForm, submitVerifyForm } from './verify-form.js';
+import { showVerifyForm, submitVerifyForm } from '../identity/routes/verify-form.js';
 
 const STATE_COOKIE = 'rn_account_state';
 const levelChoice = z.object({ level: text(20) });
