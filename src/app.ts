@@ -44,7 +44,7 @@ export interface AppDeps {
   grants: GrantService;
   dossier: DossierService;
   db: Db;
-  log: AuditLog;
+  audit: AuditLog;
   limits: RateLimits;
   cookieKeys: string[];
   metrics: PlatformMetrics;
@@ -172,7 +172,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
   app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
-  app.use(auditReleases(deps.db, deps.log, deps.verifications));
+  app.use(auditReleases(deps.db, deps.audit, deps.verifications));
   app.use(mount(provider));
   return app;
 }

@@ -57,7 +57,9 @@ async function main(): Promise<void> {
     await Promise.all([server.drain(config.shutdownTimeout * 1000, cut), stopJobs()]);
     // What the last requests queued goes into the tree now rather than at the next start.
     if (config.scheduledJobs)
-      await platform.log.integrateAll().catch((err) => logger.error({ err }, 'integrating queued audit events failed'));
+      await platform.audit
+        .integrateAll()
+        .catch((err) => logger.error({ err }, 'integrating queued audit events failed'));
     await platform.close();
     logger.info({ signal }, 'stopped');
     process.exit(0);
@@ -133,7 +135,7 @@ function scheduleJobs(platform: Platform): () => Promise<void> {
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
-    platform.log.schedule(config.audit.integrateInterval, (err) =>
+    platform.audit.schedule(config.audit.integrateInterval, (err) =>
       logger.error({ err }, 'integrating queued audit events failed'),
     ),
     platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) =>

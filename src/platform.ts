@@ -42,7 +42,7 @@ export interface Platform {
   accounts: AccountService;
   clients: ClientService;
   keys: KeyService;
-  log: AuditLog;
+  audit: AuditLog;
   treeHeads: TreeHeads;
   /** How oidc-provider ids are stored in `oidc_payloads` (tests look rows up by it). */
   tokenIds: TokenIds;
@@ -81,22 +81,22 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       keys.secrets(TOKEN_ID_KEY.purpose),
     ]);
     const tokenIds = new TokenIds(tokenIdKey!);
-    const log = new AuditLog(db);
-    const metrics = new PlatformMetrics(db, log);
-    metrics.countAuditAppends(log);
+    const audit = new AuditLog(db);
+    const metrics = new PlatformMetrics(db, audit);
+    metrics.countAuditAppends(audit);
     const health = new Health(db);
     const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
-    const treeHeads = await TreeHeads.load(db, log, keys, logOrigin(config.issuer), kept);
+    const treeHeads = await TreeHeads.load(db, audit, keys, logOrigin(config.issuer), kept);
     await checkKeptHeads(treeHeads, logger);
-    const registry = new Registry(db, box, log, blindIndexKey!);
+    const registry = new Registry(db, box, audit, blindIndexKey!);
 
     const views = new Views();
     const hasher = new PasswordHasher(config.argon2);
     const outbox = outboxFromConfig(db, config, logger);
-    const accounts = new AccountService(db, hasher, log, { outbox, channel: config.notifications.channel });
+    const accounts = new AccountService(db, hasher, audit, { outbox, channel: config.notifications.channel });
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
-    const limits = new RateLimits(db, log, {
+    const limits = new RateLimits(db, audit, {
       limits: config.rateLimits,
       checkPerMinute: config.verification.checkRatePerMinute,
       keySecret: blindIndexKey!,
@@ -104,7 +104,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const verifications = new VerificationService(
       db,
       box,
-      log,
+      audit,
       verificationProvider(config),
       phoneCarriers(config),
       registry,
@@ -120,14 +120,14 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
         countCheck: (clientId) => limits.countCheck(clientId),
       },
     );
-    const dossier = new DossierService(db, log, verifications, {
+    const dossier = new DossierService(db, audit, verifications, {
       issuer: config.issuer,
       organizationOf: async (clientId) => (await clients.find(clientId))?.name,
       maxFailures: config.dossier.maxFailures,
       windowSeconds: config.dossier.failureWindow,
       lockSeconds: config.dossier.lockDuration,
     });
-    const grants = new GrantService(db, log, verifications, hasher, dossier);
+    const grants = new GrantService(db, audit, verifications, hasher, dossier);
     const provider = buildProvider({
       config,
       db,
@@ -155,7 +155,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       grants,
       dossier,
       db,
-      log,
+      audit,
       limits,
       cookieKeys,
       metrics,
@@ -163,7 +163,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       notary: {
         issuer: config.issuer,
         provider,
-        log,
+        audit,
         treeHeads,
         keys,
         registry,
@@ -183,7 +183,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       accounts,
       clients,
       keys,
-      log,
+      audit,
       treeHeads,
       tokenIds,
       registry,

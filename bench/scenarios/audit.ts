@@ -12,7 +12,7 @@ import { watchingSessions } from './context.js';
 // the log grows to each size (the events name people and merchants, for the notary's queries).
 
 export async function measureAudit(database: BenchDatabase, options: BenchOptions, report: Report): Promise<void> {
-  await withPlatform(database, async ({ db, log, keys, config }) => {
+  await withPlatform(database, async ({ db, audit: log, keys, config }) => {
     const load = { writers: options.writers, seconds: options.appendSeconds, batch: 1 };
     const { result: appends } = await watchingSessions(database, report, 'audit appends', () =>
       measureAppends(db, log, { ...load, integrateInterval: config.audit.integrateInterval }),

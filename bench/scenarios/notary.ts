@@ -33,7 +33,7 @@ export async function measureNotary(
   serverOptions: ServerOptions,
 ): Promise<void> {
   const leaves = Math.max(...options.leaves);
-  const population = await withPlatform(database, async ({ db, log, keys }) => {
+  const population = await withPlatform(database, async ({ db, audit: log, keys }) => {
     const people = await logPopulation(keys, leaves);
     await fillLog(db, log, leaves, people);
     return people;
@@ -46,7 +46,10 @@ export async function measureNotary(
   } finally {
     await server.stop();
   }
-  report.record('notary/plans', await withPlatform(database, ({ db, log }) => explainSearches(db, log, population)));
+  report.record(
+    'notary/plans',
+    await withPlatform(database, ({ db, audit: log }) => explainSearches(db, log, population)),
+  );
 }
 
 interface Search {

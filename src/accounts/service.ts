@@ -34,7 +34,7 @@ export class AccountService {
   constructor(
     private readonly db: Db,
     private readonly hasher: PasswordHasher,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly notices?: OwnerNotices,
   ) {}
 
@@ -104,7 +104,7 @@ export class AccountService {
       password_hash: passwordHash,
     });
     if (!inserted) return undefined;
-    await this.log.append(tx, {
+    await this.audit.append(tx, {
       type: 'account.registered',
       actor: { type: 'account', id },
       subjects: { account: id },

@@ -45,7 +45,7 @@ export class TreeHeads {
 
   private constructor(
     private readonly db: Db,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly signer: Signer,
     /** Checkpoint origin: the log's name, e.g. `rn.example.com/audit`. */
     readonly origin: string,
@@ -55,14 +55,20 @@ export class TreeHeads {
     private readonly publicKeys: JWK[],
   ) {}
 
-  static async load(db: Db, log: AuditLog, keys: KeyService, origin: string, kept?: KeptTreeHeads): Promise<TreeHeads> {
+  static async load(
+    db: Db,
+    audit: AuditLog,
+    keys: KeyService,
+    origin: string,
+    kept?: KeptTreeHeads,
+  ): Promise<TreeHeads> {
     const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
     if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
     const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
     const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
     return new TreeHeads(
       db,
-      log,
+      audit,
       { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) },
       origin,
       kept,
@@ -82,12 +88,12 @@ export class TreeHeads {
    * the latest head; returns the latest.
    */
   async publish(): Promise<SignedTreeHead> {
-    await this.log.integrateAll();
+    await this.audit.integrateAll();
     await this.checkKept();
     const latest = await latestTreeHead(this.db);
-    const size = await this.log.size();
+    const size = await this.audit.size();
     if (latest && Number(latest.tree_size) >= size) return this.keep(toSignedTreeHead(latest));
-    const root = await this.log.rootAt(size);
+    const root = await this.audit.rootAt(size);
     const head = { tree_size: size, root_hash: root.toString('hex'), timestamp: Date.now() };
     const signature = await this.sign(treeHeadPayload(head), 'tree-head+json');
     const checkpoint = signNote(checkpointBody(this.origin, size, root, [`timestamp ${head.timestamp}`]), {
@@ -121,13 +127,13 @@ export class TreeHeads {
         `the tree head of size ${head.tree_size} kept in ${source} is not signed by this platform's tree-head keys`,
       );
     }
-    const size = await this.log.size();
+    const size = await this.audit.size();
     if (size < head.tree_size) {
       throw new TreeHeadRefused(
         `the audit log has ${size} leaves, fewer than the ${head.tree_size} of the tree head kept in ${source}: leaves were removed; run \`audit verify\``,
       );
     }
-    const root = (await this.log.rootAt(head.tree_size)).toString('hex');
+    const root = (await this.audit.rootAt(head.tree_size)).toString('hex');
     if (root !== head.root_hash) {
       throw new TreeHeadRefused(
         `the audit log contradicts the tree head of size ${head.tree_size} kept in ${source} (root ${head.root_hash}, the log now gives ${root}): history was rewritten; run \`audit verify\``,

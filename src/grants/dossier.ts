@@ -28,7 +28,7 @@ export const ATTACHMENT_PATH = '/api/dossier/attachments';
 export class DossierService {
   constructor(
     private readonly db: Db,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly verifications: VerificationService,
     private readonly options: DossierOptions,
   ) {}
@@ -72,7 +72,7 @@ export class DossierService {
     }
     const person = await this.verifications.personIndexOf(accountId);
     await inTransaction(this.db, (tx) =>
-      this.log.append(tx, {
+      this.audit.append(tx, {
         type: 'consent.reconfirmation_failed',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, ...(person ? { person } : {}) },
@@ -105,7 +105,7 @@ export class DossierService {
     return inTransaction(this.db, async (tx) => {
       const image = await this.verifications.dossierImage(token.accountId, imageId);
       if (!image) throw new NotFound('No such document image in this grant.');
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'claims.released',
         actor: { type: 'client', id: token.clientId },
         subjects: { account: token.accountId, client: token.clientId, ...(person ? { person } : {}) },
@@ -127,7 +127,7 @@ export class DossierService {
   private async verificationLeaf(accountId: string, resultId: string): Promise<number | undefined> {
     const person = await this.verifications.personIndexOf(accountId);
     if (!person) return undefined;
-    const events = await this.log.search({ person, types: ['identity.verified'] }, 1000);
+    const events = await this.audit.search({ person, types: ['identity.verified'] }, 1000);
     const event = events.find(
       (row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId,
     );

@@ -59,7 +59,7 @@ function claimNamesOfJwt(jwt: unknown): string[] {
  * (`claims.released`). The events are written in the same transaction as everything oidc-provider
  * writes for the request, so a token is never issued, nor claims released, without its trace.
  */
-export function auditReleases(db: Db, log: AuditLog, verifications: VerificationService) {
+export function auditReleases(db: Db, audit: AuditLog, verifications: VerificationService) {
   return async (ctx: Context, next: Next) => {
     const token = ctx.method === 'POST' && ctx.path === '/token';
     const userinfo = (ctx.method === 'GET' || ctx.method === 'POST') && ctx.path === '/me';
@@ -113,7 +113,7 @@ export function auditReleases(db: Db, log: AuditLog, verifications: Verification
           },
         });
       }
-      await log.append(tx, ...events);
+      await audit.append(tx, ...events);
     });
   };
 }

@@ -53,7 +53,7 @@ export interface NewCredentials {
 export class GrantService {
   constructor(
     private readonly db: Db,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly verifications: VerificationService,
     private readonly hasher: PasswordHasher,
     private readonly dossier: DossierService,
@@ -139,7 +139,7 @@ export class GrantService {
           category: merchant.category,
           level,
         });
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'consent.granted',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, client: merchant.clientId, ...(person ? { person } : {}) },
@@ -192,7 +192,7 @@ export class GrantService {
         credentials: fresh && { ...fresh, passwordHash: passwordHash! },
       });
       await saveChoice(tx, { account_id: accountId, client_id: clientId, category: merchant.category, level: target });
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'consent.granted',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, client: clientId, ...(person ? { person } : {}) },
@@ -250,13 +250,13 @@ export class GrantService {
     merchantOf: (clientId: string) => Promise<{ name: string; levels: string[] } | undefined>,
   ) {
     // The person sees every release so far, the one a moment ago too.
-    await this.log.integrateAll();
+    await this.audit.integrateAll();
     const grants = [];
     for (const { id, payload } of await findGrantsOfAccount(this.db, accountId)) {
       const clientId = String(payload.clientId);
       const scopes = grantedScopes(payload);
       const merchant = await merchantOf(clientId);
-      const history = await this.log.search(
+      const history = await this.audit.search(
         { account: accountId, client: clientId, types: ['consent.granted', 'token.issued', 'claims.released'] },
         200,
       );
@@ -296,7 +296,7 @@ export class GrantService {
       await destroyGrant(tx, grantId);
       // Credentials live as long as a level 2 grant: a new grant makes new ones, shown again.
       await deleteCredentials(tx, accountId, clientId);
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'consent.revoked',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, client: clientId, ...(person ? { person } : {}) },

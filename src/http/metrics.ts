@@ -45,7 +45,7 @@ export class PlatformMetrics {
 
   constructor(
     private readonly db: Db,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
   ) {
     const registers = [this.processRegistry];
     collectDefaultMetrics({ register: this.processRegistry });
@@ -110,10 +110,10 @@ export class PlatformMetrics {
     this.gather = gather;
   }
 
-  /** Counts the audit events `log` appends, when their transaction commits. */
-  countAuditAppends(log: AuditLog): void {
-    const append = log.append.bind(log);
-    log.append = async (tx, ...events) => {
+  /** Counts the audit events `audit` appends, when their transaction commits. */
+  countAuditAppends(audit: AuditLog): void {
+    const append = audit.append.bind(audit);
+    audit.append = async (tx, ...events) => {
       await append(tx, ...events);
       // A rolled-back transaction appended nothing; its rejection is the caller's to handle.
       tx.executionPromise.then(
@@ -153,7 +153,7 @@ export class PlatformMetrics {
   /** The metrics read from the database, in a registry of this scrape's own. */
   private async readDatabase(): Promise<Registry> {
     const read = await withTimeout(
-      Promise.all([this.providerTotals.read(), this.log.size(), this.log.queued()]),
+      Promise.all([this.providerTotals.read(), this.audit.size(), this.audit.queued()]),
       DATABASE_TIMEOUT_MS,
     ).catch(() => undefined);
     const registers = [new Registry()];

@@ -186,7 +186,7 @@ export class VerificationService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly provider: VerificationProvider,
     private readonly phones: PhoneCarrier,
     private readonly registry: Registry,
@@ -446,7 +446,7 @@ export class VerificationService {
         };
         break;
       }
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'verification.checked',
         actor: { type: 'client', id: merchant.clientId },
         subjects: { client: merchant.clientId, ...(person && named ? { person: index } : {}) },
@@ -572,7 +572,7 @@ export class VerificationService {
           }),
         );
       }
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: passed ? 'identity.verified' : 'identity.verification_failed',
         actor: { type: 'account', id: accountId },
         subjects: { account: accountId, person: who.index },

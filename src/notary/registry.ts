@@ -52,7 +52,7 @@ export class Registry {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
-    private readonly log: AuditLog,
+    private readonly audit: AuditLog,
     private readonly blindIndexKey: string,
   ) {}
 
@@ -138,7 +138,7 @@ export class Registry {
         const wanted = { person, name: record.name, verifiedAt: Date.parse(record.verified_at), birthDate };
         return this.compareExisting(tx, notaryClientId, record.external_id, wanted, base);
       }
-      await this.log.append(tx, {
+      await this.audit.append(tx, {
         type: 'registry.uploaded',
         actor: { type: 'notary', id: notaryClientId },
         subjects: { person, client: notaryClientId },

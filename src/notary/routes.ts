@@ -20,7 +20,7 @@ import type { Registry } from './registry.js';
 export interface NotaryDeps {
   issuer: string;
   provider: Provider;
-  log: AuditLog;
+  audit: AuditLog;
   treeHeads: TreeHeads;
   keys: KeyService;
   registry: Registry;
@@ -108,13 +108,13 @@ const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
  * the answer leaves: a read that cannot be audited is not answered.
  */
 export function notaryRoutes(deps: NotaryDeps): Router {
-  const { log, treeHeads } = deps;
+  const { audit, treeHeads } = deps;
   const router = new Router({ prefix: '/api/notary' });
   const readToken = clientToken(deps.provider, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
   // A notary reads every event committed so far: what waits in the queue is integrated first.
   const read = (ctx: Context, next: Next) =>
     readToken(ctx, async () => {
-      await log.integrateAll();
+      await audit.integrateAll();
       return next();
     });
   const write = clientToken(deps.provider, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
@@ -125,7 +125,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     details: { filters?: Record<string, unknown>; results?: number; person?: string; account?: string },
   ) => {
     const notary = ctx.state.client as ClientPrincipal;
-    await log.record({
+    await audit.record({
       type: 'notary.queried',
       actor: { type: 'notary', id: notary.clientId },
       subjects: {
@@ -143,7 +143,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
 
   /** The current tree size, checked against a size the caller asked about. */
   const checkSize = async (field: string, requested: number) => {
-    const current = await log.size();
+    const current = await audit.size();
     if (requested > current) {
       throw new InvalidInput([{ field, code: 'too_big', message: `the log has ${current} leaves` }]);
     }
@@ -158,7 +158,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
         throw new InvalidInput([{ field: 'person.document_number', code: checked.code, message: checked.message }]);
       person = personIndex(deps.blindIndexKey, checked.type, checked.number);
     }
-    const rows = await log.search(
+    const rows = await audit.search(
       {
         person,
         account: query.account,
@@ -192,7 +192,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     const leafIndex = index.safeParse(ctx.params.index);
     if (!leafIndex.success)
       throw new InvalidInput([{ field: 'index', code: 'invalid', message: 'a leaf index: 0, 1, 2, …' }]);
-    const row = await log.event(leafIndex.data);
+    const row = await audit.event(leafIndex.data);
     if (!row) throw new NotFound(`There is no leaf ${leafIndex.data}.`);
     await audited(ctx, 'leaves', { filters: { leaf_index: leafIndex.data }, results: 1 });
     ctx.body = { leaf_index: Number(row.leaf_index), leaf: row.leaf };
@@ -209,7 +209,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     if (q.leaf_index >= q.tree_size)
       throw new InvalidInput([{ field: 'leaf_index', code: 'too_big', message: 'must be below tree_size' }]);
     await checkSize('tree_size', q.tree_size);
-    const proof = await log.inclusionProof(q.leaf_index, q.tree_size);
+    const proof = await audit.inclusionProof(q.leaf_index, q.tree_size);
     await audited(ctx, 'proofs/inclusion', { filters: q, results: 1 });
     ctx.body = { leaf_index: q.leaf_index, tree_size: q.tree_size, audit_path: hexList(proof) };
   });
@@ -219,7 +219,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
     if (q.first > q.second)
       throw new InvalidInput([{ field: 'first', code: 'too_big', message: 'must not exceed second' }]);
     await checkSize('second', q.second);
-    const proof = await log.consistencyProof(q.first, q.second);
+    const proof = await audit.consistencyProof(q.first, q.second);
     await audited(ctx, 'proofs/consistency', { filters: q, results: 1 });
     ctx.body = { first: q.first, second: q.second, proof: hexList(proof) };
   });
@@ -242,7 +242,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
   router.post('/evidence', read, requireJson, async (ctx) => {
     const { leaf_indices } = parseBody(ctx, evidenceRequest);
     const wanted = [...new Set(leaf_indices)].sort((a, b) => a - b);
-    const rows = await log.events(wanted);
+    const rows = await audit.events(wanted);
     const missing = wanted.filter((i) => !rows.some((r) => Number(r.leaf_index) === i));
     if (missing.length)
       throw new InvalidInput([
@@ -254,7 +254,7 @@ export function notaryRoutes(deps: NotaryDeps): Router {
       events.push({
         leaf_index: Number(row.leaf_index),
         leaf: row.leaf,
-        audit_path: hexList(await log.inclusionProof(Number(row.leaf_index), head.tree_size)),
+        audit_path: hexList(await audit.inclusionProof(Number(row.leaf_index), head.tree_size)),
       });
     }
     const unsigned = {

@@ -102,7 +102,7 @@ describeInBrowser('choosing a grant level in a real browser', () => {
       portrait: photo,
       documentFront: photo,
     });
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const context = await browser.newContext({ locale: 'zh-CN' });
     const scope = 'openid realname realname:credentials realname:dossier offline_access';
     const expected = {

@@ -13,7 +13,7 @@ interface Leaf {
  * Returns the mismatches, described; an empty list when the trail and the tokens agree.
  */
 export async function consentEventsNotMatchingTokens(platform: Platform): Promise<string[]> {
-  await platform.log.integrateAll();
+  await platform.audit.integrateAll();
   const rows = (await platform
     .db('audit_events')
     .whereIn('type', ['consent.granted', 'token.issued'])

@@ -403,7 +403,7 @@ describe(`account pages (${ENGINE})`, () => {
       .flatMap((p) => [p.name, p.number])
       .concat(BAD_NUMBER, SANDBOX_NAMES.timeout, SANDBOX_NAMES.mismatch);
     const db = running.platform.db;
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const verified = await db('audit_events').whereIn('type', ['identity.verified', 'identity.verification_failed']);
     expect(verified.length).toBeGreaterThanOrEqual(2);
     for (const event of verified) for (const secret of secrets) expect(event.leaf).not.toContain(secret);

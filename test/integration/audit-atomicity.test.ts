@@ -19,7 +19,7 @@ describe('a change and its audit event', () => {
   const count = async (table: string) => Number((await running.platform.db(table).count({ n: '*' }).first())!.n);
 
   it('does not register an account when its audit event cannot be written', async () => {
-    const { db, accounts, log } = running.platform;
+    const { db, accounts, audit: log } = running.platform;
     // The audit trail breaks: every insert into it fails.
     await db.raw(
       `CREATE FUNCTION audit_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit trail unavailable'; END $$`,
@@ -47,7 +47,7 @@ describe('a change and its audit event', () => {
   });
 
   it('signs a new tree head after the log grows, and none while it is quiet', async () => {
-    const { treeHeads, accounts, log, db } = running.platform;
+    const { treeHeads, accounts, audit: log, db } = running.platform;
     await treeHeads.publish();
     const heads = async () => count('audit_tree_heads');
     const failures: unknown[] = [];

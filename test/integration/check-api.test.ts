@@ -64,7 +64,7 @@ describe('the check API', () => {
       expires_at: null,
       queries_left: null,
     });
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const events = await running.platform
       .db('audit_events')
       .where({ type: 'verification.checked', client_id: merchant.client_id })

@@ -50,7 +50,7 @@ describe('the full dossier', () => {
     expect(outcome.status).toBe('passed');
     // What the scheduler does within audit.integrateInterval: the verification's event becomes the
     // leaf the dossier cites (verification_process).
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     return { login, accountId: account.id };
   }
 
@@ -149,7 +149,7 @@ describe('the full dossier', () => {
 
     // verification_process names the leaf that recorded this verification.
     const leafIndex = Number(String(verified.verification.verification_process).split('/').pop());
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const [leaf] = await running.platform.db('audit_events').where({ leaf_index: leafIndex });
     expect(JSON.parse(leaf.leaf)).toMatchObject({
       type: 'identity.verified',
@@ -187,7 +187,7 @@ describe('the full dossier', () => {
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.scope?.split(' ').sort()).toEqual(['offline_access', 'openid', 'realname:dossier']);
 
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const events = (
       await running.platform
         .db('audit_events')
@@ -238,7 +238,7 @@ describe('the full dossier', () => {
     page = await agent.submit(formAction(page, '/confirm'), { level: 'dossier', partial: '074477' });
     expect(page.status).toBe(429);
 
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const failures = await running.platform
       .db('audit_events')
       .where({ type: 'consent.reconfirmation_failed', account_id: accountId })
@@ -271,7 +271,7 @@ describe('the full dossier', () => {
     page = await agent.submit(confirm, { level: 'dossier', partial: '074477' });
     expect(page.status).toBe(429);
 
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const checked = await running.platform
       .db('audit_events')
       .where({ type: 'consent.reconfirmation_failed', account_id: accountId });

@@ -232,13 +232,13 @@ onPostgres('a process killed in the middle of consents', () => {
       .where({ model: 'Grant' })
       .whereIn('account_id', accounts)
       .select('id');
-    await admin.platform.log.integrateAll();
+    await admin.platform.audit.integrateAll();
     const events = (
       await admin.platform.db('audit_events').where({ type: 'consent.granted' }).whereIn('account_id', accounts)
     ).map((e: { leaf: string }) => JSON.parse(e.leaf).payload.grant_id as string);
     expect(new Set(events)).toEqual(new Set(grants.map((g: { id: string }) => g.id)));
     // The log is whole after the crash.
-    expect((await admin.platform.log.size()) > 0).toBe(true);
+    expect((await admin.platform.audit.size()) > 0).toBe(true);
     const report = await checkLog(admin.platform.db);
     expect(report.ok).toBe(true);
     console.log(

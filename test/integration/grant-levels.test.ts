@@ -79,7 +79,7 @@ describe('grant levels', () => {
     const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
     expect(Object.keys(userinfo).sort()).toEqual(['sub', ...REALNAME_CLAIMS].sort());
 
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.granted', account_id: accountId });
     const leaf = JSON.parse(event.leaf);
     expect(leaf).toMatchObject({
@@ -164,7 +164,7 @@ describe('grant levels', () => {
     const { login, accountId } = await verifiedPerson();
     const { config, tokens, claims } = await signIn(merchant, login, 'openid realname');
     await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const events = await running.platform
       .db('audit_events')
       .where({ account_id: accountId, client_id: merchant.client_id })
@@ -235,7 +235,7 @@ describe('grant levels', () => {
     expect(revoked.html).toContain('Access revoked');
     expect(revoked.html).not.toContain('示例商城');
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const [event] = await running.platform.db('audit_events').where({ type: 'consent.revoked', account_id: accountId });
     expect(JSON.parse(event.leaf)).toMatchObject({
       actor: { type: 'account', id: accountId },
@@ -338,7 +338,7 @@ describe('grant levels', () => {
       expect(tokens.refresh_token).toEqual(expect.any(String));
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
       expect(refreshed.scope?.split(' ')).toContain('realname:credentials');
-      await running.platform.log.integrateAll();
+      await running.platform.audit.integrateAll();
       const [consent] = await running.platform
         .db('audit_events')
         .where({ type: 'consent.granted', account_id: accountId, client_id: merchant.client_id });

@@ -49,7 +49,7 @@ describe('changing a merchant’s level', () => {
       portrait: photo,
       documentFront: { contentType: 'image/jpeg', data: JPEG },
     });
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     return { login, accountId: account.id, agent: personBrowser() };
   }
 
@@ -88,7 +88,7 @@ describe('changing a merchant’s level', () => {
   const userinfo = (config: oidc.Configuration, token: string, sub: string) => oidc.fetchUserInfo(config, token, sub);
 
   async function consentEvents(accountId: string, clientId: string) {
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const rows = await running.platform
       .db('audit_events')
       .where({ type: 'consent.granted', account_id: accountId, client_id: clientId })

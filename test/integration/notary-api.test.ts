@@ -152,8 +152,8 @@ describe('the notary API', () => {
   });
 
   it('audits every notary read, naming the notary', async () => {
-    await running.platform.log.integrateAll();
-    const before = await running.platform.log.size();
+    await running.platform.audit.integrateAll();
+    const before = await running.platform.audit.size();
     const asked = await api('/events/search', { body: { account: accountId } });
     const { body } = await api('/events/search', {
       body: { types: ['notary.queried'], merchant: notaryId, limit: 200 },
@@ -275,8 +275,8 @@ describe('the notary API', () => {
 
   it('answers bad input with problem+json and writes nothing', async () => {
     // Committed by the tests before: integrated now, so that nothing below has anything to move.
-    await running.platform.log.integrateAll();
-    const size = await running.platform.log.size();
+    await running.platform.audit.integrateAll();
+    const size = await running.platform.audit.size();
     const cases: Array<[string, Parameters<typeof api>[1], number]> = [
       ['/events/search', { body: '{"account": ' }, 400],
       ['/events/search', { body: { limit: 100000 } }, 400],
@@ -306,8 +306,8 @@ describe('the notary API', () => {
       expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
       expect(response.body.type).toMatch(/^urn:realname:problem:/);
     }
-    expect(await running.platform.log.size()).toBe(size);
-    expect(await running.platform.log.queued()).toBe(0);
+    expect(await running.platform.audit.size()).toBe(size);
+    expect(await running.platform.audit.queued()).toBe(0);
   });
 
   it('serves proofs that match an independent check of the stored leaves', async () => {

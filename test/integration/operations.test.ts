@@ -91,7 +91,7 @@ describe('operations endpoints', () => {
     });
 
     it('writes no audit event for probes', async () => {
-      const events = async () => (await running.platform.log.size()) + (await running.platform.log.queued());
+      const events = async () => (await running.platform.audit.size()) + (await running.platform.audit.queued());
       const before = await events();
       await Promise.all([fetch(`${base}/healthz`), fetch(`${base}/readyz`), fetch(`${base}/metrics`)]);
       expect(await events()).toBe(before);
@@ -204,15 +204,15 @@ describe('operations endpoints', () => {
       const before = sample(await scrape(), 'realname_audit_appends_total')!;
       await running.platform.accounts.register({ login: newLogin(), password: 'metrics password 1' });
       const text = await scrape();
-      expect(sample(text, 'realname_audit_log_size')).toBe(await running.platform.log.size());
-      expect(sample(text, 'realname_audit_queued')).toBe(await running.platform.log.queued());
+      expect(sample(text, 'realname_audit_log_size')).toBe(await running.platform.audit.size());
+      expect(sample(text, 'realname_audit_queued')).toBe(await running.platform.audit.queued());
       expect(sample(text, 'realname_audit_queued')).toBeGreaterThanOrEqual(1);
       expect(sample(text, 'realname_audit_appends_total')).toBe(before + 1);
     });
 
     it('does not count an append whose transaction rolled back', async () => {
       const before = sample(await scrape(), 'realname_audit_appends_total')!;
-      const { db, log } = running.platform;
+      const { db, audit: log } = running.platform;
       await expect(
         db.transaction(async (tx) => {
           await log.append(tx, {

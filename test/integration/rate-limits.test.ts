@@ -66,8 +66,8 @@ describe(`rate limits (${ENGINE})`, () => {
   });
 
   const lockouts = async () =>
-    (await running.platform.log.integrateAll(),
-    await running.platform.log.search({ types: ['security.rate_limited'] }, 1000)).map(
+    (await running.platform.audit.integrateAll(),
+    await running.platform.audit.search({ types: ['security.rate_limited'] }, 1000)).map(
       (row) =>
         JSON.parse((row as unknown as { leaf: string }).leaf) as {
           actor: unknown;
@@ -160,8 +160,8 @@ describe(`rate limits (${ENGINE})`, () => {
   // Failures were once counted only after the password check: every attempt already in flight got
   // its password checked, so a burst had as many guesses as it had requests.
   it('checks no more passwords than the limit when guesses come at once', async () => {
-    const { db, log, config } = running.platform;
-    const limits = new RateLimits(db, log, {
+    const { db, audit, config } = running.platform;
+    const limits = new RateLimits(db, audit, {
       limits: config.rateLimits,
       checkPerMinute: 100,
       keySecret: 'burst test key',
@@ -199,8 +199,8 @@ describe(`rate limits (${ENGINE})`, () => {
   // A success used to delete the login's row even when guesses sent at the same time had just
   // locked it: the lock and its count vanished, and the guesser had a fresh budget.
   it('keeps a lock that a concurrent success would have cleared', async () => {
-    const { db, log, config } = running.platform;
-    const limits = new RateLimits(db, log, {
+    const { db, audit, config } = running.platform;
+    const limits = new RateLimits(db, audit, {
       limits: {
         ...config.rateLimits,
         signIn: { ...config.rateLimits.signIn, perLogin: { maxFailures: 3, window: 900, lockDuration: 900 } },

@@ -86,7 +86,7 @@ describe('step-up', () => {
     const callback = await agent.submit(formAction(page, '/confirm'), { level: 'result' });
     const { claims } = await redeemCode(config, new URL(callback.url), start);
     expect(claims).toMatchObject({ acr: ACR.personMatch, amr: ['pwd', 'face'], realname_method: 'person_match' });
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     const verified = await running.platform
       .db('audit_events')
       .where({ type: 'identity.verified', account_id: accountId })

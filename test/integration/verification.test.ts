@@ -28,7 +28,7 @@ describe('verifying a person once', () => {
     (await running.platform.accounts.register({ login: newLogin(), password: 'correct horse battery' })).id;
   const calls = async () => Number((await running.platform.db('provider_calls').count({ n: '*' }).first())!.n);
   const events = async (type: string, account: string) => {
-    await running.platform.log.integrateAll();
+    await running.platform.audit.integrateAll();
     return running.platform.db('audit_events').where({ type, account_id: account });
   };
 
