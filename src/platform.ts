@@ -31,6 +31,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { buildProvider } from './oidc/provider.js';
+import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
 
 export interface Platform {
@@ -136,7 +137,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       verifications,
       credentialsOf: (accountId, clientId) => grants.credentialsOf(accountId, clientId),
       verifiedClaimsOf: (accountId, method) => dossier.verifiedClaimsOf(accountId, method),
-      views,
+      pages: providerPages(views),
       signingKeys: { keys: signingKeys as never },
       cookieKeys,
       pairwiseSalt: pairwiseSalt!,

@@ -1,11 +1,8 @@
-import type { Context } from 'koa';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
 import type { Account, AccountService } from '../accounts/service.js';
 import { securityLevelOf, type ClientService } from '../clients/service.js';
-import type { Views } from '../http/views.js';
-import { localeOf, renderPage } from '../http/locale.js';
 import { adapterFactory } from './adapter.js';
 import type { TokenIds } from './token-ids.js';
 import { requiredMethod, type VerificationService } from '../identity/service.js';
@@ -19,6 +16,16 @@ import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 import { ACR, platformPolicy } from './policy.js';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
+type LogoutFeature = NonNullable<NonNullable<Configuration['features']>['rpInitiatedLogout']>;
+
+/** The pages oidc-provider renders itself: HTML, built by the HTTP layer (src/oidc/routes.ts). */
+export interface ProviderPages {
+  /** The page asking whether to log out (OpenID RP-Initiated Logout 1.0). */
+  logoutSource: NonNullable<LogoutFeature['logoutSource']>;
+  postLogoutSuccessSource: NonNullable<LogoutFeature['postLogoutSuccessSource']>;
+  /** The error page of oidc-provider's browser endpoints. */
+  renderError: NonNullable<Configuration['renderError']>;
+}
 
 export interface ProviderDeps {
   config: Config;
@@ -30,7 +37,7 @@ export interface ProviderDeps {
   credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined>;
   /** Level 3: the person's whole dossier, vouched for by a result at least as strong as `method`. */
   verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined>;
-  views: Views;
+  pages: ProviderPages;
   /** Private signing JWKs, the key used to sign each alg first. */
   signingKeys: Configuration['jwks'];
   /** Cookie signing keys, the current one first. */
@@ -42,7 +49,7 @@ export interface ProviderDeps {
 
 /** Builds the OpenID Provider; every option that differs from oidc-provider's default is here. */
 export function buildProvider(deps: ProviderDeps): Provider {
-  const { config, views } = deps;
+  const { config, pages } = deps;
   const configuration: Configuration = {
     adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds),
     jwks: deps.signingKeys,
@@ -122,19 +129,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       revocation: { enabled: true, allowedPolicy: revokesOwnTokensOnly },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => {
-          ctx.type = 'html';
-          ctx.body = renderPage(views, ctx as unknown as Context, 'logout', {
-            form,
-            clientName: ctx.oidc.client?.clientName,
-          });
-        },
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
-          ctx.body = renderPage(views, ctx as unknown as Context, 'logged-out', {
-            clientName: ctx.oidc.client?.clientName,
-          });
-        },
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
       },
     },
     interactions: {
@@ -149,19 +145,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       client.grantTypeAllowed('refresh_token') &&
       code.scopes.has('offline_access') &&
       levelOfScopes(code.scopes) !== 'result',
-    renderError: async (ctx, out, error) => {
-      ctx.type = 'html';
-      // The OIDC error code has a message in the page's language; oidc-provider's English
-      // description stays beside it as the technical detail.
-      const locale = localeOf(ctx as unknown as Context);
-      ctx.body = renderPage(views, ctx as unknown as Context, 'error', {
-        title: out.error,
-        message: views.lookup(locale, `oidc.${out.error}`) ?? views.translate(locale, 'problem.generic'),
-        detail: out.error_description,
-        status: ctx.status,
-        expose: (error as { expose?: boolean }).expose !== false,
-      });
-    },
+    renderError: pages.renderError,
     ttl: {
       AccessToken: config.ttl.accessToken,
       AuthorizationCode: config.ttl.authorizationCode,
