@@ -2,8 +2,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
-import type { VerificationMethod } from '../identity/store.js';
-import type { VerificationService } from '../identity/service.js';
+import type { VerificationMethod, VerificationService } from '../identity/service.js';
 import { clearPartialFailures, countPartialAttempt, partialLockedUntil } from './store.js';
 import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
 

@@ -37,6 +37,8 @@ import {
   type VerificationRow,
 } from './store.js';
 
+export type { VerificationMethod };
+
 /**
  * How strong a method's evidence is. A merchant's requirement is met by a result at least as
  * strong (seed 000/003): a person-document match satisfies a document check, never the reverse.
