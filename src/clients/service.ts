@@ -3,7 +3,6 @@ import { z } from 'zod';
 import type { Db } from '../db/index.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
-import { LEVEL_SCOPES } from '../oidc/claims.js';
 import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
 
 /** Grant levels a merchant may be allowed to ask for (DESIGN.md: scopes → grant levels). */
@@ -18,11 +17,6 @@ export const PLATFORM_CLIENT_ID = 'platform-account';
 export function securityLevelOf(client: object): number {
   return Number((client as { security_level?: number }).security_level ?? 1);
 }
-
-/** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
-export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
-/** Scopes a merchant may ask a person for. */
-export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile', 'realname:check'] as const;
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -74,16 +68,20 @@ export interface RegisteredClient extends ClientInfo {
   client_secret: string;
 }
 
-/**
- * How long a process answers oidc-provider's client look-ups from memory. Every token request
- * looks its client up; registrations change only through the operator CLI, so a process sees a
- * change at most this late (a new client at once: misses are not kept).
- */
-const METADATA_TTL_MS = 30_000;
+/** What the OpenID Provider reads of a registration (src/oidc/clients.ts shapes it for oidc-provider). */
+export interface ClientRegistration {
+  client_id: string;
+  client_secret: string;
+  name: string;
+  kind: 'merchant' | 'notary';
+  category: string;
+  security_level: number;
+  grant_levels: string[];
+  /** Its OAuth metadata under RFC 7591 names (redirect_uris, grant_types, response_types, …). */
+  metadata: Record<string, unknown>;
+}
 
 export class ClientService {
-  private readonly metadata = new Map<string, { value: Record<string, unknown>; expires: number }>();
-
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
@@ -167,7 +165,6 @@ export class ClientService {
    * person's session, never a token), registered or brought up to date with the issuer on start.
    */
   async ensurePlatformClient(clientId: string, redirectUri: string): Promise<void> {
-    this.metadata.delete(clientId);
     await upsertClient(this.db, {
       client_id: clientId,
       client_secret_encrypted: this.box.seal(randomBytes(32).toString('base64url'), secretContext(clientId)),
@@ -188,32 +185,19 @@ export class ClientService {
     return (await listClients(this.db)).map(toInfo);
   }
 
-  /** Client metadata in the shape oidc-provider reads (RFC 7591 names plus ours), kept a while. */
-  async findOidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
-    const kept = this.metadata.get(clientId);
-    if (kept && kept.expires > Date.now()) return { ...kept.value };
-    const value = await this.readOidcMetadata(clientId);
-    if (value) this.metadata.set(clientId, { value, expires: Date.now() + METADATA_TTL_MS });
-    else this.metadata.delete(clientId);
-    return value && { ...value };
-  }
-
-  private async readOidcMetadata(clientId: string): Promise<Record<string, unknown> | undefined> {
+  /** A registration with its secret opened, for the OpenID Provider. */
+  async registration(clientId: string): Promise<ClientRegistration | undefined> {
     const row = await findClient(this.db, clientId);
     if (!row) return undefined;
     return {
-      ...row.metadata,
       client_id: row.client_id,
       client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
-      client_name: row.name,
-      // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
-      scope: (row.kind === 'notary' ? [...NOTARY_SCOPES] : [...MERCHANT_SCOPES, ...levelScopes(row.grant_levels)]).join(
-        ' ',
-      ),
+      name: row.name,
       kind: row.kind,
       category: row.category,
       security_level: row.security_level,
       grant_levels: row.grant_levels,
+      metadata: row.metadata,
     };
   }
 
@@ -247,9 +231,4 @@ function toInfo(row: ClientRow): ClientInfo {
     result_max_queries: row.result_max_queries ?? null,
     created_at: row.created_at,
   };
-}
-
-/** The grant-level scopes a merchant registered for these levels may ask for. */
-function levelScopes(levels: string[]): string[] {
-  return levels.flatMap((level) => LEVEL_SCOPES[level as GrantLevel] ?? []);
 }

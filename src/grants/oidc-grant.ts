@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
-import { claimsOfScopes, LEVEL_SCOPES, levelOfScopes } from '../oidc/claims.js';
+import { claimsOfScopes, LEVEL_SCOPES, levelOfScopes } from './scopes.js';
 import type { Level } from './store.js';
 
 /**

@@ -4,7 +4,7 @@ import type { AuditEventInput } from '../audit/events.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { peekProviderForm } from '../http/peek-form.js';
-import { levelOfScopes } from '../oidc/claims.js';
+import { levelOfScopes } from './scopes.js';
 import type { VerificationService } from '../identity/service.js';
 
 /** JWT and OIDC protocol claims: not personal data about anyone, so not "released". */

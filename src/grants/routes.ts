@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 import { NotFound, PlatformError } from '../errors.js';
 import { bearerChallenge, bearerToken } from '../http/client-token.js';
-import { LEVEL_SCOPES } from '../oidc/claims.js';
+import { LEVEL_SCOPES } from './scopes.js';
 import { ATTACHMENT_PATH, type DossierService } from './dossier.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

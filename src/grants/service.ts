@@ -7,7 +7,7 @@ import type { Db, Queryable } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound } from '../errors.js';
 import type { VerificationService } from '../identity/service.js';
-import { LEVEL_SCOPES, levelOfScopes } from '../oidc/claims.js';
+import { LEVEL_SCOPES, levelOfScopes } from './scopes.js';
 import { destroyGrant, findGrantsOfAccount, revokeTokensOfGrant } from '../oidc/store.js';
 import type { DossierService } from './dossier.js';
 import {

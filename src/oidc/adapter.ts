@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
+import { ProviderClients } from './clients.js';
 import { isStorableText } from '../db/text.js';
 import {
   consumePayload,
@@ -114,11 +115,11 @@ export class KnexAdapter implements Adapter {
 
 /** Clients live in our own `clients` table, registered by the operator CLI; read-only here. */
 export class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientService) {}
+  constructor(private readonly clients: ProviderClients) {}
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (!isStorableText(id, 200)) return undefined;
-    return (await this.clients.findOidcMetadata(id)) as AdapterPayload | undefined;
+    return (await this.clients.find(id)) as AdapterPayload | undefined;
   }
 
   async upsert(): Promise<void> {
@@ -143,6 +144,7 @@ export class ClientAdapter implements Adapter {
 }
 
 export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds) {
+  const registered = new ProviderClients(clients);
   return (model: string): Adapter =>
-    model === 'Client' ? new ClientAdapter(clients) : new KnexAdapter(db, model, ids);
+    model === 'Client' ? new ClientAdapter(registered) : new KnexAdapter(db, model, ids);
 }

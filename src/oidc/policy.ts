@@ -1,6 +1,6 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { securityLevelOf } from '../clients/service.js';
-import { LEVEL_SCOPES } from './claims.js';
+import { LEVEL_SCOPES } from '../grants/scopes.js';
 
 /**
  * Authentication context classes (OIDC Core §2 `acr`) and methods (RFC 8176 `amr`). A session

@@ -10,7 +10,8 @@ import { answerVerifiedClaims, normalizeClaimsParameter, verifiedClaimsRequests 
 import { idaDiscovery } from '../grants/ida-vocabulary.js';
 import type { VerifiedClaims } from '../grants/verified-claims.js';
 import { DOCUMENT_TYPES } from '../identity/document-number.js';
-import { accountClaims, claimsOfScopes, levelOfScopes, realnameClaims, SCOPE_CLAIMS, SCOPES } from './claims.js';
+import { claimsOfScopes, levelOfScopes, SCOPE_CLAIMS } from '../grants/scopes.js';
+import { accountClaims, realnameClaims, SCOPES } from './claims.js';
 import { pairwisePerson, pairwiseSubject } from './pairwise.js';
 import { ACR, platformPolicy } from './policy.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { idaVocabulary } from '../../src/grants/ida-vocabulary.js';
-import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
+import { REALNAME_CLAIMS } from '../../src/grants/scopes.js';
 import { ACR } from '../../src/oidc/policy.js';
 import {
   addMerchant,

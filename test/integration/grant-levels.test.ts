@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 import * as oidc from 'openid-client';
-import { REALNAME_CLAIMS } from '../../src/oidc/claims.js';
+import { REALNAME_CLAIMS } from '../../src/grants/scopes.js';
 import {
   addMerchant,
   discover,

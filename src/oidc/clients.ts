@@ -1,0 +1,55 @@
+import type { ClientRegistration, ClientService, GrantLevel } from '../clients/service.js';
+import { LEVEL_SCOPES } from '../grants/scopes.js';
+
+/** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
+export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
+/** Scopes a merchant may ask a person for. */
+export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile', 'realname:check'] as const;
+
+/**
+ * How long a process answers oidc-provider's client look-ups from memory. Every token request
+ * looks its client up; registrations change only through the operator CLI, so a process sees a
+ * change at most this late (a new client at once: misses are not kept).
+ */
+const METADATA_TTL_MS = 30_000;
+
+/** The registered clients (src/clients/) as oidc-provider reads them: RFC 7591 names plus ours. */
+export class ProviderClients {
+  private readonly metadata = new Map<string, { value: Record<string, unknown>; expires: number }>();
+
+  constructor(private readonly clients: ClientService) {}
+
+  /** A client's metadata, kept a while. */
+  async find(clientId: string): Promise<Record<string, unknown> | undefined> {
+    const kept = this.metadata.get(clientId);
+    if (kept && kept.expires > Date.now()) return { ...kept.value };
+    const registration = await this.clients.registration(clientId);
+    const value = registration && toMetadata(registration);
+    if (value) this.metadata.set(clientId, { value, expires: Date.now() + METADATA_TTL_MS });
+    else this.metadata.delete(clientId);
+    return value && { ...value };
+  }
+}
+
+function toMetadata(client: ClientRegistration): Record<string, unknown> {
+  return {
+    ...client.metadata,
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    client_name: client.name,
+    // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
+    scope: (client.kind === 'notary'
+      ? [...NOTARY_SCOPES]
+      : [...MERCHANT_SCOPES, ...levelScopes(client.grant_levels)]
+    ).join(' '),
+    kind: client.kind,
+    category: client.category,
+    security_level: client.security_level,
+    grant_levels: client.grant_levels,
+  };
+}
+
+/** The grant-level scopes a merchant registered for these levels may ask for. */
+function levelScopes(levels: string[]): string[] {
+  return levels.flatMap((level) => LEVEL_SCOPES[level as GrantLevel] ?? []);
+}
