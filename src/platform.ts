@@ -31,6 +31,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { buildProvider } from './oidc/provider.js';
+import { ProviderGrants } from './oidc/grants.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
 
@@ -128,7 +129,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       windowSeconds: config.dossier.failureWindow,
       lockSeconds: config.dossier.lockDuration,
     });
-    const grants = new GrantService(db, audit, verifications, hasher, dossier);
+    const grants = new GrantService(db, audit, verifications, hasher, dossier, new ProviderGrants(db));
     const provider = buildProvider({
       config,
       db,

@@ -8,7 +8,6 @@ import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound } from '../errors.js';
 import type { VerificationService } from '../identity/service.js';
 import { LEVEL_SCOPES, levelOfScopes } from './scopes.js';
-import { destroyGrant, findGrantsOfAccount, revokeTokensOfGrant } from '../oidc/store.js';
 import type { DossierService } from './dossier.js';
 import {
   applyConsent,
@@ -36,6 +35,20 @@ export interface ConsentMerchant {
   levels: string[];
 }
 
+/**
+ * oidc-provider's stored grants and the tokens issued under them (src/oidc/grants.ts implements
+ * it; handed in because oidc/ builds the provider on this domain). Called inside `inTransaction`,
+ * each call joins the transaction.
+ */
+export interface StoredGrants {
+  /** The live grants (oidc-provider's Grant model) an account has given, newest first. */
+  ofAccount(accountId: string): Promise<Array<{ id: string; payload: Record<string, unknown> }>>;
+  /** Deletes every token issued under a grant, keeping the grant; returns how many live ones stopped working. */
+  revokeTokens(grantId: string): Promise<number>;
+  /** Deletes a grant and every token issued under it. */
+  destroy(grantId: string): Promise<void>;
+}
+
 /** A password made for a merchant, shown to the person once. */
 export interface NewCredentials {
   username: string;
@@ -57,6 +70,7 @@ export class GrantService {
     private readonly verifications: VerificationService,
     private readonly hasher: PasswordHasher,
     private readonly dossier: DossierService,
+    private readonly stored: StoredGrants,
   ) {}
 
   /** The person's credentials at a merchant (level 2), as the merchant receives them. */
@@ -226,7 +240,7 @@ export class GrantService {
   ): Promise<{ tokensRevoked?: number; credentialsStored: boolean }> {
     const { accountId, clientId, fromLevel, level, credentials } = change;
     const changed = level !== undefined && level !== fromLevel;
-    const tokensRevoked = changed && fromLevel ? await revokeTokensOfGrant(tx, grant.jti) : undefined;
+    const tokensRevoked = changed && fromLevel ? await this.stored.revokeTokens(grant.jti) : undefined;
     // Leaving level 2 withdraws the credentials; coming to it replaces any left from before.
     if (changed) await deleteCredentials(tx, accountId, clientId);
     const credentialsStored =
@@ -252,7 +266,7 @@ export class GrantService {
     // The person sees every release so far, the one a moment ago too.
     await this.audit.integrateAll();
     const grants = [];
-    for (const { id, payload } of await findGrantsOfAccount(this.db, accountId)) {
+    for (const { id, payload } of await this.stored.ofAccount(accountId)) {
       const clientId = String(payload.clientId);
       const scopes = grantedScopes(payload);
       const merchant = await merchantOf(clientId);
@@ -288,12 +302,12 @@ export class GrantService {
 
   /** Revokes one of the person's grants and all its tokens at once, audited in the same transaction. */
   async revoke(accountId: string, grantId: string): Promise<void> {
-    const grant = (await findGrantsOfAccount(this.db, accountId)).find((g) => g.id === grantId);
+    const grant = (await this.stored.ofAccount(accountId)).find((g) => g.id === grantId);
     if (!grant) throw new NotFound('No such grant on this account.');
     const clientId = String(grant.payload.clientId);
     const person = await this.verifications.personIndexOf(accountId);
     await inTransaction(this.db, async (tx) => {
-      await destroyGrant(tx, grantId);
+      await this.stored.destroy(grantId);
       // Credentials live as long as a level 2 grant: a new grant makes new ones, shown again.
       await deleteCredentials(tx, accountId, clientId);
       await this.audit.append(tx, {
