@@ -9,12 +9,10 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import { accountRoutes } from './my-account/routes.js';
 import type { AccountService } from './accounts/service.js';
-import type { AuditLog } from './audit/log.js';
-import type { Db } from './db/index.js';
 import type { ClientService } from './clients/service.js';
-import { auditReleases } from './grants/releases.js';
+import type { ReleaseAudit } from './grants/releases.js';
 import type { DossierService } from './grants/dossier.js';
-import { dossierRoutes } from './grants/routes.js';
+import { auditReleases, dossierRoutes } from './grants/routes.js';
 import type { GrantService } from './grants/service.js';
 import { checkRoutes } from './identity/routes/check-api.js';
 import type { VerificationService } from './identity/service.js';
@@ -43,8 +41,7 @@ export interface AppDeps {
   verifications: VerificationService;
   grants: GrantService;
   dossier: DossierService;
-  db: Db;
-  audit: AuditLog;
+  releases: ReleaseAudit;
   limits: RateLimits;
   cookieKeys: string[];
   metrics: PlatformMetrics;
@@ -172,7 +169,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
   app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
-  app.use(auditReleases(deps.db, deps.audit, deps.verifications));
+  app.use(auditReleases(deps.releases));
   app.use(mount(provider));
   return app;
 }

@@ -16,6 +16,7 @@ import { VerificationService } from './identity/service.js';
 import { outboxFromConfig, type Outbox } from './notifications/service.js';
 import { GrantService } from './grants/service.js';
 import { DossierService } from './grants/dossier.js';
+import { ReleaseAudit } from './grants/releases.js';
 import { Registry } from './notary/registry.js';
 import { buildApp } from './app.js';
 import { ClientService, PLATFORM_CLIENT_ID } from './clients/service.js';
@@ -156,8 +157,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       verifications,
       grants,
       dossier,
-      db,
-      audit,
+      releases: new ReleaseAudit(db, audit, verifications),
       limits,
       cookieKeys,
       metrics,

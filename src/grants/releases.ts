@@ -1,11 +1,9 @@
-import type { Context, Next } from 'koa';
-import type { AuditLog } from '../audit/log.js';
 import type { AuditEventInput } from '../audit/events.js';
+import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
-import { peekProviderForm } from '../http/peek-form.js';
-import { levelOfScopes } from './scopes.js';
 import type { VerificationService } from '../identity/service.js';
+import { levelOfScopes } from './scopes.js';
 
 /** JWT and OIDC protocol claims: not personal data about anyone, so not "released". */
 const PROTOCOL_CLAIMS = new Set([
@@ -27,17 +25,23 @@ const PROTOCOL_CLAIMS = new Set([
   'amr',
 ]);
 
-interface TokenEntity {
+/** An access token as oidc-provider issued it (its AccessToken entity). */
+export interface IssuedToken {
   accountId?: string;
   clientId?: string;
   grantId?: string;
   scope?: string;
 }
 
-/** What oidc-provider left on the request's context: the token it issued and the parameters. */
-function oidcOf(ctx: Context) {
-  return (ctx as unknown as { oidc?: { entities?: { AccessToken?: TokenEntity }; params?: { grant_type?: string } } })
-    .oidc;
+/** What oidc-provider answered to a token or userinfo request, as far as the audit trail reads it. */
+export interface ProviderAnswer {
+  status: number;
+  /** The access token issued (token endpoint) or presented (userinfo). */
+  accessToken?: IssuedToken;
+  /** The token request's grant_type. */
+  grantType?: string;
+  /** The response body: the token response, or the userinfo claims. */
+  body: unknown;
 }
 
 function levelOf(scope: string | undefined) {
@@ -59,26 +63,28 @@ function claimNamesOfJwt(jwt: unknown): string[] {
  * (`claims.released`). The events are written in the same transaction as everything oidc-provider
  * writes for the request, so a token is never issued, nor claims released, without its trace.
  */
-export function auditReleases(db: Db, audit: AuditLog, verifications: VerificationService) {
-  return async (ctx: Context, next: Next) => {
-    const token = ctx.method === 'POST' && ctx.path === '/token';
-    const userinfo = (ctx.method === 'GET' || ctx.method === 'POST') && ctx.path === '/me';
-    if (!token && !userinfo) return next();
-    if (token && (await peekProviderForm(ctx))?.grant_type === 'client_credentials') return withoutAccount(ctx, next);
-    await inTransaction(db, async (tx) => {
-      await next();
-      if (ctx.status !== 200) return;
-      const oidc = oidcOf(ctx);
-      const accessToken = oidc?.entities?.AccessToken;
+export class ReleaseAudit {
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditLog,
+    private readonly verifications: VerificationService,
+  ) {}
+
+  /** Runs `serve` (oidc-provider answering the request) in one transaction with the events recording its answer. */
+  async record(endpoint: 'token' | 'userinfo', serve: () => Promise<ProviderAnswer>): Promise<void> {
+    await inTransaction(this.db, async (tx) => {
+      const answer = await serve();
+      if (answer.status !== 200) return;
+      const { accessToken } = answer;
       const level = levelOf(accessToken?.scope);
       if (!accessToken?.accountId || !level) return;
-      const person = await verifications.personIndexOf(accessToken.accountId);
+      const person = await this.verifications.personIndexOf(accessToken.accountId);
       const subjects = { account: accessToken.accountId, client: accessToken.clientId, ...(person ? { person } : {}) };
       const actor = { type: 'client' as const, id: accessToken.clientId };
       const grant = accessToken.grantId ? { grant_id: accessToken.grantId } : {};
-      const body = ctx.body as Record<string, unknown>;
+      const body = answer.body as Record<string, unknown>;
       const events: AuditEventInput[] = [];
-      if (token) {
+      if (endpoint === 'token') {
         events.push({
           type: 'token.issued',
           actor,
@@ -90,7 +96,7 @@ export function auditReleases(db: Db, audit: AuditLog, verifications: Verificati
               .split(' ')
               .filter(Boolean),
             token_type: body.id_token ? 'access_token+id_token' : 'access_token',
-            grant_type: String(oidc?.params?.grant_type ?? ''),
+            grant_type: String(answer.grantType ?? ''),
           },
         });
         if (body.id_token)
@@ -113,18 +119,7 @@ export function auditReleases(db: Db, audit: AuditLog, verifications: Verificati
           },
         });
       }
-      await audit.append(tx, ...events);
+      await this.audit.append(tx, ...events);
     });
-  };
-}
-
-/**
- * A client_credentials grant issues a token of the client alone: nothing about a person to audit,
- * so no transaction (two round trips fewer on the merchants' most frequent call). Should a token
- * bound to an account come out anyway, it is not handed over.
- */
-async function withoutAccount(ctx: Context, next: Next): Promise<void> {
-  await next();
-  if (ctx.status === 200 && oidcOf(ctx)?.entities?.AccessToken?.accountId)
-    throw new Error('a client_credentials request issued a token bound to an account');
+  }
 }
