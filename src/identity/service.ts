@@ -3,7 +3,6 @@ import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
 import { Conflict, InvalidInput, PlatformError } from '../errors.js';
-import type { Registry } from '../notary/registry.js';
 import { personIndex } from './blind-index.js';
 import { checkDocumentNumber, type DocumentType } from './document-number.js';
 import { sniffImageType } from './images.js';
@@ -129,6 +128,18 @@ const NOT_VERIFIED: CheckAnswer = {
   queries_left: null,
 };
 
+/**
+ * The identities notary bodies registered at their counters (src/notary/registry.ts). Handed in:
+ * the notary domain builds on this one (document numbers, the blind index), not the reverse.
+ */
+export interface OfflineRegistrations {
+  /** The newest registration of a person (blind index) under exactly this name, if any. */
+  findVerified(
+    personIndex: string,
+    name: string,
+  ): Promise<{ id: string; notaryClientId: string; verifiedAt: Date } | undefined>;
+}
+
 export interface VerificationOptions {
   blindIndexKey: string;
   /** Cost of one call in fen, by method. */
@@ -191,7 +202,7 @@ export class VerificationService {
     private readonly audit: AuditLog,
     private readonly provider: VerificationProvider,
     private readonly phones: PhoneCarrier,
-    private readonly registry: Registry,
+    private readonly registry: OfflineRegistrations,
     private readonly options: VerificationOptions,
   ) {}
 

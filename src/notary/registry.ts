@@ -6,6 +6,7 @@ import type { Db, Tx } from '../db/index.js';
 import { parseInput, text } from '../validation.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
+import type { OfflineRegistrations } from '../identity/service.js';
 import { findRegistration, findRegistrationsOfPerson, insertRegistration } from './store.js';
 
 // A batch fits the default 16 KiB body limit (about 200 bytes a record); send more in batches.
@@ -48,7 +49,7 @@ export interface RecordResult {
  * event in the same transaction), bad ones are reported. Re-sending a record (same notary and
  * `external_id`, same content) changes nothing; different content under the same id is refused.
  */
-export class Registry {
+export class Registry implements OfflineRegistrations {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
