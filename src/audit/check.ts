@@ -1,9 +1,10 @@
-import { compactVerify, createLocalJWKSet, type JSONWebKeySet, type JWK } from 'jose';
+import { compactVerify, createLocalJWKSet, type JSONWebKeySet } from 'jose';
 import type { Queryable } from '../db/index.js';
+import { publicJwksEver } from '../keys/service.js';
 import type { KeptHead } from './kept-heads.js';
 import { canonicalJson } from './log.js';
 import { EMPTY_ROOT, leafHash, nodeHash } from './merkle.js';
-import { queuedCount } from './store.js';
+import { allTreeHeads, leavesFrom, nodesInRanges, queuedCount } from './store.js';
 import { treeHeadPayload } from './signed-tree-head.js';
 import { AUDIT_TREE_HEAD_KEY } from './tree-heads.js';
 import { verifyTreeHead } from './verify.js';
@@ -70,19 +71,15 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
   };
 
   const queued = await queuedCount(db);
-  const jwks = {
-    keys: (await db('platform_keys').where({ purpose: AUDIT_TREE_HEAD_KEY.purpose }).select('public_jwk')).map(
-      (r: { public_jwk: JWK }) => r.public_jwk,
-    ),
-  };
+  const jwks = { keys: await publicJwksEver(db, AUDIT_TREE_HEAD_KEY.purpose) };
   const keySet = createLocalJWKSet(jwks);
   const heads: Array<{ tree_size: number; root_hash: Buffer; timestamp: number; signature: string }> = (
-    await db('audit_tree_heads').select('tree_size', 'root_hash', 'timestamp', 'signature').orderBy('tree_size')
-  ).map((h: { tree_size: number; root_hash: Uint8Array; timestamp: number; signature: string }) => ({
-    ...h,
+    await allTreeHeads(db)
+  ).map((h) => ({
     tree_size: Number(h.tree_size),
-    timestamp: Number(h.timestamp),
     root_hash: Buffer.from(h.root_hash),
+    timestamp: Number(h.timestamp),
+    signature: h.signature,
   }));
   let nextHead = 0;
 
@@ -140,23 +137,19 @@ export async function checkLog(db: Queryable, options: CheckOptions = {}): Promi
   await checkHeadsAt(0, stack);
   await checkKeptAt(0, stack);
   for (;;) {
-    const rows: Array<{ leaf_index: number; leaf: string; leaf_hash: Uint8Array }> = await db('audit_events')
-      .select('leaf_index', 'leaf', 'leaf_hash')
-      .where('leaf_index', '>=', size)
-      .orderBy('leaf_index')
-      .limit(BATCH);
+    const rows = await leavesFrom(db, size, BATCH);
     if (rows.length === 0) break;
     const last = size + rows.length - 1;
     // Every stored node that these leaves complete, fetched in one query.
-    const stored = new Map<string, Buffer>();
-    const nodes = db('audit_nodes').select('level', 'idx', 'hash');
+    const ranges: Array<{ level: number; from: number; to: number }> = [];
     // Node (level, i) is completed by leaf (i + 1)·2^level − 1.
     for (let level = 0, span = 1; span <= last + 1; level += 1, span *= 2) {
       const lo = Math.ceil((size + 1) / span) - 1;
       const hi = Math.floor((last + 1) / span) - 1;
-      if (hi >= lo) nodes.orWhere((q) => q.where('level', level).whereBetween('idx', [lo, hi]));
+      if (hi >= lo) ranges.push({ level, from: lo, to: hi });
     }
-    for (const n of await nodes) stored.set(`${n.level}:${n.idx}`, Buffer.from(n.hash));
+    const stored = new Map<string, Buffer>();
+    for (const n of await nodesInRanges(db, ranges)) stored.set(`${n.level}:${n.idx}`, Buffer.from(n.hash));
 
     for (const row of rows) {
       const index = size;

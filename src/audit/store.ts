@@ -148,3 +148,27 @@ export async function insertTreeHead(db: Queryable, row: TreeHeadRow): Promise<v
 export async function allTreeHeads(db: Queryable): Promise<TreeHeadRow[]> {
   return (await db<TreeHeadRow>('audit_tree_heads').orderBy('tree_size')).map(headRow);
 }
+
+/** Up to `limit` leaves from `fromIndex` on, in order, as stored (the full check streams them). */
+export async function leavesFrom(
+  db: Queryable,
+  fromIndex: number,
+  limit: number,
+): Promise<Array<{ leaf_index: number; leaf: string; leaf_hash: Uint8Array }>> {
+  return db('audit_events')
+    .select('leaf_index', 'leaf', 'leaf_hash')
+    .where('leaf_index', '>=', fromIndex)
+    .orderBy('leaf_index')
+    .limit(limit);
+}
+
+/** The stored nodes of each level whose index is within its range, in one query. */
+export async function nodesInRanges(
+  db: Queryable,
+  ranges: Array<{ level: number; from: number; to: number }>,
+): Promise<Array<{ level: number; idx: number; hash: Uint8Array }>> {
+  const nodes = db('audit_nodes').select('level', 'idx', 'hash');
+  for (const { level, from, to } of ranges)
+    nodes.orWhere((q) => q.where('level', level).whereBetween('idx', [from, to]));
+  return nodes;
+}

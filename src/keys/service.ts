@@ -65,8 +65,7 @@ export class KeyService {
    * long after their key was rotated out (audit tree heads, evidence bundles).
    */
   async publicJwksEver(purpose: string): Promise<JWK[]> {
-    const rows = await findAllKeys(this.db, purpose);
-    return rows.map((row) => row.public_jwk as JWK);
+    return publicJwksEver(this.db, purpose);
   }
 
   /** Symmetric secrets of a purpose (base64url), the current one first. */
@@ -102,6 +101,15 @@ export class KeyService {
     await insertKey(tx, { ...row, secret_encrypted: this.box.seal(JSON.stringify(privateJwk), contextOf(row)) });
     return kid;
   }
+}
+
+/**
+ * KeyService.publicJwksEver without the master key: public keys need none to be read (`audit
+ * verify` checks tree-head signatures with them).
+ */
+export async function publicJwksEver(db: Queryable, purpose: string): Promise<JWK[]> {
+  const rows = await findAllKeys(db, purpose);
+  return rows.map((row) => row.public_jwk as JWK);
 }
 
 function contextOf(row: Pick<KeyRow, 'kid' | 'purpose'>): string {
