@@ -10,6 +10,7 @@ import { AUDIT_TREE_HEAD_KEY, TreeHeadRefused, TreeHeads } from './audit/tree-he
 import { BLIND_INDEX_KEY } from './identity/blind-index.js';
 import { HttpPhoneCarrier, HttpProvider } from './identity/providers/http.js';
 import { PhoneCheckRouter } from './identity/providers/phone.js';
+import { ProviderCallTotals } from './identity/provider-calls.js';
 import { SandboxCarrier, SandboxProvider } from './identity/providers/sandbox.js';
 import type { PhoneCarrier, VerificationProvider } from './identity/providers/types.js';
 import { VerificationService } from './identity/service.js';
@@ -85,7 +86,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     ]);
     const tokenIds = new TokenIds(tokenIdKey!);
     const audit = new AuditLog(db);
-    const metrics = new PlatformMetrics(db, audit);
+    const metrics = new PlatformMetrics(db, audit, new ProviderCallTotals(db));
     metrics.countAuditAppends(audit);
     const health = new Health(db);
     const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;

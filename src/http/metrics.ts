@@ -17,6 +17,15 @@ import type { Db } from '../db/index.js';
 import { NotFound, PlatformError } from '../errors.js';
 import { withTimeout } from './health.js';
 
+/** Calls to verification providers by provider, method and outcome, and their cost in fen. */
+export interface ProviderCallCount {
+  provider: string;
+  method: string;
+  outcome: string;
+  calls: number;
+  cost_fen: number;
+}
+
 /** Metric values as one process reports them (`Registry.getMetricsAsJSON`). */
 export type ProcessMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -40,12 +49,13 @@ export class PlatformMetrics {
   private readonly duration: Histogram<'route' | 'method' | 'status'>;
   private readonly inFlight: Gauge;
   private readonly auditAppends: Counter;
-  private readonly providerTotals: ProviderCallTotals;
   private gather: GatherProcessMetrics = async (local) => [await local.getMetricsAsJSON()];
 
   constructor(
     private readonly db: Db,
     private readonly audit: AuditLog,
+    /** Verification provider calls and their cost (identity's ProviderCallTotals). */
+    private readonly providerTotals: { read(): Promise<ProviderCallCount[]> },
   ) {
     const registers = [this.processRegistry];
     collectDefaultMetrics({ register: this.processRegistry });
@@ -101,8 +111,6 @@ export class PlatformMetrics {
         this.set(pool()?.max ?? 0);
       },
     });
-
-    this.providerTotals = new ProviderCallTotals(db);
   }
 
   /** Replaces how the processes' metrics are gathered (a cluster worker asks the primary). */
@@ -242,98 +250,4 @@ interface TarnPool {
   numUsed(): number;
   numFree(): number;
   numPendingAcquires(): number;
-}
-
-export interface ProviderCallTotal {
-  provider: string;
-  method: string;
-  outcome: string;
-  calls: number;
-  cost_fen: number;
-}
-
-/**
- * Totals of `provider_calls` by provider, method and outcome, without grouping the whole table at
- * every scrape (at a million rows that takes ~0.4 s). The table is append-only, so rows up to a
- * watermark are summed once and kept; only rows above it are read at each scrape, through the
- * primary key. Ids come from a sequence in insert order, not commit order: a row may commit after
- * a higher id was read. So the watermark only moves to the largest id seen at least `settleMs`
- * earlier, by when any insert that had taken a lower id has committed (today they are single
- * autocommitted statements: VerificationService.callProvider).
- */
-export class ProviderCallTotals {
-  private readonly settled = new Map<string, ProviderCallTotal>();
-  private watermark = 0;
-  private readonly seen: Array<{ at: number; maxId: number }> = [];
-  private queue: Promise<unknown> = Promise.resolve();
-
-  constructor(
-    private readonly db: Db,
-    private readonly settleMs = 10_000,
-  ) {}
-
-  /** Current totals. Reads run one at a time; one its caller stopped waiting for still settles. */
-  read(): Promise<ProviderCallTotal[]> {
-    const run = this.queue.then(() => this.readNow());
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async readNow(): Promise<ProviderCallTotal[]> {
-    const now = Date.now();
-    const settleTo = this.seen.filter((s) => s.at <= now - this.settleMs).at(-1)?.maxId ?? this.watermark;
-    if (settleTo > this.watermark) {
-      for (const row of await providerCallGroups(this.db, this.watermark, settleTo)) add(this.settled, row);
-      this.watermark = settleTo;
-    }
-    while (this.seen.length > 1 && this.seen[1]!.at <= now - this.settleMs) this.seen.shift();
-    const recent = await providerCallGroups(this.db, this.watermark);
-    this.seen.push({ at: now, maxId: Math.max(this.watermark, ...recent.map((r) => r.max_id)) });
-    const totals = new Map([...this.settled].map(([key, row]) => [key, { ...row }]));
-    for (const row of recent) add(totals, row);
-    return [...totals.values()];
-  }
-}
-
-function add(totals: Map<string, ProviderCallTotal>, row: ProviderCallTotal): void {
-  const key = `${row.provider}\u0000${row.method}\u0000${row.outcome}`;
-  const total = totals.get(key);
-  if (total) {
-    total.calls += row.calls;
-    total.cost_fen += row.cost_fen;
-  } else {
-    totals.set(key, {
-      provider: row.provider,
-      method: row.method,
-      outcome: row.outcome,
-      calls: row.calls,
-      cost_fen: row.cost_fen,
-    });
-  }
-}
-
-// The one query of its own here: identity/store.ts's costTotals neither splits by outcome nor
-// reads a range of ids.
-async function providerCallGroups(
-  db: Db,
-  afterId: number,
-  upToId?: number,
-): Promise<Array<ProviderCallTotal & { max_id: number }>> {
-  const query = db('provider_calls')
-    .select('provider', 'method', 'outcome')
-    .count({ calls: '*' })
-    .sum({ cost_fen: 'cost_fen' })
-    .max({ max_id: 'id' })
-    .where('id', '>', afterId)
-    .groupBy('provider', 'method', 'outcome');
-  if (upToId !== undefined) query.andWhere('id', '<=', upToId);
-  const rows: Array<Record<string, unknown>> = await query;
-  return rows.map((r) => ({
-    provider: String(r.provider),
-    method: String(r.method),
-    outcome: String(r.outcome),
-    calls: Number(r.calls),
-    cost_fen: Number(r.cost_fen ?? 0),
-    max_id: Number(r.max_id),
-  }));
 }

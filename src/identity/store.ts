@@ -294,3 +294,41 @@ export async function accountsNeedingReminder(
   );
   return rows as ReminderCandidate[];
 }
+
+export interface ProviderCallGroup {
+  provider: string;
+  method: string;
+  outcome: string;
+  calls: number;
+  cost_fen: number;
+  /** The largest id in the group. */
+  max_id: number;
+}
+
+/**
+ * Provider calls with an id above `afterId` (and at most `upToId`), grouped by provider, method and
+ * outcome, with the largest id of each group (ProviderCallTotals' watermark).
+ */
+export async function providerCallGroups(
+  db: Queryable,
+  afterId: number,
+  upToId?: number,
+): Promise<ProviderCallGroup[]> {
+  const query = db('provider_calls')
+    .select('provider', 'method', 'outcome')
+    .count({ calls: '*' })
+    .sum({ cost_fen: 'cost_fen' })
+    .max({ max_id: 'id' })
+    .where('id', '>', afterId)
+    .groupBy('provider', 'method', 'outcome');
+  if (upToId !== undefined) query.andWhere('id', '<=', upToId);
+  const rows: Array<Record<string, unknown>> = await query;
+  return rows.map((r) => ({
+    provider: String(r.provider),
+    method: String(r.method),
+    outcome: String(r.outcome),
+    calls: Number(r.calls),
+    cost_fen: Number(r.cost_fen ?? 0),
+    max_id: Number(r.max_id),
+  }));
+}

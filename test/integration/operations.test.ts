@@ -3,7 +3,7 @@ import { jest } from '@jest/globals';
 import { migrationSource } from '../../migrations/index.js';
 import { createDb } from '../../src/db/index.js';
 import { Health } from '../../src/http/health.js';
-import { ProviderCallTotals, type ProviderCallTotal } from '../../src/http/metrics.js';
+import { ProviderCallTotals, type ProviderCallTotal } from '../../src/identity/provider-calls.js';
 import { insertProviderCall } from '../../src/identity/store.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
 import { newLogin } from '../helpers/merchant.js';
