@@ -109,6 +109,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       db,
       box,
       audit,
+      accounts,
       verificationProvider(config),
       phoneCarriers(config),
       registry,

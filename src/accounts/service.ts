@@ -3,11 +3,21 @@ import type { AuditLog } from '../audit/log.js';
 import type { Outbox } from '../notifications/service.js';
 import type { Locale } from '../notifications/templates.js';
 import { isCommonPassword } from './common-passwords.js';
-import type { Db, Tx } from '../db/index.js';
+import type { Db, Queryable, Tx } from '../db/index.js';
 import { Conflict, InvalidInput, Unauthorized } from '../errors.js';
 import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
-import { findAccountById, findAccountByLogin, insertAccount, updatePasswordHash, type AccountRow } from './store.js';
+import {
+  accountsInIdOrder,
+  findAccountById,
+  findAccountByLogin,
+  insertAccount,
+  linkPerson,
+  personOfAccount,
+  updatePasswordHash,
+  type AccountRow,
+  type LinkedAccountRow,
+} from './store.js';
 
 /** NIST SP 800-63B §5.1.1.2: at least 8 characters; a generous cap bounds hashing work. */
 export const PASSWORD_MIN = 8;
@@ -133,4 +143,29 @@ export class AccountService {
     const row = await findAccountById(this.db, id);
     return row && toAccount(row);
   }
+
+  /**
+   * The person the account is verified as (the link identity's VerificationService sets): null
+   * while it has none, undefined when there is no such account.
+   */
+  async personOf(accountId: string): Promise<string | null | undefined> {
+    return personOfAccount(this.db, accountId);
+  }
+
+  /**
+   * Links the account to a verified person; only an unlinked account (or the same link) changes.
+   * Returns false when the account is linked to another person. Joins the ambient transaction.
+   */
+  async linkPerson(accountId: string, personId: string): Promise<boolean> {
+    return linkPerson(this.db, accountId, personId);
+  }
+}
+
+/**
+ * Up to `limit` accounts in id order, after `afterId` when given, with the person each is linked
+ * to: the periodic self-check (identity/selfcheck.ts) walks every account with it. A function, not
+ * an AccountService method, as the self-check runs from the CLI with a database alone.
+ */
+export function accountsAfter(db: Queryable, afterId: string | undefined, limit: number): Promise<LinkedAccountRow[]> {
+  return accountsInIdOrder(db, afterId, limit);
 }

@@ -29,3 +29,42 @@ export async function insertAccount(
 export async function updatePasswordHash(db: Queryable, id: string, passwordHash: string): Promise<void> {
   await db('accounts').where({ id }).update({ password_hash: passwordHash, updated_at: db.fn.now() });
 }
+
+/** The person an account is verified as: null while it has none, undefined when there is no such account. */
+export async function personOfAccount(db: Queryable, accountId: string): Promise<string | null | undefined> {
+  const row: { person_id: string | null } | undefined = await db('accounts')
+    .select('person_id')
+    .where({ id: accountId })
+    .first();
+  return row?.person_id;
+}
+
+/** Links an account to a person; only an unlinked account (or the same link) changes. */
+export async function linkPerson(db: Queryable, accountId: string, personId: string): Promise<boolean> {
+  const updated = await db('accounts')
+    .where({ id: accountId })
+    .andWhere((q) => q.whereNull('person_id').orWhere({ person_id: personId }))
+    .update({ person_id: personId });
+  return updated > 0;
+}
+
+export interface LinkedAccountRow {
+  id: string;
+  login: string;
+  login_type: 'email' | 'phone';
+  person_id: string | null;
+}
+
+/** Up to `limit` accounts in id order, after `afterId` when given, with the person each is linked to. */
+export async function accountsInIdOrder(
+  db: Queryable,
+  afterId: string | undefined,
+  limit: number,
+): Promise<LinkedAccountRow[]> {
+  const query = db<LinkedAccountRow>('accounts')
+    .select('id', 'login', 'login_type', 'person_id')
+    .orderBy('id')
+    .limit(limit);
+  if (afterId !== undefined) query.where('id', '>', afterId);
+  return query;
+}

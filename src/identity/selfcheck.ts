@@ -1,6 +1,18 @@
+import { accountsAfter } from '../accounts/service.js';
 import type { Db } from '../db/index.js';
 import type { Outbox } from '../notifications/service.js';
-import { accountsNeedingReminder, costTotals, countQueries, type CostRow } from './store.js';
+import { costTotals, countQueries, remindersOf, type CostRow, type ReminderReason } from './store.js';
+
+/** Accounts looked at per round of the self-check. */
+const PAGE = 1000;
+
+interface ReminderCandidate {
+  account_id: string;
+  login: string;
+  login_type: 'email' | 'phone';
+  reason: ReminderReason;
+  expires_at: Date | null;
+}
 
 export interface SelfCheckReport {
   checked: number;
@@ -52,6 +64,27 @@ export interface CostReport {
   total_cost_yuan: number;
   /** Merchant queries answered from reused results (no provider call, no cost). */
   reused_queries: number;
+}
+
+/**
+ * Accounts to remind (see remindersOf), in id order, at most `limit`: the accounts are read a page
+ * at a time and their results looked up for each page.
+ */
+async function accountsNeedingReminder(db: Db, now: Date, horizon: Date, limit: number): Promise<ReminderCandidate[]> {
+  const found: ReminderCandidate[] = [];
+  let after: string | undefined;
+  while (found.length < limit) {
+    const accounts = await accountsAfter(db, after, PAGE);
+    if (accounts.length === 0) break;
+    const byId = new Map(accounts.map((account) => [account.id, account]));
+    for (const reminder of await remindersOf(db, accounts, now, horizon)) {
+      if (found.length === limit) break;
+      const { login, login_type } = byId.get(reminder.account_id)!;
+      found.push({ ...reminder, login, login_type });
+    }
+    after = accounts.at(-1)!.id;
+  }
+  return found;
 }
 
 /** What verification cost, by provider and method, and how much reuse saved (seed 000). */

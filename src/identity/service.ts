@@ -1,7 +1,9 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { AccountService } from '../accounts/service.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { Conflict, InvalidInput, PlatformError } from '../errors.js';
 import { personIndex } from './blind-index.js';
 import { checkDocumentNumber, type DocumentType } from './document-number.js';
@@ -17,20 +19,16 @@ import {
   findImage,
   findPerson,
   findPersonByIndex,
+  personIndexOf,
   imagesOfVerification,
   queriesByClient,
   spendQuery,
   insertImages,
   insertProviderCall,
   insertVerification,
-  linkAccount,
-  personOfAccount,
-  phoneOfAccount,
   updatePersonIdentity,
   upsertPerson,
   validResults,
-  validResultsOfAccount,
-  personIndexOfAccount,
   verificationsOfAccount,
   type VerificationMethod,
   type VerificationRow,
@@ -200,6 +198,8 @@ export class VerificationService {
     private readonly db: Db,
     private readonly box: SecretBox,
     private readonly audit: AuditLog,
+    /** The account ↔ person link lives on the account (migration 004). */
+    private readonly accounts: AccountService,
     private readonly provider: VerificationProvider,
     private readonly phones: PhoneCarrier,
     private readonly registry: OfflineRegistrations,
@@ -208,7 +208,8 @@ export class VerificationService {
 
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
   async personIndexOf(accountId: string): Promise<string | undefined> {
-    return personIndexOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
+    return personId ? personIndexOf(this.db, personId) : undefined;
   }
 
   /**
@@ -219,8 +220,9 @@ export class VerificationService {
     accountId: string,
     method: VerificationMethod = 'document',
   ): Promise<{ personId?: string; result?: Result }> {
-    const { personId, results } = await validResultsOfAccount(this.db, accountId, new Date());
+    const personId = await this.accounts.personOf(accountId);
     if (!personId) return {};
+    const results = await validResults(this.db, personId, new Date());
     const rows = results.filter((r) => speaksFor(r, accountId));
     const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
     return { personId, result: row && toResult(row) };
@@ -236,7 +238,7 @@ export class VerificationService {
    * strong as `method`; undefined when the account has no such result.
    */
   async dossierOf(accountId: string, method: VerificationMethod = 'document'): Promise<Dossier | undefined> {
-    const personId = await personOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) return undefined;
     const row = (await validResults(this.db, person.id, new Date()))
@@ -278,7 +280,7 @@ export class VerificationService {
     imageId: string,
   ): Promise<{ kind: string; contentType: string; data: Buffer } | undefined> {
     const image = await findImage(this.db, imageId);
-    const personId = await personOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
     if (!image || !personId) return undefined;
     const { verification } = image;
     const valid =
@@ -296,7 +298,7 @@ export class VerificationService {
    * the person re-confirms with partial knowledge). Compared in constant time, case folded.
    */
   async confirmsPartial(accountId: string, partial: string): Promise<boolean> {
-    const personId = await personOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) return false;
     const number = this.box.openText(person.number_encrypted, sealed.number(person.id)).toUpperCase();
@@ -310,7 +312,7 @@ export class VerificationService {
    * photos and the identity already on record; the provider is asked even if a match is on file.
    */
   async stepUp(accountId: string, photos: { portrait?: Image; documentFront?: Image }): Promise<Outcome> {
-    const personId = await personOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) throw new Conflict('not-verified', 'This account has no verified identity yet: verify first.');
     return this.verify(accountId, {
@@ -325,12 +327,18 @@ export class VerificationService {
 
   /** Whether the account signs in with a mobile number, so the three-element check is open to it. */
   async hasPhoneLogin(accountId: string): Promise<boolean> {
-    return (await phoneOfAccount(this.db, accountId)) !== undefined;
+    return (await this.phoneOf(accountId)) !== undefined;
+  }
+
+  /** The account's login when it is a mobile number (E.164), else undefined. */
+  private async phoneOf(accountId: string): Promise<string | undefined> {
+    const account = await this.accounts.find(accountId);
+    return account?.loginType === 'phone' ? account.login : undefined;
   }
 
   /** What the account's status page shows: the person (masked) and the recent attempts. */
   async statusOf(accountId: string) {
-    const personId = await personOfAccount(this.db, accountId);
+    const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     const number = person ? this.box.openText(person.number_encrypted, sealed.number(person.id)) : undefined;
     const results = personId
@@ -361,14 +369,14 @@ export class VerificationService {
    */
   async verify(accountId: string, submission: Submission): Promise<Outcome> {
     const { document, name } = this.validate(submission);
-    const phone = submission.method === 'phone_three_element' ? await phoneOfAccount(this.db, accountId) : undefined;
+    const phone = submission.method === 'phone_three_element' ? await this.phoneOf(accountId) : undefined;
     if (submission.method === 'phone_three_element' && !phone) {
       throw new InvalidInput([
         { field: 'phone_check', code: 'no_phone', message: 'this account does not sign in with a mobile number' },
       ]);
     }
     const index = personIndex(this.options.blindIndexKey, document.type, document.number);
-    const linked = await personOfAccount(this.db, accountId);
+    const linked = await this.accounts.personOf(accountId);
     const existing = await findPersonByIndex(this.db, index);
     if (linked && linked !== existing?.id) {
       throw new Conflict('account-linked', 'This account is already verified as another person.');
@@ -380,7 +388,7 @@ export class VerificationService {
         (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && speaksFor(r, accountId),
       );
       if (reusable) {
-        await this.db.transaction((tx) => linkAccount(tx, accountId, existing.id));
+        await this.accounts.linkPerson(accountId, existing.id);
         return { status: 'passed', method: reusable.method, reused: true, result: toResult(reusable) };
       }
     }
@@ -550,9 +558,9 @@ export class VerificationService {
     submission?: Submission,
   ): Promise<VerificationRow> {
     const passed = what.answer.result === 'match';
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const personId = passed ? await this.savePerson(tx, who) : (await findPersonByIndex(tx, who.index))?.id;
-      if (passed && !(await linkAccount(tx, accountId, personId!))) {
+      if (passed && !(await this.accounts.linkPerson(accountId, personId!))) {
         throw new Conflict('account-linked', 'This account is already verified as another person.');
       }
       const row = {

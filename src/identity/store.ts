@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/index.js';
 
-// SQL of persons, verification results, images, provider calls and result queries.
+// SQL of persons, verification results, images, provider calls and result queries. The account a
+// result belongs to is the accounts domain's (AccountService).
 
 export type VerificationMethod = 'document' | 'person_match' | 'offline_notary' | 'phone_three_element';
 
@@ -59,32 +60,6 @@ export async function updatePersonIdentity(
     .update({ ...fields, updated_at: db.fn.now() });
 }
 
-/** The account's login when it is a mobile number (E.164), else undefined. */
-export async function phoneOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
-  const row: { login: string; login_type: string } | undefined = await db('accounts')
-    .select('login', 'login_type')
-    .where({ id: accountId })
-    .first();
-  return row?.login_type === 'phone' ? row.login : undefined;
-}
-
-export async function personOfAccount(db: Queryable, accountId: string): Promise<string | null | undefined> {
-  const row: { person_id: string | null } | undefined = await db('accounts')
-    .select('person_id')
-    .where({ id: accountId })
-    .first();
-  return row?.person_id;
-}
-
-/** Links an account to a person; only an unlinked account (or the same link) changes. */
-export async function linkAccount(db: Queryable, accountId: string, personId: string): Promise<boolean> {
-  const updated = await db('accounts')
-    .where({ id: accountId })
-    .andWhere((q) => q.whereNull('person_id').orWhere({ person_id: personId }))
-    .update({ person_id: personId });
-  return updated > 0;
-}
-
 export async function insertVerification(
   db: Queryable,
   row: Omit<VerificationRow, 'queries_used' | 'created_at'>,
@@ -132,39 +107,9 @@ export async function validResults(db: Queryable, personId: string, now: Date): 
     .orderBy('verified_at', 'desc');
 }
 
-/**
- * The account's person and that person's passed results still valid at `now` with queries left,
- * newest first: validResults through the account, in one query (it runs at every token and
- * userinfo request of a realname level).
- */
-export async function validResultsOfAccount(
-  db: Queryable,
-  accountId: string,
-  now: Date,
-): Promise<{ personId?: string; results: VerificationRow[] }> {
-  const { rows } = await db.raw(
-    `SELECT a.person_id AS account_person_id, v.*
-       FROM accounts a
-       LEFT JOIN verifications v ON v.person_id = a.person_id AND v.status = 'passed'
-        AND (v.expires_at IS NULL OR v.expires_at > ?) AND (v.max_queries IS NULL OR v.queries_used < v.max_queries)
-      WHERE a.id = ?
-      ORDER BY v.verified_at DESC`,
-    [now, accountId],
-  );
-  const found = rows as Array<VerificationRow & { account_person_id: string | null }>;
-  const personId = found[0]?.account_person_id ?? undefined;
-  return {
-    personId,
-    results: found.filter((row) => row.id !== null).map(({ account_person_id: _, ...row }) => row as VerificationRow),
-  };
-}
-
-/** The blind index of the account's person, if the account has one. */
-export async function personIndexOfAccount(db: Queryable, accountId: string): Promise<string | undefined> {
-  const row: { person_index: string } | undefined = await db('accounts as a')
-    .join('persons as p', 'p.id', 'a.person_id')
-    .where('a.id', accountId)
-    .first('p.person_index');
+/** The blind index of a person. */
+export async function personIndexOf(db: Queryable, personId: string): Promise<string | undefined> {
+  const row: { person_index: string } | undefined = await db('persons').where({ id: personId }).first('person_index');
   return row?.person_index;
 }
 
@@ -254,45 +199,43 @@ export async function costTotals(db: Queryable, since?: Date): Promise<CostRow[]
   }));
 }
 
-export interface ReminderCandidate {
-  account_id: string;
-  login: string;
-  login_type: 'email' | 'phone';
-  reason: 'missing' | 'failed' | 'expiring';
-  expires_at: Date | null;
-}
+/** Why the periodic self-check (seed 002) reminds an account. */
+export type ReminderReason = 'missing' | 'failed' | 'expiring';
 
 /**
- * Accounts the periodic self-check (seed 002) should remind: never verified, last attempt failed
- * with no usable result, or a result expiring before `horizon` with no later one. Bounded.
+ * Of the given accounts, those the periodic self-check should remind, in id order: never
+ * verified, last attempt failed with no usable result, or a result expiring before `horizon` with
+ * no later one. An account's results are its own attempts and its person's results proven by
+ * knowledge (a person-document match speaks for the account that did it only).
  */
-export async function accountsNeedingReminder(
+export async function remindersOf(
   db: Queryable,
+  accounts: Array<{ id: string; person_id: string | null }>,
   now: Date,
   horizon: Date,
-  limit: number,
-): Promise<ReminderCandidate[]> {
+): Promise<Array<{ account_id: string; reason: ReminderReason; expires_at: Date | null }>> {
+  if (accounts.length === 0) return [];
   const { rows } = await db.raw(
-    `WITH latest AS (
+    `WITH a (id, person_id) AS (VALUES ${accounts.map(() => '(?::uuid, ?::uuid)').join(', ')}),
+     latest AS (
        SELECT DISTINCT ON (a.id) a.id AS account_id, v.status, v.expires_at
-       FROM accounts a
+       FROM a
        LEFT JOIN verifications v ON v.account_id = a.id OR (v.person_id = a.person_id AND v.method <> 'person_match')
-       ORDER BY a.id, (v.status = 'passed' AND (v.expires_at IS NULL OR v.expires_at > :now)) DESC NULLS LAST, v.expires_at DESC NULLS LAST, v.created_at DESC NULLS LAST
+       ORDER BY a.id, (v.status = 'passed' AND (v.expires_at IS NULL OR v.expires_at > ?)) DESC NULLS LAST, v.expires_at DESC NULLS LAST, v.created_at DESC NULLS LAST
      )
-     SELECT a.id AS account_id, a.login, a.login_type,
+     SELECT l.account_id,
        CASE WHEN l.status IS NULL THEN 'missing'
-            WHEN l.status = 'failed' OR (l.expires_at IS NOT NULL AND l.expires_at <= :now) THEN 'failed'
+            WHEN l.status = 'failed' OR (l.expires_at IS NOT NULL AND l.expires_at <= ?) THEN 'failed'
             ELSE 'expiring' END AS reason,
        l.expires_at
-     FROM latest l JOIN accounts a ON a.id = l.account_id
+     FROM latest l
      WHERE l.status IS NULL
         OR l.status = 'failed'
-        OR (l.expires_at IS NOT NULL AND l.expires_at <= :horizon)
-     ORDER BY a.id
-     LIMIT :limit`,
-    { now, horizon, limit },
+        OR (l.expires_at IS NOT NULL AND l.expires_at <= ?)
+     ORDER BY l.account_id`,
+    [...accounts.flatMap((account) => [account.id, account.person_id]), now, now, horizon],
   );
-  return rows as ReminderCandidate[];
+  return rows as Array<{ account_id: string; reason: ReminderReason; expires_at: Date | null }>;
 }
 
 export interface ProviderCallGroup {
