@@ -6,7 +6,7 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { lockDataDir } from './lock.js';
 import { joinsAmbientTransaction } from './transaction.js';
-import type { Db } from './types.js';
+import type { Db, Queryable } from './types.js';
 
 export type { Db, Queryable, Tx } from './types.js';
 
@@ -25,6 +25,11 @@ export interface DbOptions {
 
 export function engineOf(options: DbOptions): 'postgres' | 'pglite' {
   return options.databaseUrl ? 'postgres' : 'pglite';
+}
+
+/** One round trip to the database, touching no table (the readiness check). */
+export async function ping(db: Queryable): Promise<void> {
+  await db.raw('select 1');
 }
 
 /** Opens the platform's database: a PostgreSQL pool, or embedded PGlite (one connection). */

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Db } from '../db/index.js';
+import { ping, type Db } from '../db/index.js';
 import { pendingMigrations } from '../db/migrate.js';
 
 /** How long the database gets to answer a readiness check. */
@@ -31,7 +31,7 @@ export class Health {
   async readinessProblems(): Promise<ReadinessProblems> {
     if (this.draining) return { shutdown: 'shutting down' };
     try {
-      await withTimeout(this.db.raw('select 1'), DATABASE_TIMEOUT_MS);
+      await withTimeout(ping(this.db), DATABASE_TIMEOUT_MS);
     } catch (err) {
       // Not the error itself: /readyz is public, and a driver's message names hosts and ports.
       return {
