@@ -13,7 +13,7 @@ export const DEMO_CLIENT_ID = 'demo-merchant';
 /** The platform's own account pages, a first-party client (see ensurePlatformClient). */
 export const PLATFORM_CLIENT_ID = 'platform-account';
 
-/** The security level (1–3) in an OIDC client's metadata, as `findOidcMetadata` gives it. */
+/** The security level (1–3) in an OIDC client's metadata, as oidc/clients.ts gives it to oidc-provider. */
 export function securityLevelOf(client: object): number {
   return Number((client as { security_level?: number }).security_level ?? 1);
 }
