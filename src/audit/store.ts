@@ -144,7 +144,3 @@ export async function findTreeHead(db: Queryable, treeSize: number): Promise<Tre
 export async function insertTreeHead(db: Queryable, row: TreeHeadRow): Promise<void> {
   await db('audit_tree_heads').insert(row).onConflict('tree_size').ignore();
 }
-
-export async function allTreeHeads(db: Queryable): Promise<TreeHeadRow[]> {
-  return (await db<TreeHeadRow>('audit_tree_heads').orderBy('tree_size')).map(headRow);
-}

@@ -25,10 +25,6 @@ export interface DbOptions {
   pglite?: PGlite;
 }
 
-export function engineOf(options: DbOptions): 'postgres' | 'pglite' {
-  return options.databaseUrl ? 'postgres' : 'pglite';
-}
-
 /** Opens the platform's database: a PostgreSQL pool, or embedded PGlite (one connection). */
 export function createDb(options: DbOptions): Db {
   return joinsAmbientTransaction(openDb(options));
