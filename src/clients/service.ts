@@ -206,11 +206,6 @@ export class ClientService {
     const row = await findClient(this.db, clientId);
     return row && toInfo(row);
   }
-
-  async secretOf(clientId: string): Promise<string | undefined> {
-    const row = await findClient(this.db, clientId);
-    return row && this.box.openText(row.client_secret_encrypted, secretContext(row.client_id));
-  }
 }
 
 function secretContext(clientId: string): string {

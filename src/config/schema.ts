@@ -345,5 +345,4 @@ export const configSchema = z
   })
   .strict();
 
-export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema> & { issuer: string; masterKey: string; trustedProxies: string[] };

@@ -56,11 +56,6 @@ export class SecretBox {
   openText(sealed: string, context: string): string {
     return this.open(sealed, context).toString('utf8');
   }
-
-  /** True when the value was sealed with a key other than the current one (due for re-sealing). */
-  isStale(sealed: string): boolean {
-    return sealed.split('.')[1] !== this.currentKeyId;
-  }
 }
 
 /** A key's public id: a short hash of it, so the id reveals nothing usable about the key. */

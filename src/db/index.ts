@@ -23,10 +23,6 @@ export interface DbOptions {
   pglite?: PGlite;
 }
 
-export function engineOf(options: DbOptions): 'postgres' | 'pglite' {
-  return options.databaseUrl ? 'postgres' : 'pglite';
-}
-
 /** One round trip to the database, touching no table (the readiness check). */
 export async function ping(db: Queryable): Promise<void> {
   await db.raw('select 1');

@@ -54,12 +54,6 @@ export class KeyService {
     return rows.map((row) => JSON.parse(this.box.openText(row.secret_encrypted, contextOf(row))) as JWK);
   }
 
-  /** Public JWKs of a purpose, for publication. */
-  async publicJwks(purpose: string): Promise<JWK[]> {
-    const rows = await findUsableKeys(this.db, purpose);
-    return rows.map((row) => row.public_jwk as JWK);
-  }
-
   /**
    * Public JWKs of every key of a purpose ever made: for signatures that must stay verifiable
    * long after their key was rotated out (audit tree heads, evidence bundles).

@@ -5,7 +5,7 @@ import { checkLog } from '../../src/audit/check.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { KeptTreeHeads, parseKeptHeads } from '../../src/audit/kept-heads.js';
 import { leafHash, nodeHash } from '../../src/audit/merkle.js';
-import { allTreeHeads } from '../../src/audit/store.js';
+import type { TreeHeadRow } from '../../src/audit/store.js';
 import { toSignedTreeHead } from '../../src/audit/signed-tree-head.js';
 import { AUDIT_TREE_HEAD_KEY, TreeHeadRefused, TreeHeads } from '../../src/audit/tree-heads.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
@@ -297,3 +297,9 @@ describe("a superuser's rewrite of history", () => {
     });
   });
 });
+
+/** Every signed tree head in the database, as the store reads them. */
+async function allTreeHeads(db: Db): Promise<TreeHeadRow[]> {
+  const rows = await db<TreeHeadRow>('audit_tree_heads').orderBy('tree_size');
+  return rows.map((row) => ({ ...row, root_hash: Buffer.from(row.root_hash) }));
+}

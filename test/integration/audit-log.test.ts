@@ -1,5 +1,6 @@
 import { AuditLog, canonicalJson } from '../../src/audit/log.js';
-import { leafHash, MemoryTree, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
+import { MemoryTree } from '../helpers/memory-tree.js';
 import type { Db } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { inTransaction } from '../../src/db/transaction.js';

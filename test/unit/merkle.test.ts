@@ -1,28 +1,30 @@
 import { readFileSync } from 'node:fs';
 import {
   EMPTY_ROOT,
-  MemoryTree,
   MissingNodeError,
-  consistencyProof,
   consistencyProofFromNodes,
-  inclusionProof,
   leafHash,
-  neededForAppend,
   neededForConsistency,
   neededForInclusion,
   neededForRoot,
   nodeHash,
   nodeKey,
-  nodesForAppend,
-  nodesToStore,
-  rootAt,
   rootFromNodes,
   toNodeMap,
   verifyConsistency,
   verifyInclusion,
   type NodeId,
-  type NodeReader,
 } from '../../src/audit/merkle.js';
+import {
+  MemoryTree,
+  consistencyProof,
+  inclusionProof,
+  neededForAppend,
+  nodesForAppend,
+  nodesToStore,
+  rootAt,
+  type NodeReader,
+} from '../helpers/memory-tree.js';
 
 // Published RFC 6962 vectors; each fixture names the upstream file it was copied from.
 interface TreeVectors {

@@ -145,11 +145,6 @@ describe('SecretBox', () => {
       expect(() => before.open(after.seal('new', CONTEXT), CONTEXT)).toThrow(/unknown key id/);
     });
 
-    it('marks values under a previous key as stale', () => {
-      expect(after.isStale(before.seal('old', CONTEXT))).toBe(true);
-      expect(after.isStale(after.seal('new', CONTEXT))).toBe(false);
-    });
-
     it('still binds the context for previous keys', () => {
       expect(() => after.open(before.seal('old', CONTEXT), 'other')).toThrow();
     });
