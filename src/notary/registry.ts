@@ -11,9 +11,9 @@ import { findRegistration, findRegistrationsOfPerson, insertRegistration } from 
 // A batch fits the default 16 KiB body limit (about 200 bytes a record); send more in batches.
 const MAX_RECORDS = 50;
 
-const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
+export const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
 
-const recordSchema = z
+export const recordSchema = z
   .object({
     external_id: z
       .string()
