@@ -12,9 +12,10 @@ export interface SelfCheckReport {
 }
 
 /**
- * The periodic self-check (seed 002): finds accounts with no verification, a failed one, or a
- * result about to expire, and queues a reminder for each in the outbox. Email logins get mail
- * when the email channel is configured; the others get the log channel.
+ * The periodic self-check (docs/background.md#phone-self-check): finds accounts with no
+ * verification, a failed one, or a result about to expire, and queues a reminder for each in the
+ * outbox. Email logins get mail when the email channel is configured; the others get the log
+ * channel.
  */
 export async function selfCheck(
   db: Db,
@@ -54,7 +55,7 @@ export interface CostReport {
   reused_queries: number;
 }
 
-/** What verification cost, by provider and method, and how much reuse saved (seed 000). */
+/** What verification cost, by provider and method, and how much reuse saved (docs/background.md#result-reuse). */
 export async function costReport(db: Db, since?: Date): Promise<CostReport> {
   const rows = await costTotals(db, since);
   const reused = await countQueries(db, since);

@@ -263,7 +263,7 @@ export interface ReminderCandidate {
 }
 
 /**
- * Accounts the periodic self-check (seed 002) should remind: never verified, last attempt failed
+ * Accounts the periodic self-check (docs/verification.md#reminders) should remind: never verified, last attempt failed
  * with no usable result, or a result expiring before `horizon` with no later one. Bounded.
  */
 export async function accountsNeedingReminder(

@@ -43,10 +43,11 @@ export interface RecordResult {
 }
 
 /**
- * Offline registrations: identities a notary body verified at its counter (seed 001 S4). An
- * upload is validated record by record: good records are kept (each with its `registry.uploaded`
- * event in the same transaction), bad ones are reported. Re-sending a record (same notary and
- * `external_id`, same content) changes nothing; different content under the same id is refused.
+ * Offline registrations: identities a notary body verified at its counter
+ * (docs/background.md#unified-authorization). An upload is validated record by record: good records
+ * are kept (each with its `registry.uploaded` event in the same transaction), bad ones are
+ * reported. Re-sending a record (same notary and `external_id`, same content) changes nothing;
+ * different content under the same id is refused.
  */
 export class Registry {
   constructor(

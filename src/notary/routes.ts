@@ -46,7 +46,7 @@ function toApiEvent(row: EventRow) {
 const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 
 /**
- * The API of notary and authority bodies (DESIGN.md: notary API). Every call is authenticated by
+ * The API of notary and authority bodies (docs/notary-api.md). Every call is authenticated by
  * a client_credentials token and is itself recorded in the audit trail (`notary.queried`) before
  * the answer leaves: a read that cannot be audited is not answered.
  */
