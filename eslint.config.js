@@ -1,4 +1,4 @@
-// Lint rules for src/, test/, bench/ and examples/ (`npm run lint`, run by .ci/run).
+// Lint rules for src/, test/, bench/, examples/ and scripts/ (`npm run lint`, run by .ci/run).
 // typescript-eslint's recommended set, with the type-aware rules that catch lost promises; Prettier
 // owns the layout (.prettierrc.json), so no stylistic rule here.
 import js from '@eslint/js';

@@ -1,4 +1,4 @@
-// ESM + TypeScript through ts-jest; see README "Tests" for the two database engines.
+// ESM + TypeScript through ts-jest; see docs/testing.md for the two database engines.
 export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createBenchDatabase } from './lib/database.js';
 import { simulateReuse } from './scenarios/reuse.js';
 
-// Seed 000's scenario alone (`npm run bench` runs it in its suite): people verify once and then
+// The result-reuse scenario alone (`npm run bench` runs it in its suite): people verify once and then
 // use ten businesses each. Usage: tsx bench/reuse.ts [people=1000]
 
 const database = await createBenchDatabase('pglite', 'reuse');

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
-// Identities verified offline at a notary's counter and uploaded through the notary API (seed 001
-// S4). A person who later verifies online is matched to these records by the blind index.
+// Identities verified offline at a notary's counter and uploaded through the notary API
+// (docs/background.md#unified-authorization S4). A person who later verifies online is matched to
+// these records by the blind index.
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('offline_registrations', (t) => {

@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 
-// Natural persons, their verification results (reused instead of re-verified, seed 000), the
+// Natural persons, their verification results (reused instead of re-verified, docs/background.md#result-reuse), the
 // images they uploaded, every paid provider call, and the merchants' queries of a result.
 
 export async function up(knex: Knex): Promise<void> {
-  // One row per natural person, found by the blind index of their document (seed 003: several
+  // One row per natural person, found by the blind index of their document (docs/background.md#security-levels: several
   // accounts can map to one person). Identity data is sealed with the SecretBox (AES-256-GCM).
   await knex.schema.createTable('persons', (t) => {
     t.uuid('id').primary();
@@ -22,7 +22,7 @@ export async function up(knex: Knex): Promise<void> {
     t.uuid('person_id').references('id').inTable('persons').index();
   });
 
-  // A merchant's own reuse limits (seed 000), tighter than the platform's: accept only results
+  // A merchant's own reuse limits (docs/verification.md#reuse), tighter than the platform's: accept only results
   // verified within the last N days; spend at most N queries of one result.
   await knex.schema.alterTable('clients', (t) => {
     t.integer('result_max_age_days');

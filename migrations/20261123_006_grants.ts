@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
-// What level each person chose for each merchant, to pre-select it next time (seed 001 S5): for
-// the same merchant, or failing that for merchants of the same category.
+// What level each person chose for each merchant, to pre-select it next time
+// (docs/background.md#unified-authorization): for the same merchant, or failing that for merchants
+// of the same category.
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('consent_choices', (t) => {

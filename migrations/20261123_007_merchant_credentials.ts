@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// Level 2 (seed 001, authorization content b): a merchant-scoped username and the argon2id hash
+// Level 2 (docs/product.md#grant-levels, authorization content b): a merchant-scoped username and the argon2id hash
 // of a password generated at consent. The password itself is shown to the person once and never
 // stored; the merchant receives only the hash and verifies later logins with it.
 

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
 
-// Level 3 (seed 001, authorization content c): the full dossier is released only after the
-// person re-confirms with partial knowledge of the document (seed 004). Failed confirmations are
-// counted per account; enough of them lock the dossier for a while.
+// Level 3 (docs/product.md#grant-levels, authorization content c): the full dossier is released
+// only after the person re-confirms with partial knowledge of the document
+// (docs/background.md#partial-knowledge). Failed confirmations are counted per account; enough of
+// them lock the dossier for a while.
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('partial_confirmations', (t) => {

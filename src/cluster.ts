@@ -57,7 +57,7 @@ interface Slot {
 /**
  * Runs the cluster's primary until SIGTERM/SIGINT. Only slot 0's worker runs the scheduled jobs
  * (and creates the demo merchant): they are safe to run concurrently, but N copies would only
- * repeat each other's work (README "Operations").
+ * repeat each other's work (docs/operations.md#cluster).
  */
 export async function startCluster(config: Config, started: number): Promise<void> {
   if (!config.databaseUrl) {

@@ -124,7 +124,8 @@ function scheduleJobs(platform: Platform): () => Promise<void> {
       config.notifications.interval * 1000,
       (err) => logger.error({ err }, 'delivering notifications failed'),
     ),
-    // Seed 002's periodic self-check, daily; reminders are deduplicated per month in the outbox.
+    // The periodic self-check (docs/verification.md#reminders), daily; reminders are deduplicated
+    // per month in the outbox.
     repeat(
       () =>
         selfCheck(platform.db, platform.outbox, {

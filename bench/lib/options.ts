@@ -28,7 +28,7 @@ export interface BenchOptions {
   leaves: number[];
   /** Proofs timed at each size. */
   proofSamples: number;
-  /** People in the reuse scenario (seed 000). */
+  /** People in the reuse scenario (docs/scaling.md, scenario 6). */
   reusePeople: number;
   /** Write V8 CPU profiles of the server processes to bench/results/profiles/. */
   profile: boolean;

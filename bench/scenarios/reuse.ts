@@ -5,7 +5,7 @@ import { personNumber } from '../lib/people.js';
 import type { Report } from '../lib/report.js';
 import { withPlatform } from '../setup/fixtures.js';
 
-// Scenario 6 (seed 000): people verify once and then use ten businesses each, over a simulated
+// Scenario 6 (docs/background.md#result-reuse): people verify once and then use ten businesses each, over a simulated
 // month, at merchants of two security levels. Counts provider calls against the queries served
 // by reused results, and the cost against verifying anew at every business.
 

@@ -26,7 +26,8 @@ export const EVENT_PAYLOADS = {
     via: z.enum(['consent_page', 'account_page']).optional(),
     tokens_revoked: z.number().int().min(0).optional(),
   }),
-  // Level 3: a wrong partial-knowledge answer (seed 004); `locked_until` when it locked the dossier.
+  // Level 3: a wrong partial-knowledge answer (docs/product.md#grant-levels); `locked_until` when
+  // it locked the dossier.
   'consent.reconfirmation_failed': z.object({
     level,
     failures: z.number().int().min(1),

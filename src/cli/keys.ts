@@ -12,7 +12,7 @@ const ROTATABLE: Record<string, KeySpec[]> = {
 };
 
 /**
- * `keys rotate [--purpose oidc-signing|cookie]`: new active keys; the old ones stay published
+ * `keys rotate [--purpose oidc-signing|cookie|audit-tree-head]`: new active keys; the old ones stay published
  * (and accepted) for `retiredKeyLifetime` seconds. Restart running processes to sign with them.
  */
 export async function keysRotate(ctx: CliContext, options: Options): Promise<void> {

@@ -47,7 +47,7 @@ export async function costs(ctx: CliContext, options: Options): Promise<void> {
 }
 
 /**
- * `selfcheck [--expiring-within DAYS] [--deliver]` (seed 002): queues reminders for accounts with
+ * `selfcheck [--expiring-within DAYS] [--deliver]` (docs/verification.md#reminders): queues reminders for accounts with
  * no, failed or soon-expiring verification; with --deliver, sends the due ones now.
  */
 export async function selfcheck(ctx: CliContext, options: Options): Promise<void> {

@@ -5,7 +5,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
 import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
 
-/** Grant levels a merchant may be allowed to ask for (DESIGN.md: scopes → grant levels). */
+/** Grant levels a merchant may be allowed to ask for (docs/product.md#grant-levels). */
 export const GRANT_LEVELS = ['result', 'credentials', 'dossier'] as const;
 export type GrantLevel = (typeof GRANT_LEVELS)[number];
 
@@ -43,7 +43,7 @@ export const newClientSchema = z.object({
     .regex(/^[\p{L}\p{N}_ .-]+$/u)
     .default('general'),
   securityLevel: z.coerce.number().int().min(1).max(3).default(1),
-  /** The merchant accepts only results verified within this many days (seed 000). */
+  /** The merchant accepts only results verified within this many days (docs/verification.md#reuse). */
   resultMaxAgeDays: z.coerce.number().int().min(1).max(3650).optional(),
   /** The merchant spends at most this many queries of one result. */
   resultMaxQueries: z.coerce.number().int().min(1).max(1_000_000).optional(),

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { isAddressOrRange } from '../ip-ranges.js';
 
-// One schema for the whole platform. Each option: its default and what it is for.
-// `config/default.json` mirrors these defaults; `config/<NODE_ENV>.json` and environment
-// variables (see load.ts) overlay them. A bad value stops the start naming the option.
+// One schema for the whole platform. Each option: its default and what it is for, in the `/** */`
+// comment above it. `npm run docs:config` writes config/default.json and the reference table of
+// docs/configuration.md from this file (doc comments included); config/<NODE_ENV>.json and
+// environment variables (see load.ts) overlay the defaults. A bad value stops the start naming it.
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().int().positive();
@@ -152,7 +153,7 @@ export const configSchema = z
         batchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
       })
       .default({ interval: 300, batchSize: 1000 }),
-    /** Audit trail (README "The audit trail"). */
+    /** Audit trail (docs/notary-api.md). */
     audit: z
       .object({
         /** A new signed tree head every `headInterval` seconds while the log grows. */
@@ -166,9 +167,9 @@ export const configSchema = z
     /** Identity verification: which provider, what a call costs, how long a result is reused. */
     verification: z
       .object({
-        /** `sandbox` (deterministic rules, see README; refused in production) or `http`. */
+        /** `sandbox` (deterministic rules, docs/product.md#sandbox-provider; refused in production) or `http`. */
         provider: z.enum(['sandbox', 'http']).default('sandbox'),
-        /** The HTTP provider's service (see README "Provider protocol"); required when provider is http. */
+        /** The HTTP provider's service (docs/verification.md#the-http-provider-protocol); required for `http`. */
         http: z
           .object({
             baseUrl: z.url({ protocol: /^https?$/ }),
@@ -177,7 +178,7 @@ export const configSchema = z
             retries: z.coerce.number().int().min(0).max(5).default(2),
           })
           .optional(),
-        /** Cost of one provider call in yuan, by method (seed 000 quotes 0.5 yuan). */
+        /** Cost of one provider call in yuan, by method (docs/background.md#result-reuse). */
         costs: z
           .object({
             document: z.coerce.number().min(0).max(1000).default(0.5),
@@ -187,7 +188,7 @@ export const configSchema = z
           .default({ document: 0.5, person_match: 1.5, phone_three_element: 0.3 }),
         /** A passed result is reused for this many days, then the person verifies again. */
         resultValidityDays: z.coerce.number().int().min(1).max(3650).default(365),
-        /** ...and for at most this many merchant queries (0 = no limit). */
+        /** A passed result is reused for at most this many merchant queries (0 = no limit). */
         resultMaxQueries: z.coerce.number().int().min(0).max(1_000_000).default(0),
         /** Largest accepted image (portrait, document photo), in bytes. */
         maxImageBytes: z.coerce.number().int().min(10_000).max(20_000_000).default(2_000_000),
@@ -202,7 +203,7 @@ export const configSchema = z
         maxImageBytes: 2_000_000,
         checkRatePerMinute: 120,
       }),
-    /** Level 3: partial-knowledge re-confirmation (seed 004) and its attempt limit. */
+    /** Level 3: the partial-knowledge re-confirmation (docs/background.md#partial-knowledge) and its attempt limit. */
     dossier: z
       .object({
         /** Wrong answers allowed within `failureWindow` seconds before the dossier locks. */
@@ -213,8 +214,8 @@ export const configSchema = z
       })
       .default({ maxFailures: 5, failureWindow: 900, lockDuration: 1800 }),
     /**
-     * Rate limits, counted in the database so that they hold across instances (see README "Rate
-     * limits"). The check API's limit is `verification.checkRatePerMinute`.
+     * Rate limits, counted in the database so that they hold across instances
+     * (docs/operations.md#rate-limits). The check API's limit is `verification.checkRatePerMinute`.
      */
     rateLimits: z
       .object({
@@ -272,9 +273,9 @@ export const configSchema = z
         },
         authorization: { perIp: { max: 120, window: 60 } },
       }),
-    /** Step-up (seed 003): how recent a person-document match a security-level-3 merchant needs, in seconds. */
+    /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
-    /** Verification reminders (notification outbox; seed 002's self-check). */
+    /** Verification reminders: the notification outbox the self-check fills (docs/verification.md#reminders). */
     notifications: z
       .object({
         /** Channel reminders go out on; 'log' writes one line per reminder (no mail server). */
@@ -318,7 +319,7 @@ export const configSchema = z
       .default('16kb'),
     /** Create (and print) a demo merchant on start; defaults to on in development only. */
     demoMerchant: flag.optional(),
-    /** Prometheus metrics at GET /metrics (README "Operations"). */
+    /** Prometheus metrics at GET /metrics (docs/operations.md#metrics). */
     metrics: z
       .object({
         /** Bearer token a scraper must send. Unset: /metrics is open in development and test, 404 in production. */
@@ -329,7 +330,7 @@ export const configSchema = z
     shutdownTimeout: seconds.max(600).default(10),
     /** Run the scheduled jobs here (expired-row purge, notification delivery, self-check, audit integration, tree heads). */
     scheduledJobs: flag.default(true),
-    /** Multi-process start on one machine (PostgreSQL only; README "Operations"). */
+    /** Multi-process start on one machine (PostgreSQL only; docs/operations.md#cluster). */
     cluster: z
       .object({
         /** Worker processes: 0 = one process, no cluster; `auto` = one per core (os.availableParallelism()). */

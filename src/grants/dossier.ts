@@ -20,9 +20,9 @@ export interface DossierOptions {
 export const ATTACHMENT_PATH = '/api/dossier/attachments';
 
 /**
- * Level 3, the full dossier (seed 001 content c): built from the person's sealed identity data
- * when a merchant holding the grant asks, released only after the person re-confirmed with
- * partial knowledge (seed 004), its images served only with an access token of that grant.
+ * Level 3, the full dossier (docs/product.md#grant-levels): built from the person's sealed identity
+ * data when a merchant holding the grant asks, released only after the person re-confirmed with
+ * partial knowledge (docs/background.md#partial-knowledge), its images served only with an access token of that grant.
  */
 export class DossierService {
   constructor(

@@ -29,7 +29,10 @@ export const CHECK_METHODS = {
   pvp: 'pvp',
 } as const;
 
-/** Claims a dossier can carry inside `verified_claims` (`nationality` is DESIGN.md's name, `nationalities` IDA's). */
+/**
+ * Claims a dossier can carry inside `verified_claims` (`nationality` is the platform's name,
+ * `nationalities` IDA's).
+ */
 export const VERIFIED_CLAIM_NAMES = [
   'name',
   'family_name',

@@ -2,7 +2,7 @@
 // ./oidc-grant.ts) holds is decided in these terms, and the provider (src/oidc/) is configured with
 // them.
 
-/** Level 1 (DESIGN.md "Scopes → grant levels"): the verification result, no identity data. */
+/** Level 1 (docs/product.md#grant-levels): the verification result, no identity data. */
 export const REALNAME_CLAIMS = ['realname_verified', 'realname_method', 'realname_verified_at', 'realname_person'];
 
 /**
@@ -14,9 +14,9 @@ export const SCOPE_CLAIMS: Record<string, string[]> = {
   // step-up relies on. Userinfo has no such claims, so they never appear there.
   openid: ['sub', 'acr', 'amr', 'auth_time'],
   realname: REALNAME_CLAIMS,
-  // Level 2: level 1 plus merchant-scoped credentials (DESIGN.md).
+  // Level 2: level 1 plus merchant-scoped credentials (docs/product.md#grant-levels).
   'realname:credentials': [...REALNAME_CLAIMS, 'merchant_credentials'],
-  // Level 3: level 1 plus the dossier as OIDC4IDA `verified_claims` (DESIGN.md).
+  // Level 3: level 1 plus the dossier as OIDC4IDA `verified_claims` (docs/product.md#grant-levels).
   'realname:dossier': [...REALNAME_CLAIMS, 'verified_claims'],
   email: ['email', 'email_verified'],
   phone: ['phone_number', 'phone_number_verified'],

@@ -56,7 +56,7 @@ export interface NewCredentials {
 }
 
 /**
- * Grant levels (seed 001): the merchant asks for level scopes, the person chooses one, and the
+ * Grant levels (docs/product.md#grant-levels): the merchant asks for level scopes, the person chooses one, and the
  * grant holds exactly that one, whatever it held before: the person decides at every consent,
  * and may lower a level (or revoke) on their account page. A change of level revokes the tokens
  * issued at the level before, so every live token of a grant carries the grant's level. The

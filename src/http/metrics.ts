@@ -217,7 +217,7 @@ function routeOf(ctx: Context): string {
   return typeof matched === 'string' ? matched : 'unmatched';
 }
 
-/** GET /metrics, for Prometheus; guarded by `metrics.token` (README "Operations"). */
+/** GET /metrics, for Prometheus; guarded by `metrics.token` (docs/operations.md#metrics). */
 export function metricsRoutes(metrics: PlatformMetrics, config: Pick<Config, 'env' | 'metrics'>): Router {
   const router = new Router();
   const expected = config.metrics.token && digest(config.metrics.token);

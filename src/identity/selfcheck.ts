@@ -24,7 +24,7 @@ export interface SelfCheckReport {
 }
 
 /**
- * The periodic self-check (seed 002): finds accounts with no verification, a failed one, or a
+ * The periodic self-check (docs/verification.md#reminders): finds accounts with no verification, a failed one, or a
  * result about to expire, and queues a reminder for each in the outbox. Email logins get mail
  * when the email channel is configured; the others get the log channel.
  */
@@ -87,7 +87,7 @@ async function accountsNeedingReminder(db: Db, now: Date, horizon: Date, limit: 
   return found;
 }
 
-/** What verification cost, by provider and method, and how much reuse saved (seed 000). */
+/** What verification cost, by provider and method, and how much reuse saved (docs/background.md#result-reuse). */
 export async function costReport(db: Db, since?: Date): Promise<CostReport> {
   const rows = await costTotals(db, since);
   const reused = await countQueries(db, since);

@@ -38,7 +38,7 @@ export type { VerificationMethod };
 
 /**
  * How strong a method's evidence is. A merchant's requirement is met by a result at least as
- * strong (seed 000/003): a person-document match satisfies a document check, never the reverse.
+ * strong (docs/product.md#step-up): a person-document match satisfies a document check, never the reverse.
  * An offline registration is matched online by name and number only, so what the online account
  * proves is knowledge of a notary-vouched identity: as strong as a document check, not a face.
  */
@@ -78,7 +78,7 @@ export function requiredMethod(securityLevel: number): 'document' | 'person_matc
 }
 
 export interface Submission {
-  /** `phone_three_element` checks the account's own mobile login with the carrier (seed 002). */
+  /** `phone_three_element` checks the account's own mobile login with the carrier (docs/verification.md). */
   method: 'document' | 'person_match' | 'phone_three_element';
   documentType: string;
   documentNumber: string;
@@ -108,7 +108,7 @@ export interface Dossier {
   images: Array<{ id: string; kind: 'portrait' | 'document_front'; contentType: string; digest: string }>;
 }
 
-/** What the check API answers (DESIGN.md): times in seconds since the epoch, like the claims. */
+/** What the check API answers (docs/product.md#http-surface): times in seconds since the epoch, like the claims. */
 export interface CheckAnswer {
   verified: boolean;
   method: VerificationMethod | null;
@@ -189,9 +189,10 @@ const sealed = {
 };
 
 /**
- * Verifying a person once and reusing the result (seed 001's registration module, seed 000's
- * reuse). Document numbers are validated before any provider is called; a provider that cannot
- * answer yields "try again later", never a pass; every call is recorded with its cost.
+ * Verifying a person once and reusing the result (docs/background.md#unified-authorization,
+ * docs/background.md#result-reuse). Document numbers are validated before any provider is called; a
+ * provider that cannot answer yields "try again later", never a pass; every call is recorded with
+ * its cost.
  */
 export class VerificationService {
   constructor(
@@ -294,8 +295,8 @@ export class VerificationService {
   }
 
   /**
-   * Whether `partial` is the last six characters of the account's document number (seed 004:
-   * the person re-confirms with partial knowledge). Compared in constant time, case folded.
+   * Whether `partial` is the last six characters of the account's document number (the person
+   * re-confirms with partial knowledge, docs/background.md#partial-knowledge). Compared in constant time, case folded.
    */
   async confirmsPartial(accountId: string, partial: string): Promise<boolean> {
     const personId = await this.accounts.personOf(accountId);
@@ -308,7 +309,7 @@ export class VerificationService {
   }
 
   /**
-   * Step-up (seed 003): a fresh person-document match of the account's verified person, with new
+   * Step-up (docs/product.md#step-up): a fresh person-document match of the account's verified person, with new
    * photos and the identity already on record; the provider is asked even if a match is on file.
    */
   async stepUp(accountId: string, photos: { portrait?: Image; documentFront?: Image }): Promise<Outcome> {
@@ -423,7 +424,7 @@ export class VerificationService {
   }
 
   /**
-   * The check API (seed 000): does the person the merchant names (document and name) hold a
+   * The check API (docs/integrating.md#check-api): does the person the merchant names (document and name) hold a
    * usable result? Spends one query of it, audited in the same transaction. Says nothing about
    * a person the merchant did not name exactly: an unknown document and a wrong name look alike.
    */

@@ -199,7 +199,7 @@ export async function costTotals(db: Queryable, since?: Date): Promise<CostRow[]
   }));
 }
 
-/** Why the periodic self-check (seed 002) reminds an account. */
+/** Why the periodic self-check (docs/verification.md#reminders) reminds an account. */
 export type ReminderReason = 'missing' | 'failed' | 'expiring';
 
 /**

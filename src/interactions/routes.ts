@@ -287,7 +287,7 @@ export function interactionRoutes({
     await submitVerifyForm(ctx, verifyForm, accountId, verifyPlace(ctx.params.uid!, found));
   });
 
-  // Step-up (seed 003): a fresh person-document match, then the sign-in goes on at the higher acr.
+  // Step-up (docs/product.md#step-up): a fresh person-document match, then the sign-in goes on at the higher acr.
   const showStepUp = async (
     ctx: Context,
     found: Awaited<ReturnType<typeof details>>,

@@ -12,9 +12,9 @@ import { findRegistration, findRegistrationsOfPerson, insertRegistration } from 
 // A batch fits the default 16 KiB body limit (about 200 bytes a record); send more in batches.
 const MAX_RECORDS = 50;
 
-const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
+export const uploadSchema = z.object({ records: z.array(z.unknown()).min(1).max(MAX_RECORDS) }).strict();
 
-const recordSchema = z
+export const recordSchema = z
   .object({
     external_id: z
       .string()
@@ -44,10 +44,11 @@ export interface RecordResult {
 }
 
 /**
- * Offline registrations: identities a notary body verified at its counter (seed 001 S4). An
- * upload is validated record by record: good records are kept (each with its `registry.uploaded`
- * event in the same transaction), bad ones are reported. Re-sending a record (same notary and
- * `external_id`, same content) changes nothing; different content under the same id is refused.
+ * Offline registrations: identities a notary body verified at its counter
+ * (docs/background.md#unified-authorization). An upload is validated record by record: good records
+ * are kept (each with its `registry.uploaded` event in the same transaction), bad ones are
+ * reported. Re-sending a record (same notary and `external_id`, same content) changes nothing;
+ * different content under the same id is refused.
  */
 export class Registry implements OfflineRegistrations {
   constructor(

@@ -3,19 +3,18 @@ import { resolve } from 'node:path';
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
-import { z } from 'zod';
-import { EVENT_TYPES, type AuditLeaf } from '../audit/events.js';
+import type { AuditLeaf } from '../audit/events.js';
 import type { AuditLog, EventRow } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import { bundlePayload, EVIDENCE_FORMAT, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput, NotFound } from '../errors.js';
 import { parseBody, parseQuery, requireJson } from '../http/input.js';
-import { text } from '../validation.js';
 import { personIndex } from '../identity/blind-index.js';
-import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
+import { checkDocumentNumber } from '../identity/document-number.js';
 import type { KeyService } from '../keys/service.js';
 import { clientToken, type ClientPrincipal } from '../http/client-token.js';
 import type { Registry } from './registry.js';
+import { consistencyQuery, evidenceRequest, inclusionQuery, index, searchSchema } from './schemas.js';
 
 export interface NotaryDeps {
   issuer: string;
@@ -29,62 +28,6 @@ export interface NotaryDeps {
   /** How old (ms) a tree head may be before a read signs a new one. */
   headInterval: number;
 }
-
-const MAX_PAGE = 200;
-const MAX_EVIDENCE = 100;
-
-const cursor = z
-  .string()
-  .max(40)
-  .regex(/^[A-Za-z0-9_-]+$/)
-  .transform((value, ctx) => {
-    const decoded = Buffer.from(value, 'base64url').toString('utf8');
-    const after = Number(decoded);
-    if (!/^\d{1,16}$/.test(decoded) || !Number.isSafeInteger(after)) {
-      ctx.addIssue({ code: 'custom', message: 'not a cursor this API returned' });
-      return z.NEVER;
-    }
-    return after;
-  });
-
-const searchSchema = z
-  .object({
-    person: z
-      .object({ document_type: z.enum(DOCUMENT_TYPES), document_number: z.string().min(1).max(64) })
-      .strict()
-      .optional(),
-    // Storable text only: a NUL cannot reach the query (22021), nor a lone surrogate the audit
-    // leaf that records the filters (RFC 8785 canonical JSON refuses it).
-    account: text(100).min(1).optional(),
-    merchant: text(200).min(1).optional(),
-    types: z
-      .array(z.enum(EVENT_TYPES as [string, ...string[]]))
-      .min(1)
-      .max(EVENT_TYPES.length)
-      .optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
-    cursor: cursor.optional(),
-    limit: z.number().int().min(1).max(MAX_PAGE).default(50),
-  })
-  .strict();
-
-// Decimal integers written plainly: no signs, exponents, hex, spaces or leading zeros.
-const index = z
-  .string()
-  .regex(/^(0|[1-9]\d{0,15})$/, 'a whole number: 0, 1, 2, …')
-  .transform(Number)
-  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
-const size = z
-  .string()
-  .regex(/^[1-9]\d{0,15}$/, 'a whole number from 1')
-  .transform(Number)
-  .pipe(z.number().max(Number.MAX_SAFE_INTEGER));
-const inclusionQuery = z.object({ leaf_index: index, tree_size: size }).strict();
-const consistencyQuery = z.object({ first: size, second: size }).strict();
-const evidenceRequest = z
-  .object({ leaf_indices: z.array(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)).min(1).max(MAX_EVIDENCE) })
-  .strict();
 
 /** An event as the API shows it: the leaf's fields plus its hash. */
 function toApiEvent(row: EventRow) {
@@ -103,7 +46,7 @@ function toApiEvent(row: EventRow) {
 const hexList = (hashes: Buffer[]) => hashes.map((h) => h.toString('hex'));
 
 /**
- * The API of notary and authority bodies (DESIGN.md: notary API). Every call is authenticated by
+ * The API of notary and authority bodies (docs/notary-api.md). Every call is authenticated by
  * a client_credentials token and is itself recorded in the audit trail (`notary.queried`) before
  * the answer leaves: a read that cannot be audited is not answered.
  */

@@ -10,10 +10,11 @@ export function pairwiseSubject(salt: string, sectorIdentifier: string, accountI
 }
 
 /**
- * `realname_person` (DESIGN.md): a pairwise identifier of the natural person per merchant sector,
- * the same for every account of that person there and different at every other merchant, so a
- * merchant can enforce one-per-person offers (seed 003) without learning the document number.
- * Domain-separated from `sub` so the two can never be equal or related.
+ * `realname_person` (docs/product.md#the-natural-person-identifier): a pairwise identifier of the
+ * natural person per merchant sector, the same for every account of that person there and different
+ * at every other merchant, so a merchant can enforce one-per-person offers
+ * (docs/background.md#security-levels) without learning the document number. Domain-separated from
+ * `sub` so the two can never be equal or related.
  */
 export function pairwisePerson(salt: string, sectorIdentifier: string, personId: string): string {
   return createHmac('sha256', salt)

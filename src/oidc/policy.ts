@@ -5,7 +5,7 @@ import { LEVEL_SCOPES } from '../grants/scopes.js';
 /**
  * Authentication context classes (OIDC Core §2 `acr`) and methods (RFC 8176 `amr`). A session
  * starts at `password`; a fresh person-document match (face against the document photo, with
- * liveness) during the sign-in raises it to `person_match` (seed 003's step-up).
+ * liveness) during the sign-in raises it to `person_match` (step-up, docs/product.md#step-up).
  */
 export const ACR = {
   password: 'urn:realname:acr:password',
@@ -52,7 +52,7 @@ export function stepUpDemand(
  * oidc-provider's default prompts with two more checks: on the login prompt, a step-up is due
  * when the session's authentication is not a person-document match recent enough for this
  * request; on the consent prompt, a request for the dossier asks the person to re-confirm with
- * partial knowledge (seed 004) even when a grant already holds it, at every authorization.
+ * partial knowledge (docs/background.md#partial-knowledge) even when a grant already holds it, at every authorization.
  */
 export function platformPolicy(levelThreeMaxAge: number) {
   const { Check, base } = interactionPolicy;

@@ -138,7 +138,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       policy: platformPolicy(config.stepUp.maxAge),
     },
     // Level 1 (realname, result only) gets no refresh token: the merchant sends the person back
-    // here at each login, so every use of the result is a fresh, audited consent (DESIGN.md).
+    // here at each login, so every use of the result is a fresh, audited consent (docs/product.md#grant-levels).
     // Every refresh rotates the refresh token; presenting a spent one revokes the grant (RFC 9700 §4.14.2).
     rotateRefreshToken: () => true,
     issueRefreshToken: async (_ctx, client, code) =>
@@ -177,7 +177,7 @@ async function claimsAtLevel(
   const claims = accountClaims(account, sub);
   const level = client && levelOfScopes(scopes);
   if (!client || !level) return claims;
-  // The result must be as strong as this merchant's security level needs (seed 003).
+  // The result must be as strong as this merchant's security level needs (docs/product.md#step-up).
   const method = requiredMethod(securityLevelOf(client));
   const sector = String(client.sectorIdentifier ?? client.clientId);
   const { result, personId } = await deps.verifications.standingOf(sub, method);

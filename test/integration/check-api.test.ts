@@ -6,7 +6,7 @@ type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
 const PERSON = { document_type: 'cn_resident_id', document_number: '11010519491231002X', name: '张三' };
 
-// POST /api/verifications/check (seed 000): merchants reuse a verification result instead of
+// POST /api/verifications/check (docs/integrating.md#check-api): merchants reuse a verification result instead of
 // paying for a new one; each answer spends one query of the result.
 describe('the check API', () => {
   let running: Running;

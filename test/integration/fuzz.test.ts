@@ -72,7 +72,7 @@ const WATCHED_TABLES = [
  * - `security.rate_limited`: a rate-limit lockout is recorded on the refused hit that starts it
  *   (src/rate-limits/service.ts), in its own transaction, so that a guesser leaves a trace;
  * - `consent.reconfirmation_failed`: a wrong partial-knowledge answer at /confirm is counted and
- *   audited (README "Level 3"): that count is what locks the dossier after too many guesses.
+ *   audited (docs/integrating.md#level-3-the-dossier): that count is what locks the dossier after too many guesses.
  * (`notary.queried` is not here: a notary call is audited only once it is answered.)
  */
 const REFUSED_MAY_RECORD = ['audit:security.rate_limited'];

@@ -7,7 +7,7 @@ import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
-// Seed 002: a periodic self-check finds accounts whose verification is missing, failed or about
+// docs/verification.md#reminders: a periodic self-check finds accounts whose verification is missing, failed or about
 // to expire and reminds them; the operator sees what verification costs and what reuse saved.
 describe('the verification self-check and the cost report', () => {
   let running: Running;

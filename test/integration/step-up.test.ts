@@ -8,7 +8,7 @@ type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
 const PASSWORD = 'correct horse battery';
 
-// Step-up (seed 003): a merchant's security level 3, or `acr_values` naming the person-match class,
+// Step-up (docs/product.md#step-up): a merchant's security level 3, or `acr_values` naming the person-match class,
 // sends a signed-in person through a fresh person-document match before consent; the ID token's
 // acr and amr say what was done; an acr the platform cannot produce fails with the OIDC error.
 describe('step-up', () => {

@@ -13,7 +13,7 @@ function withCheckCharacter(body17: string): string {
 }
 
 describe('DOCUMENT_TYPES', () => {
-  it('lists the stable type names from DESIGN.md', () => {
+  it('lists the stable type names of docs/product.md#document-types', () => {
     expect(DOCUMENT_TYPES).toEqual([
       'cn_resident_id',
       'passport',

@@ -2,7 +2,7 @@
  * A verification service reached over HTTP: the document check and person-document match
  * (HttpProvider) and a carrier's or aggregator's three-element phone check (HttpPhoneCarrier).
  *
- * Protocol (the service implements it; the README copies this section):
+ * Protocol (the service implements it; docs/verification.md#the-http-provider-protocol copies it):
  *
  *   POST {baseUrl}/v1/document-check  {"document_type", "document_number", "name"}
  *   POST {baseUrl}/v1/person-match    {"document_type", "document_number", "name",

@@ -10,8 +10,8 @@ import {
 } from './types.js';
 
 /**
- * The sandbox provider (the default outside production; DESIGN.md "Sandbox verification
- * provider"): deterministic rules, no network.
+ * The sandbox provider (the default outside production; docs/product.md#sandbox-provider):
+ * deterministic rules, no network.
  * - Document check: a well-formed number (already validated) with a non-empty name matches.
  * - Person-document match: matches when both images are whole PNG or JPEG files.
  * - Three reserved names rehearse failures: 测试不符 (mismatch), 测试超时 (the provider times

@@ -26,7 +26,10 @@ export interface PersonMatchRequest extends DocumentCheckRequest {
   documentFront: Image;
 }
 
-/** Three-element phone check (seed 002): phone number, name and document number at the carrier. */
+/**
+ * Three-element phone check (docs/verification.md#three-element-phone-check): phone, name and
+ * number at the carrier.
+ */
 export interface PhoneCheckRequest extends DocumentCheckRequest {
   /** E.164, e.g. +8613800138000. */
   phone: string;

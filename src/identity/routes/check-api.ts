@@ -21,7 +21,7 @@ const checkSchema = z
   .strict();
 
 /**
- * The check API (seed 000, DESIGN.md): a merchant asks whether the person it names holds a
+ * The check API (docs/integrating.md#check-api): a merchant asks whether the person it names holds a
  * reusable verification result, instead of paying for a new verification. Identity data travels
  * in the body, never in the URL.
  */

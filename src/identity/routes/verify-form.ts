@@ -27,7 +27,7 @@ export interface VerifyFormDeps {
   maxImageBytes: number;
 }
 
-/** Renders the guided verification page (seed 002: steps, what to prepare, errors, FAQ). */
+/** Renders the guided verification page (steps, what to prepare, errors, FAQ: docs/background.md#phone-self-check). */
 export async function showVerifyForm(
   ctx: Context,
   deps: VerifyFormDeps,
