@@ -15,7 +15,7 @@ import { buildPlatform, layoutsFor, startPlatformServer, type Layout, type Serve
 import { reportProfiles } from './server/profiles.js';
 import { prepareFixtures, type Fixtures } from './setup/fixtures.js';
 
-// `npm run bench`: every scenario of issue 7 against the real server over loopback, per engine,
+// `npm run bench`: every scenario of bench/lib/targets.ts against the real server over loopback, per engine,
 // each with its baseline from the same run. See docs/scaling.md.
 
 /** Scenarios that load a running server, in the order they run on each layout. */

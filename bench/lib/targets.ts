@@ -1,4 +1,4 @@
-// The targets of issue 7, per core of the 2-core reference machine, over loopback, one server
+// The performance targets, per core of the 2-core reference machine, over loopback, one server
 // process per core. "Per core" below is a rate divided by the layout's server processes.
 
 export const TARGETS = {
