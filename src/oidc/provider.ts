@@ -64,7 +64,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     discovery: { claim_types_supported: ['normal'], ...idaDiscovery(config.issuer, DOCUMENT_TYPES) },
     // The methods a merchant can be registered with (`client add` sets client_secret_basic; the
     // secret works with _post too). private_key_jwt and the rest come with per-client key
-    // registration (issue 11); listing them before would advertise what no merchant can use.
+    // registration (a FAPI 2.0 profile is planned); listing them before would advertise what no merchant can use.
     clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
     // The claims of granted scopes go in the ID token as well as at userinfo (OIDC Core §5.4
     // allows both): a merchant at level 1 learns the result at sign-in without another call.

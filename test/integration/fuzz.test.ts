@@ -39,7 +39,7 @@ import { answerProblems, LEAK } from '../helpers/fuzz-checks.js';
 import { send, sendRaw, wire, type RawRequest, type RawResponse } from '../helpers/raw-http.js';
 import type { UserAgent } from '../helpers/user-agent.js';
 
-// Issue 6: thousands of malformed requests at every route the platform serves, on the engine
+// Thousands of malformed requests at every route the platform serves, on the engine
 // under test (TEST_DATABASE=postgres for PostgreSQL). Every answer must be a well-formed 4xx (or
 // the route doing its job), never a 5xx, a hang or a crash; and a refused request writes nothing.
 // Runs are seeded: FUZZ_SEED=<n> reproduces one, FUZZ_SCALE=<k> multiplies the number of runs.

@@ -10,7 +10,7 @@ import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/
 import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 
-// Rate limits (issue 6) over real HTTP: failed sign-ins per login and per IP, registrations per
+// Rate limits over real HTTP: failed sign-ins per login and per IP, registrations per
 // IP, verification submissions per account, check API calls per merchant and token requests per
 // client and per IP. Each test uses its own client IPs (X-Forwarded-For, trusted here), so the
 // limits of one test do not reach the next.
