@@ -5,18 +5,18 @@
  */
 
 /**
- * Polls `probe` until it returns something other than undefined or false, and returns that. The
- * deadline only bounds a failure: a condition that holds ends the wait at the next poll, so it
+ * Polls `probe` until it returns something other than undefined, null or false, and returns that.
+ * The deadline only bounds a failure: a condition that holds ends the wait at the next poll, so it
  * can be generous enough for a loaded machine at no cost to a passing test.
  */
 export async function until<T>(
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   { what, timeoutMs = 10_000, intervalMs = 20 }: { what: string; timeoutMs?: number; intervalMs?: number },
 ): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null && value !== false) return value;
     if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
