@@ -14,6 +14,7 @@ import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
 import { startProviderStub, type ProviderStub } from '../helpers/provider-stub.js';
 import { formAction, type Page, type UserAgent } from '../helpers/user-agent.js';
+import { until } from '../helpers/wait.js';
 
 const onPostgres = ENGINE === 'postgres' ? describe : describe.skip;
 const PASSWORD = 'correct horse battery';
@@ -66,11 +67,15 @@ onPostgres('the database dropping every connection under load', () => {
     const statuses = new Map<number, number>();
     const bad: string[] = [];
     let running = true;
+    let sent = 0; // requests sent so far; `recovered`: the largest that got a token, by its number
+    let recovered = 0;
     const worker = async () => {
       while (running) {
+        const number = ++sent;
         const response = await token();
         const body = await response.text();
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        if (response.status === 200) recovered = Math.max(recovered, number);
         // A failure is a clean, well-formed "try again" (503, Retry-After), never a 500, a hang or a
         // torn response.
         if (response.status !== 200) {
@@ -82,11 +87,14 @@ onPostgres('the database dropping every connection under load', () => {
       }
     };
     const workers = Array.from({ length: 6 }, worker);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Under load: six answers back, and the workers already on their next requests.
+    await until(() => [...statuses.values()].reduce((a, b) => a + b, 0) >= 6, { what: 'six answers' });
     let dropped = 0;
     for (let i = 0; i < 3; i += 1) {
       dropped += await dropAllConnections(database.databaseUrl!);
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      // The next drop once a request sent after this one got its token: the pool reconnected.
+      const after = sent;
+      await until(() => recovered > after, { what: `a token after drop ${i + 1}`, timeoutMs: 20_000 });
     }
     running = false;
     await Promise.all(workers);
