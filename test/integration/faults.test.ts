@@ -219,7 +219,9 @@ onPostgres('a process killed in the middle of consents', () => {
       }),
     );
     // All of them press "allow", a few milliseconds apart; the process is killed as soon as the
-    // first consent is answered, with the others in flight.
+    // first consent is answered (an event), with the others in flight. The stagger only spreads
+    // the kill over different points of different requests; nothing checked depends on the
+    // timing, since every grant and event is compared whichever requests were cut where.
     let firstAnswered: () => void;
     const first = new Promise<void>((resolve) => (firstAnswered = resolve));
     const answers = people.map(async ({ agent, page }, i) => {
