@@ -130,9 +130,11 @@ describe('graceful shutdown of a real process', () => {
   it(
     'closes connections still open after shutdownTimeout, yet lets their handler finish its write',
     async () => {
-      // About 1.5 s of hashing (more on a busy machine) against a one-second drain.
+      // The hash must outlast the one-second drain with room for a faster machine: 250 passes take
+      // about 2.8 s on an idle 2-core test machine (more when busy). At 90, about 1 s there, the
+      // handler could finish inside the drain, and the test failed on an idle machine.
       const { proc, issuer, person, submit } = await startWithSlowRegistration({
-        ARGON2_TIME_COST: '90',
+        ARGON2_TIME_COST: '250',
         SHUTDOWN_TIMEOUT: '1',
       });
       const inFlight = submit();
