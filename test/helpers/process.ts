@@ -13,9 +13,13 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts the platform as a real process (`src/main.ts`) and resolves once it is listening. */
-export async function spawnPlatform(
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; output: () => string; stop: () => Promise<void> }> {
+export async function spawnPlatform(env: Record<string, string>): Promise<{
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves once the output contains `text` (rejects on exit without it, or after `timeoutMs`). */
+  waitForOutput: (text: string, timeoutMs?: number) => Promise<void>;
+  stop: () => Promise<void>;
+}> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -36,9 +40,31 @@ export async function spawnPlatform(
       reject(new Error(`platform exited with ${code}:\n${output}`));
     });
   });
+  const waitForOutput = (text: string, timeoutMs = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        child.stderr!.off('data', check);
+        child.off('exit', exited);
+        if (error) reject(error);
+        else resolve();
+      };
+      const check = () => {
+        if (output.includes(text)) done();
+      };
+      const exited = () =>
+        output.includes(text) ? done() : done(new Error(`platform exited without saying "${text}":\n${output}`));
+      const timer = setTimeout(() => done(new Error(`no "${text}" within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      child.stdout!.on('data', check);
+      child.stderr!.on('data', check);
+      child.once('exit', exited);
+      check();
+    });
   return {
     child,
     output: () => output,
+    waitForOutput,
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');

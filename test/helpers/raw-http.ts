@@ -110,6 +110,8 @@ export interface RawExchange {
   statuses: number[];
   /** The server closed the connection. */
   ended: boolean;
+  /** The connection's local port: the server's side of it has this remote port. */
+  localPort?: number;
 }
 
 /**
@@ -133,7 +135,7 @@ export function sendRaw(
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ...parseResponses(Buffer.concat(chunks), true), ended });
+      resolve({ ...parseResponses(Buffer.concat(chunks), true), ended, localPort });
     };
     const timer = setTimeout(finish, timeoutMs);
     socket.on('data', (chunk) => {
@@ -148,7 +150,9 @@ export function sendRaw(
       ended = true;
       finish();
     });
+    let localPort: number | undefined;
     socket.on('connect', async () => {
+      localPort = socket.localPort;
       for (const [i, piece] of pieces.entries()) {
         if (socket.destroyed) return;
         socket.write(piece);

@@ -1,5 +1,6 @@
 import { newLogin } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
+import { watchRuns } from '../helpers/wait.js';
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
@@ -50,27 +51,27 @@ describe('a change and its audit event', () => {
     const { treeHeads, accounts, audit: log, db } = running.platform;
     await treeHeads.publish();
     const heads = async () => count('audit_tree_heads');
+    const largest = async () => Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m);
     const failures: unknown[] = [];
+    const runs = watchRuns(treeHeads, 'publish');
     const stop = treeHeads.schedule(50, (err) => failures.push(err));
     try {
+      // Quiet for three runs of the scheduler, counted rather than timed: a slow machine makes
+      // fewer runs in a given time, and the check would pass having seen none.
       const quiet = await heads();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await runs.finished(3);
       expect(await heads()).toBe(quiet);
       await accounts.register({ login: newLogin(), password: 'correct horse battery' });
-      // The event is queued; the head the scheduler signs next covers it (publishing integrates first).
+      // The event is queued; the first run that starts after it signs a head covering it
+      // (publishing integrates first).
       const size = (await log.size()) + (await log.queued());
-      for (
-        let i = 0;
-        i < 50 && Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m) < size;
-        i += 1
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(Number((await db('audit_tree_heads').max({ m: 'tree_size' }).first())!.m)).toBe(size);
+      await runs.finished(runs.started + 1);
+      expect(await largest()).toBe(size);
       expect(await heads()).toBe(quiet + 1);
       expect(failures).toEqual([]);
     } finally {
       await stop();
+      runs.restore();
     }
   });
 });

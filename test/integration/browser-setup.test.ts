@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startPlatformAndBrowser } from '../helpers/browser.js';
+import { until } from '../helpers/wait.js';
 
 const listening = () => process.getActiveResourcesInfo().filter((kind) => kind === 'TCPServerWrap').length;
 
@@ -10,8 +10,9 @@ describe('a browser test file whose browser does not start', () => {
   it('fails with the launch error and leaves no platform running', async () => {
     const before = listening();
     await expect(startPlatformAndBrowser('/bin/false')).rejects.toThrow(/launch/);
-    // A closed server leaves the list of active resources a moment after its 'close' event.
-    for (let i = 0; i < 40 && listening() > before; i++) await sleep(50);
+    // A closed server leaves the list of active resources a moment after its 'close' event (no
+    // event says when); a server left listening never does, and fails the wait.
+    await until(() => listening() <= before, { what: 'the platform to stop listening', intervalMs: 10 });
     expect(listening()).toBe(before);
   });
 });

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
+import { until } from '../helpers/wait.js';
 
 /** A GET on a connection of its own (no keep-alive): the cluster hands out connections, not requests. */
 function get(url: string): Promise<{ status: number; worker?: string; body: string }> {
@@ -32,16 +33,6 @@ function isRunning(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
@@ -105,21 +96,25 @@ describePostgres('a cluster of worker processes on one PostgreSQL database', () 
     process.kill(victim!, 'SIGKILL');
     // A connection the primary hands to a worker in the instant it dies is lost with it
     // (node:cluster); from the moment the primary knows, the other worker takes every connection.
-    await until(async () => (proc.output().includes('a worker died; restarting it') ? true : undefined), 10_000);
+    await proc.waitForOutput('a worker died; restarting it');
     const failures: string[] = [];
-    const replaced = await until(async () => {
-      const answers = [];
-      for (let i = 0; i < 4; i += 1)
-        answers.push(
-          await get(`${base}/healthz`).catch(
-            (err: Error) => (failures.push(err.message), { status: 0, worker: undefined }),
-          ),
-        );
-      expect(failures).toEqual([]);
-      expect(answers.every((a) => a.status === 200)).toBe(true);
-      const workers = workersOf(answers);
-      return workers.size === 2 && !workers.has(victim!) ? workers : undefined;
-    }, 30_000);
+    // No event says the new worker takes connections: ask until both workers answer.
+    const replaced = await until(
+      async () => {
+        const answers = [];
+        for (let i = 0; i < 4; i += 1)
+          answers.push(
+            await get(`${base}/healthz`).catch(
+              (err: Error) => (failures.push(err.message), { status: 0, worker: undefined }),
+            ),
+          );
+        expect(failures).toEqual([]);
+        expect(answers.every((a) => a.status === 200)).toBe(true);
+        const workers = workersOf(answers);
+        return workers.size === 2 && !workers.has(victim!) ? workers : undefined;
+      },
+      { what: 'a new worker beside the survivor', timeoutMs: 30_000, intervalMs: 200 },
+    );
     expect(replaced.size).toBe(2);
   });
 

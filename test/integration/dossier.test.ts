@@ -12,6 +12,7 @@ import {
   signInAndConsent,
   startAuthorization,
 } from '../helpers/merchant.js';
+import { stopWallClock } from '../helpers/clock.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { formAction } from '../helpers/user-agent.js';
@@ -402,18 +403,24 @@ describe('the full dossier', () => {
       verification: { time: expect.any(String) },
       claims: { name: '欧阳娜娜' },
     });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const stale = await signIn(
-      config,
-      login,
-      request({
-        userinfo: {
-          verified_claims: { verification: { trust_framework: null, time: { max_age: 0 } }, claims: { name: null } },
-        },
-      }),
-      dossier,
-    );
-    expect((await userinfoOf(config, stale.tokens.access_token, stale.claims.sub)).verified_claims).toBeUndefined();
+    // A second on (the verification's time is in whole seconds), and it is too old for zero seconds.
+    const clock = stopWallClock();
+    try {
+      clock.advance(1_000);
+      const stale = await signIn(
+        config,
+        login,
+        request({
+          userinfo: {
+            verified_claims: { verification: { trust_framework: null, time: { max_age: 0 } }, claims: { name: null } },
+          },
+        }),
+        dossier,
+      );
+      expect((await userinfoOf(config, stale.tokens.access_token, stale.claims.sub)).verified_claims).toBeUndefined();
+    } finally {
+      clock.restore();
+    }
   });
 
   it('does not ignore check_details and document_details restrictions, and each evidence filter is its own template', async () => {

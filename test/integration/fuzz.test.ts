@@ -38,6 +38,7 @@ import { startTestPlatform } from '../helpers/platform.js';
 import { answerProblems, LEAK } from '../helpers/fuzz-checks.js';
 import { send, sendRaw, wire, type RawRequest, type RawResponse } from '../helpers/raw-http.js';
 import type { UserAgent } from '../helpers/user-agent.js';
+import { until, within } from '../helpers/wait.js';
 
 // Thousands of malformed requests at every route the platform serves, on the engine
 // under test (TEST_DATABASE=postgres for PostgreSQL). Every answer must be a well-formed 4xx (or
@@ -180,6 +181,8 @@ describe(`fuzzing every route (${ENGINE})`, () => {
   let clientDisconnects = 0;
   const onCrash = (err: unknown) => crashes.push(err);
   let baseline: Record<string, string>;
+  /** The server's side of each connection, by the client's port, and when it closed. */
+  const serverSockets = new Map<number, { closed: Promise<void> }>();
   const perRoute = new Map<string, [number, number, Record<number, number>]>();
   const stats = {
     setupMs: 0,
@@ -216,6 +219,11 @@ describe(`fuzzing every route (${ENGINE})`, () => {
       else appErrors.push(err);
     });
     port = Number(new URL(running.issuer).port);
+    running.server.on('connection', (socket) => {
+      // Not events.once: it would reject on the socket's 'error', which is the server's to handle.
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      serverSockets.set(socket.remotePort!, { closed });
+    });
     const { platform, issuer } = running;
 
     // A merchant with every level, a second one whose grant the fuzz may revoke, a notary.
@@ -663,6 +671,22 @@ describe(`fuzzing every route (${ENGINE})`, () => {
 
   // -------------------------------------------------------------------------------------------
   // Sending and checking
+
+  /**
+   * Resolves once the server is done with the raw connection from `port`: its side of the
+   * connection has closed (so every request on it was read and its handler started), and no
+   * handler is still running (the platform's in-flight gauge, which the handlers decrement
+   * when they finish). Only the raw-socket test uses it, one connection at a time.
+   */
+  async function serverDone(port: number | undefined) {
+    if (port === undefined) throw new Error('the raw connection never connected');
+    const accepted = await until(() => serverSockets.get(port), { what: `the server to accept port ${port}` });
+    await within(accepted.closed, `the server to close the connection from port ${port}`);
+    serverSockets.delete(port);
+    const gauge = running.platform.metrics.processRegistry.getSingleMetric('realname_http_requests_in_flight');
+    const inFlight = async () => (await gauge!.get()).values.reduce((sum, { value }) => sum + value, 0);
+    await until(async () => (await inFlight()) === 0, { what: 'the handlers of the raw connection to finish' });
+  }
 
   /** Writes so far, per watched table and per audit event type (counted by the triggers below). */
   async function snapshot(): Promise<Record<string, string>> {
@@ -1310,8 +1334,8 @@ describe(`fuzzing every route (${ENGINE})`, () => {
         if (statuses.some((s) => s >= 500)) problems.push(`statuses ${statuses.join(', ')}`);
         if (exchange.response && LEAK.test(exchange.response.body.toString('utf8')))
           problems.push('the answer leaks internals');
-        // Give the server a moment to finish whatever the cut-off request started.
-        await new Promise((r) => setTimeout(r, 50));
+        // Whatever the cut-off request started is finished before its writes are counted.
+        await serverDone(exchange.localPort);
         const after = await snapshot();
         const changed = changedKeys(baseline, after).filter((k) => !REFUSED_MAY_RECORD.includes(k));
         baseline = after;

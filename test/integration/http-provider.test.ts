@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { HttpPhoneCarrier, HttpProvider, type HttpProviderOptions } from '../../src/identity/providers/http.js';
 import { ProviderUnavailable } from '../../src/identity/providers/types.js';
+import { stopWallClock } from '../helpers/clock.js';
 import { startProviderStub, type ProviderStub } from '../helpers/provider-stub.js';
 
 const person = { documentType: 'cn_resident_id' as const, documentNumber: '11010519491231002X', name: '张三' };
@@ -15,7 +15,10 @@ beforeAll(async () => {
 });
 afterAll(() => stub.close());
 beforeEach(() => stub.reset());
-afterEach(() => expect(stub.unexpected).toEqual([]));
+afterEach(() => {
+  jest.useRealTimers(); // after a test that stopped the wall clock, failed or not
+  expect(stub.unexpected).toEqual([]);
+});
 
 // Short backoffs keep each test well under a second. The default timeout is generous because the
 // first fetch in a Jest worker can take over 100 ms (undici loading); tests of timeouts set their
@@ -190,7 +193,11 @@ describe('HttpProvider circuit breaker', () => {
   });
 
   it('half-opens after the delay and follows a flapping service: down, up, down, up', async () => {
-    const http = provider({ retries: 0, breaker: { consecutiveFailures: 2, halfOpenAfterMs: 200 } });
+    // cockatiel times the open state with Date.now(): on a stopped wall clock the breaker stays
+    // open however slow the machine, and is past its delay the moment the test moves the clock.
+    const clock = stopWallClock();
+    const halfOpenAfterMs = 10_000;
+    const http = provider({ retries: 0, breaker: { consecutiveFailures: 2, halfOpenAfterMs } });
     const expectOpen = async () => {
       const before = stub.calls;
       expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'circuit-open' });
@@ -203,7 +210,9 @@ describe('HttpProvider circuit breaker', () => {
     await expectOpen();
 
     stub.setMode({ kind: 'ok' }); // up: the first call after the delay is the trial, and closes it
-    await sleep(250);
+    clock.advance(halfOpenAfterMs - 1);
+    await expectOpen(); // not a millisecond early
+    clock.advance(1);
     await expect(http.checkDocument(person)).resolves.toMatchObject({ result: 'match' });
     await expect(http.checkDocument(person)).resolves.toMatchObject({ result: 'match' });
 
@@ -211,12 +220,12 @@ describe('HttpProvider circuit breaker', () => {
     for (let i = 0; i < 2; i++)
       expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
     await expectOpen();
-    await sleep(250); // the trial fails: open again at once
+    clock.advance(halfOpenAfterMs); // the trial fails: open again at once
     expect(await unavailable(http.checkDocument(person))).toMatchObject({ reason: 'error' });
     await expectOpen();
 
     stub.setMode({ kind: 'ok' }); // up
-    await sleep(250);
+    clock.advance(halfOpenAfterMs);
     await expect(http.checkDocument(person)).resolves.toMatchObject({ result: 'match' });
     expect(stub.calls).toBe(8);
   });

@@ -9,6 +9,7 @@ import { ENGINE } from '../helpers/db.js';
 import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
 import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
+import { within } from '../helpers/wait.js';
 
 // Rate limits over real HTTP: failed sign-ins per login and per IP, registrations per
 // IP, verification submissions per account, check API calls per merchant and token requests per
@@ -169,7 +170,11 @@ describe(`rate limits (${ENGINE})`, () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let checked = 0;
-    let refused = 0;
+    // An attempt is in once it is held at its password check or has been answered without one.
+    const arrived = new Set<number>();
+    let allIn!: () => void;
+    const everyAttemptIn = new Promise<void>((resolve) => (allIn = resolve));
+    const arrive = (attempt: number) => arrived.add(attempt).size === 12 && allIn();
     const login = newLogin();
     // One address each: the per-login lock alone decides (a shared address's own count, raced in
     // another order, could refuse some of the first three and make fewer than the limit checked).
@@ -177,15 +182,16 @@ describe(`rate limits (${ENGINE})`, () => {
       limits
         .signIn({ ip: `10.0.5.${i + 1}`, login }, async () => {
           checked += 1;
+          arrive(i);
           await gate; // every password check is held until all attempts are in
           throw new PlatformError('invalid-credentials', 401, 'wrong login or password');
         })
         .catch((err: PlatformError) => {
-          if (err.status === 429) refused += 1;
+          arrive(i);
           return err.status;
         }),
     );
-    for (let i = 0; i < 200 && checked + refused < 12; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+    await within(everyAttemptIn, 'every attempt to be held at its check or answered');
     release();
     const statuses = await Promise.all(attempts);
     expect(checked).toBe(3);

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js'
 import { newLogin } from '../helpers/merchant.js';
 import { freePort, runCli, spawnPlatform } from '../helpers/process.js';
 import { CSRF_FIELD, formAction, UserAgent } from '../helpers/user-agent.js';
+import { until } from '../helpers/wait.js';
 
 // Each test starts two processes (the platform, then the audit check) and reads the database
 // itself; on PGlite each of them opens it from disk, slowly on a busy machine.
@@ -62,9 +64,25 @@ describe('graceful shutdown of a real process', () => {
     return { proc, issuer, person, submit };
   }
 
-  /** Sends SIGTERM once the request has been in flight for a moment; resolves with the exit code. */
-  async function terminateDuring(proc: Awaited<ReturnType<typeof spawnPlatform>>) {
-    await new Promise((resolve) => setTimeout(resolve, 150));
+  /** The platform's gauge of requests being served, read on a connection of its own (not kept alive). */
+  function requestsInFlight(issuer: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      http
+        .get(`${issuer}/metrics`, { agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(Number(/^realname_http_requests_in_flight (\d+)$/m.exec(text)?.[1])));
+        })
+        .on('error', reject);
+    });
+  }
+
+  /** Sends SIGTERM once the submission is being served; resolves with the exit code. */
+  async function terminateDuring(proc: Awaited<ReturnType<typeof spawnPlatform>>, issuer: string) {
+    // The scrape counts itself: two in flight means the submission's handler has started (and
+    // hashes its password for a while yet).
+    await until(async () => (await requestsInFlight(issuer)) >= 2, { what: 'the submission to be in flight' });
     const exited = once(proc.child, 'exit').then(([code]) => code as number);
     proc.child.kill('SIGTERM');
     return { at: performance.now(), exited };
@@ -91,10 +109,8 @@ describe('graceful shutdown of a real process', () => {
     async () => {
       const { proc, issuer, person, submit } = await startWithSlowRegistration({ ARGON2_TIME_COST: '40' });
       const inFlight = submit();
-      const sigterm = await terminateDuring(proc);
-      for (let waited = 0; !proc.output().includes('shutting down') && waited < 10_000; waited += 50) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const sigterm = await terminateDuring(proc, issuer);
+      await proc.waitForOutput('shutting down');
       await expect(fetch(`${issuer}/healthz`)).rejects.toThrow();
 
       const { response, at } = await inFlight;
@@ -114,13 +130,15 @@ describe('graceful shutdown of a real process', () => {
   it(
     'closes connections still open after shutdownTimeout, yet lets their handler finish its write',
     async () => {
-      // About 1.5 s of hashing (more on a busy machine) against a one-second drain.
-      const { proc, person, submit } = await startWithSlowRegistration({
-        ARGON2_TIME_COST: '90',
+      // The hash must outlast the one-second drain with room for a faster machine: 250 passes take
+      // about 2.8 s on an idle 2-core test machine (more when busy). At 90, about 1 s there, the
+      // handler could finish inside the drain, and the test failed on an idle machine.
+      const { proc, issuer, person, submit } = await startWithSlowRegistration({
+        ARGON2_TIME_COST: '250',
         SHUTDOWN_TIMEOUT: '1',
       });
       const inFlight = submit();
-      const sigterm = await terminateDuring(proc);
+      const sigterm = await terminateDuring(proc, issuer);
       await expect(inFlight).rejects.toThrow(); // its connection was closed after one second
       expect(`exit code ${await sigterm.exited}\n${proc.output()}`).toMatch(/^exit code 0\n/);
       expect(proc.output()).toContain('closing the connections of requests still running after shutdownTimeout');

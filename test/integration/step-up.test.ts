@@ -1,4 +1,5 @@
 import { ACR } from '../../src/oidc/policy.js';
+import { stopWallClock } from '../helpers/clock.js';
 import { addMerchant, discover, newLogin, personBrowser, redeemCode, startAuthorization } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { JPEG, PNG, TRUNCATED_PNG } from '../helpers/images.js';
@@ -103,6 +104,7 @@ describe('step-up', () => {
   it('keeps the level-3 freshness rule whatever max_age the request sends', async () => {
     // A platform whose person-document matches stay fresh for one second, to age one quickly.
     const short = await startTestPlatform({ stepUp: { maxAge: 1 } });
+    const clock = stopWallClock();
     try {
       const merchant = await addMerchant(short.platform, { levels: ['result'], securityLevel: 3 });
       const config = await discover(short.issuer, merchant.client_id, merchant.client_secret);
@@ -124,12 +126,14 @@ describe('step-up', () => {
         start,
       );
 
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      // Two seconds on: the match (oidc-provider's auth_time, whole seconds) is older than one second.
+      clock.advance(2_000);
       // The match is older than the merchant's security level allows: a huge max_age cannot loosen it.
       const loose = await startAuthorization(config, { scope: 'openid realname', max_age: '999999999' });
       page = await agent.navigate(loose.url.toString());
       expect(new URL(page.url).pathname).toMatch(/^\/interaction\/[^/]+\/step-up$/);
     } finally {
+      clock.restore();
       await short.stop();
     }
   });
