@@ -29,7 +29,7 @@ import type { RateLimits } from './rate-limits/service.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes/index.js';
-import { notaryRoutes, type NotaryDeps } from './notary/routes.js';
+import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
 
 export interface AppDeps {
   config: Config;
