@@ -28,8 +28,8 @@ import { authorizationRateLimit, tokenRateLimit } from './http/rate-limit.js';
 import type { RateLimits } from './rate-limits/service.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
-import { interactionRoutes } from './interactions/routes.js';
-import { notaryRoutes, type NotaryDeps } from './notary/routes.js';
+import { interactionRoutes } from './interactions/routes/index.js';
+import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
 
 export interface AppDeps {
   config: Config;

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // The server reads config/<NODE_ENV>.json, views/, public/ and docs/ from its working directory
-// (src/config/load.ts, src/http/views.ts, src/app.ts, src/notary/routes.ts). The bench starts it
-// in a directory that links everything to the repository except config/test.json, which adds the
-// bench's settings: the way an operator configures a deployment, with no change to the tree.
+// (src/config/load.ts, src/http/views.ts, src/app.ts, src/notary/routes/openapi.ts). The bench
+// starts it in a directory that links everything to the repository except config/test.json, which
+// adds the bench's settings: the way an operator configures a deployment, with no change to the tree.
 
 /** Settings (in config/*.json's shape) that exist in the tree being measured. */
 export type Settings = Record<string, unknown>;

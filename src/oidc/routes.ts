@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { localeOf, renderPage } from '../http/locale.js';
 import type { Views } from '../http/views.js';
-import type { ProviderPages } from './provider.js';
+import type { ProviderPages } from './pages.js';
 
 /**
  * The pages oidc-provider answers on its own routes (the provider is mounted by src/app.ts): the

@@ -331,7 +331,7 @@ describe('the notary API', () => {
 describe('the notary API description', () => {
   it('is served, and documents exactly the routes the platform has', async () => {
     const { parse } = await import('yaml');
-    const { notaryRoutes } = await import('../../src/notary/routes.js');
+    const { notaryRoutes } = await import('../../src/notary/routes/index.js');
     const running = await startTestPlatform();
     try {
       const response = await fetch(`${running.issuer}/api/notary/openapi.yaml`);

@@ -1,0 +1,57 @@
+// Password sign-in inside an authorization: checks the login and password, counted against the
+// sign-in limits, and answers a wrong or locked attempt on the sign-in page.
+import type { Context } from 'koa';
+import type { InteractionResults } from 'oidc-provider';
+import { PlatformError } from '../../errors.js';
+import { parseBody } from '../../http/input.js';
+import { wantsJson } from '../../http/errors.js';
+import { RateLimited } from '../../rate-limits/service.js';
+import { ACR, AMR } from '../../oidc/policy.js';
+import {
+  credentials,
+  finish,
+  interactionDetails,
+  merchantOf,
+  page,
+  submittedLogin,
+  type InteractionDeps,
+} from './interaction.js';
+
+/** The login result of a password sign-in (OIDC Core `acr`, RFC 8176 `amr`). */
+const passwordLogin = (accountId: string): InteractionResults => ({
+  login: { accountId, acr: ACR.password, amr: [...AMR.password] },
+});
+
+export function signIn({
+  provider,
+  accounts,
+  limits,
+  views,
+}: Pick<InteractionDeps, 'provider' | 'accounts' | 'limits' | 'views'>) {
+  return async (ctx: Context) => {
+    const found = await interactionDetails(provider, ctx, 'login');
+    try {
+      const input = parseBody(ctx, credentials);
+      const account = await limits.signIn({ ip: ctx.ip, login: input.login }, () => accounts.authenticate(input));
+      await finish(provider, ctx, passwordLogin(account.id));
+    } catch (err) {
+      if (!(err instanceof PlatformError) || ![400, 401, 429].includes(err.status) || wantsJson(ctx)) throw err;
+      if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
+      const error =
+        err instanceof RateLimited
+          ? 'error.sign_in_locked'
+          : err.status === 401
+            ? 'error.invalid_credentials'
+            : 'error.invalid_input';
+      const errorParams = err instanceof RateLimited ? { minutes: Math.ceil(err.retryAfter / 60) } : undefined;
+      page(
+        views,
+        ctx,
+        'login',
+        { merchant: merchantOf(found.client), login: submittedLogin(ctx), error, errorParams },
+        err.status,
+        `/interaction/${ctx.params.uid}`,
+      );
+    }
+  };
+}

@@ -1,0 +1,54 @@
+// Which of oidc-provider's features the platform turns on or off, and why; and who may introspect
+// or revoke a token.
+import { errors, type Configuration } from 'oidc-provider';
+import { normalizeClaimsParameter } from '../grants/ida-request.js';
+import type { ProviderPages } from './pages.js';
+
+export function featureOptions(pages: ProviderPages): Configuration['features'] {
+  return {
+    devInteractions: { enabled: false },
+    // Sender-constrained tokens are not offered: the platform's own resources (dossier images,
+    // the notary and check APIs) check bearer tokens only, so a DPoP binding would be ignored there.
+    dPoP: { enabled: false },
+    clientCredentials: { enabled: true },
+    // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
+    claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
+    // RFC 8707 resource indicators are not offered: every resource the platform serves (userinfo,
+    // dossier attachments, the check and notary APIs) takes the grant's opaque bearer token, so a
+    // `resource` parameter has nothing to bind to; RFC 8707 §2 lets a server without it ignore it.
+    resourceIndicators: { enabled: false },
+    // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
+    // whether a token another merchant holds is live.
+    introspection: { enabled: true, allowedPolicy: ownTokensOnly },
+    revocation: { enabled: true, allowedPolicy: revokesOwnTokensOnly },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: pages.logoutSource,
+      postLogoutSuccessSource: pages.postLogoutSuccessSource,
+    },
+  };
+}
+
+async function ownTokensOnly(
+  _ctx: unknown,
+  client: { clientId: string },
+  token: { clientId?: string },
+): Promise<boolean> {
+  return token.clientId === client.clientId;
+}
+
+/**
+ * RFC 7009 §2.1: the server "verifies whether the token was issued to the client making the
+ * revocation request. If this validation fails, the request is refused and the client is informed
+ * of the error". oidc-provider answers 200 when the policy says no, so the refusal is thrown
+ * (as its own default policy does for authenticated clients): `invalid_request`, 400.
+ */
+async function revokesOwnTokensOnly(
+  _ctx: unknown,
+  client: { clientId: string },
+  token: { clientId?: string },
+): Promise<boolean> {
+  if (token.clientId !== client.clientId)
+    throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+  return true;
+}
