@@ -56,6 +56,16 @@ const sqlOutsideStores = [
   { selector: `TemplateElement[value.raw=${SQL_TEXT}]`, message: `An SQL statement ${OUTSIDE_STORE}.` },
 ];
 
+/**
+ * A transaction is opened with `inTransaction` everywhere but src/db/: knex's own sets no ambient
+ * transaction, so the services called inside it would run their queries beside it, not in it.
+ */
+const knexTransaction = {
+  selector: "CallExpression[callee.type='MemberExpression'][callee.property.name='transaction']",
+  message:
+    "Open a transaction with inTransaction(db, work) from src/db/transaction.ts: knex's transaction() sets no ambient transaction, so the services called inside it would not join it.",
+};
+
 /** In each store, the names of every other domain's tables, as whole words in any string. */
 const foreignTables = Object.keys(TABLE_OWNERS).map((domain) => {
   const others = Object.entries(TABLE_OWNERS)
@@ -70,6 +80,8 @@ const foreignTables = Object.keys(TABLE_OWNERS).map((domain) => {
         'error',
         { selector: `Literal[value=${words}]`, message },
         { selector: `TemplateElement[value.raw=${words}]`, message },
+        // A store runs in the transaction it is handed, and opens none.
+        knexTransaction,
       ],
     },
   };
@@ -96,7 +108,7 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     ignores: ['src/**/store.ts', 'src/db/**'],
-    rules: { 'no-restricted-syntax': ['error', ...sqlOutsideStores] },
+    rules: { 'no-restricted-syntax': ['error', ...sqlOutsideStores, knexTransaction] },
   },
   ...foreignTables,
   {

@@ -4,6 +4,7 @@ import type { Outbox } from '../notifications/service.js';
 import type { Locale } from '../notifications/templates.js';
 import { isCommonPassword } from './common-passwords.js';
 import type { Db, Queryable, Tx } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { Conflict, InvalidInput, Unauthorized } from '../errors.js';
 import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
@@ -51,7 +52,7 @@ export class AccountService {
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
   async register(input: { login: string; password: string }): Promise<Account> {
     const { login, passwordHash } = await this.prepare(input);
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const account = await this.insert(tx, login, passwordHash);
       if (!account) throw new Conflict('login-taken', 'An account with this login already exists.');
       return account;
@@ -67,7 +68,7 @@ export class AccountService {
    */
   async registerQuietly(input: { login: string; password: string }, locale: Locale): Promise<void> {
     const { login, passwordHash } = await this.prepare(input);
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       if (await this.insert(tx, login, passwordHash)) return;
       const owner = await findAccountByLogin(tx, login.login);
       if (!owner || !this.notices) return;

@@ -1,5 +1,6 @@
 import canonicalize from 'canonicalize';
 import type { Db, Queryable, Tx } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { parseEvent, type AuditEventInput, type AuditLeaf } from './events.js';
 import {
   consistencyProofFromNodes,
@@ -114,7 +115,7 @@ export class AuditLog {
 
   /** Records events in a transaction of their own, for events that accompany no other change. */
   async record(...events: AuditEventInput[]): Promise<void> {
-    await this.db.transaction((tx) => this.append(tx, ...events));
+    await inTransaction(this.db, (tx) => this.append(tx, ...events));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
 import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
@@ -143,7 +144,7 @@ export class ClientService {
       result_max_age_days: client.resultMaxAgeDays ?? null,
       result_max_queries: client.resultMaxQueries ?? null,
     };
-    await this.db.transaction(async (tx) => insertClient(tx, row));
+    await inTransaction(this.db, async (tx) => insertClient(tx, row));
     return { ...toInfo({ ...row, created_at: new Date() }), client_secret: clientSecret };
   }
 

@@ -447,7 +447,7 @@ export class VerificationService {
         .filter((r) => new Date(r.verified_at).getTime() >= oldest)
         .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method]);
     }
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       let answer = NOT_VERIFIED;
       for (const row of candidates) {
         const mine = await queriesByClient(tx, row.id, merchant.clientId);

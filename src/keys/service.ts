@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Db, Queryable } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { findActiveKeys, findAllKeys, findUsableKeys, insertKey, lockKeys, retireKeys, type KeyRow } from './store.js';
 
@@ -26,7 +27,7 @@ export class KeyService {
 
   /** Creates any missing active key; safe when several processes start at once. */
   async ensure(specs: KeySpec[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
+    await inTransaction(this.db, async (tx) => {
       await lockKeys(tx);
       for (const spec of specs) {
         const active = await findActiveKeys(tx, spec.purpose);
@@ -40,7 +41,7 @@ export class KeyService {
    * from now) and makes a new one active. Running processes pick the new key up on restart.
    */
   async rotate(spec: KeySpec, retiredLifetime: number): Promise<{ retired: number; kid: string }> {
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       await lockKeys(tx);
       const retired = await retireKeys(tx, spec.purpose, spec.alg, new Date(Date.now() + retiredLifetime * 1000));
       const kid = await this.create(tx, spec);

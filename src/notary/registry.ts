@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { parseInput, text } from '../validation.js';
 import { personIndex } from '../identity/blind-index.js';
 import { checkDocumentNumber, DOCUMENT_TYPES } from '../identity/document-number.js';
@@ -123,7 +124,7 @@ export class Registry implements OfflineRegistrations {
     const person = personIndex(this.blindIndexKey, document.type, document.number);
     const birthDate = record.birth_date ?? document.birthDate;
 
-    return this.db.transaction(async (tx) => {
+    return inTransaction(this.db, async (tx) => {
       const id = randomUUID();
       const inserted = await insertRegistration(tx, {
         id,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db, Queryable } from '../db/index.js';
+import { inTransaction } from '../db/transaction.js';
 import { isStorableText } from '../db/text.js';
 import { InvalidInput } from '../errors.js';
 import type { Logger } from 'pino';
@@ -137,7 +138,7 @@ export class Outbox {
   /** Sends one batch of due messages and records each result. */
   async deliver(): Promise<DeliveryReport> {
     const { batchSize, leaseMs, maxAttempts } = this.options;
-    const claimed = await this.db.transaction((tx) => claimDueMessages(tx, batchSize, leaseMs));
+    const claimed = await inTransaction(this.db, (tx) => claimDueMessages(tx, batchSize, leaseMs));
     const report: DeliveryReport = { sent: 0, failed: 0, retried: 0 };
     for (const row of claimed) {
       // More attempts than allowed means earlier workers claimed it and never reported back
