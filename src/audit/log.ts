@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import type { Db, Queryable, Tx } from '../db/index.js';
-import { inTransaction } from '../db/transaction.js';
+import { assertNoTransaction, inTransaction } from '../db/transaction.js';
 import { parseEvent, type AuditEventInput, type AuditLeaf } from './events.js';
 import {
   consistencyProofFromNodes,
@@ -113,8 +113,17 @@ export class AuditLog {
     await enqueueEvents(tx, queued);
   }
 
-  /** Records events in a transaction of their own, for events that accompany no other change. */
+  /**
+   * Records events in a transaction of their own, for events that accompany no other change.
+   * Never inside a caller's transaction, where it would become a savepoint: its event would then
+   * stand or fall with that transaction, recording a change that was rolled back or losing a
+   * refusal that was not.
+   */
   async record(...events: AuditEventInput[]): Promise<void> {
+    assertNoTransaction(
+      'AuditLog.record',
+      "inside one, append(tx, ...) the event to the caller's transaction, or record it after the commit",
+    );
     await inTransaction(this.db, (tx) => this.append(tx, ...events));
   }
 
@@ -124,7 +133,10 @@ export class AuditLog {
    * end, and on PGlite wait for it forever).
    */
   async integrate(limit = INTEGRATION_BATCH): Promise<number> {
-    if (this.db.isTransaction) throw new Error('AuditLog.integrate runs outside transactions');
+    assertNoTransaction(
+      'AuditLog.integrate',
+      'inside one it would hold the append lock to its end, and on PGlite wait for it forever',
+    );
     return integrateQueued(this.db, limit);
   }
 

@@ -36,3 +36,12 @@ export function joinsAmbientTransaction(db: Db): Db {
     },
   }) as Db;
 }
+
+/**
+ * Throws when a transaction is open (`inTransaction`), for an operation that promises a
+ * transaction of its own: inside a caller's it would become a savepoint, committed only with
+ * the caller's transaction.
+ */
+export function assertNoTransaction(operation: string, reason: string): void {
+  if (current.getStore()) throw new Error(`${operation} runs outside transactions: ${reason}`);
+}

@@ -113,6 +113,17 @@ describe('the audit log', () => {
     expect(await log.size()).toBe(before);
   });
 
+  it("records in a transaction of its own, and refuses to inside a caller's", async () => {
+    const before = await queued();
+    await expect(inTransaction(db, () => log.record(registered('acc-in-caller')))).rejects.toThrow(
+      /AuditLog.record runs outside transactions/,
+    );
+    expect(await queued()).toBe(before);
+    await log.record(registered('acc-own'));
+    expect(await queued()).toBe(before + 1);
+    await log.integrateAll();
+  });
+
   it('refuses to integrate inside a transaction', async () => {
     await expect(inTransaction(db, () => log.integrate())).rejects.toThrow(/outside transactions/);
   });
