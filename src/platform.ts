@@ -87,7 +87,6 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const tokenIds = new TokenIds(tokenIdKey!);
     const audit = new AuditLog(db);
     const metrics = new PlatformMetrics(db, audit, new ProviderCallTotals(db));
-    metrics.countAuditAppends(audit);
     const health = new Health(db);
     const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
     const treeHeads = await TreeHeads.load(db, audit, keys, logOrigin(config.issuer), kept);

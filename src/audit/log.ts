@@ -92,7 +92,18 @@ export function joinLeaf(template: LeafTemplate, leafIndex: number): string {
  * heads, a person's account page, the operator's check) call `integrateAll` first.
  */
 export class AuditLog {
+  private readonly appendedListeners: Array<(count: number) => void> = [];
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * Calls `listener` with the number of events of each append once the transaction it was made in
+   * has committed (the outermost one: a savepoint's release is no commit); a rolled-back
+   * transaction appended nothing and calls nothing.
+   */
+  onAppended(listener: (count: number) => void): void {
+    this.appendedListeners.push(listener);
+  }
 
   /** Queues events in the caller's transaction; they become leaves, in order, when integrated. */
   async append(tx: Tx, ...events: AuditEventInput[]): Promise<void> {
@@ -111,6 +122,17 @@ export class AuditLog {
       client_id: event.subjects.client ?? null,
     }));
     await enqueueEvents(tx, queued);
+    if (this.appendedListeners.length > 0) this.whenCommitted(tx, events.length);
+  }
+
+  private whenCommitted(tx: Tx, count: number): void {
+    let outermost = tx;
+    while (outermost.parentTransaction) outermost = outermost.parentTransaction;
+    // The rejection of a rolled-back transaction is its caller's to handle.
+    outermost.executionPromise.then(
+      () => this.appendedListeners.forEach((listener) => listener(count)),
+      () => undefined,
+    );
   }
 
   /**

@@ -48,7 +48,6 @@ export class PlatformMetrics {
   private readonly requests: Counter<'route' | 'method' | 'status'>;
   private readonly duration: Histogram<'route' | 'method' | 'status'>;
   private readonly inFlight: Gauge;
-  private readonly auditAppends: Counter;
   private gather: GatherProcessMetrics = async (local) => [await local.getMetricsAsJSON()];
 
   constructor(
@@ -78,11 +77,12 @@ export class PlatformMetrics {
       help: 'HTTP requests being served.',
       registers,
     });
-    this.auditAppends = new Counter({
+    const auditAppends = new Counter({
       name: 'realname_audit_appends_total',
       help: 'Audit events appended in committed transactions since the processes started.',
       registers,
     });
+    audit.onAppended((count) => auditAppends.inc(count));
     const pool = () => (this.db.client as { pool?: TarnPool }).pool;
     new Gauge({
       name: 'realname_db_pool_connections',
@@ -116,19 +116,6 @@ export class PlatformMetrics {
   /** Replaces how the processes' metrics are gathered (a cluster worker asks the primary). */
   gatherWith(gather: GatherProcessMetrics): void {
     this.gather = gather;
-  }
-
-  /** Counts the audit events `audit` appends, when their transaction commits. */
-  countAuditAppends(audit: AuditLog): void {
-    const append = audit.append.bind(audit);
-    audit.append = async (tx, ...events) => {
-      await append(tx, ...events);
-      // A rolled-back transaction appended nothing; its rejection is the caller's to handle.
-      tx.executionPromise.then(
-        () => this.auditAppends.inc(events.length),
-        () => undefined,
-      );
-    };
   }
 
   /** Times every request; labels are bounded: route patterns, never raw paths. */

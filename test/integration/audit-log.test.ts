@@ -113,6 +113,24 @@ describe('the audit log', () => {
     expect(await log.size()).toBe(before);
   });
 
+  it('tells its listeners of each append once its outermost transaction commits, never of a rolled-back one', async () => {
+    const counts: number[] = [];
+    const listened = new AuditLog(db);
+    listened.onAppended((count) => counts.push(count));
+    await expect(
+      inTransaction(db, async () => {
+        await inTransaction(db, (savepoint) => listened.append(savepoint, registered('acc-l1'), registered('acc-l2')));
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(counts).toEqual([]); // the savepoint is released, nothing committed yet
+        throw new Error('the state change failed');
+      }),
+    ).rejects.toThrow('the state change failed');
+    await listened.record(registered('acc-l3'));
+    await until(() => counts.length > 0, { what: 'the listener to be told of the commit' });
+    expect(counts).toEqual([1]);
+    await log.integrateAll();
+  });
+
   it("records in a transaction of its own, and refuses to inside a caller's", async () => {
     const before = await queued();
     await expect(inTransaction(db, () => log.record(registered('acc-in-caller')))).rejects.toThrow(
