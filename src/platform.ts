@@ -89,14 +89,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const metrics = new PlatformMetrics(db, audit, new ProviderCallTotals(db));
     const health = new Health(db);
     const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
-    const treeHeads = await TreeHeads.load(db, audit, keys, logOrigin(config.issuer), kept);
+    const treeHeads = await TreeHeads.load({ db, audit, keys, origin: logOrigin(config.issuer), kept });
     await checkKeptHeads(treeHeads, logger);
-    const registry = new Registry(db, box, audit, blindIndexKey!);
+    const registry = new Registry({ db, box, audit, blindIndexKey: blindIndexKey! });
 
     const views = new Views();
     const hasher = new PasswordHasher(config.argon2);
     const outbox = outboxFromConfig(db, config, logger);
-    const accounts = new AccountService(db, hasher, audit, { outbox, channel: config.notifications.channel });
+    const accounts = new AccountService({
+      db,
+      hasher,
+      audit,
+      notices: { outbox, channel: config.notifications.channel },
+    });
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
     const limits = new RateLimits(db, audit, {
@@ -104,34 +109,42 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       checkPerMinute: config.verification.checkRatePerMinute,
       keySecret: blindIndexKey!,
     });
-    const verifications = new VerificationService(
+    const verifications = new VerificationService({
       db,
       box,
       audit,
       accounts,
-      verificationProvider(config),
-      phoneCarriers(config),
+      provider: verificationProvider(config),
+      phones: phoneCarriers(config),
       registry,
-      {
-        blindIndexKey: blindIndexKey!,
-        costFen: {
-          document: Math.round(config.verification.costs.document * 100),
-          person_match: Math.round(config.verification.costs.person_match * 100),
-          phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
-        },
-        validityDays: config.verification.resultValidityDays,
-        maxQueries: config.verification.resultMaxQueries,
-        countCheck: (clientId) => limits.countCheck(clientId),
+      blindIndexKey: blindIndexKey!,
+      costFen: {
+        document: Math.round(config.verification.costs.document * 100),
+        person_match: Math.round(config.verification.costs.person_match * 100),
+        phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
       },
-    );
-    const dossier = new DossierService(db, audit, verifications, {
+      validityDays: config.verification.resultValidityDays,
+      maxQueries: config.verification.resultMaxQueries,
+      countCheck: (clientId) => limits.countCheck(clientId),
+    });
+    const dossier = new DossierService({
+      db,
+      audit,
+      verifications,
       issuer: config.issuer,
       organizationOf: async (clientId) => (await clients.find(clientId))?.name,
       maxFailures: config.dossier.maxFailures,
       windowSeconds: config.dossier.failureWindow,
       lockSeconds: config.dossier.lockDuration,
     });
-    const grants = new GrantService(db, audit, verifications, hasher, dossier, new ProviderGrants(db));
+    const grants = new GrantService({
+      db,
+      audit,
+      verifications,
+      hasher,
+      dossier,
+      stored: new ProviderGrants(db),
+    });
     const provider = buildProvider({
       config,
       db,

@@ -41,13 +41,22 @@ export interface OwnerNotices {
   channel: 'log' | 'email';
 }
 
+export interface AccountServiceOptions {
+  db: Db;
+  hasher: PasswordHasher;
+  audit: AuditLog;
+  notices?: OwnerNotices;
+}
+
 export class AccountService {
-  constructor(
-    private readonly db: Db,
-    private readonly hasher: PasswordHasher,
-    private readonly audit: AuditLog,
-    private readonly notices?: OwnerNotices,
-  ) {}
+  private readonly db: Db;
+  private readonly hasher: PasswordHasher;
+  private readonly audit: AuditLog;
+  private readonly notices: OwnerNotices | undefined;
+
+  constructor(options: AccountServiceOptions) {
+    ({ db: this.db, hasher: this.hasher, audit: this.audit, notices: this.notices } = options);
+  }
 
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
   async register(input: { login: string; password: string }): Promise<Account> {

@@ -26,6 +26,15 @@ export class TreeHeadRefused extends PlatformError {
   }
 }
 
+export interface TreeHeadsOptions {
+  db: Db;
+  audit: AuditLog;
+  /** Checkpoint origin: the log's name, e.g. `rn.example.com/audit`. */
+  origin: string;
+  /** Where signed heads are appended as they are made; none: kept in the database only. */
+  kept?: KeptTreeHeads;
+}
+
 interface Signer {
   kid: string;
   privateKey: KeyObject;
@@ -43,37 +52,28 @@ export class TreeHeads {
   private lastKept: KeptHead | undefined;
   private keptLoaded = false;
 
+  private readonly db: Db;
+  private readonly audit: AuditLog;
+  readonly origin: string;
+  readonly kept: KeptTreeHeads | undefined;
+
   private constructor(
-    private readonly db: Db,
-    private readonly audit: AuditLog,
+    options: TreeHeadsOptions,
     private readonly signer: Signer,
-    /** Checkpoint origin: the log's name, e.g. `rn.example.com/audit`. */
-    readonly origin: string,
-    /** Where signed heads are appended as they are made; none: kept in the database only. */
-    readonly kept: KeptTreeHeads | undefined,
     /** Every tree-head public key ever made, to check the kept heads' signatures. */
     private readonly publicKeys: JWK[],
-  ) {}
+  ) {
+    ({ db: this.db, audit: this.audit, origin: this.origin, kept: this.kept } = options);
+  }
 
-  static async load(
-    db: Db,
-    audit: AuditLog,
-    keys: KeyService,
-    origin: string,
-    kept?: KeptTreeHeads,
-  ): Promise<TreeHeads> {
+  /** Tree heads signed with the active `audit-tree-head` key of `keys`. */
+  static async load(options: TreeHeadsOptions & { keys: KeyService }): Promise<TreeHeads> {
+    const { keys } = options;
     const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
     if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
     const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
     const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
-    return new TreeHeads(
-      db,
-      audit,
-      { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) },
-      origin,
-      kept,
-      publicKeys,
-    );
+    return new TreeHeads(options, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, publicKeys);
   }
 
   /** The C2SP verifier key (`<origin>+<hash>+<key>`) of each Ed25519 tree-head key. */

@@ -7,6 +7,9 @@ import { clearPartialFailures, countPartialAttempt, partialLockedUntil } from '.
 import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
 
 export interface DossierOptions {
+  db: Db;
+  audit: AuditLog;
+  verifications: VerificationService;
   issuer: string;
   /** The registered name of a notary body (a legal entity), by its client id. */
   organizationOf: (clientId: string) => Promise<string | undefined>;
@@ -25,12 +28,13 @@ export const ATTACHMENT_PATH = '/api/dossier/attachments';
  * partial knowledge (docs/background.md#partial-knowledge), its images served only with an access token of that grant.
  */
 export class DossierService {
-  constructor(
-    private readonly db: Db,
-    private readonly audit: AuditLog,
-    private readonly verifications: VerificationService,
-    private readonly options: DossierOptions,
-  ) {}
+  private readonly db: Db;
+  private readonly audit: AuditLog;
+  private readonly verifications: VerificationService;
+
+  constructor(private readonly options: DossierOptions) {
+    ({ db: this.db, audit: this.audit, verifications: this.verifications } = options);
+  }
 
   /** The whole dossier of the account's person, vouched for by a result at least as strong as `method`. */
   async verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined> {

@@ -63,15 +63,34 @@ export interface NewCredentials {
  * choice is remembered to pre-select it next time; the grant, the credentials and the
  * `consent.granted` event commit in one transaction.
  */
+export interface GrantServiceOptions {
+  db: Db;
+  audit: AuditLog;
+  verifications: VerificationService;
+  /** Hashes the passwords made for merchants (level 2). */
+  hasher: PasswordHasher;
+  dossier: DossierService;
+  stored: StoredGrants;
+}
+
 export class GrantService {
-  constructor(
-    private readonly db: Db,
-    private readonly audit: AuditLog,
-    private readonly verifications: VerificationService,
-    private readonly hasher: PasswordHasher,
-    private readonly dossier: DossierService,
-    private readonly stored: StoredGrants,
-  ) {}
+  private readonly db: Db;
+  private readonly audit: AuditLog;
+  private readonly verifications: VerificationService;
+  private readonly hasher: PasswordHasher;
+  private readonly dossier: DossierService;
+  private readonly stored: StoredGrants;
+
+  constructor(options: GrantServiceOptions) {
+    ({
+      db: this.db,
+      audit: this.audit,
+      verifications: this.verifications,
+      hasher: this.hasher,
+      dossier: this.dossier,
+      stored: this.stored,
+    } = options);
+  }
 
   /** The person's credentials at a merchant (level 2), as the merchant receives them. */
   async credentialsOf(

@@ -139,6 +139,14 @@ export interface OfflineRegistrations {
 }
 
 export interface VerificationOptions {
+  db: Db;
+  box: SecretBox;
+  audit: AuditLog;
+  /** The account ↔ person link lives on the account (migration 004). */
+  accounts: AccountService;
+  provider: VerificationProvider;
+  phones: PhoneCarrier;
+  registry: OfflineRegistrations;
   blindIndexKey: string;
   /** Cost of one call in fen, by method. */
   costFen: Record<'document' | 'person_match' | 'phone_three_element', number>;
@@ -195,17 +203,25 @@ const sealed = {
  * its cost.
  */
 export class VerificationService {
-  constructor(
-    private readonly db: Db,
-    private readonly box: SecretBox,
-    private readonly audit: AuditLog,
-    /** The account ↔ person link lives on the account (migration 004). */
-    private readonly accounts: AccountService,
-    private readonly provider: VerificationProvider,
-    private readonly phones: PhoneCarrier,
-    private readonly registry: OfflineRegistrations,
-    private readonly options: VerificationOptions,
-  ) {}
+  private readonly db: Db;
+  private readonly box: SecretBox;
+  private readonly audit: AuditLog;
+  private readonly accounts: AccountService;
+  private readonly provider: VerificationProvider;
+  private readonly phones: PhoneCarrier;
+  private readonly registry: OfflineRegistrations;
+
+  constructor(private readonly options: VerificationOptions) {
+    ({
+      db: this.db,
+      box: this.box,
+      audit: this.audit,
+      accounts: this.accounts,
+      provider: this.provider,
+      phones: this.phones,
+      registry: this.registry,
+    } = options);
+  }
 
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
   async personIndexOf(accountId: string): Promise<string | undefined> {

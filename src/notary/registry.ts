@@ -51,13 +51,22 @@ export interface RecordResult {
  * reported. Re-sending a record (same notary and `external_id`, same content) changes nothing;
  * different content under the same id is refused.
  */
+export interface RegistryOptions {
+  db: Db;
+  box: SecretBox;
+  audit: AuditLog;
+  blindIndexKey: string;
+}
+
 export class Registry implements OfflineRegistrations {
-  constructor(
-    private readonly db: Db,
-    private readonly box: SecretBox,
-    private readonly audit: AuditLog,
-    private readonly blindIndexKey: string,
-  ) {}
+  private readonly db: Db;
+  private readonly box: SecretBox;
+  private readonly audit: AuditLog;
+  private readonly blindIndexKey: string;
+
+  constructor(options: RegistryOptions) {
+    ({ db: this.db, box: this.box, audit: this.audit, blindIndexKey: this.blindIndexKey } = options);
+  }
 
   /**
    * The newest offline registration of a person (blind index) under exactly this name: a person

@@ -38,16 +38,38 @@ const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
  * hit back and clearing a key are our own single conditional statements, so that neither can undo
  * a lock: a key over its limit (locked, or refused for the rest of its window) keeps its count.
  */
+interface LimitOptions {
+  limiter: RateLimiterPostgres;
+  name: LimitName;
+  keyKind: KeyKind;
+  /** What a refusal says, before its wait. */
+  refusal: string;
+  audit: AuditLog;
+  /** The key as stored: keyed-hashed, so no login or address is kept in the clear. */
+  hashed: (key: string) => string;
+  store: RateLimitStore;
+}
+
 class Limit {
-  constructor(
-    private readonly limiter: RateLimiterPostgres,
-    private readonly name: LimitName,
-    private readonly keyKind: KeyKind,
-    private readonly refusal: string,
-    private readonly audit: AuditLog,
-    private readonly hashed: (key: string) => string,
-    private readonly store: RateLimitStore,
-  ) {}
+  private readonly limiter: RateLimiterPostgres;
+  private readonly name: LimitName;
+  private readonly keyKind: KeyKind;
+  private readonly refusal: string;
+  private readonly audit: AuditLog;
+  private readonly hashed: (key: string) => string;
+  private readonly store: RateLimitStore;
+
+  constructor(options: LimitOptions) {
+    ({
+      limiter: this.limiter,
+      name: this.name,
+      keyKind: this.keyKind,
+      refusal: this.refusal,
+      audit: this.audit,
+      hashed: this.hashed,
+      store: this.store,
+    } = options);
+  }
 
   /** Hits a key may count within a window before the next is refused. */
   get points(): number {
@@ -175,7 +197,7 @@ export class RateLimits {
         ...window,
       });
       first = false;
-      return new Limit(limiter, name, keyKind, refusal, audit, hashed, store);
+      return new Limit({ limiter, name, keyKind, refusal, audit, hashed, store });
     };
     // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
     // locks when a hit goes over `points` (the library refuses and blocks that hit).
