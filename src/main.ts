@@ -4,10 +4,8 @@ import { createServer, type ServerResponse } from 'node:http';
 import { joinCluster, startCluster, workerCount } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { schedulePurge } from './oidc/purge.js';
-import { selfCheck } from './identity/selfcheck.js';
+import { scheduleJobs } from './jobs.js';
 import { createPlatform, type Platform } from './platform.js';
-import { repeat } from './repeat.js';
 
 // Start: load config, open the database, migrate, build the app, listen. Nothing else.
 // With cluster.workers, this process is the primary and forks workers that each do exactly that.
@@ -107,44 +105,6 @@ async function serve(platform: Platform) {
       await Promise.all([closed, finished]);
       clearTimeout(force);
     },
-  };
-}
-
-/** The background jobs; the returned function stops them, waiting for runs in progress. */
-function scheduleJobs(platform: Platform): () => Promise<void> {
-  const { config, logger } = platform;
-  const stops = [
-    schedulePurge(platform.db, {
-      intervalSeconds: config.purge.interval,
-      batchSize: config.purge.batchSize,
-      onError: (err) => logger.error({ err }, 'purge of expired OIDC rows failed'),
-    }),
-    repeat(
-      () => platform.outbox.deliver(),
-      config.notifications.interval * 1000,
-      (err) => logger.error({ err }, 'delivering notifications failed'),
-    ),
-    // The periodic self-check (docs/verification.md#reminders), daily; reminders are deduplicated
-    // per month in the outbox.
-    repeat(
-      () =>
-        selfCheck(platform.db, platform.outbox, {
-          channel: config.notifications.channel,
-          expiringWithinDays: 30,
-          locale: 'zh-CN',
-        }),
-      24 * 3600 * 1000,
-      (err) => logger.error({ err }, 'the verification self-check failed'),
-    ),
-    platform.audit.schedule(config.audit.integrateInterval, (err) =>
-      logger.error({ err }, 'integrating queued audit events failed'),
-    ),
-    platform.treeHeads.schedule(config.audit.headInterval * 1000, (err) =>
-      logger.error({ err }, 'signing an audit tree head failed'),
-    ),
-  ];
-  return async () => {
-    await Promise.all(stops.map((stop) => stop()));
   };
 }
 

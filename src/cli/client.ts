@@ -1,10 +1,9 @@
-import { ClientService } from '../clients/service.js';
 import type { CliContext } from './context.js';
 import { listOption, requireOption, type Options } from './options.js';
 
 /** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n]` */
 export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
-  const clients = new ClientService(ctx.db, ctx.box);
+  const { clients } = await ctx.services();
   const added = await clients.add({
     name: requireOption(options, 'name'),
     kind: options.kind as 'merchant' | 'notary' | undefined,
@@ -33,7 +32,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
 
 /** `client list` */
 export async function clientList(ctx: CliContext): Promise<void> {
-  const clients = await new ClientService(ctx.db, ctx.box).list();
+  const clients = await (await ctx.services()).clients.list();
   ctx.print(
     { clients },
     clients.map((c) => `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]`).join('\n') ||

@@ -1,14 +1,16 @@
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { SecretBox } from '../crypto/secret-box.js';
 import { createDb, type Db } from '../db/index.js';
 import { migrateLatest } from '../db/migrate.js';
+import { createLogger } from '../logger.js';
+import { createServices, type Services } from '../services.js';
 
 /** What every operator command gets: configuration and a migrated database. */
 export interface CliContext {
   config: Config;
   db: Db;
-  box: SecretBox;
+  /** The platform's services, built on first use: commands that only read tables need none. */
+  services(): Promise<Services>;
   json: boolean;
   /** Prints a result: one JSON object with --json, else readable lines. */
   print(result: Record<string, unknown>, human: string): void;
@@ -23,10 +25,11 @@ export async function openCliContext(json: boolean): Promise<CliContext> {
     await db.destroy();
     throw err;
   }
+  let services: Promise<Services> | undefined;
   return {
     config,
     db,
-    box: SecretBox.fromBase64(config.masterKey, config.previousMasterKeys),
+    services: () => (services ??= createServices(config, db, createLogger(config.logLevel))),
     json,
     print: (result, human) => console.log(json ? JSON.stringify(result) : human),
   };

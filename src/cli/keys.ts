@@ -1,4 +1,4 @@
-import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT, type KeySpec } from '../keys/service.js';
+import { COOKIE_KEY, OIDC_SIGNING, PAIRWISE_SALT, type KeySpec } from '../keys/service.js';
 import { AUDIT_TREE_HEAD_KEY } from '../audit/tree-heads.js';
 import { InvalidInput } from '../errors.js';
 import type { CliContext } from './context.js';
@@ -27,7 +27,7 @@ export async function keysRotate(ctx: CliContext, options: Options): Promise<voi
       },
     ]);
   }
-  const keys = new KeyService(ctx.db, ctx.box);
+  const { keys } = await ctx.services();
   const rotated = [];
   for (const spec of specs) {
     const { kid, retired } = await keys.rotate(spec, ctx.config.retiredKeyLifetime);

@@ -1,7 +1,5 @@
 import { InvalidInput } from '../errors.js';
 import { costReport, selfCheck } from '../identity/selfcheck.js';
-import { createLogger } from '../logger.js';
-import { outboxFromConfig } from '../notifications/service.js';
 import type { CliContext } from './context.js';
 import type { Options } from './options.js';
 
@@ -51,7 +49,7 @@ export async function costs(ctx: CliContext, options: Options): Promise<void> {
  * no, failed or soon-expiring verification; with --deliver, sends the due ones now.
  */
 export async function selfcheck(ctx: CliContext, options: Options): Promise<void> {
-  const outbox = outboxFromConfig(ctx.db, ctx.config, createLogger(ctx.config.logLevel));
+  const { outbox } = await ctx.services();
   const report = await selfCheck(ctx.db, outbox, {
     channel: ctx.config.notifications.channel,
     expiringWithinDays: daysOption(options, 'expiring-within', 30),

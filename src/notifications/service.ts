@@ -4,9 +4,7 @@ import type { Db, Queryable } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { isStorableText } from '../db/text.js';
 import { InvalidInput } from '../errors.js';
-import type { Logger } from 'pino';
-import type { Config } from '../config/schema.js';
-import { LogNotifier, SmtpNotifier, type Notifier } from './notifier.js';
+import type { Notifier } from './notifier.js';
 import { claimDueMessages, insertMessage, markAttemptFailed, markSent, type Channel, type OutboxRow } from './store.js';
 import { isTemplateName, renderTemplate, templateParams, TEMPLATES, type TemplateName } from './templates.js';
 
@@ -182,21 +180,4 @@ export class Outbox {
 function describeError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.slice(0, 1000).replaceAll('\u0000', '').toWellFormed() || 'unknown error';
-}
-
-/** The outbox as configured: the log channel always, email when an SMTP relay is configured. */
-export function outboxFromConfig(db: Db, config: Config, logger: Logger): Outbox {
-  const notifiers: Notifier[] = [new LogNotifier(logger)];
-  const smtp = config.notifications.smtp;
-  if (smtp) {
-    const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
-    notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
-  }
-  return new Outbox(db, notifiers, {
-    issuer: config.issuer,
-    maxAttempts: config.notifications.maxAttempts,
-    batchSize: config.notifications.batchSize,
-    retryBaseMs: config.notifications.retryBase * 1000,
-    timeZone: config.notifications.timeZone,
-  });
 }

@@ -1,0 +1,200 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { PasswordHasher } from './accounts/password.js';
+import { AccountService } from './accounts/service.js';
+import { AuditLog } from './audit/log.js';
+import { KeptTreeHeads } from './audit/kept-heads.js';
+import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
+import { ClientService } from './clients/service.js';
+import type { Config } from './config/schema.js';
+import { SecretBox } from './crypto/secret-box.js';
+import type { Db } from './db/index.js';
+import { DossierService } from './grants/dossier.js';
+import { ReleaseAudit } from './grants/releases.js';
+import { GrantService } from './grants/service.js';
+import { BLIND_INDEX_KEY } from './identity/blind-index.js';
+import { ProviderCallTotals } from './identity/provider-calls.js';
+import { HttpPhoneCarrier, HttpProvider } from './identity/providers/http.js';
+import { PhoneCheckRouter } from './identity/providers/phone.js';
+import { SandboxCarrier, SandboxProvider } from './identity/providers/sandbox.js';
+import type { PhoneCarrier, VerificationProvider } from './identity/providers/types.js';
+import { VerificationService } from './identity/service.js';
+import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
+import { Registry } from './notary/registry.js';
+import { LogNotifier, SmtpNotifier, type Notifier } from './notifications/notifier.js';
+import { Outbox } from './notifications/service.js';
+import { ProviderGrants } from './oidc/grants.js';
+import { TOKEN_ID_KEY } from './oidc/token-ids.js';
+import { RateLimits } from './rate-limits/service.js';
+
+// The composition root: every domain service is built here, once, for the server (platform.ts),
+// its scheduled jobs (jobs.ts) and the operator CLI alike.
+
+/** Every domain service, wired to one another. */
+export interface Services {
+  box: SecretBox;
+  keys: KeyService;
+  /** The key of the blind index of document numbers (src/identity/blind-index.ts). */
+  blindIndexKey: string;
+  audit: AuditLog;
+  treeHeads: TreeHeads;
+  hasher: PasswordHasher;
+  outbox: Outbox;
+  accounts: AccountService;
+  clients: ClientService;
+  limits: RateLimits;
+  registry: Registry;
+  verifications: VerificationService;
+  providerCalls: ProviderCallTotals;
+  dossier: DossierService;
+  grants: GrantService;
+  releases: ReleaseAudit;
+}
+
+/** Every key the platform holds, created when missing. */
+const PLATFORM_KEYS = [...OIDC_SIGNING, COOKIE_KEY, PAIRWISE_SALT, AUDIT_TREE_HEAD_KEY, BLIND_INDEX_KEY, TOKEN_ID_KEY];
+
+/** Builds every domain service on a migrated database, creating any platform key still missing. */
+export async function createServices(config: Config, db: Db, logger: Logger): Promise<Services> {
+  const box = SecretBox.fromBase64(config.masterKey, config.previousMasterKeys);
+  const keys = new KeyService(db, box);
+  await keys.ensure(PLATFORM_KEYS);
+  const [blindIndexKey] = await keys.secrets(BLIND_INDEX_KEY.purpose);
+  if (!blindIndexKey) throw new Error('no blind-index key: KeyService.ensure made none');
+  const audit = new AuditLog(db);
+  const kept = config.audit.headsDir.trim() ? new KeptTreeHeads(resolve(config.audit.headsDir)) : undefined;
+  const treeHeads = await TreeHeads.load({ db, audit, keys, origin: logOrigin(config.issuer), kept });
+  const registry = new Registry({ db, box, audit, blindIndexKey });
+  const hasher = new PasswordHasher(config.argon2);
+  const outbox = outboxFromConfig(db, config, logger);
+  const accounts = new AccountService({
+    db,
+    hasher,
+    audit,
+    notices: { outbox, channel: config.notifications.channel },
+  });
+  const clients = new ClientService(db, box);
+  const limits = new RateLimits(db, audit, {
+    limits: config.rateLimits,
+    checkPerMinute: config.verification.checkRatePerMinute,
+    keySecret: blindIndexKey,
+  });
+  const verifications = new VerificationService({
+    db,
+    box,
+    audit,
+    accounts,
+    provider: verificationProvider(config),
+    phones: phoneCarriers(config),
+    registry,
+    blindIndexKey,
+    costFen: {
+      document: Math.round(config.verification.costs.document * 100),
+      person_match: Math.round(config.verification.costs.person_match * 100),
+      phone_three_element: Math.round(config.verification.costs.phone_three_element * 100),
+    },
+    validityDays: config.verification.resultValidityDays,
+    maxQueries: config.verification.resultMaxQueries,
+    countCheck: (clientId) => limits.countCheck(clientId),
+  });
+  const dossier = new DossierService({
+    db,
+    audit,
+    verifications,
+    issuer: config.issuer,
+    organizationOf: async (clientId) => (await clients.find(clientId))?.name,
+    maxFailures: config.dossier.maxFailures,
+    windowSeconds: config.dossier.failureWindow,
+    lockSeconds: config.dossier.lockDuration,
+  });
+  const grants = new GrantService({
+    db,
+    audit,
+    verifications,
+    hasher,
+    dossier,
+    stored: new ProviderGrants(db),
+  });
+  return {
+    box,
+    keys,
+    blindIndexKey,
+    audit,
+    treeHeads,
+    hasher,
+    outbox,
+    accounts,
+    clients,
+    limits,
+    registry,
+    verifications,
+    providerCalls: new ProviderCallTotals(db),
+    dossier,
+    grants,
+    releases: new ReleaseAudit(db, audit, verifications),
+  };
+}
+
+/** The audit log's name in checkpoints: the issuer without its scheme, then `/audit`. */
+function logOrigin(issuer: string): string {
+  const url = new URL(issuer);
+  return `${url.host}${url.pathname.replace(/\/$/, '')}/audit`;
+}
+
+/** The outbox as configured: the log channel always, email when an SMTP relay is configured. */
+function outboxFromConfig(db: Db, config: Config, logger: Logger): Outbox {
+  const notifiers: Notifier[] = [new LogNotifier(logger)];
+  const smtp = config.notifications.smtp;
+  if (smtp) {
+    const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
+    notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
+  }
+  return new Outbox(db, notifiers, {
+    issuer: config.issuer,
+    maxAttempts: config.notifications.maxAttempts,
+    batchSize: config.notifications.batchSize,
+    retryBaseMs: config.notifications.retryBase * 1000,
+    timeZone: config.notifications.timeZone,
+  });
+}
+
+/** The configured verification provider: the sandbox outside production, or the HTTP service. */
+function verificationProvider(config: Config): VerificationProvider {
+  const http = config.verification.http;
+  if (config.verification.provider === 'sandbox' || !http) return new SandboxProvider();
+  return new HttpProvider({
+    name: 'http',
+    baseUrl: http.baseUrl,
+    apiKey: http.apiKey,
+    timeoutMs: http.timeoutMs,
+    retries: http.retries,
+  });
+}
+
+/**
+ * The three-element phone check: each number to its carrier's adapter, an aggregator when the
+ * carrier is down or unknown. The sandbox has one adapter per carrier; with the HTTP provider the
+ * configured service is the aggregator for every carrier.
+ */
+function phoneCarriers(config: Config): PhoneCarrier {
+  const http = config.verification.http;
+  if (config.verification.provider === 'sandbox' || !http) {
+    const carriers = Object.fromEntries(
+      ['china-mobile', 'china-unicom', 'china-telecom', 'china-broadnet'].map((name) => [
+        name,
+        new SandboxCarrier(name),
+      ]),
+    );
+    return new PhoneCheckRouter({ carriers, fallback: new SandboxCarrier('aggregator') });
+  }
+  return new PhoneCheckRouter({
+    carriers: {},
+    fallback: new HttpPhoneCarrier({
+      name: 'http-phone',
+      baseUrl: http.baseUrl,
+      apiKey: http.apiKey,
+      timeoutMs: http.timeoutMs,
+      retries: http.retries,
+    }),
+  });
+}
