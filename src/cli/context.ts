@@ -5,7 +5,7 @@ import { migrateLatest } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { createServices, type Services } from '../services.js';
 
-/** What every operator command gets: configuration and a migrated database. */
+/** What every operator command gets: configuration, a migrated database, and the services. */
 export interface CliContext {
   config: Config;
   db: Db;
