@@ -136,6 +136,12 @@ function scheduleJobs(platform: Platform): () => Promise<void> {
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
+    // Security-log events past their retention, and session rows long ended, hourly.
+    repeat(
+      () => platform.securityLog.prune(),
+      3600 * 1000,
+      (err) => logger.error({ err }, 'pruning the security log failed'),
+    ),
     platform.audit.schedule(config.audit.integrateInterval, (err) =>
       logger.error({ err }, 'integrating queued audit events failed'),
     ),

@@ -33,6 +33,8 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { buildProvider } from './oidc/provider.js';
+import { ProviderSessions } from './oidc/sessions.js';
+import { AccountSessions, SecurityLog } from './security/service.js';
 import { ProviderGrants } from './oidc/grants.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
@@ -44,6 +46,8 @@ export interface Platform {
   app: Koa;
   provider: Provider;
   accounts: AccountService;
+  securityLog: SecurityLog;
+  sessions: AccountSessions;
   clients: ClientService;
   keys: KeyService;
   audit: AuditLog;
@@ -97,7 +101,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const views = new Views();
     const hasher = new PasswordHasher(config.argon2);
     const outbox = outboxFromConfig(db, config, logger);
-    const accounts = new AccountService(db, hasher, audit, { outbox, channel: config.notifications.channel });
+    const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
+    const sessions = new AccountSessions({ db, live: new ProviderSessions(db), log: securityLog });
+    const accounts = new AccountService(
+      db,
+      hasher,
+      audit,
+      { outbox, channel: config.notifications.channel },
+      { log: securityLog, sessions },
+    );
     const clients = new ClientService(db, box);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
     const limits = new RateLimits(db, audit, {
@@ -161,6 +173,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       dossier,
       releases: new ReleaseAudit(db, audit, verifications),
       limits,
+      securityLog,
+      sessions,
       cookieKeys,
       metrics,
       health,
@@ -195,6 +209,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       grants,
       dossier,
       outbox,
+      securityLog,
+      sessions,
       metrics,
       health,
       close,
