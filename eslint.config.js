@@ -19,6 +19,7 @@ const TABLE_OWNERS = {
   notifications: ['notification_outbox'],
   oidc: ['oidc_payloads'],
   'rate-limits': ['rate_limits'],
+  security: ['security_events', 'account_sessions'],
 };
 
 // Names a knex handle goes by (`db('accounts')`, `tx(...)`, `this.db(...)`).

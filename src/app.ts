@@ -7,7 +7,7 @@ import Koa, { type Context, type Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import { accountRoutes } from './my-account/routes.js';
+import { accountRoutes } from './my-account/routes/index.js';
 import type { AccountService } from './accounts/service.js';
 import type { ClientService } from './clients/service.js';
 import type { ReleaseAudit } from './grants/releases.js';
@@ -26,6 +26,8 @@ import { localeOf } from './http/locale.js';
 import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
 import { authorizationRateLimit, tokenRateLimit } from './http/rate-limit.js';
 import type { RateLimits } from './rate-limits/service.js';
+import type { AccountSessions, SecurityLog } from './security/service.js';
+import { trackSessions } from './http/sessions.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes/index.js';
@@ -43,6 +45,8 @@ export interface AppDeps {
   dossier: DossierService;
   releases: ReleaseAudit;
   limits: RateLimits;
+  securityLog: SecurityLog;
+  sessions: AccountSessions;
   cookieKeys: string[];
   metrics: PlatformMetrics;
   health: Health;
@@ -129,6 +133,10 @@ export function buildApp(deps: AppDeps): Koa {
     grants: deps.grants,
     clients: deps.clients,
     limits: deps.limits,
+    accounts: deps.accounts,
+    securityLog: deps.securityLog,
+    sessions: deps.sessions,
+    sessionTtl: config.ttl,
     maxImageBytes: config.verification.maxImageBytes,
   });
 
@@ -170,6 +178,7 @@ export function buildApp(deps: AppDeps): Koa {
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.
   app.use(tokenRateLimit(deps.limits, async (clientId) => (await deps.clients.find(clientId)) !== undefined));
   app.use(auditReleases(deps.releases));
+  app.use(trackSessions(deps.sessions, deps.logger));
   app.use(mount(provider));
   return app;
 }

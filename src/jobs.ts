@@ -10,7 +10,11 @@ import type { Services } from './services.js';
 
 /** The background jobs; the returned function stops them, waiting for runs in progress. */
 export function scheduleJobs(
-  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads'> & { config: Config; db: Db; logger: Logger },
+  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog'> & {
+    config: Config;
+    db: Db;
+    logger: Logger;
+  },
 ): () => Promise<void> {
   const { config, logger } = platform;
   const stops = [
@@ -35,6 +39,12 @@ export function scheduleJobs(
         }),
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
+    ),
+    // Security-log events past their retention, and session rows long ended, hourly.
+    repeat(
+      () => platform.securityLog.prune(),
+      3600 * 1000,
+      (err) => logger.error({ err }, 'pruning the security log failed'),
     ),
     platform.audit.schedule(config.audit.integrateInterval, (err) =>
       logger.error({ err }, 'integrating queued audit events failed'),

@@ -89,6 +89,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       dossier: services.dossier,
       releases: services.releases,
       limits: services.limits,
+      securityLog: services.securityLog,
+      sessions: services.sessions,
       cookieKeys,
       metrics,
       health,

@@ -26,6 +26,8 @@ import { Outbox } from './notifications/service.js';
 import { ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
+import { ProviderSessions } from './oidc/sessions.js';
+import { AccountSessions, SecurityLog } from './security/service.js';
 
 // The composition root: every domain service is built here, once, for the server (platform.ts),
 // its scheduled jobs (jobs.ts) and the operator CLI alike.
@@ -41,6 +43,9 @@ export interface Services {
   hasher: PasswordHasher;
   outbox: Outbox;
   accounts: AccountService;
+  /** The person's security log and session list (src/security/). */
+  securityLog: SecurityLog;
+  sessions: AccountSessions;
   clients: ClientService;
   limits: RateLimits;
   registry: Registry;
@@ -67,11 +72,14 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
   const registry = new Registry({ db, box, audit, blindIndexKey });
   const hasher = new PasswordHasher(config.argon2);
   const outbox = outboxFromConfig(db, config, logger);
+  const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
+  const sessions = new AccountSessions({ db, live: new ProviderSessions(db), log: securityLog });
   const accounts = new AccountService({
     db,
     hasher,
     audit,
     notices: { outbox, channel: config.notifications.channel },
+    security: { log: securityLog, sessions },
   });
   const clients = new ClientService(db, box);
   const limits = new RateLimits(db, audit, {
@@ -123,6 +131,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     treeHeads,
     hasher,
     outbox,
+    securityLog,
+    sessions,
     accounts,
     clients,
     limits,

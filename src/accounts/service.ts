@@ -5,7 +5,8 @@ import type { Locale } from '../notifications/templates.js';
 import { isCommonPassword } from './common-passwords.js';
 import type { Db, Queryable, Tx } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
-import { Conflict, InvalidInput, Unauthorized } from '../errors.js';
+import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors.js';
+import type { AccountSessions, RequestOrigin, SecurityLog } from '../security/service.js';
 import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
 import {
@@ -41,11 +42,18 @@ export interface OwnerNotices {
   channel: 'log' | 'email';
 }
 
+/** Where sign-ins and password changes are recorded, and the sessions a password change ends. */
+export interface AccountSecurity {
+  log: SecurityLog;
+  sessions: AccountSessions;
+}
+
 export interface AccountServiceOptions {
   db: Db;
   hasher: PasswordHasher;
   audit: AuditLog;
   notices?: OwnerNotices;
+  security?: AccountSecurity;
 }
 
 export class AccountService {
@@ -53,9 +61,10 @@ export class AccountService {
   private readonly hasher: PasswordHasher;
   private readonly audit: AuditLog;
   private readonly notices: OwnerNotices | undefined;
+  private readonly security: AccountSecurity | undefined;
 
   constructor(options: AccountServiceOptions) {
-    ({ db: this.db, hasher: this.hasher, audit: this.audit, notices: this.notices } = options);
+    ({ db: this.db, hasher: this.hasher, audit: this.audit, notices: this.notices, security: this.security } = options);
   }
 
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
@@ -102,13 +111,9 @@ export class AccountService {
     password: string;
   }): Promise<{ login: NormalizedLogin; passwordHash: string }> {
     const login = normalizeLogin(input.login);
-    const errors = [];
-    if (!login) errors.push({ field: 'login', code: 'login_invalid' });
-    const length = [...input.password].length;
-    if (length < PASSWORD_MIN) errors.push({ field: 'password', code: 'password_too_short' });
-    if (length > PASSWORD_MAX) errors.push({ field: 'password', code: 'password_too_long' });
-    if (length >= PASSWORD_MIN && length <= PASSWORD_MAX && isCommonPassword(input.password))
-      errors.push({ field: 'password', code: 'password_common' });
+    const errors = login
+      ? passwordProblems(input.password, login.login)
+      : [{ field: 'login', code: 'login_invalid' }, ...passwordProblems(input.password)];
     if (errors.length || !login) throw new InvalidInput(errors);
     // Hash before opening the transaction: a slow hash must not hold a connection.
     return { login, passwordHash: await this.hasher.hash(input.password) };
@@ -133,20 +138,74 @@ export class AccountService {
     return toAccount((await findAccountById(tx, id))!);
   }
 
-  /** Checks a login and password; the same error (and time) for an unknown login and a wrong password. */
-  async authenticate(input: { login: string; password: string }): Promise<Account> {
+  /**
+   * Checks a login and password; the same error (and time) for an unknown login and a wrong
+   * password. A wrong password goes to the security log, against the account when there is one.
+   */
+  async authenticate(input: { login: string; password: string }, origin?: RequestOrigin): Promise<Account> {
     const login = normalizeLogin(input.login);
     const row =
       login && [...input.password].length <= PASSWORD_MAX ? await findAccountByLogin(this.db, login.login) : undefined;
     const ok = row
       ? await this.hasher.verify(row.password_hash, input.password)
       : await this.hasher.verifyNothing(input.password);
-    if (!row || !ok) throw new Unauthorized('invalid-credentials', 'The login or password is wrong.');
+    if (!row || !ok) {
+      if (origin) await this.security?.log.record('sign_in_failed', row?.id ?? null, origin);
+      throw new Unauthorized('invalid-credentials', 'The login or password is wrong.');
+    }
     // Parameters raised since this hash was made: upgrade it now that we know the password.
     if (this.hasher.needsRehash(row.password_hash)) {
       await updatePasswordHash(this.db, row.id, await this.hasher.hash(input.password));
     }
     return toAccount(row);
+  }
+
+  /** A sign-in refused because the login or address is locked out: recorded against the account, if any. */
+  async signInRefused(login: string, origin: RequestOrigin): Promise<void> {
+    const normalized = normalizeLogin(login);
+    const row = normalized ? await findAccountByLogin(this.db, normalized.login) : undefined;
+    await this.security?.log.record('sign_in_locked', row?.id ?? null, origin);
+  }
+
+  /** A sign-in that completed, with how (RFC 8176 `amr`): recorded for the person to see. */
+  async signedIn(accountId: string, origin: RequestOrigin, amr: readonly string[]): Promise<void> {
+    await this.security?.log.record('sign_in', accountId, origin, { amr: [...amr] });
+  }
+
+  /**
+   * Changes the password of a signed-in person who gave the current one. Every other session of
+   * the account ends with the change (a thief signed in elsewhere is out), in one transaction
+   * with the new hash and its security-log event; `currentUid` is the session making the change.
+   */
+  async changePassword(
+    accountId: string,
+    input: { current: string; next: string },
+    currentUid: string | undefined,
+    origin: RequestOrigin,
+  ): Promise<{ otherSessionsEnded: number }> {
+    const row = await findAccountById(this.db, accountId);
+    if (!row) throw new NotFound('There is no such account.');
+    const ok =
+      [...input.current].length <= PASSWORD_MAX && (await this.hasher.verify(row.password_hash, input.current));
+    if (!ok) {
+      await this.security?.log.record('sign_in_failed', accountId, origin, { during: 'password_change' });
+      throw new Unauthorized('current-password-wrong', 'The current password is wrong.');
+    }
+    const problems = passwordProblems(input.next, row.login);
+    if (!problems.length && input.next === input.current)
+      problems.push({ field: 'password', code: 'password_unchanged' });
+    if (problems.length) throw new InvalidInput(problems);
+    const passwordHash = await this.hasher.hash(input.next);
+    return inTransaction(this.db, async () => {
+      await updatePasswordHash(this.db, accountId, passwordHash);
+      const otherSessionsEnded = this.security
+        ? await this.security.sessions.endOthers(accountId, currentUid, origin, false)
+        : 0;
+      await this.security?.log.record('password_changed', accountId, origin, {
+        other_sessions_ended: otherSessionsEnded,
+      });
+      return { otherSessionsEnded };
+    });
   }
 
   async find(id: string): Promise<Account | undefined> {
@@ -169,6 +228,28 @@ export class AccountService {
   async linkPerson(accountId: string, personId: string): Promise<boolean> {
     return linkPerson(this.db, accountId, personId);
   }
+}
+
+/**
+ * What is wrong with a new password, as InvalidInput problems (none: it may be used): NIST SP
+ * 800-63B §5.1.1.2 asks for a length of at least 8, a check against passwords known to be common
+ * or breached (common-passwords.ts says which list), and against context-specific words, of which
+ * the login is the one we know (OWASP ASVS 5.0 §6.2.11).
+ */
+export function passwordProblems(password: string, login?: string): Array<{ field: string; code: string }> {
+  const length = [...password].length;
+  if (length < PASSWORD_MIN) return [{ field: 'password', code: 'password_too_short' }];
+  if (length > PASSWORD_MAX) return [{ field: 'password', code: 'password_too_long' }];
+  if (isCommonPassword(password)) return [{ field: 'password', code: 'password_common' }];
+  if (login && containsLogin(password, login)) return [{ field: 'password', code: 'password_login' }];
+  return [];
+}
+
+/** The password holds the login, or for an email its name before the @ (4 characters or more). */
+function containsLogin(password: string, login: string): boolean {
+  const lower = password.toLowerCase();
+  const local = login.toLowerCase().split('@')[0]!;
+  return lower.includes(login.toLowerCase()) || (local.length >= 4 && lower.includes(local));
 }
 
 /**

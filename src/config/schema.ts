@@ -130,7 +130,10 @@ export const configSchema = z
         authorizationCode: seconds.max(600).default(60),
         idToken: seconds.default(600),
         refreshToken: seconds.default(14 * 24 * 3600),
-        session: seconds.default(24 * 3600),
+        /** A session ends after this long without use (idle lifetime; OWASP ASVS 5.0 §7.3.1). */
+        session: seconds.default(3600),
+        /** …and this long after its sign-in, however much it is used (absolute lifetime; ASVS §7.3.2). */
+        sessionAbsolute: seconds.default(24 * 3600),
         interaction: seconds.default(3600),
         grant: seconds.default(365 * 24 * 3600),
       })
@@ -140,7 +143,8 @@ export const configSchema = z
         authorizationCode: 60,
         idToken: 600,
         refreshToken: 14 * 24 * 3600,
-        session: 24 * 3600,
+        session: 3600,
+        sessionAbsolute: 24 * 3600,
         interaction: 3600,
         grant: 365 * 24 * 3600,
       }),
@@ -153,6 +157,13 @@ export const configSchema = z
         batchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
       })
       .default({ interval: 300, batchSize: 1000 }),
+    /** The person's security log (sign-ins, password and passkey changes; src/security/). */
+    securityLog: z
+      .object({
+        /** Events older than this many days are removed by the hourly prune. */
+        retentionDays: z.coerce.number().int().min(1).max(3650).default(180),
+      })
+      .default({ retentionDays: 180 }),
     /** Audit trail (docs/notary-api.md). */
     audit: z
       .object({

@@ -171,3 +171,15 @@ export async function destroyGrant(db: Queryable, grantId: string): Promise<void
   await destroyByGrantId(db, grantId);
   await destroyPayload(db, 'Grant', grantId);
 }
+
+/** Removes an account's Session rows: those with the given uids, or all but the one with uid `except`. */
+export async function destroySessions(
+  db: Queryable,
+  accountId: string,
+  which: { uids: string[] } | { except?: string },
+): Promise<void> {
+  const query = db('oidc_payloads').where({ model: 'Session', account_id: accountId });
+  if ('uids' in which) query.whereIn('uid', which.uids);
+  else if (which.except) query.where((q) => q.whereNot({ uid: which.except! }).orWhereNull('uid'));
+  await query.delete();
+}

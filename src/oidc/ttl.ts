@@ -2,6 +2,7 @@
 // options of the platform's configuration, in seconds.
 import type { Configuration } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
+import { sessionLifetime } from './sessions.js';
 
 export function ttlOptions(ttl: Config['ttl']): Configuration['ttl'] {
   return {
@@ -10,7 +11,7 @@ export function ttlOptions(ttl: Config['ttl']): Configuration['ttl'] {
     ClientCredentials: ttl.clientCredentials,
     IdToken: ttl.idToken,
     Interaction: ttl.interaction,
-    Session: ttl.session,
+    Session: (_ctx, session) => sessionLifetime(ttl, session.loginTs),
     Grant: ttl.grant,
     RefreshToken: ttl.refreshToken,
   };

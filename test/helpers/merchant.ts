@@ -57,8 +57,8 @@ export async function startAuthorization(
 }
 
 /** A person's browser that stops when it is sent back to the merchant's callback. */
-export function personBrowser(): UserAgent {
-  return new UserAgent(isCallback);
+export function personBrowser(userAgent?: string): UserAgent {
+  return new UserAgent(isCallback, userAgent);
 }
 
 /**

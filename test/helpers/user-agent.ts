@@ -23,18 +23,27 @@ export class UserAgent {
   private readonly csrfTokens = new Map<string, string>();
   private lastPage?: Page;
 
-  constructor(private readonly stopAt: (url: string) => boolean = () => false) {}
+  /** `userAgent`: the User-Agent header this browser sends (else fetch's own). */
+  constructor(
+    private readonly stopAt: (url: string) => boolean = () => false,
+    private readonly userAgent?: string,
+  ) {}
 
   /** Follows redirects from `url` until a page is served or a stop URL (the merchant) is reached. */
   async navigate(url: string, init: RequestInit = {}): Promise<Page> {
-    let response = await this.fetch(url, { ...init, redirect: 'manual' });
+    const identify = (headers?: RequestInit['headers']) => {
+      const all = new Headers(headers);
+      if (this.userAgent) all.set('user-agent', this.userAgent);
+      return all;
+    };
+    let response = await this.fetch(url, { ...init, headers: identify(init.headers), redirect: 'manual' });
     let current = url;
     for (let hops = 0; response.status >= 300 && response.status < 400; hops += 1) {
       if (hops > 20) throw new Error('too many redirects');
       current = new URL(response.headers.get('location')!, current).toString();
       if (this.stopAt(current))
         return this.shown({ url: current, status: response.status, html: '', headers: response.headers });
-      response = await this.fetch(current, { redirect: 'manual' });
+      response = await this.fetch(current, { headers: identify(), redirect: 'manual' });
     }
     return this.shown({
       url: current,

@@ -21,6 +21,7 @@ const KNOWN_ERRORS = new Set([
   'password_too_short',
   'password_too_long',
   'password_common',
+  'password_login',
   'rate-limited',
 ]);
 

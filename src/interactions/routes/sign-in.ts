@@ -5,6 +5,7 @@ import type { InteractionResults } from 'oidc-provider';
 import { PlatformError } from '../../errors.js';
 import { parseBody } from '../../http/input.js';
 import { wantsJson } from '../../http/errors.js';
+import { requestOrigin } from '../../http/sessions.js';
 import { RateLimited } from '../../rate-limits/service.js';
 import { ACR, AMR } from '../../oidc/policy.js';
 import {
@@ -32,8 +33,15 @@ export function signIn({
     const found = await interactionDetails(provider, ctx, 'login');
     try {
       const input = parseBody(ctx, credentials);
-      const account = await limits.signIn({ ip: ctx.ip, login: input.login }, () => accounts.authenticate(input));
+      const origin = requestOrigin(ctx);
+      const account = await limits
+        .signIn({ ip: ctx.ip, login: input.login }, () => accounts.authenticate(input, origin))
+        .catch(async (err: unknown) => {
+          if (err instanceof RateLimited) await accounts.signInRefused(input.login, origin);
+          throw err;
+        });
       await finish(provider, ctx, passwordLogin(account.id));
+      await accounts.signedIn(account.id, origin, AMR.password);
     } catch (err) {
       if (!(err instanceof PlatformError) || ![400, 401, 429].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));

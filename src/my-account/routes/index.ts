@@ -3,16 +3,20 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { z } from 'zod';
-import { PLATFORM_CLIENT_ID, type ClientService } from '../clients/service.js';
-import type { GrantService } from '../grants/service.js';
-import { PlatformError } from '../errors.js';
-import { parseBody } from '../http/input.js';
-import { text } from '../validation.js';
-import { renderPage } from '../http/locale.js';
-import type { Views } from '../http/views.js';
-import type { VerificationService } from '../identity/service.js';
-import type { RateLimits } from '../rate-limits/service.js';
-import { showVerifyForm, submitVerifyForm } from '../identity/routes/verify-form.js';
+import { PLATFORM_CLIENT_ID, type ClientService } from '../../clients/service.js';
+import type { GrantService } from '../../grants/service.js';
+import { PlatformError } from '../../errors.js';
+import { parseBody } from '../../http/input.js';
+import { text } from '../../validation.js';
+import { renderPage } from '../../http/locale.js';
+import type { Views } from '../../http/views.js';
+import type { VerificationService } from '../../identity/service.js';
+import type { RateLimits } from '../../rate-limits/service.js';
+import { showVerifyForm, submitVerifyForm } from '../../identity/routes/verify-form.js';
+import type { AccountService } from '../../accounts/service.js';
+import { sessionLifetime } from '../../oidc/sessions.js';
+import type { AccountSessions, SecurityLog } from '../../security/service.js';
+import { securityRoutes } from './security.js';
 
 const STATE_COOKIE = 'rn_account_state';
 const levelChoice = z.object({ level: text(20) });
@@ -25,6 +29,11 @@ export interface AccountDeps {
   grants: GrantService;
   clients: ClientService;
   limits: RateLimits;
+  accounts: AccountService;
+  securityLog: SecurityLog;
+  sessions: AccountSessions;
+  /** The session lifetimes (`ttl.session` idle, `ttl.sessionAbsolute`), in seconds. */
+  sessionTtl: { session: number; sessionAbsolute: number };
   maxImageBytes: number;
 }
 
@@ -43,14 +52,26 @@ export function accountRoutes(deps: AccountDeps): Router {
     return client && { clientId, name: client.name, category: client.category, levels: client.grant_levels };
   };
 
-  /** The signed-in account, or a redirect to sign in and come back. */
+  const signInAgain = (ctx: Context) => {
+    ctx.status = 303;
+    ctx.redirect(`/account/login?return=${encodeURIComponent(ctx.path)}`);
+  };
+
+  /**
+   * The signed-in account (and its session's uid), or a redirect to sign in and come back. These
+   * pages read the session without saving it, so its idle expiry does not move: a page opened when
+   * half of it is used goes once through the authorization endpoint, which saves the session with
+   * a new expiry (never past its absolute lifetime) and comes straight back.
+   */
   const signedIn = async (ctx: Context, next: Next) => {
     const session = await provider.Session.get(ctx as never);
-    if (!session.accountId) {
-      ctx.status = 303;
-      return ctx.redirect(`/account/login?return=${encodeURIComponent(ctx.path)}`);
-    }
+    if (!session.accountId) return signInAgain(ctx);
+    const now = Math.floor(Date.now() / 1000);
+    const left = (session.exp ?? now) - now;
+    const renewed = sessionLifetime(deps.sessionTtl, session.loginTs, now);
+    if (ctx.method === 'GET' && left < deps.sessionTtl.session / 2 && renewed > left + 60) return signInAgain(ctx);
     ctx.state.accountId = session.accountId;
+    ctx.state.sessionUid = session.uid;
     return next();
   };
 
@@ -143,6 +164,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   const place = { path: '/account/verify', next: '/account?verified=1' };
   router.get('/verify', signedIn, (ctx) => showVerifyForm(ctx, form, ctx.state.accountId, place));
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
+
+  securityRoutes(router, signedIn, deps);
 
   return router;
 }
