@@ -7,7 +7,7 @@ import Koa, { type Context, type Next } from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
-import { accountRoutes } from './my-account/routes.js';
+import { accountRoutes } from './my-account/routes/index.js';
 import type { AccountService } from './accounts/service.js';
 import type { ClientService } from './clients/service.js';
 import type { ReleaseAudit } from './grants/releases.js';
