@@ -2,7 +2,7 @@ import { ClientService } from '../clients/service.js';
 import type { CliContext } from './context.js';
 import { listOption, requireOption, type Options } from './options.js';
 
-/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n]` */
+/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n] [--require-passkey]` */
 export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
   const clients = new ClientService(ctx.db, ctx.box);
   const added = await clients.add({
@@ -15,6 +15,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
     securityLevel: options['security-level'] as unknown as number | undefined,
     resultMaxAgeDays: options['result-max-age-days'] as unknown as number | undefined,
     resultMaxQueries: options['result-max-queries'] as unknown as number | undefined,
+    requirePasskey: options['require-passkey'] === true,
   });
   ctx.print(
     { ...added },
@@ -24,6 +25,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
       `  client_secret: ${added.client_secret}   (shown once; store it now)`,
       `  levels:        ${added.grant_levels.join(', ')}`,
       `  redirect_uris: ${added.redirect_uris.join(' ') || '(none)'}`,
+      ...(added.require_passkey ? ['  sign-in:       passkey required'] : []),
       ...(added.post_logout_redirect_uris.length
         ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`]
         : []),

@@ -6,7 +6,8 @@ import { PlatformError } from '../../errors.js';
 import { parseBody } from '../../http/input.js';
 import { wantsJson } from '../../http/errors.js';
 import { RateLimited } from '../../rate-limits/service.js';
-import { ACR, AMR } from '../../oidc/policy.js';
+import { ACR, AMR, PASSKEY_REQUIRED } from '../../oidc/policy.js';
+import { showSecondFactor } from './passkey.js';
 import {
   credentials,
   finish,
@@ -22,17 +23,26 @@ const passwordLogin = (accountId: string): InteractionResults => ({
   login: { accountId, acr: ACR.password, amr: [...AMR.password] },
 });
 
-export function signIn({
-  provider,
-  accounts,
-  limits,
-  views,
-}: Pick<InteractionDeps, 'provider' | 'accounts' | 'limits' | 'views'>) {
+export function signIn(deps: Pick<InteractionDeps, 'provider' | 'accounts' | 'passkeys' | 'limits' | 'views'>) {
+  const { provider, accounts, passkeys, limits, views } = deps;
   return async (ctx: Context) => {
     const found = await interactionDetails(provider, ctx, 'login');
     try {
       const input = parseBody(ctx, credentials);
       const account = await limits.signIn({ ip: ctx.ip, login: input.login }, () => accounts.authenticate(input));
+      // A passkey must follow when the person asked for it, or this merchant or request demands one.
+      const demanded = found.prompt.reasons.includes(PASSKEY_REQUIRED);
+      if (demanded || (await passkeys.secondFactorRequired(account.id))) {
+        if (await passkeys.hasPasskeys(account.id)) return await showSecondFactor(deps, ctx, found, account.id);
+        return page(
+          views,
+          ctx,
+          'passkey-missing',
+          { merchant: merchantOf(found.client) },
+          403,
+          `/interaction/${ctx.params.uid}`,
+        );
+      }
       await finish(provider, ctx, passwordLogin(account.id));
     } catch (err) {
       if (!(err instanceof PlatformError) || ![400, 401, 429].includes(err.status) || wantsJson(ctx)) throw err;
