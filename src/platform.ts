@@ -29,6 +29,7 @@ import { answerDisallowedGrantType, answerProviderFailures } from './http/errors
 import { Health } from './http/health.js';
 import { PlatformMetrics } from './http/metrics.js';
 import { RateLimits } from './rate-limits/service.js';
+import { PasskeyService } from './passkeys/service.js';
 import { Views } from './http/views.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
@@ -54,6 +55,7 @@ export interface Platform {
   verifications: VerificationService;
   grants: GrantService;
   dossier: DossierService;
+  passkeys: PasskeyService;
   outbox: Outbox;
   metrics: PlatformMetrics;
   health: Health;
@@ -133,6 +135,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       lockSeconds: config.dossier.lockDuration,
     });
     const grants = new GrantService(db, audit, verifications, hasher, dossier, new ProviderGrants(db));
+    // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
+    const issuerUrl = new URL(config.issuer);
+    const passkeys = new PasskeyService({
+      db,
+      rpId: issuerUrl.hostname,
+      origin: issuerUrl.origin,
+      rpName: config.passkeys.rpName,
+      challengeSeconds: config.passkeys.challengeTtl,
+    });
     const provider = buildProvider({
       config,
       db,
@@ -159,6 +170,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       verifications,
       grants,
       dossier,
+      passkeys,
       releases: new ReleaseAudit(db, audit, verifications),
       limits,
       cookieKeys,
@@ -194,6 +206,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       verifications,
       grants,
       dossier,
+      passkeys,
       outbox,
       metrics,
       health,

@@ -13,6 +13,9 @@ import type { Views } from '../../http/views.js';
 import type { VerificationService } from '../../identity/service.js';
 import type { RateLimits } from '../../rate-limits/service.js';
 import { showVerifyForm, submitVerifyForm } from '../../identity/routes/verify-form.js';
+import type { AccountService } from '../../accounts/service.js';
+import type { PasskeyService } from '../../passkeys/service.js';
+import { passkeyRoutes } from './passkeys.js';
 
 const STATE_COOKIE = 'rn_account_state';
 const levelChoice = z.object({ level: text(20) });
@@ -26,6 +29,10 @@ export interface AccountDeps {
   clients: ClientService;
   limits: RateLimits;
   maxImageBytes: number;
+  accounts: AccountService;
+  passkeys: PasskeyService;
+  /** Seconds after a sign-in during which passkeys may be changed (`passkeys.recentSignIn`). */
+  recentSignIn: number;
 }
 
 /**
@@ -51,6 +58,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       return ctx.redirect(`/account/login?return=${encodeURIComponent(ctx.path)}`);
     }
     ctx.state.accountId = session.accountId;
+    ctx.state.authTime = session.authTime();
     return next();
   };
 
@@ -74,6 +82,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       scope: 'openid',
       redirect_uri: `${deps.issuer}/account/callback`,
       state,
+      // A change that needs a recent sign-in asks for one (OIDC Core §3.1.2.1 `prompt=login`).
+      ...(ctx.query.reauth === '1' ? { prompt: 'login' } : {}),
     }).toString();
     ctx.status = 303;
     ctx.redirect(url.toString());
@@ -143,6 +153,15 @@ export function accountRoutes(deps: AccountDeps): Router {
   const place = { path: '/account/verify', next: '/account?verified=1' };
   router.get('/verify', signedIn, (ctx) => showVerifyForm(ctx, form, ctx.state.accountId, place));
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
+
+  const passkeys = passkeyRoutes({
+    views,
+    accounts: deps.accounts,
+    passkeys: deps.passkeys,
+    recentSignIn: deps.recentSignIn,
+    signedIn,
+  });
+  router.use(passkeys.routes(), passkeys.allowedMethods());
 
   return router;
 }
