@@ -74,7 +74,8 @@ export async function renamePasskey(db: Queryable, accountId: string, id: string
 }
 
 export async function deletePasskey(db: Queryable, accountId: string, id: string): Promise<boolean> {
-  return (await db('passkeys').where({ id, account_id: accountId }).delete()) === 1;
+  // RETURNING rather than the affected-row count, which the PGlite driver does not report for DELETE.
+  return (await db('passkeys').where({ id, account_id: accountId }).delete().returning('id')).length === 1;
 }
 
 /**
