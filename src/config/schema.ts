@@ -275,7 +275,7 @@ export const configSchema = z
       }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
-    /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/security.md#passkeys). */
+    /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */
     passkeys: z
       .object({
         /** The name authenticators show beside a passkey made here. */
