@@ -3,6 +3,7 @@ import { ACR } from '../../src/oidc/policy.js';
 import { SoftAuthenticator } from '../helpers/authenticator.js';
 import { stopWallClock } from '../helpers/clock.js';
 import { ENGINE } from '../helpers/db.js';
+import { JPEG, PNG } from '../helpers/images.js';
 import {
   addMerchant,
   discover,
@@ -279,6 +280,29 @@ describe(`passkeys (${ENGINE})`, () => {
     expect(missing.status).toBe(403);
     const back = await plain.submit(formAction(missing, '/passkey/missing'), {});
     expect(new URL(back.url).searchParams.get('error')).toBe('unmet_authentication_requirements');
+  });
+
+  it('keeps the passkey in amr through a step-up when a merchant needs both', async () => {
+    const both = await addMerchant(running.platform, { levels: ['result'], securityLevel: 3, requirePasskey: true });
+    const bothConfig = await discover(running.issuer, both.client_id, both.client_secret);
+    const { accountId, authenticator } = await personWithPasskey();
+    await running.platform.verifications.verify(accountId, {
+      method: 'document',
+      documentType: 'cn_resident_id',
+      documentNumber: '11010519491231002X',
+      name: '张三',
+    });
+    const { agent, start, options, answer } = await passkeySignInPage({ scope: 'openid realname' }, bothConfig);
+    const signedIn = await answer(authenticator.get(options));
+    const stepUp = await agent.navigate(new URL(signedIn.json.redirect, running.issuer).toString());
+    expect(new URL(stepUp.url).pathname).toMatch(/\/step-up$/);
+    const photos = new FormData();
+    photos.set('portrait', new Blob([PNG], { type: 'image/png' }), 'me.png');
+    photos.set('document_front', new Blob([JPEG], { type: 'image/jpeg' }), 'card.jpg');
+    const consent = await agent.upload(formAction(stepUp, '/step-up'), photos);
+    const callback = await agent.submit(formAction(consent, '/confirm'), { level: 'result' });
+    const { claims } = await redeemCode(bothConfig, new URL(callback.url), start);
+    expect(claims).toMatchObject({ acr: ACR.personMatch, amr: ['hwk', 'user', 'face'] });
   });
 
   it('renames and removes passkeys; removing the last one turns the second factor off and says so', async () => {

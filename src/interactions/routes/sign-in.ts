@@ -58,7 +58,13 @@ export function signIn(deps: Pick<InteractionDeps, 'provider' | 'accounts' | 'pa
         views,
         ctx,
         'login',
-        { merchant: merchantOf(found.client), login: submittedLogin(ctx), error, errorParams },
+        {
+          merchant: merchantOf(found.client),
+          login: submittedLogin(ctx),
+          error,
+          errorParams,
+          passkeyRequired: found.prompt.reasons.includes(PASSKEY_REQUIRED),
+        },
         err.status,
         `/interaction/${ctx.params.uid}`,
       );
