@@ -18,6 +18,7 @@ const TABLE_OWNERS = {
   notary: ['offline_registrations'],
   notifications: ['notification_outbox'],
   oidc: ['oidc_payloads'],
+  passkeys: ['passkeys', 'passkey_challenges', 'passkey_settings'],
   'rate-limits': ['rate_limits'],
   security: ['security_events', 'account_sessions'],
 };

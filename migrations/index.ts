@@ -11,6 +11,7 @@ import * as auditQueue from './20261123_009_audit_queue.js';
 import * as rateLimits from './20261123_010_rate_limits.js';
 import * as hashedTokenIds from './20261205_012_hashed_token_ids.js';
 import * as dropRateCounters from './20261205_013_drop_rate_counters.js';
+import * as passkeys from './20261205_014_passkeys.js';
 import * as security from './20261205_015_security.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
@@ -28,6 +29,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261123_010_rate_limits': rateLimits,
   '20261205_012_hashed_token_ids': hashedTokenIds,
   '20261205_013_drop_rate_counters': dropRateCounters,
+  '20261205_014_passkeys': passkeys,
   '20261205_015_security': security,
 };
 

@@ -14,6 +14,7 @@ import type { ReleaseAudit } from './grants/releases.js';
 import type { DossierService } from './grants/dossier.js';
 import { auditReleases, dossierRoutes } from './grants/routes.js';
 import type { GrantService } from './grants/service.js';
+import type { PasskeyService } from './passkeys/service.js';
 import { checkRoutes } from './identity/routes/check-api.js';
 import type { VerificationService } from './identity/service.js';
 import type { Config } from './config/schema.js';
@@ -43,6 +44,7 @@ export interface AppDeps {
   verifications: VerificationService;
   grants: GrantService;
   dossier: DossierService;
+  passkeys: PasskeyService;
   releases: ReleaseAudit;
   limits: RateLimits;
   securityLog: SecurityLog;
@@ -110,7 +112,13 @@ export function buildApp(deps: AppDeps): Koa {
   // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
   app.keys = deps.cookieKeys;
 
-  const forms = bodyParser({ enableTypes: ['form'], formLimit: config.bodyLimit, encoding: 'utf-8' });
+  // The pages' own posts: forms, and the passkey script's JSON (its CSRF token in a header).
+  const pageBodies = bodyParser({
+    enableTypes: ['form', 'json'],
+    formLimit: config.bodyLimit,
+    jsonLimit: config.bodyLimit,
+    encoding: 'utf-8',
+  });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: config.bodyLimit, encoding: 'utf-8' });
   const interactions = interactionRoutes({
     provider,
@@ -118,6 +126,7 @@ export function buildApp(deps: AppDeps): Koa {
     grants: deps.grants,
     dossier: deps.dossier,
     verifications: deps.verifications,
+    passkeys: deps.passkeys,
     views,
     limits: deps.limits,
     maxImageBytes: config.verification.maxImageBytes,
@@ -138,6 +147,8 @@ export function buildApp(deps: AppDeps): Koa {
     sessions: deps.sessions,
     sessionTtl: config.ttl,
     maxImageBytes: config.verification.maxImageBytes,
+    passkeys: deps.passkeys,
+    recentSignIn: config.passkeys.recentSignIn,
   });
 
   const pages = new Router();
@@ -146,6 +157,13 @@ export function buildApp(deps: AppDeps): Koa {
     ctx.type = 'text/css';
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = stylesheet;
+  });
+  // The passkey ceremonies' browser side: a file from this origin, as the CSP allows (no inline script).
+  const passkeyScript = readFileSync(resolve(process.cwd(), 'public', 'passkeys.js'));
+  pages.get('/assets/passkeys.js', (ctx) => {
+    ctx.type = 'text/javascript';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = passkeyScript;
   });
   pages.get('/', (ctx) => {
     ctx.type = 'html';
@@ -168,11 +186,11 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(declaredBodyLimit(byteSize(config.bodyLimit), { uploads: UPLOADS, uploadLimit }));
   // Our own forms carry a CSRF token; the APIs use bearer tokens, oidc-provider guards its own.
   const csrf = requireCsrfToken(UPLOADS);
-  app.use(mountRouter(interactions, forms, csrf));
+  app.use(mountRouter(interactions, pageBodies, csrf));
   app.use(mountRouter(notary, json));
   app.use(mountRouter(checks, json));
   app.use(mountRouter(attachments));
-  app.use(mountRouter(account, forms, csrf));
+  app.use(mountRouter(account, pageBodies, csrf));
   app.use(mountRouter(pages));
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.

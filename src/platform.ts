@@ -91,6 +91,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       limits: services.limits,
       securityLog: services.securityLog,
       sessions: services.sessions,
+      passkeys: services.passkeys,
       cookieKeys,
       metrics,
       health,

@@ -27,6 +27,7 @@ import { ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
+import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
 
 // The composition root: every domain service is built here, once, for the server (platform.ts),
@@ -46,6 +47,7 @@ export interface Services {
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
+  passkeys: PasskeyService;
   clients: ClientService;
   limits: RateLimits;
   registry: Registry;
@@ -82,6 +84,16 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     security: { log: securityLog, sessions },
   });
   const clients = new ClientService(db, box);
+  // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
+  const issuerUrl = new URL(config.issuer);
+  const passkeys = new PasskeyService({
+    db,
+    rpId: issuerUrl.hostname,
+    origin: issuerUrl.origin,
+    rpName: config.passkeys.rpName,
+    challengeSeconds: config.passkeys.challengeTtl,
+    log: securityLog,
+  });
   const limits = new RateLimits(db, audit, {
     limits: config.rateLimits,
     checkPerMinute: config.verification.checkRatePerMinute,
@@ -133,6 +145,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     outbox,
     securityLog,
     sessions,
+    passkeys,
     accounts,
     clients,
     limits,

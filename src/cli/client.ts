@@ -1,7 +1,7 @@
 import type { CliContext } from './context.js';
 import { listOption, requireOption, type Options } from './options.js';
 
-/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n]` */
+/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n] [--require-passkey]` */
 export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
   const { clients } = await ctx.services();
   const added = await clients.add({
@@ -14,6 +14,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
     securityLevel: options['security-level'] as unknown as number | undefined,
     resultMaxAgeDays: options['result-max-age-days'] as unknown as number | undefined,
     resultMaxQueries: options['result-max-queries'] as unknown as number | undefined,
+    requirePasskey: options['require-passkey'] === true,
   });
   ctx.print(
     { ...added },
@@ -23,6 +24,7 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
       `  client_secret: ${added.client_secret}   (shown once; store it now)`,
       `  levels:        ${added.grant_levels.join(', ')}`,
       `  redirect_uris: ${added.redirect_uris.join(' ') || '(none)'}`,
+      ...(added.require_passkey ? ['  sign-in:       passkey required'] : []),
       ...(added.post_logout_redirect_uris.length
         ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`]
         : []),

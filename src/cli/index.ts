@@ -16,6 +16,7 @@ Commands:
              [--kind merchant|notary]
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
              [--result-max-age-days N] [--result-max-queries N]
+             [--require-passkey]  every sign-in for this merchant must use a passkey
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
   audit verify [--heads FILE] [--keys FILE|URL]
@@ -59,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
       'security-level': { type: 'string' },
       'result-max-age-days': { type: 'string' },
       'result-max-queries': { type: 'string' },
+      'require-passkey': { type: 'boolean' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
       heads: { type: 'string', multiple: true },

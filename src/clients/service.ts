@@ -19,6 +19,11 @@ export function securityLevelOf(client: object): number {
   return Number((client as { security_level?: number }).security_level ?? 1);
 }
 
+/** Whether a merchant is registered to accept only sign-ins with a passkey (`--require-passkey`). */
+export function requiresPasskey(client: object): boolean {
+  return (client as { require_passkey?: unknown }).require_passkey === true;
+}
+
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** RFC 6749 §3.1.2: absolute URI without fragment; plain http only for loopback (RFC 8252 §7.3). */
@@ -48,6 +53,8 @@ export const newClientSchema = z.object({
   resultMaxAgeDays: z.coerce.number().int().min(1).max(3650).optional(),
   /** The merchant spends at most this many queries of one result. */
   resultMaxQueries: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  /** Every sign-in for this merchant must use a passkey (acr `urn:realname:acr:phishing_resistant`). */
+  requirePasskey: z.boolean().default(false),
 });
 export type NewClient = z.input<typeof newClientSchema>;
 
@@ -62,6 +69,7 @@ export interface ClientInfo {
   post_logout_redirect_uris: string[];
   result_max_age_days: number | null;
   result_max_queries: number | null;
+  require_passkey: boolean;
   created_at: Date;
 }
 
@@ -130,6 +138,7 @@ export class ClientService {
             // client_credentials: for the check API (scope realname:check).
             grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
             response_types: ['code'],
+            ...(client.requirePasskey ? { require_passkey: true } : {}),
           }
         : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] };
     const row = {
@@ -225,6 +234,7 @@ function toInfo(row: ClientRow): ClientInfo {
     post_logout_redirect_uris: (row.metadata.post_logout_redirect_uris as string[] | undefined) ?? [],
     result_max_age_days: row.result_max_age_days ?? null,
     result_max_queries: row.result_max_queries ?? null,
+    require_passkey: requiresPasskey(row.metadata),
     created_at: row.created_at,
   };
 }

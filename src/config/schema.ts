@@ -286,6 +286,17 @@ export const configSchema = z
       }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
+    /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */
+    passkeys: z
+      .object({
+        /** The name authenticators show beside a passkey made here. */
+        rpName: z.string().trim().min(1).max(100).default('统一实名认证授权平台'),
+        /** Seconds a passkey challenge may be answered in. */
+        challengeTtl: seconds.default(300),
+        /** Seconds after a sign-in during which passkeys and the second factor may be changed; later, sign in again. */
+        recentSignIn: seconds.default(900),
+      })
+      .default({ rpName: '统一实名认证授权平台', challengeTtl: 300, recentSignIn: 900 }),
     /** Verification reminders: the notification outbox the self-check fills (docs/verification.md#reminders). */
     notifications: z
       .object({

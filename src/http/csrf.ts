@@ -14,6 +14,8 @@ import { PlatformError } from '../errors.js';
 
 /** The hidden field every POST form carries. */
 export const CSRF_FIELD = '_csrf';
+/** Where a script's JSON post carries the same token (public/passkeys.js reads it from its form). */
+export const CSRF_HEADER = 'X-CSRF-Token';
 const COOKIE = 'rn_csrf';
 const SECRET = /^[A-Za-z0-9_-]{43}$/;
 
@@ -60,16 +62,21 @@ export function verifyCsrfToken(ctx: Context, given: unknown): void {
 }
 
 /**
- * The check for a router's requests, run once the form body is parsed: safe methods pass, and so
- * do multipart posts to `uploads` (their route parses the body and calls verifyCsrfToken before
- * anything is written or any provider is called). Any other post must carry the token in its
- * urlencoded body; a body of another type cannot, and is refused.
+ * The check for a router's requests, run once the body is parsed: safe methods pass, and so do
+ * multipart posts to `uploads` (their route parses the body and calls verifyCsrfToken before
+ * anything is written or any provider is called). Any other post must carry the token, in its
+ * urlencoded body's `_csrf` (forms) or in the `X-CSRF-Token` header (a script's JSON post; another
+ * site can set neither without reading the page).
  */
 export function requireCsrfToken(uploads: RegExp) {
   return (ctx: Context): void => {
     if (ctx.method === 'GET' || ctx.method === 'HEAD' || ctx.method === 'OPTIONS') return;
     if (uploads.test(ctx.path) && ctx.is('multipart/form-data')) return;
     const body = (ctx.request as { body?: unknown }).body;
-    verifyCsrfToken(ctx, body && typeof body === 'object' ? (body as Record<string, unknown>)[CSRF_FIELD] : undefined);
+    const field =
+      body && typeof body === 'object' && !Array.isArray(body)
+        ? (body as Record<string, unknown>)[CSRF_FIELD]
+        : undefined;
+    verifyCsrfToken(ctx, field ?? (ctx.get(CSRF_HEADER) || undefined));
   };
 }

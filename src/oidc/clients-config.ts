@@ -22,7 +22,7 @@ export function clientOptions(): Pick<
       id_token_signed_response_alg: 'RS256',
     },
     extraClientMetadata: {
-      properties: ['kind', 'category', 'security_level', 'grant_levels'],
+      properties: ['kind', 'category', 'security_level', 'grant_levels', 'require_passkey'],
     },
     // RFC 9700 §2.1.1: PKCE for every client, and only S256 (oidc-provider 9 accepts no other).
     pkce: { required: () => true },

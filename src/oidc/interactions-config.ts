@@ -6,7 +6,7 @@ import { ACR, platformPolicy } from './policy.js';
 /** `stepUpMaxAge`: how recent (seconds) a person-document match a security-level-3 merchant needs. */
 export function interactionOptions(stepUpMaxAge: number): Pick<Configuration, 'acrValues' | 'interactions'> {
   return {
-    acrValues: [ACR.password, ACR.personMatch],
+    acrValues: [ACR.password, ACR.personMatch, ACR.phishingResistant],
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: platformPolicy(stepUpMaxAge),

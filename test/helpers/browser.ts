@@ -44,8 +44,8 @@ export async function launchBrowser(executablePath = CHROMIUM): Promise<TestBrow
  * fails, the other is stopped before the error is thrown: a half-started platform left behind by
  * a failed beforeAll keeps its pool and timers, which then crash the worker after the file ends.
  */
-export async function startPlatformAndBrowser(executablePath = CHROMIUM) {
-  const [running, browser] = await Promise.allSettled([startTestPlatform(), launchBrowser(executablePath)]);
+export async function startPlatformAndBrowser(executablePath = CHROMIUM, overrides: Record<string, unknown> = {}) {
+  const [running, browser] = await Promise.allSettled([startTestPlatform(overrides), launchBrowser(executablePath)]);
   if (running.status === 'fulfilled' && browser.status === 'fulfilled')
     return { running: running.value, browser: browser.value };
   if (running.status === 'fulfilled') await running.value.stop();

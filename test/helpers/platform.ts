@@ -44,8 +44,10 @@ export async function startPlatform(
   overrides: Record<string, unknown> = {},
 ): Promise<RunningPlatform> {
   const { server, port } = await freePortServer();
-  const issuer = (overrides.issuer as string | undefined) ?? `http://127.0.0.1:${port}`;
-  const config = testConfig(database, { issuer, port, ...overrides });
+  // `issuerHost` names the server by another loopback name: WebAuthn takes no IP address as RP ID.
+  const { issuerHost = '127.0.0.1', ...rest } = overrides as { issuerHost?: string } & Record<string, unknown>;
+  const issuer = (rest.issuer as string | undefined) ?? `http://${issuerHost}:${port}`;
+  const config = testConfig(database, { issuer, port, ...rest });
   let platform: Platform;
   try {
     platform = await createPlatform(config, { db: database.open() });

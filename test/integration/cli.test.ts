@@ -84,6 +84,29 @@ describe('operator CLI', () => {
     expect(JSON.stringify(listed)).not.toContain(added.client_secret);
   });
 
+  it('registers a merchant that requires passkeys, in the metadata the provider reads', async () => {
+    const result = await runCli(
+      [
+        'client',
+        'add',
+        '--name',
+        'Strict',
+        '--redirect-uri',
+        'https://strict.example/cb',
+        '--require-passkey',
+        '--json',
+      ],
+      env,
+    );
+    expect(result.code).toBe(0);
+    const added = JSON.parse(result.stdout);
+    expect(added.require_passkey).toBe(true);
+    const stored = await inspect((db) => db('clients').where({ client_id: added.client_id }).first());
+    expect(stored.metadata.require_passkey).toBe(true);
+    const plain = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout).clients;
+    expect(plain.filter((c: { require_passkey: boolean }) => c.require_passkey)).toHaveLength(1);
+  });
+
   it('registers a notary without redirect URIs', async () => {
     const result = await runCli(['client', 'add', '--name', 'Notary Office', '--kind', 'notary', '--json'], env);
     expect(result.code).toBe(0);

@@ -130,7 +130,7 @@ describe(`CSRF protection (${ENGINE})`, () => {
     return form;
   };
 
-  it('puts a token in every post form: sign-in, registration, verification, consent, step-up and the account pages', async () => {
+  it('puts a token in every post form: sign-in, passkey, registration, verification, consent, step-up and the account pages', async () => {
     const pages: Page[] = [];
     // Registration → verification inside the sign-in → consent.
     const { agent, page: signIn } = await atSignIn();
@@ -148,7 +148,7 @@ describe(`CSRF protection (${ENGINE})`, () => {
     // The account pages: the grant's revoke button and the verification form.
     const account = await agent.navigate(url('/account'));
     expect(formActions(account).some((a) => a.endsWith('/revoke'))).toBe(true);
-    pages.push(account, await agent.navigate(url('/account/verify')));
+    pages.push(account, await agent.navigate(url('/account/verify')), await agent.navigate(url('/account/passkeys')));
     // Step-up, for a security-level-3 merchant.
     const strict = await addMerchant(running.platform, { levels: ['result'], securityLevel: 3 });
     const { login } = await verifiedPerson();
@@ -168,12 +168,14 @@ describe(`CSRF protection (${ENGINE})`, () => {
         .sort(),
     ).toEqual([
       '/account/grants/:id/revoke',
+      '/account/passkeys',
       '/account/verify',
       '/interaction/:uid/abort',
       '/interaction/:uid/abort',
       '/interaction/:uid/abort',
       '/interaction/:uid/confirm',
       '/interaction/:uid/login',
+      '/interaction/:uid/passkey',
       '/interaction/:uid/register',
       '/interaction/:uid/step-up',
       '/interaction/:uid/verify',

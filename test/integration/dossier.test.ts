@@ -623,7 +623,7 @@ describe('the full dossier', () => {
       expect.arrayContaining(['verified_claims', 'merchant_credentials', ...REALNAME_CLAIMS]),
     );
     expect(metadata.claims_parameter_supported).toBe(true);
-    expect(metadata.acr_values_supported).toEqual([ACR.password, ACR.personMatch]);
+    expect(metadata.acr_values_supported).toEqual([ACR.password, ACR.personMatch, ACR.phishingResistant]);
     // OIDC4IDA 1.0 §8 (final): no verified_claims_supported any more; the required members are there.
     const vocabulary = idaVocabulary(running.issuer);
     expect(metadata).not.toHaveProperty('verified_claims_supported');

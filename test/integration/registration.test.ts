@@ -69,6 +69,7 @@ describe(`registration (${ENGINE})`, () => {
     html: page.html
       .replace(/\/interaction\/[\w-]+/g, '/interaction/UID')
       .replace(/name="_csrf" value="[^"]*"/g, 'name="_csrf"')
+      .replace(/data-options-csrf="[^"]*"/g, 'data-options-csrf')
       .replaceAll(login, 'LOGIN'),
   });
 

@@ -168,15 +168,28 @@ describe(`security headers (${ENGINE})`, () => {
     expect((await fetch(url('/assets/app.css'))).headers.get('cache-control')).toBe('public, max-age=3600');
   });
 
-  it('serves pages the policy allows: no inline script or style, the stylesheet from this origin', async () => {
+  it('serves pages the policy allows: no inline script or style, the stylesheet and passkey script from this origin', async () => {
     const agent = personBrowser();
     const signIn = await agent.navigate((await startAuthorization(config)).url.toString());
     const register = await agent.navigate(`${signIn.url}/register`);
     const consent = await agent.submit(`${signIn.url}/register`, { login: newLogin(), password: PASSWORD });
     for (const page of [signIn, register, consent, await agent.navigate(url('/'))]) {
-      expect(page.html).not.toMatch(/<script|\sstyle=|\son[a-z]+=|javascript:/i);
+      // The one script is a file from this origin (script-src 'self'), never inline.
+      const scripts = [...page.html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)];
+      for (const [, attributes, body] of scripts) {
+        expect(attributes).toMatch(/^ src="\/assets\/passkeys\.js" defer$/);
+        expect(body).toBe('');
+      }
+      expect(page.html.replace(/<script src="\/assets\/passkeys\.js" defer><\/script>/g, '')).not.toMatch(
+        /<script|\sstyle=|\son[a-z]+=|javascript:/i,
+      );
       expect([...page.html.matchAll(/<link [^>]*href="([^"]+)"/g)].map((m) => m[1])).toEqual(['/assets/app.css']);
     }
+    expect(signIn.html).toContain('<script src="/assets/passkeys.js" defer></script>');
+    const script = await fetch(url('/assets/passkeys.js'));
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(script.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it("lets oidc-provider's form_post page run its one inline script, by hash", async () => {

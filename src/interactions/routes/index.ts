@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import { abortInteraction } from './abort.js';
 import { confirmConsent } from './confirm.js';
 import type { InteractionDeps } from './interaction.js';
+import { passkeyMissing, passkeySecondFactor, passkeySignIn, passkeySignInOptions } from './passkey.js';
 import { register, showRegistration } from './register.js';
 import { signIn } from './sign-in.js';
 import { startInteraction } from './start.js';
@@ -20,6 +21,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   router.get('/', startInteraction(deps));
   router.post('/login', signIn(deps));
+  router.post('/passkey/options', passkeySignInOptions(deps));
+  router.post('/passkey', passkeySignIn(deps));
+  router.post('/passkey/second-factor', passkeySecondFactor(deps));
+  router.post('/passkey/missing', passkeyMissing(deps));
   router.get('/register', showRegistration(deps));
   router.post('/register', register(deps));
   router.get('/verify', showVerification(deps));

@@ -8,6 +8,7 @@ import type { AccountService } from '../../accounts/service.js';
 import type { DossierService } from '../../grants/dossier.js';
 import type { ConsentMerchant, GrantService } from '../../grants/service.js';
 import type { VerificationService } from '../../identity/service.js';
+import type { PasskeyService } from '../../passkeys/service.js';
 import { PlatformError } from '../../errors.js';
 import { text } from '../../validation.js';
 import type { RateLimits } from '../../rate-limits/service.js';
@@ -20,6 +21,7 @@ export interface InteractionDeps {
   grants: GrantService;
   dossier: DossierService;
   verifications: VerificationService;
+  passkeys: PasskeyService;
   views: Views;
   limits: RateLimits;
   maxImageBytes: number;

@@ -7,7 +7,8 @@ import { parseBody } from '../../http/input.js';
 import { wantsJson } from '../../http/errors.js';
 import { requestOrigin } from '../../http/sessions.js';
 import { RateLimited } from '../../rate-limits/service.js';
-import { ACR, AMR } from '../../oidc/policy.js';
+import { ACR, AMR, PASSKEY_REQUIRED } from '../../oidc/policy.js';
+import { showSecondFactor } from './passkey.js';
 import {
   credentials,
   finish,
@@ -23,12 +24,8 @@ const passwordLogin = (accountId: string): InteractionResults => ({
   login: { accountId, acr: ACR.password, amr: [...AMR.password] },
 });
 
-export function signIn({
-  provider,
-  accounts,
-  limits,
-  views,
-}: Pick<InteractionDeps, 'provider' | 'accounts' | 'limits' | 'views'>) {
+export function signIn(deps: Pick<InteractionDeps, 'provider' | 'accounts' | 'passkeys' | 'limits' | 'views'>) {
+  const { provider, accounts, passkeys, limits, views } = deps;
   return async (ctx: Context) => {
     const found = await interactionDetails(provider, ctx, 'login');
     try {
@@ -40,6 +37,19 @@ export function signIn({
           if (err instanceof RateLimited) await accounts.signInRefused(input.login, origin);
           throw err;
         });
+      // A passkey must follow when the person asked for it, or this merchant or request demands one.
+      const demanded = found.prompt.reasons.includes(PASSKEY_REQUIRED);
+      if (demanded || (await passkeys.secondFactorRequired(account.id))) {
+        if (await passkeys.hasPasskeys(account.id)) return await showSecondFactor(deps, ctx, found, account.id);
+        return page(
+          views,
+          ctx,
+          'passkey-missing',
+          { merchant: merchantOf(found.client) },
+          403,
+          `/interaction/${ctx.params.uid}`,
+        );
+      }
       await finish(provider, ctx, passwordLogin(account.id));
       await accounts.signedIn(account.id, origin, AMR.password);
     } catch (err) {
@@ -56,7 +66,13 @@ export function signIn({
         views,
         ctx,
         'login',
-        { merchant: merchantOf(found.client), login: submittedLogin(ctx), error, errorParams },
+        {
+          merchant: merchantOf(found.client),
+          login: submittedLogin(ctx),
+          error,
+          errorParams,
+          passkeyRequired: found.prompt.reasons.includes(PASSKEY_REQUIRED),
+        },
         err.status,
         `/interaction/${ctx.params.uid}`,
       );

@@ -5,7 +5,7 @@ import { grantAllMissing } from '../../grants/oidc-grant.js';
 import { requiredMethod } from '../../identity/service.js';
 import { PLATFORM_CLIENT_ID, securityLevelOf } from '../../clients/service.js';
 import { PlatformError } from '../../errors.js';
-import { ACR, STEP_UP } from '../../oidc/policy.js';
+import { ACR, PASSKEY_REQUIRED, STEP_UP } from '../../oidc/policy.js';
 import {
   consentMerchantOf,
   finish,
@@ -42,7 +42,11 @@ export function startInteraction(
         ctx.status = 303;
         return ctx.redirect(`/interaction/${ctx.params.uid}/step-up`);
       }
-      return page(views, ctx, 'login', { merchant, login: found.lastSubmission?.login });
+      return page(views, ctx, 'login', {
+        merchant,
+        login: found.lastSubmission?.login,
+        passkeyRequired: found.prompt.reasons.includes(PASSKEY_REQUIRED),
+      });
     }
     // The platform's own account pages are first-party: signing in to them asks no consent.
     if (found.prompt.name === 'consent' && found.params.client_id === PLATFORM_CLIENT_ID) {

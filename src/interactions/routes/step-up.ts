@@ -9,6 +9,7 @@ import { sniffImageType } from '../../identity/images.js';
 import type { Image } from '../../identity/providers/types.js';
 import { RateLimited } from '../../rate-limits/service.js';
 import { ACR, AMR } from '../../oidc/policy.js';
+import { usedPasskey } from '../../passkeys/amr.js';
 import { finish, merchantOf, page, signedIn, type InteractionDeps, type InteractionDetails } from './interaction.js';
 
 type StepUpDeps = Pick<InteractionDeps, 'provider' | 'verifications' | 'limits' | 'views' | 'maxImageBytes'>;
@@ -28,6 +29,15 @@ function stepUpPage(
     extra.status,
     `/interaction/${ctx.params.uid}/step-up`,
   );
+}
+
+/**
+ * The methods after a step-up: a session that used a passkey keeps its methods beside `face`, so a
+ * request that also demands a passkey (src/oidc/policy.ts `passkeyDemanded`) is still met.
+ */
+function stepUpAmr(found: InteractionDetails): string[] {
+  const before = (found.session as { amr?: string[] } | undefined)?.amr;
+  return usedPasskey(before) ? [...new Set([...before!, 'face'])] : [...AMR.personMatch];
 }
 
 export function showStepUp(deps: StepUpDeps) {
@@ -67,7 +77,7 @@ export function submitStepUp(deps: StepUpDeps) {
       const outcome = await verifications.stepUp(accountId, { portrait, documentFront });
       if (outcome.status !== 'passed')
         return stepUpPage(deps, ctx, found, { status: 422, error: 'verify.failed.mismatch' });
-      await finish(provider, ctx, { login: { accountId, acr: ACR.personMatch, amr: [...AMR.personMatch] } });
+      await finish(provider, ctx, { login: { accountId, acr: ACR.personMatch, amr: stepUpAmr(found) } });
     } catch (err) {
       if (!(err instanceof PlatformError) || ![429, 503].includes(err.status) || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));

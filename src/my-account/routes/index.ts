@@ -15,7 +15,9 @@ import type { RateLimits } from '../../rate-limits/service.js';
 import { showVerifyForm, submitVerifyForm } from '../../identity/routes/verify-form.js';
 import type { AccountService } from '../../accounts/service.js';
 import { sessionLifetime } from '../../oidc/sessions.js';
+import type { PasskeyService } from '../../passkeys/service.js';
 import type { AccountSessions, SecurityLog } from '../../security/service.js';
+import { passkeyRoutes } from './passkeys.js';
 import { securityRoutes } from './security.js';
 
 const STATE_COOKIE = 'rn_account_state';
@@ -35,6 +37,9 @@ export interface AccountDeps {
   /** The session lifetimes (`ttl.session` idle, `ttl.sessionAbsolute`), in seconds. */
   sessionTtl: { session: number; sessionAbsolute: number };
   maxImageBytes: number;
+  passkeys: PasskeyService;
+  /** Seconds after a sign-in during which passkeys may be changed (`passkeys.recentSignIn`). */
+  recentSignIn: number;
 }
 
 /**
@@ -72,6 +77,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (ctx.method === 'GET' && left < deps.sessionTtl.session / 2 && renewed > left + 60) return signInAgain(ctx);
     ctx.state.accountId = session.accountId;
     ctx.state.sessionUid = session.uid;
+    ctx.state.authTime = session.authTime();
     return next();
   };
 
@@ -95,6 +101,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       scope: 'openid',
       redirect_uri: `${deps.issuer}/account/callback`,
       state,
+      // A change that needs a recent sign-in asks for one (OIDC Core §3.1.2.1 `prompt=login`).
+      ...(ctx.query.reauth === '1' ? { prompt: 'login' } : {}),
     }).toString();
     ctx.status = 303;
     ctx.redirect(url.toString());
@@ -166,6 +174,14 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
 
   securityRoutes(router, signedIn, deps);
+  const passkeys = passkeyRoutes({
+    views,
+    accounts: deps.accounts,
+    passkeys: deps.passkeys,
+    recentSignIn: deps.recentSignIn,
+    signedIn,
+  });
+  router.use(passkeys.routes(), passkeys.allowedMethods());
 
   return router;
 }
