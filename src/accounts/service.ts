@@ -242,8 +242,16 @@ export function passwordProblems(password: string, login?: string): Array<{ fiel
   if (length > PASSWORD_MAX) return [{ field: 'password', code: 'password_too_long' }];
   if (isCommonPassword(password)) return [{ field: 'password', code: 'password_common' }];
   if (login && containsLogin(password, login)) return [{ field: 'password', code: 'password_login' }];
+  const folded = password.normalize('NFKC').toLowerCase();
+  if (CONTEXT_WORDS.some((word) => folded.includes(word))) return [{ field: 'password', code: 'password_context' }];
   return [];
 }
+
+/**
+ * Words of this service that a guesser tries first (OWASP ASVS 5.0 §6.1.2): its name and what it
+ * does, in Chinese and in pinyin and English as people type them.
+ */
+export const CONTEXT_WORDS = ['实名', '认证', '授权平台', 'shiming', 'renzheng', 'realname', 'real-name'];
 
 /** The password holds the login, or for an email its name before the @ (4 characters or more). */
 function containsLogin(password: string, login: string): boolean {

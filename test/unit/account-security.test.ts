@@ -74,6 +74,8 @@ describe('passwordProblems', () => {
     ['Passw0rd!', 'password_common'],
     ['my zhangwei@example.com pass', 'password_login'],
     ['ZHANGwei-2024-secret', 'password_login'],
+    ['my RealName account 2024', 'password_context'],
+    ['我的实名账户密码', 'password_context'],
   ])('refuses %s (%s)', (password, code) => {
     expect(passwordProblems(password, 'zhangwei@example.com')).toEqual([{ field: 'password', code }]);
   });

@@ -22,6 +22,7 @@ const KNOWN_ERRORS = new Set([
   'password_too_long',
   'password_common',
   'password_login',
+  'password_context',
   'rate-limited',
 ]);
 
