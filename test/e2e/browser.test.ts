@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type * as oidc from 'openid-client';
 import type { Page } from 'playwright-core';
 import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '../helpers/browser.js';
@@ -154,6 +155,52 @@ describeInBrowser('a person in a real browser', () => {
       await exchange(await clickToCallback(page, en['consent.allow']!), start);
     } finally {
       await context.close();
+    }
+  });
+  it('changes the password on the security page, and the other browser is signed out', async () => {
+    const login = newLogin();
+    const password = 'a long enough password';
+    await running.platform.accounts.register({ login, password });
+    const here = await browser.newContext({ locale: 'zh-CN' });
+    const there = await browser.newContext({ locale: 'en-US' });
+    try {
+      const signIn = async (page: Page, submit: string) => {
+        await page.goto(`${running.issuer}/account/security`);
+        await page.locator('#login').fill(login);
+        await page.locator('#password').fill(password);
+        await page.getByRole('button', { name: submit, exact: true }).click();
+        expect(new URL(page.url()).pathname).toBe('/account/security');
+      };
+      const page = await here.newPage();
+      const other = await there.newPage();
+      await signIn(page, zh['login.submit']!);
+      await signIn(other, en['login.submit']!);
+
+      await page.reload();
+      expect(await heading(page)).toBe(zh['security.title']);
+      // Both sessions are listed; this one is marked.
+      const rows = page.locator('tbody').first().locator('tr');
+      expect(await rows.count()).toBe(2);
+      expect(await rows.filter({ hasText: zh['security.this_session']! }).count()).toBe(1);
+      expect(await rows.first().textContent()).toContain('Chrome on Linux');
+      // For a person to look at: the page as drawn, Chinese included.
+      await page.screenshot({ path: join(tmpdir(), 'security-page.zh-CN.png'), fullPage: true });
+
+      await page.locator('#current_password').fill(password);
+      await page.locator('#new_password').fill('another long password');
+      await page.getByRole('button', { name: zh['security.change_password'], exact: true }).click();
+      expect(await page.getByRole('status').textContent()).toBe(
+        zh['security.password_changed']!.replace('{count}', '1'),
+      );
+      expect(await rows.count()).toBe(1);
+
+      // The other browser has to sign in again.
+      await other.reload();
+      expect(new URL(other.url()).pathname).toMatch(/^\/interaction\//);
+      expect(await heading(other)).toBe(en['login.title']);
+    } finally {
+      await here.close();
+      await there.close();
     }
   });
 });
