@@ -208,6 +208,13 @@ export class AccountService {
     });
   }
 
+  /** The account with this login (as a person types it: normalized first), if any. */
+  async findByLogin(login: string): Promise<Account | undefined> {
+    const normalized = normalizeLogin(login);
+    const row = normalized ? await findAccountByLogin(this.db, normalized.login) : undefined;
+    return row && toAccount(row);
+  }
+
   async find(id: string): Promise<Account | undefined> {
     const row = await findAccountById(this.db, id);
     return row && toAccount(row);

@@ -5,6 +5,7 @@ import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientList } from './client.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
+import { securityLog, sessionsEnd } from './security.js';
 import { costs, selfcheck } from './verification.js';
 import type { Options } from './options.js';
 
@@ -27,6 +28,10 @@ Commands:
   costs [--since YYYY-MM-DD]      provider calls, their cost, and queries served by reuse
   selfcheck [--expiring-within DAYS] [--deliver]
                                   queue reminders for unverified, failed or expiring accounts
+  security log [--login L] [--since YYYY-MM-DD]
+                                  sign-ins, failures, lockouts, password and passkey changes
+                                  (of one account, or all; the last 7 days by default)
+  sessions end --login L          sign an account out everywhere
 
 With --json a command prints one JSON object on stdout.`;
 
@@ -41,6 +46,8 @@ const COMMANDS: Record<string, Command> = {
   'audit verify': auditVerify,
   costs,
   selfcheck,
+  'security log': securityLog,
+  'sessions end': sessionsEnd,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -67,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       since: { type: 'string' },
       'expiring-within': { type: 'string' },
       deliver: { type: 'boolean' },
+      login: { type: 'string' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');

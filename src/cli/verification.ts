@@ -1,18 +1,7 @@
 import { InvalidInput } from '../errors.js';
 import { costReport, selfCheck } from '../identity/selfcheck.js';
 import type { CliContext } from './context.js';
-import type { Options } from './options.js';
-
-function dateOption(options: Options, name: string): Date | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new InvalidInput([
-      { field: name, code: 'invalid_date', message: `--${name} must be a date like 2026-11-01` },
-    ]);
-  }
-  return new Date(`${value}T00:00:00Z`);
-}
+import { dateOption, type Options } from './options.js';
 
 function daysOption(options: Options, name: string, fallback: number): number {
   const value = options[name];

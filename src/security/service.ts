@@ -28,6 +28,7 @@ export const SECURITY_EVENT_KINDS = [
   'password_changed',
   'session_ended',
   'other_sessions_ended',
+  'all_sessions_ended_by_operator',
   'passkey_added',
   'passkey_renamed',
   'passkey_removed',
@@ -225,6 +226,20 @@ export class AccountSessions {
       await this.live.end(accountId, { except: currentUid });
       if (record && ended.length)
         await this.log.record('other_sessions_ended', accountId, origin, { count: ended.length });
+      return ended.length;
+    });
+  }
+
+  /**
+   * Ends every session of the account, those this list knows and any it does not, on an
+   * operator's word; recorded as `all_sessions_ended_by_operator` (always: the order itself is the
+   * event). Returns how many listed sessions ended.
+   */
+  async endAll(accountId: string): Promise<number> {
+    return inTransaction(this.db, async () => {
+      const ended = await endAccountSessions(this.db, accountId, {}, new Date());
+      await this.live.end(accountId, {});
+      await this.log.record('all_sessions_ended_by_operator', accountId, {}, { count: ended.length });
       return ended.length;
     });
   }

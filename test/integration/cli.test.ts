@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +106,55 @@ describe('operator CLI', () => {
     expect(stored.metadata.require_passkey).toBe(true);
     const plain = JSON.parse((await runCli(['client', 'list', '--json'], env)).stdout).clients;
     expect(plain.filter((c: { require_passkey: boolean }) => c.require_passkey)).toHaveLength(1);
+  });
+
+  it('shows the security log and signs an account out everywhere', async () => {
+    const accountId = randomUUID();
+    const login = `cli-${accountId.slice(0, 8)}@example.com`;
+    await runCli(['migrate'], env);
+    await inspect(async (db) => {
+      await db('accounts').insert({ id: accountId, login, login_type: 'email', password_hash: 'x' });
+      const expires = new Date(Date.now() + 3_600_000);
+      // Two live sessions as oidc-provider stores them, one of them listed on the security page.
+      for (const uid of ['session-a', 'session-b'])
+        await db('oidc_payloads').insert({
+          model: 'Session',
+          id: `hashed-${uid}`,
+          payload: JSON.stringify({ uid, accountId }),
+          uid,
+          account_id: accountId,
+          expires_at: expires,
+        });
+      await db('account_sessions').insert({
+        uid: 'session-a',
+        account_id: accountId,
+        amr: JSON.stringify(['pwd']),
+        signed_in_at: new Date(),
+        last_used_at: new Date(),
+        expires_at: expires,
+      });
+      await db('security_events').insert({ account_id: accountId, kind: 'sign_in', ip: '192.0.2.7' });
+    });
+
+    const ended = await runCli(['sessions', 'end', '--login', login.toUpperCase(), '--json'], env);
+    expect(ended.code).toBe(0);
+    expect(JSON.parse(ended.stdout)).toEqual({ account: accountId, sessions_ended: 1 });
+    const left = await inspect((db) => db('oidc_payloads').where({ model: 'Session', account_id: accountId }));
+    expect(left).toEqual([]);
+
+    const log = await runCli(['security', 'log', '--login', login, '--json'], env);
+    expect(log.code).toBe(0);
+    const events = JSON.parse(log.stdout).events as Array<{ kind: string; ip?: string }>;
+    expect(events.map((e) => e.kind)).toEqual(['sign_in', 'all_sessions_ended_by_operator']);
+    expect(events[0]!.ip).toBe('192.0.2.7');
+    const human = await runCli(['security', 'log', '--since', '2026-01-01'], env);
+    expect(human.stdout).toMatch(/all_sessions_ended_by_operator/);
+
+    const unknown = await runCli(['sessions', 'end', '--login', 'nobody@example.com'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No account has the login nobody@example.com');
+    expect((await runCli(['sessions', 'end'], env)).code).toBe(1);
+    expect((await runCli(['security', 'log', '--since', 'yesterday'], env)).code).toBe(1);
   });
 
   it('registers a notary without redirect URIs', async () => {
