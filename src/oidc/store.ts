@@ -109,9 +109,9 @@ export async function findGrantsOfAccount(
  * transaction (oidc-provider's revoke, one per model), and two of them, each holding rows the
  * other wanted, deadlocked with a redemption waiting on the code's row (seen on PostgreSQL).
  */
-export async function destroyByGrantId(db: Queryable, grantId: string): Promise<number> {
+export async function destroyByGrantId(db: Queryable, grantId: string): Promise<void> {
   await lockGrant(db, grantId);
-  return db('oidc_payloads').where({ grant_id: grantId }).delete();
+  await db('oidc_payloads').where({ grant_id: grantId }).delete();
 }
 
 /** The models that are credentials issued under a grant (not the Grant, Session or Interaction). */
