@@ -162,9 +162,8 @@ export class AccountService {
 
   /** A sign-in refused because the login or address is locked out: recorded against the account, if any. */
   async signInRefused(login: string, origin: RequestOrigin): Promise<void> {
-    const normalized = normalizeLogin(login);
-    const row = normalized ? await findAccountByLogin(this.db, normalized.login) : undefined;
-    await this.security?.log.record('sign_in_locked', row?.id ?? null, origin);
+    const account = await this.findByLogin(login);
+    await this.security?.log.record('sign_in_locked', account?.id ?? null, origin);
   }
 
   /** A sign-in that completed, with how (RFC 8176 `amr`): recorded for the person to see. */
@@ -240,8 +239,8 @@ export class AccountService {
 /**
  * What is wrong with a new password, as InvalidInput problems (none: it may be used): NIST SP
  * 800-63B §5.1.1.2 asks for a length of at least 8, a check against passwords known to be common
- * or breached (common-passwords.ts says which list), and against context-specific words, of which
- * the login is the one we know (OWASP ASVS 5.0 §6.2.11).
+ * or breached (common-passwords.ts says which list), and against context-specific words: the
+ * login and the service's own words, CONTEXT_WORDS (OWASP ASVS 5.0 §6.1.2, §6.2.11).
  */
 export function passwordProblems(password: string, login?: string): Array<{ field: string; code: string }> {
   const length = [...password].length;
@@ -258,7 +257,7 @@ export function passwordProblems(password: string, login?: string): Array<{ fiel
  * Words of this service that a guesser tries first (OWASP ASVS 5.0 §6.1.2): its name and what it
  * does, in Chinese and in pinyin and English as people type them.
  */
-export const CONTEXT_WORDS = ['实名', '认证', '授权平台', 'shiming', 'renzheng', 'realname', 'real-name'];
+const CONTEXT_WORDS = ['实名', '认证', '授权平台', 'shiming', 'renzheng', 'realname', 'real-name'];
 
 /** The password holds the login, or for an email its name before the @ (4 characters or more). */
 function containsLogin(password: string, login: string): boolean {
