@@ -173,6 +173,9 @@ describe("a superuser's rewrite of history", () => {
     payload: { level: 'dossier' as const, via: 'userinfo' as const, claims: ['verified_claims'] },
   });
   const keptIn = (dir: string) => new KeptTreeHeads(dir);
+  /** The tree heads as a process starting on this database loads them, keeping heads in the test's directory. */
+  const loadKeepingHeads = () =>
+    TreeHeads.load({ db, audit: log, keys, origin: 'rn.test/audit', kept: keptIn(database.headsDir) });
 
   beforeEach(async () => {
     database = await createTestDatabase();
@@ -181,13 +184,7 @@ describe("a superuser's rewrite of history", () => {
     keys = new KeyService(db, SecretBox.fromBase64(Buffer.alloc(32, 1).toString('base64')));
     await keys.ensure([AUDIT_TREE_HEAD_KEY]);
     log = new AuditLog(db);
-    const heads = await TreeHeads.load({
-      db,
-      audit: log,
-      keys,
-      origin: 'rn.test/audit',
-      kept: keptIn(database.headsDir),
-    });
+    const heads = await loadKeepingHeads();
     for (let batch = 0; batch < 7; batch += 1) {
       await db.transaction((tx) =>
         log.append(
@@ -247,13 +244,7 @@ describe("a superuser's rewrite of history", () => {
   it('refuses, restarted over the rewritten log, to sign any head with its real key, and says why', async () => {
     await rewriteHistory(db, 5);
     await db.transaction((tx) => log.append(tx, event(999)));
-    const restarted = await TreeHeads.load({
-      db,
-      audit: log,
-      keys,
-      origin: 'rn.test/audit',
-      kept: keptIn(database.headsDir),
-    });
+    const restarted = await loadKeepingHeads();
     await expect(restarted.checkKept()).rejects.toThrow(TreeHeadRefused);
     await expect(restarted.publish()).rejects.toThrow(
       /contradicts the tree head of size 70 kept in .*history was rewritten/,
@@ -264,13 +255,7 @@ describe("a superuser's rewrite of history", () => {
 
   it('refuses to sign over a log that lost leaves a kept head covers', async () => {
     await behindTheTriggers(db, 'audit_events', () => db('audit_events').where('leaf_index', '>=', 60).delete());
-    const restarted = await TreeHeads.load({
-      db,
-      audit: log,
-      keys,
-      origin: 'rn.test/audit',
-      kept: keptIn(database.headsDir),
-    });
+    const restarted = await loadKeepingHeads();
     await expect(restarted.publish()).rejects.toThrow(/has 60 leaves, fewer than the 70 of the tree head kept in/);
     const report = await checkLog(db, { kept: (await keptIn(database.headsDir).all()).heads });
     expect(report.first_contradicted_head).toMatchObject({
