@@ -20,6 +20,7 @@ const TABLE_OWNERS = {
   oidc: ['oidc_payloads'],
   passkeys: ['passkeys', 'passkey_challenges', 'passkey_settings'],
   'rate-limits': ['rate_limits'],
+  recovery: ['password_resets'],
   security: ['security_events', 'account_sessions'],
 };
 

@@ -10,7 +10,7 @@ import type { Services } from './services.js';
 
 /** The background jobs; the returned function stops them, waiting for runs in progress. */
 export function scheduleJobs(
-  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog'> & {
+  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog' | 'recovery'> & {
     config: Config;
     db: Db;
     logger: Logger;
@@ -40,9 +40,12 @@ export function scheduleJobs(
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
-    // Security-log events past their retention, and session rows long ended, hourly.
+    // Security-log events past their retention, session rows long ended and expired reset codes, hourly.
     repeat(
-      () => platform.securityLog.prune(),
+      async () => {
+        await platform.securityLog.prune();
+        await platform.recovery.prune();
+      },
       3600 * 1000,
       (err) => logger.error({ err }, 'pruning the security log failed'),
     ),

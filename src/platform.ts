@@ -92,6 +92,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       securityLog: services.securityLog,
       sessions: services.sessions,
       passkeys: services.passkeys,
+      recovery: services.recovery,
       cookieKeys,
       metrics,
       health,

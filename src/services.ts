@@ -21,11 +21,18 @@ import type { PhoneCarrier, VerificationProvider } from './identity/providers/ty
 import { VerificationService } from './identity/service.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { Registry } from './notary/registry.js';
-import { LogNotifier, SmtpNotifier, type Notifier } from './notifications/notifier.js';
+import {
+  HttpSmsNotifier,
+  LogNotifier,
+  SandboxNotifier,
+  SmtpNotifier,
+  type Notifier,
+} from './notifications/notifier.js';
 import { Outbox } from './notifications/service.js';
 import { ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
+import { PasswordRecovery } from './recovery/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
 import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
@@ -56,6 +63,8 @@ export interface Services {
   dossier: DossierService;
   grants: GrantService;
   releases: ReleaseAudit;
+  /** Password reset by a one-time code or a new person-document match (src/recovery/). */
+  recovery: PasswordRecovery;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -73,7 +82,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
   const treeHeads = await TreeHeads.load({ db, audit, keys, origin: logOrigin(config.issuer), kept });
   const registry = new Registry({ db, box, audit, blindIndexKey });
   const hasher = new PasswordHasher(config.argon2);
-  const outbox = outboxFromConfig(db, config, logger);
+  const outbox = outboxFromConfig(db, box, config, logger);
   const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
   const sessions = new AccountSessions({ db, live: new ProviderSessions(db), log: securityLog });
   const accounts = new AccountService({
@@ -135,6 +144,20 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     dossier,
     stored: new ProviderGrants(db),
   });
+  const recovery = new PasswordRecovery({
+    db,
+    accounts,
+    verifications,
+    passkeys,
+    outbox,
+    limits,
+    log: securityLog,
+    box,
+    // Its HMACs are domain-separated ("password-reset:…"), as the rate limits' are.
+    codeKey: blindIndexKey,
+    codeSeconds: config.passwordReset.codeTtl,
+    maxCodeFailures: config.passwordReset.maxCodeFailures,
+  });
   return {
     box,
     keys,
@@ -155,6 +178,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     dossier,
     grants,
     releases: new ReleaseAudit(db, audit, verifications),
+    recovery,
   };
 }
 
@@ -164,20 +188,27 @@ function logOrigin(issuer: string): string {
   return `${url.host}${url.pathname.replace(/\/$/, '')}/audit`;
 }
 
-/** The outbox as configured: the log channel always, email when an SMTP relay is configured. */
-function outboxFromConfig(db: Db, config: Config, logger: Logger): Outbox {
+/**
+ * The outbox as configured: the log channel always, email when an SMTP relay is configured, sms
+ * when a gateway is; with the sandbox on, a channel without a transport writes to the log.
+ */
+function outboxFromConfig(db: Db, box: SecretBox, config: Config, logger: Logger): Outbox {
+  const { smtp, sms, sandbox } = config.notifications;
   const notifiers: Notifier[] = [new LogNotifier(logger)];
-  const smtp = config.notifications.smtp;
   if (smtp) {
     const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
     notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
-  }
+  } else if (sandbox) notifiers.push(new SandboxNotifier('email', logger));
+  if (sms) notifiers.push(new HttpSmsNotifier({ url: sms.url, apiKey: sms.apiKey }));
+  else if (sandbox) notifiers.push(new SandboxNotifier('sms', logger));
   return new Outbox(db, notifiers, {
     issuer: config.issuer,
     maxAttempts: config.notifications.maxAttempts,
     batchSize: config.notifications.batchSize,
     retryBaseMs: config.notifications.retryBase * 1000,
     timeZone: config.notifications.timeZone,
+    box,
+    onDeliveryError: (err) => logger.error({ err }, 'delivering notifications failed'),
   });
 }
 

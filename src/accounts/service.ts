@@ -207,6 +207,38 @@ export class AccountService {
     });
   }
 
+  /**
+   * A new password checked (passwordProblems, against `login`) and hashed, or InvalidInput. Run it
+   * before opening a transaction: the hash is slow and must not hold a connection.
+   */
+  async hashNewPassword(password: string, login: string): Promise<string> {
+    const problems = passwordProblems(password, normalizeLogin(login)?.login ?? login);
+    if (problems.length) throw new InvalidInput(problems);
+    return this.hasher.hash(password);
+  }
+
+  /**
+   * Sets the password of a person who proved, without it, that the account is theirs (a
+   * one-time code or a new person-document match, src/recovery/): every session of the account
+   * ends, as whoever knew the old password may be signed in. Recorded as `password_reset` with
+   * how. Joins the caller's transaction (the proof is used up in it).
+   */
+  async resetPassword(
+    accountId: string,
+    passwordHash: string,
+    method: 'code' | 'person_match',
+    origin: RequestOrigin,
+  ): Promise<{ sessionsEnded: number }> {
+    return inTransaction(this.db, async () => {
+      await updatePasswordHash(this.db, accountId, passwordHash);
+      const sessionsEnded = this.security
+        ? await this.security.sessions.endOthers(accountId, undefined, origin, false)
+        : 0;
+      await this.security?.log.record('password_reset', accountId, origin, { method, sessions_ended: sessionsEnded });
+      return { sessionsEnded };
+    });
+  }
+
   /** The account with this login (as a person types it: normalized first), if any. */
   async findByLogin(login: string): Promise<Account | undefined> {
     const normalized = normalizeLogin(login);

@@ -57,7 +57,7 @@ export const EVENT_PAYLOADS = {
   // A rate limit started refusing a key (once per lockout): which limit, what kind of key, for how
   // long. Never the login or IP itself; an account or client appears only in `subjects`.
   'security.rate_limited': z.object({
-    limit: z.enum(['sign_in', 'registration', 'verification', 'check_api', 'token', 'authorization']),
+    limit: z.enum(['sign_in', 'registration', 'verification', 'check_api', 'token', 'authorization', 'password_reset']),
     key_kind: z.enum(['login', 'ip', 'account', 'client', 'client_ip']),
     retry_after: z.number().int().min(1),
   }),

@@ -342,6 +342,28 @@ export class VerificationService {
     });
   }
 
+  /**
+   * Account recovery (docs/product.md#password-reset): the person claims to be the one the account
+   * is verified as, with that person's document and name, and new photos. Only when the claim is
+   * that person (the document's blind index and the name on record) is a fresh person-document
+   * match asked of the provider, and recorded and paid for like any other. Undefined, with no
+   * call, when the account has no verified person (it was never verified) or the claim is another.
+   * The input is validated as the verification form's is (InvalidInput).
+   */
+  async reverify(
+    accountId: string,
+    claim: { documentType: string; documentNumber: string; name: string; portrait?: Image; documentFront?: Image },
+  ): Promise<Outcome | undefined> {
+    const submission: Submission = { method: 'person_match', ...claim, fresh: true };
+    const { document, name } = this.validate(submission);
+    const personId = await this.accounts.personOf(accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    const index = personIndex(this.options.blindIndexKey, document.type, document.number);
+    if (!person || person.person_index !== index) return undefined;
+    if (this.box.openText(person.name_encrypted, sealed.name(person.id)) !== name) return undefined;
+    return this.verify(accountId, submission);
+  }
+
   /** Whether the account signs in with a mobile number, so the three-element check is open to it. */
   async hasPhoneLogin(accountId: string): Promise<boolean> {
     return (await this.phoneOf(accountId)) !== undefined;
