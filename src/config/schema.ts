@@ -295,11 +295,11 @@ export const configSchema = z
         passwordReset: { perIp: { max: 10, window: 3600 }, perLogin: { max: 5, window: 3600 } },
         authorization: { perIp: { max: 120, window: 60 } },
       }),
-    /** Password reset by a one-time code (docs/operations.md#password-reset). */
+    /** Password reset by a one-time code (docs/operations.md#password-reset-and-the-sms-gateway). */
     passwordReset: z
       .object({
         /** Seconds a code works for. */
-        codeTtl: seconds.max(3600).default(600),
+        codeTtl: seconds.max(600).default(600),
         /** Wrong codes a code survives; then a new one must be asked for. */
         maxCodeFailures: z.coerce.number().int().min(1).max(20).default(5),
       })
@@ -334,7 +334,7 @@ export const configSchema = z
         timeZone: z.string().min(1).default('Asia/Shanghai'),
         /**
          * SMS gateway for the sms channel (password reset codes to mobile-number logins), spoken
-         * to over HTTP (docs/operations.md#sms).
+         * to over HTTP (docs/operations.md#password-reset-and-the-sms-gateway).
          */
         sms: z
           .object({
