@@ -20,6 +20,7 @@ import { SandboxCarrier, SandboxProvider } from './identity/providers/sandbox.js
 import type { PhoneCarrier, VerificationProvider } from './identity/providers/types.js';
 import { VerificationService } from './identity/service.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
+import { MerchantEvents } from './merchant-events/service.js';
 import { Registry } from './notary/registry.js';
 import {
   HttpSmsNotifier,
@@ -29,6 +30,7 @@ import {
   type Notifier,
 } from './notifications/notifier.js';
 import { Outbox } from './notifications/service.js';
+import { SetPushNotifier } from './notifications/set-push.js';
 import { ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
@@ -62,6 +64,8 @@ export interface Services {
   providerCalls: ProviderCallTotals;
   dossier: DossierService;
   grants: GrantService;
+  /** Security Event Tokens to merchants about their grants (src/merchant-events/). */
+  merchantEvents: MerchantEvents;
   releases: ReleaseAudit;
   /** Password reset by a one-time code or a new person-document match (src/recovery/). */
   recovery: PasswordRecovery;
@@ -92,7 +96,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     notices: { outbox, channel: config.notifications.channel },
     security: { log: securityLog, sessions },
   });
-  const clients = new ClientService(db, box);
+  const clients = new ClientService(db, box, { production: config.env === 'production' });
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
   const issuerUrl = new URL(config.issuer);
   const passkeys = new PasskeyService({
@@ -136,13 +140,23 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     windowSeconds: config.dossier.failureWindow,
     lockSeconds: config.dossier.lockDuration,
   });
+  const stored = new ProviderGrants(db);
+  const merchantEvents = new MerchantEvents({
+    issuer: config.issuer,
+    clients,
+    keys,
+    outbox,
+    grantedClients: async (accountId) =>
+      (await stored.ofAccount(accountId)).map((grant) => String(grant.payload.clientId)),
+  });
   const grants = new GrantService({
     db,
     audit,
     verifications,
     hasher,
     dossier,
-    stored: new ProviderGrants(db),
+    stored,
+    changes: merchantEvents,
   });
   const recovery = new PasswordRecovery({
     db,
@@ -177,6 +191,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     providerCalls: new ProviderCallTotals(db),
     dossier,
     grants,
+    merchantEvents,
     releases: new ReleaseAudit(db, audit, verifications),
     recovery,
   };
@@ -189,12 +204,13 @@ function logOrigin(issuer: string): string {
 }
 
 /**
- * The outbox as configured: the log channel always, email when an SMTP relay is configured, sms
+ * The outbox as configured: the log and set channels always, email when an SMTP relay is configured, sms
  * when a gateway is; with the sandbox on, a channel without a transport writes to the log.
  */
 function outboxFromConfig(db: Db, box: SecretBox, config: Config, logger: Logger): Outbox {
   const { smtp, sms, sandbox } = config.notifications;
-  const notifiers: Notifier[] = [new LogNotifier(logger)];
+  // Security Event Tokens to merchants' events endpoints: always on, a merchant opts in by registering one.
+  const notifiers: Notifier[] = [new LogNotifier(logger), new SetPushNotifier()];
   if (smtp) {
     const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
     notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));

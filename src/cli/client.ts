@@ -1,7 +1,7 @@
 import type { CliContext } from './context.js';
 import { listOption, requireOption, type Options } from './options.js';
 
-/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n] [--require-passkey]` */
+/** `client add --name N --redirect-uri U [--post-logout-redirect-uri U] [--kind] [--levels a,b] [--category C] [--security-level n] [--require-passkey] [--events-endpoint U] [--backchannel-logout-uri U]` */
 export async function clientAdd(ctx: CliContext, options: Options): Promise<void> {
   const { clients } = await ctx.services();
   const added = await clients.add({
@@ -15,6 +15,8 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
     resultMaxAgeDays: options['result-max-age-days'] as unknown as number | undefined,
     resultMaxQueries: options['result-max-queries'] as unknown as number | undefined,
     requirePasskey: options['require-passkey'] === true,
+    eventsEndpoint: options['events-endpoint'] as string | undefined,
+    backchannelLogoutUri: options['backchannel-logout-uri'] as string | undefined,
   });
   ctx.print(
     { ...added },
@@ -28,6 +30,8 @@ export async function clientAdd(ctx: CliContext, options: Options): Promise<void
       ...(added.post_logout_redirect_uris.length
         ? [`  post_logout_redirect_uris: ${added.post_logout_redirect_uris.join(' ')}`]
         : []),
+      ...(added.events_endpoint ? [`  events_endpoint: ${added.events_endpoint}`] : []),
+      ...(added.backchannel_logout_uri ? [`  backchannel_logout_uri: ${added.backchannel_logout_uri}`] : []),
     ].join('\n'),
   );
 }

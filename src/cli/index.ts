@@ -3,6 +3,7 @@ import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientList } from './client.js';
+import { eventsList } from './events.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
 import { securityLog, sessionsEnd } from './security.js';
@@ -18,6 +19,8 @@ Commands:
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
              [--result-max-age-days N] [--result-max-queries N]
              [--require-passkey]  every sign-in for this merchant must use a passkey
+             [--events-endpoint U]  where Security Event Tokens about its grants are pushed
+             [--backchannel-logout-uri U]  where logout tokens are posted
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
   audit verify [--heads FILE] [--keys FILE|URL]
@@ -32,6 +35,8 @@ Commands:
                                   sign-ins, failures, lockouts, password and passkey changes
                                   (of one account, or all; the last 7 days by default)
   sessions end --login L          sign an account out everywhere
+  events list [--failed]          Security Event Tokens pushed to merchants: status, attempts,
+                                  last error (--failed: only those given up on)
 
 With --json a command prints one JSON object on stdout.`;
 
@@ -48,6 +53,7 @@ const COMMANDS: Record<string, Command> = {
   selfcheck,
   'security log': securityLog,
   'sessions end': sessionsEnd,
+  'events list': eventsList,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -68,6 +74,9 @@ async function main(argv: string[]): Promise<number> {
       'result-max-age-days': { type: 'string' },
       'result-max-queries': { type: 'string' },
       'require-passkey': { type: 'boolean' },
+      'events-endpoint': { type: 'string' },
+      'backchannel-logout-uri': { type: 'string' },
+      failed: { type: 'boolean' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
       heads: { type: 'string', multiple: true },

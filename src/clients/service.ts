@@ -34,6 +34,20 @@ const redirectUri = z.string().refine((value) => {
   return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
 }, 'an absolute https URL without fragment (http only for localhost)');
 
+/**
+ * An endpoint the platform calls itself (a merchant's events endpoint, its back-channel logout
+ * URI): absolute, no fragment (OIDC Back-Channel Logout 1.0 §2.2), https, or http for loopback
+ * (a merchant on the same machine in development; refused in production by ClientService.add).
+ */
+const pushEndpoint = z
+  .string()
+  .max(2000)
+  .refine((value) => {
+    if (!URL.canParse(value) || value.includes('#')) return false;
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+  }, 'an absolute https URL without fragment (http only for localhost outside production)');
+
 export const newClientSchema = z.object({
   name: z.string().trim().min(1).max(200),
   kind: z.enum(['merchant', 'notary']).default('merchant'),
@@ -55,6 +69,10 @@ export const newClientSchema = z.object({
   resultMaxQueries: z.coerce.number().int().min(1).max(1_000_000).optional(),
   /** Every sign-in for this merchant must use a passkey (acr `urn:realname:acr:phishing_resistant`). */
   requirePasskey: z.boolean().default(false),
+  /** Where Security Event Tokens about this merchant's grants are pushed (RFC 8935; src/merchant-events/). */
+  eventsEndpoint: pushEndpoint.optional(),
+  /** Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0 §2.2). */
+  backchannelLogoutUri: pushEndpoint.optional(),
 });
 export type NewClient = z.input<typeof newClientSchema>;
 
@@ -70,6 +88,9 @@ export interface ClientInfo {
   result_max_age_days: number | null;
   result_max_queries: number | null;
   require_passkey: boolean;
+  /** Where SETs are pushed, if the merchant registered an events endpoint. */
+  events_endpoint: string | null;
+  backchannel_logout_uri: string | null;
   created_at: Date;
 }
 
@@ -94,6 +115,8 @@ export class ClientService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
+    /** In production the endpoints the platform calls must be https, loopback included. */
+    private readonly options: { production?: boolean } = {},
   ) {}
 
   /** Registers a merchant (authorization code + PKCE) or a notary body (client_credentials). */
@@ -119,6 +142,13 @@ export class ClientService {
         },
       ]);
     }
+    const endpoints = (['eventsEndpoint', 'backchannelLogoutUri'] as const).filter((field) => client[field]);
+    for (const field of endpoints) {
+      if (client.kind === 'notary')
+        throw new InvalidInput([{ field, code: 'not_allowed', message: 'a notary body holds no grants or sessions' }]);
+      if (this.options.production && new URL(client[field]!).protocol !== 'https:')
+        throw new InvalidInput([{ field, code: 'https_required', message: 'an https URL is required in production' }]);
+    }
     // Pairwise subjects are per sector, the redirect URIs' host (OIDC Core §8.1); several hosts
     // would need a sector_identifier_uri document, which this platform does not fetch.
     if (new Set(client.redirectUris.map((uri) => new URL(uri).host)).size > 1) {
@@ -139,6 +169,12 @@ export class ClientService {
             grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
             response_types: ['code'],
             ...(client.requirePasskey ? { require_passkey: true } : {}),
+            ...(client.eventsEndpoint ? { events_endpoint: client.eventsEndpoint } : {}),
+            // With `sid` in the logout token (and the ID token), the merchant ends exactly the
+            // session that signed out here (Back-Channel Logout 1.0 §2.4).
+            ...(client.backchannelLogoutUri
+              ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
+              : {}),
           }
         : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] };
     const row = {
@@ -235,6 +271,8 @@ function toInfo(row: ClientRow): ClientInfo {
     result_max_age_days: row.result_max_age_days ?? null,
     result_max_queries: row.result_max_queries ?? null,
     require_passkey: requiresPasskey(row.metadata),
+    events_endpoint: (row.metadata.events_endpoint as string | undefined) ?? null,
+    backchannel_logout_uri: (row.metadata.backchannel_logout_uri as string | undefined) ?? null,
     created_at: row.created_at,
   };
 }

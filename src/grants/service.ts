@@ -49,6 +49,19 @@ export interface StoredGrants {
   destroy(grantId: string): Promise<void>;
 }
 
+/**
+ * Who is told, inside the transaction of the change, that a grant ended or went down a level
+ * (src/merchant-events/ implements it: a Security Event Token to the merchant). Called only for
+ * changes the person made; a call that throws rolls the change back.
+ */
+export interface GrantChanges {
+  revoked(tx: Queryable, change: { accountId: string; clientId: string }): Promise<void>;
+  lowered(
+    tx: Queryable,
+    change: { accountId: string; clientId: string; fromLevel: Level; level: Level },
+  ): Promise<void>;
+}
+
 /** A password made for a merchant, shown to the person once. */
 export interface NewCredentials {
   username: string;
@@ -71,6 +84,8 @@ export interface GrantServiceOptions {
   hasher: PasswordHasher;
   dossier: DossierService;
   stored: StoredGrants;
+  /** Told of every revocation and lowering, in its transaction (merchant notifications). */
+  changes?: GrantChanges;
 }
 
 export class GrantService {
@@ -80,6 +95,7 @@ export class GrantService {
   private readonly hasher: PasswordHasher;
   private readonly dossier: DossierService;
   private readonly stored: StoredGrants;
+  private readonly changes: GrantChanges | undefined;
 
   constructor(options: GrantServiceOptions) {
     ({
@@ -89,6 +105,7 @@ export class GrantService {
       hasher: this.hasher,
       dossier: this.dossier,
       stored: this.stored,
+      changes: this.changes,
     } = options);
   }
 
@@ -185,6 +202,9 @@ export class GrantService {
           ...(changed.tokensRevoked !== undefined ? { tokens_revoked: changed.tokensRevoked } : {}),
         },
       });
+      // A lower level chosen at a consent is a lowering like the account page's.
+      if (fromLevel && level && LEVELS.indexOf(level) < LEVELS.indexOf(fromLevel))
+        await this.changes?.lowered(tx, { accountId, clientId: merchant.clientId, fromLevel, level });
       return { result, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
     });
   }
@@ -238,6 +258,7 @@ export class GrantService {
           tokens_revoked: changed.tokensRevoked ?? 0,
         },
       });
+      await this.changes?.lowered(tx, { accountId, clientId, fromLevel, level: target });
       return { merchant: merchant.name, ...(changed.credentialsStored ? { credentials: fresh } : {}) };
     });
   }
@@ -335,6 +356,7 @@ export class GrantService {
         subjects: { account: accountId, client: clientId, ...(person ? { person } : {}) },
         payload: { grant_id: grantId, by: 'person' },
       });
+      await this.changes?.revoked(tx, { accountId, clientId });
     });
   }
 }

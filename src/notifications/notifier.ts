@@ -13,6 +13,14 @@ export interface OutgoingMessage {
   text: string;
 }
 
+/**
+ * The recipient refused the message for good (e.g. an RFC 8935 §2.3 error, a 4xx other than 429):
+ * sending it again would be refused again, so the outbox gives up at once and keeps the reason.
+ */
+export class DeliveryRefused extends Error {
+  override readonly name = 'DeliveryRefused';
+}
+
 /** A way of delivering messages; `send` resolves once the message is accepted, else throws. */
 export interface Notifier {
   readonly channel: Channel;

@@ -5,12 +5,22 @@ import { inTransaction } from '../db/transaction.js';
 import { isStorableText } from '../db/text.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
-import type { Notifier } from './notifier.js';
-import { claimDueMessages, insertMessage, markAttemptFailed, markSent, type Channel, type OutboxRow } from './store.js';
+import { DeliveryRefused, type Notifier } from './notifier.js';
+import {
+  claimDueMessages,
+  countByStatus,
+  insertMessage,
+  listMessages,
+  markAttemptFailed,
+  markSent,
+  type Channel,
+  type OutboxRow,
+} from './store.js';
 import {
   isTemplateName,
   renderTemplate,
   resetCodeContext,
+  SECURITY_EVENT_TEMPLATE,
   templateParams,
   TEMPLATES,
   type TemplateName,
@@ -41,6 +51,7 @@ export interface OutboxOptions {
 
 export interface Reminder {
   accountId: string;
+  /** Not `set`: a Security Event Token is queued with enqueueSecurityEvent. */
   channel: Channel;
   /** Email address for the email channel, E.164 mobile number for sms; empty for the log channel. */
   recipient?: string;
@@ -95,10 +106,50 @@ const reminderSchema = z
     if (value.channel === 'log' && value.recipient !== '') {
       ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'the log channel takes no recipient' });
     }
+    if (value.params.security_event_token || value.params.client_id) {
+      ctx.addIssue({ code: 'custom', path: ['params'], message: 'only the set channel carries a security event' });
+    }
     if (value.template === 'verification.expiring' && !value.params.expires_at) {
       ctx.addIssue({ code: 'custom', path: ['params', 'expires_at'], message: 'required for verification.expiring' });
     }
   });
+
+/** A signed Security Event Token to push to a merchant's events endpoint (src/merchant-events/). */
+export interface SecurityEventPush {
+  /** The person's account the event is about (the row goes with the account). */
+  accountId: string;
+  clientId: string;
+  /** The merchant's registered events endpoint. */
+  endpoint: string;
+  /** The signed SET, compact JWS. */
+  token: string;
+  /** The SET's `jti`: one row per SET. */
+  jti: string;
+}
+
+/** A pushed SET as the operator sees it (`events list`). */
+export interface SecurityEventDelivery {
+  id: string;
+  accountId: string;
+  clientId: string;
+  endpoint: string;
+  /** The signed SET, to decode and show. */
+  token: string;
+  status: OutboxRow['status'];
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  sentAt: Date | null;
+  nextAttemptAt: Date;
+}
+
+const securityEventSchema = z.object({
+  accountId: z.uuid(),
+  clientId: z.string().min(1).max(200),
+  endpoint: z.url({ protocol: /^https?$/ }).max(2000),
+  token: templateParams.shape.security_event_token.unwrap(),
+  jti: z.string().min(1).max(100),
+});
 
 /** A reminder's default dedupe key: once per template, account and calendar month (UTC). */
 export function monthlyDedupeKey(template: TemplateName, accountId: string, at = new Date()): string {
@@ -196,6 +247,47 @@ export class Outbox {
     });
   }
 
+  /**
+   * Queues a Security Event Token for the `set` channel, in `db` (the transaction of the change it
+   * reports: it is sent only if that change commits). The row holds the signed token, whose only
+   * subject is the pairwise `sub` the merchant already knows, and the endpoint; no identity data.
+   */
+  async enqueueSecurityEvent(push: SecurityEventPush, db: Queryable = this.db): Promise<void> {
+    const parsed = securityEventSchema.parse(push);
+    await insertMessage(db, {
+      id: randomUUID(),
+      account_id: parsed.accountId,
+      channel: 'set',
+      recipient: parsed.endpoint,
+      template: SECURITY_EVENT_TEMPLATE,
+      params: { locale: 'zh-CN', security_event_token: parsed.token, client_id: parsed.clientId },
+      dedupe_key: `set:${parsed.jti}`,
+    });
+  }
+
+  /** The latest SETs pushed or waiting, newest first; only those given up on with `failed`. */
+  async securityEvents(filter: { failed?: boolean } = {}, limit = 100): Promise<SecurityEventDelivery[]> {
+    const rows = await listMessages(this.db, { channel: 'set', ...(filter.failed ? { status: 'failed' } : {}) }, limit);
+    return rows.map((row) => ({
+      id: row.id,
+      accountId: row.account_id,
+      clientId: String(row.params.client_id ?? ''),
+      endpoint: row.recipient,
+      token: String(row.params.security_event_token ?? ''),
+      status: row.status,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      createdAt: row.created_at,
+      sentAt: row.sent_at,
+      nextAttemptAt: row.next_attempt_at,
+    }));
+  }
+
+  /** How many SETs are pending, sent and failed (for the metrics). */
+  async securityEventCounts(): Promise<Record<string, number>> {
+    return countByStatus(this.db, 'set');
+  }
+
   /** Sends one batch of due messages and records each result. */
   async deliver(): Promise<DeliveryReport> {
     const { batchSize, leaseMs, maxAttempts } = this.options;
@@ -212,7 +304,8 @@ export class Outbox {
       try {
         await this.send(row);
       } catch (err) {
-        const giveUp = row.attempts >= maxAttempts;
+        // A refusal for good (DeliveryRefused) is not tried again; anything else is, with backoff.
+        const giveUp = err instanceof DeliveryRefused || row.attempts >= maxAttempts;
         const retryIn = giveUp ? null : retryDelay(row.attempts, this.options.retryBaseMs, this.options.retryMaxMs);
         await markAttemptFailed(this.db, row.id, describeError(err), retryIn);
         report[giveUp ? 'failed' : 'retried'] += 1;
@@ -227,6 +320,7 @@ export class Outbox {
   private async send(row: OutboxRow): Promise<void> {
     const notifier = this.notifiers.get(row.channel);
     if (!notifier) throw new Error(`no notifier configured for the ${row.channel} channel`);
+    if (row.channel === 'set') return this.push(notifier, row);
     if (!isTemplateName(row.template)) throw new Error(`unknown template ${row.template}`);
     const params = templateParams.parse(row.params);
     const code =
@@ -244,6 +338,20 @@ export class Outbox {
       template: row.template,
       to: row.recipient,
       ...rendered,
+    });
+  }
+
+  /** A SET is pushed as it was signed when queued: nothing to render. */
+  private async push(notifier: Notifier, row: OutboxRow): Promise<void> {
+    const { security_event_token: token } = templateParams.parse(row.params);
+    if (!token) throw new DeliveryRefused('no security event token in the row');
+    await notifier.send({
+      id: row.id,
+      accountId: row.account_id,
+      template: row.template,
+      to: row.recipient,
+      subject: row.template,
+      text: token,
     });
   }
 

@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../db/index.js';
 
-export type Channel = 'log' | 'email' | 'sms';
+export type Channel = 'log' | 'email' | 'sms' | 'set';
 
 export interface OutboxRow {
   id: string;
@@ -87,4 +87,25 @@ export async function markAttemptFailed(
             next_attempt_at: db.raw(`now() + ? * interval '1 millisecond'`, [retryInMs]),
           },
     );
+}
+
+/** Messages of one channel, newest first, optionally only those given up on: the operator's view. */
+export async function listMessages(
+  db: Queryable,
+  filter: { channel: Channel; status?: OutboxRow['status'] },
+  limit: number,
+): Promise<OutboxRow[]> {
+  const query = db('notification_outbox').where({ channel: filter.channel });
+  if (filter.status) query.andWhere({ status: filter.status });
+  return query.orderBy('created_at', 'desc').limit(limit);
+}
+
+/** How many messages of a channel are in each status. */
+export async function countByStatus(db: Queryable, channel: Channel): Promise<Record<string, number>> {
+  const rows: Array<{ status: string; count: string | number }> = await db('notification_outbox')
+    .where({ channel })
+    .groupBy('status')
+    .select('status')
+    .count({ count: '*' });
+  return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }

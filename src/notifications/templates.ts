@@ -14,6 +14,9 @@ export const TEMPLATES = [
 ] as const;
 export type TemplateName = (typeof TEMPLATES)[number];
 
+/** The one "template" of the `set` channel: a signed SET pushed as it is, never rendered. */
+export const SECURITY_EVENT_TEMPLATE = 'merchant.security_event';
+
 export const LOCALES = ['zh-CN', 'en'] as const;
 export type Locale = (typeof LOCALES)[number];
 
@@ -34,6 +37,17 @@ export const templateParams = z
     sealed_code: z.string().min(1).max(400).optional(),
     /** Minutes the code stays valid. */
     valid_minutes: z.number().int().min(1).max(1440).optional(),
+    /**
+     * A Security Event Token to push (the `set` channel): a signed compact JWS whose only subject
+     * is the pairwise `sub` the merchant already knows (src/merchant-events/).
+     */
+    security_event_token: z
+      .string()
+      .max(8000)
+      .regex(/^[\w-]+\.[\w-]+\.[\w-]+$/)
+      .optional(),
+    /** The merchant a SET is for. */
+    client_id: z.string().min(1).max(200).optional(),
   })
   .strict();
 
