@@ -13,6 +13,7 @@ import { PlatformMetrics } from './http/metrics.js';
 import { Views } from './http/views.js';
 import { COOKIE_KEY, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
+import { logoutAtMerchants } from './oidc/backchannel.js';
 import { buildProvider } from './oidc/provider.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
@@ -76,6 +77,15 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       tokenIds,
     });
     answerProviderFailures(provider, logger);
+    // Sessions ended outside /session/end sign the person out at merchants too (Back-Channel Logout 1.0).
+    provider.on('backchannel.error', (_ctx, err, client) =>
+      logger.warn({ err, client: client.clientId }, 'back-channel logout failed'),
+    );
+    services.liveSessions.onEnded((ended) => {
+      void logoutAtMerchants(provider, ended, (err, clientId) =>
+        logger.warn({ err, client: clientId }, 'back-channel logout failed'),
+      );
+    });
     answerDisallowedGrantType(provider);
     const app = buildApp({
       config,

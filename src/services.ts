@@ -56,6 +56,8 @@ export interface Services {
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
+  /** oidc-provider's Session rows the session list ends; the platform listens for back-channel logout. */
+  liveSessions: ProviderSessions;
   passkeys: PasskeyService;
   clients: ClientService;
   limits: RateLimits;
@@ -88,7 +90,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
   const hasher = new PasswordHasher(config.argon2);
   const outbox = outboxFromConfig(db, box, config, logger);
   const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
-  const sessions = new AccountSessions({ db, live: new ProviderSessions(db), log: securityLog });
+  const liveSessions = new ProviderSessions(db);
+  const sessions = new AccountSessions({ db, live: liveSessions, log: securityLog });
   const accounts = new AccountService({
     db,
     hasher,
@@ -182,6 +185,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     outbox,
     securityLog,
     sessions,
+    liveSessions,
     passkeys,
     accounts,
     clients,

@@ -45,3 +45,16 @@ export function joinsAmbientTransaction(db: Db): Db {
 export function assertNoTransaction(operation: string, reason: string): void {
   if (current.getStore()) throw new Error(`${operation} runs outside transactions: ${reason}`);
 }
+
+/**
+ * Runs `work` once the open transaction (the outermost one: a savepoint's release is no commit)
+ * has committed, or at once outside a transaction; never when it rolls back. For effects outside
+ * the database that must follow only a change that took effect (e.g. telling merchants).
+ */
+export function afterCommit(work: () => void): void {
+  let tx = current.getStore();
+  if (!tx) return work();
+  while (tx.parentTransaction) tx = tx.parentTransaction;
+  // The rejection of a rolled-back transaction is its caller's to handle.
+  tx.executionPromise.then(work, () => undefined);
+}

@@ -21,6 +21,10 @@ export function featureOptions(pages: ProviderPages): Configuration['features'] 
     // whether a token another merchant holds is live.
     introspection: { enabled: true, allowedPolicy: ownTokensOnly },
     revocation: { enabled: true, allowedPolicy: revokesOwnTokensOnly },
+    // OpenID Connect Back-Channel Logout 1.0: signing out here (`/session/end`) posts a logout token
+    // to each merchant of the session that registered a `backchannel_logout_uri`; sessions ended
+    // elsewhere (the security page, a password change) go through src/oidc/backchannel.ts.
+    backchannelLogout: { enabled: true },
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: pages.logoutSource,

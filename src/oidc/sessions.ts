@@ -1,17 +1,43 @@
 import type { Db } from '../db/index.js';
+import { afterCommit } from '../db/transaction.js';
 import type { LiveSessions } from '../security/service.js';
 import { destroySessions } from './store.js';
+
+/** A live session that was ended here: its account and the merchants it signed in to, with their `sid`. */
+export interface EndedSession {
+  accountId: string;
+  /** oidc-provider's `Session.authorizations`: client id → `{ sid, grantId, … }`. */
+  authorizations: Record<string, { sid?: string }>;
+}
 
 /**
  * oidc-provider's Sessions of an account, ended by removing their rows: the browser's session
  * cookie then finds nothing, and the next authorization asks it to sign in. Joins the caller's
  * transaction, so a password change and the sessions it ends commit together.
+ *
+ * Removing rows bypasses oidc-provider's `/session/end`, so its back-channel logout does not run:
+ * `onEnded` listeners (the platform's, src/oidc/backchannel.ts) hear of the ended sessions once the
+ * transaction has committed, and send the logout tokens.
  */
 export class ProviderSessions implements LiveSessions {
+  private readonly listeners: Array<(ended: EndedSession[]) => void> = [];
+
   constructor(private readonly db: Db) {}
 
+  /** Calls `listener` with the live sessions each `end` removed, after its transaction commits. */
+  onEnded(listener: (ended: EndedSession[]) => void): void {
+    this.listeners.push(listener);
+  }
+
   async end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void> {
-    await destroySessions(this.db, accountId, which);
+    const removed = await destroySessions(this.db, accountId, which);
+    const ended = removed
+      .map((payload) => ({
+        accountId,
+        authorizations: (payload.authorizations ?? {}) as EndedSession['authorizations'],
+      }))
+      .filter((session) => Object.keys(session.authorizations).length > 0);
+    if (ended.length && this.listeners.length) afterCommit(() => this.listeners.forEach((listener) => listener(ended)));
   }
 }
 

@@ -172,14 +172,21 @@ export async function destroyGrant(db: Queryable, grantId: string): Promise<void
   await destroyPayload(db, 'Grant', grantId);
 }
 
-/** Removes an account's Session rows: those with the given uids, or all but the one with uid `except`. */
+/**
+ * Removes an account's Session rows: those with the given uids, or all but the one with uid
+ * `except`. Returns the payloads of those that were still live (for back-channel logout).
+ */
 export async function destroySessions(
   db: Queryable,
   accountId: string,
   which: { uids: string[] } | { except?: string },
-): Promise<void> {
+): Promise<Array<Record<string, unknown>>> {
   const query = db('oidc_payloads').where({ model: 'Session', account_id: accountId });
   if ('uids' in which) query.whereIn('uid', which.uids);
   else if (which.except) query.where((q) => q.whereNot({ uid: which.except! }).orWhereNull('uid'));
-  await query.delete();
+  const removed: Array<{ payload: Record<string, unknown>; expires_at: Date | null }> = await query
+    .delete()
+    .returning(['payload', 'expires_at']);
+  const now = Date.now();
+  return removed.filter((row) => !row.expires_at || row.expires_at.getTime() > now).map((row) => row.payload);
 }
