@@ -55,6 +55,8 @@ export class PlatformMetrics {
     private readonly audit: AuditLog,
     /** Verification provider calls and their cost (identity's ProviderCallTotals). */
     private readonly providerTotals: { read(): Promise<ProviderCallCount[]> },
+    /** Security Event Tokens to merchants by outbox status (the outbox's securityEventCounts). */
+    private readonly merchantEvents: { counts(): Promise<Record<string, number>> } = { counts: async () => ({}) },
   ) {
     const registers = [this.processRegistry];
     collectDefaultMetrics({ register: this.processRegistry });
@@ -148,7 +150,7 @@ export class PlatformMetrics {
   /** The metrics read from the database, in a registry of this scrape's own. */
   private async readDatabase(): Promise<Registry> {
     const read = await withTimeout(
-      Promise.all([this.providerTotals.read(), this.audit.size(), this.audit.queued()]),
+      Promise.all([this.providerTotals.read(), this.audit.size(), this.audit.queued(), this.merchantEvents.counts()]),
       DATABASE_TIMEOUT_MS,
     ).catch(() => undefined);
     const registers = [new Registry()];
@@ -175,6 +177,12 @@ export class PlatformMetrics {
       help: 'Committed audit events waiting to become leaves, from the database.',
       registers,
     });
+    const merchantEvents = new Gauge({
+      name: 'realname_merchant_events',
+      help: 'Security Event Tokens to merchants in the outbox by status (pending, sent, failed), from the database.',
+      labelNames: ['status'],
+      registers,
+    });
     const up = new Gauge({
       name: 'realname_metrics_database_up',
       help: '1 when the database answered this scrape, else 0 (its metrics are then left out).',
@@ -189,6 +197,7 @@ export class PlatformMetrics {
       }
       size.set(read[1]);
       queued.set(read[2]);
+      for (const status of ['pending', 'sent', 'failed']) merchantEvents.set({ status }, read[3][status] ?? 0);
     }
     return registers[0]!;
   }

@@ -235,6 +235,10 @@ describe('security events to merchants', () => {
         }),
       ]),
     );
+    // And counted for Prometheus.
+    const metrics = await (await fetch(`${running.issuer}/metrics`)).text();
+    const failed = /^realname_merchant_events\{status="failed"\} (\d+)$/m.exec(metrics)?.[1];
+    expect(Number(failed)).toBeGreaterThanOrEqual(1);
   });
 
   it('gives up at once on an RFC 8935 error and keeps it for the operator', async () => {
