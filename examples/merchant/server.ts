@@ -13,6 +13,7 @@ import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Router from '@koa/router';
 import argon2 from 'argon2';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import Koa, { type Context } from 'koa';
 import * as oidc from 'openid-client';
 
@@ -39,6 +40,24 @@ function levelOfScope(scope: string | undefined): Level | undefined {
   const scopes = new Set((scope ?? '').split(' '));
   return (['dossier', 'credentials', 'result'] as const).find((level) => scopes.has(LEVEL_SCOPES[level]));
 }
+
+/** A Security Event Token or logout token this site received from the platform, as shown on its page. */
+interface Notice {
+  at: Date;
+  kind: 'security event' | 'back-channel logout';
+  /** The event type URIs, or why the token was refused. */
+  events: string[];
+  sub?: string;
+  claims?: JWTPayload;
+  refused?: string;
+  /** Local sessions of that person this site ended because of it. */
+  sessionsEnded: number;
+}
+
+const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+const ACCOUNT_PURGED = 'https://schemas.openid.net/secevent/risc/event-type/account-purged';
+const LEVEL_LOWERED = 'urn:realname:secevent:grant-level-lowered';
+const BACKCHANNEL_LOGOUT = 'http://schemas.openid.net/event/backchannel-logout';
 
 interface Session {
   created: number;
@@ -118,8 +137,114 @@ ${signedIn ? `<p>已登录 Signed in — <a href="/me">查看结果 see what thi
 <p><a class="button" href="/login?levels=result">仅核验结果登录 Sign in (result only)</a></p>
 <p><a class="button" href="/login?levels=result,credentials,dossier">登录（任选级别）Sign in (choose any level)</a></p>
 <p><small>The first asks for <code>openid realname</code>; the second for every level scope plus
-<code>offline_access</code>, and the platform's consent page lets the person pick one.</small></p>`,
+<code>offline_access</code>, and the platform's consent page lets the person pick one.</small></p>
+${renderNotices()}`,
     );
+  });
+
+  // What the platform told this site on its own: Security Event Tokens (RFC 8417) pushed to
+  // /events (register with `client add --events-endpoint <this site>/events`) and logout tokens
+  // posted to /backchannel-logout (`--backchannel-logout-uri <this site>/backchannel-logout`).
+  // Both are JWTs signed with the platform's keys: verified against its JWKS, issuer and audience
+  // (this client_id) checked, before anything is done. A real merchant keeps them in a database.
+  const notices: Notice[] = [];
+  const platformKeys = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
+  const remember = (notice: Notice) => {
+    notices.unshift(notice);
+    notices.length = Math.min(notices.length, 50);
+  };
+  /** Ends this site's sessions of the person the platform names (by `sub`, or by the platform's `sid`). */
+  function endSessionsOf(match: { sub?: string; sid?: string }): number {
+    let ended = 0;
+    for (const [id, s] of sessions) {
+      const claims = s.signedIn?.idClaims;
+      if (!claims) continue;
+      if ((match.sid && claims.sid === match.sid) || (!match.sid && match.sub && claims.sub === match.sub)) {
+        sessions.delete(id);
+        ended += 1;
+      }
+    }
+    return ended;
+  }
+
+  function renderNotices(): string {
+    if (!notices.length) return '<h2>平台通知 From the platform</h2><p>(nothing received yet)</p>';
+    const rows = notices
+      .map(
+        (n) =>
+          `<li data-notice="${escapeHtml(n.kind)}"><strong>${escapeHtml(n.kind)}</strong> ${escapeHtml(n.at.toISOString())}
+${n.refused ? `<span class="bad">refused: ${escapeHtml(n.refused)}</span>` : `— ${n.events.map(escapeHtml).join(', ')}; sub <code>${escapeHtml(n.sub ?? '')}</code>; sessions ended here: ${n.sessionsEnded}`}
+${n.claims ? json(n.claims) : ''}</li>`,
+      )
+      .join('');
+    return `<h2>平台通知 From the platform</h2><ul>${rows}</ul>`;
+  }
+
+  // RFC 8935 §2: a SET in the body (application/secevent+jwt); 202 when accepted, else 400 with
+  // an RFC 8935 §2.3 error. A `jti` seen before is acknowledged again and not acted on twice.
+  const seen = new Set<string>();
+  router.post('/events', async (ctx) => {
+    if (!ctx.is('application/secevent+jwt'))
+      return refuseSet(ctx, 'invalid_request', 'expected application/secevent+jwt');
+    const token = (await readBody(ctx)).trim();
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, platformKeys, {
+        issuer: config.serverMetadata().issuer,
+        audience: options.clientId,
+        typ: 'secevent+jwt',
+      }));
+    } catch (err) {
+      remember({ at: new Date(), kind: 'security event', events: [], refused: String(err), sessionsEnded: 0 });
+      return refuseSet(ctx, 'invalid_request', 'the SET did not verify');
+    }
+    ctx.status = 202;
+    if (!claims.jti || seen.has(claims.jti)) return;
+    seen.add(claims.jti);
+    const events = Object.keys((claims.events as Record<string, unknown> | undefined) ?? {});
+    const sub = (claims.sub_id as { sub?: string } | undefined)?.sub;
+    // Revoked, purged or lowered: the tokens this site holds for the person stopped working at the
+    // platform; sign the person out here too, and let the next sign-in bring the level now granted.
+    const acts = events.some((e) => [SESSION_REVOKED, ACCOUNT_PURGED, LEVEL_LOWERED].includes(e));
+    remember({
+      at: new Date(),
+      kind: 'security event',
+      events,
+      sub,
+      claims,
+      sessionsEnded: acts && sub ? endSessionsOf({ sub }) : 0,
+    });
+  });
+
+  // OpenID Connect Back-Channel Logout 1.0 §2.5–§2.8: a logout token in a form post; 200 when the
+  // sessions are ended, 400 when the token does not validate.
+  router.post('/backchannel-logout', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const token = new URLSearchParams(await readBody(ctx)).get('logout_token') ?? '';
+    try {
+      const { payload } = await jwtVerify(token, platformKeys, {
+        issuer: config.serverMetadata().issuer,
+        audience: options.clientId,
+        typ: 'logout+jwt',
+      });
+      const events = payload.events as Record<string, unknown> | undefined;
+      if (!events?.[BACKCHANNEL_LOGOUT] || payload.nonce !== undefined || (!payload.sub && !payload.sid))
+        throw new Error('not a logout token');
+      const sid = typeof payload.sid === 'string' ? payload.sid : undefined;
+      remember({
+        at: new Date(),
+        kind: 'back-channel logout',
+        events: Object.keys(events),
+        sub: payload.sub,
+        claims: payload,
+        sessionsEnded: endSessionsOf({ sub: payload.sub, sid }),
+      });
+      ctx.status = 200;
+    } catch (err) {
+      remember({ at: new Date(), kind: 'back-channel logout', events: [], refused: String(err), sessionsEnded: 0 });
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request' };
+    }
   });
 
   // Step 1 — the authorization request. PKCE S256, state and nonce are generated per attempt and
@@ -317,6 +442,12 @@ ${extra}
       await once(server, 'close');
     },
   };
+}
+
+/** RFC 8935 §2.3: a refused SET, with its error code. */
+function refuseSet(ctx: Context, err: string, description: string): void {
+  ctx.status = 400;
+  ctx.body = { err, description };
 }
 
 interface Attachment {

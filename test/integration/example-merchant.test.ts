@@ -25,6 +25,8 @@ describe('example merchant site', () => {
       redirectUris: [`http://localhost:${port}/callback`],
       levels: ['result', 'credentials', 'dossier'],
       category: 'shopping',
+      eventsEndpoint: `http://localhost:${port}/events`,
+      backchannelLogoutUri: `http://localhost:${port}/backchannel-logout`,
     });
     example = await startMerchantExample({
       issuer: running.issuer,
@@ -127,5 +129,37 @@ describe('example merchant site', () => {
     const page = await agent.submit(formAction(consent, '/abort'), {});
     expect(page.status).toBe(400);
     expect(page.html).toContain('access_denied');
+  });
+
+  it('receives a signed SET when the person revokes its grant, signs them out and shows it', async () => {
+    const agent = new UserAgent();
+    const consent = await registerAndVerify(agent, 'result');
+    expect((await agent.submit(formAction(consent, '/confirm'), { level: 'result' })).url).toBe(`${example.url}me`);
+
+    const account = await agent.navigate(`${running.issuer}/account`);
+    const grant = /action="\/account\/grants\/([^/]+)\/revoke"/.exec(account.html)![1]!;
+    await agent.submit(`${running.issuer}/account/grants/${grant}/revoke`, {});
+    expect(await running.platform.outbox.deliver()).toMatchObject({ sent: 1, failed: 0 });
+
+    const home = await agent.navigate(example.url);
+    expect(home.html).toContain('data-notice="security event"');
+    expect(home.html).toContain('https://schemas.openid.net/secevent/caep/event-type/session-revoked');
+    expect(home.html).toContain('sessions ended here: 1');
+    // Signed out at the merchant too.
+    expect((await agent.navigate(`${example.url}me`)).url).toBe(example.url);
+  });
+
+  it('receives a logout token when the person signs out at the platform', async () => {
+    const agent = new UserAgent();
+    const consent = await registerAndVerify(agent, 'result');
+    await agent.submit(formAction(consent, '/confirm'), { level: 'result' });
+    const question = await agent.navigate(`${running.issuer}/session/end`);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(question.html)![1]!;
+    await agent.submit(formAction(question, '/session/end/confirm'), { xsrf, logout: 'yes' });
+
+    const home = await agent.navigate(example.url);
+    expect(home.html).toContain('data-notice="back-channel logout"');
+    expect(home.html).toContain('http://schemas.openid.net/event/backchannel-logout');
+    expect((await agent.navigate(`${example.url}me`)).url).toBe(example.url);
   });
 });
