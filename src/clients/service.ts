@@ -202,7 +202,15 @@ export class ClientService {
         client_secret: this.box.openText(existing.client_secret_encrypted, secretContext(DEMO_CLIENT_ID)),
       };
     }
-    const demo = { name: 'Demo merchant', redirectUris: [redirectUri], levels: [...GRANT_LEVELS], category: 'demo' };
+    const demo = {
+      name: 'Demo merchant',
+      redirectUris: [redirectUri],
+      levels: [...GRANT_LEVELS],
+      category: 'demo',
+      // The example merchant's receiving routes, beside its callback (examples/merchant/).
+      eventsEndpoint: new URL('/events', redirectUri).toString(),
+      backchannelLogoutUri: new URL('/backchannel-logout', redirectUri).toString(),
+    };
     return this.add(demo, { clientId: DEMO_CLIENT_ID });
   }
 
