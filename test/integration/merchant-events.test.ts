@@ -262,6 +262,52 @@ describe('security events to merchants', () => {
     );
   });
 
+  it('revokes nothing it cannot tell, and tells nothing it did not revoke', async () => {
+    const { login, accountId, agent } = await verifiedPerson();
+    const shop = await merchant(`${receiver.url}/events`);
+    await consentTo(agent, shop.config, login, 'result');
+    const grantId = await grantOnAccountPage(agent);
+    const { db } = running.platform;
+    const revokedEvents = async () => {
+      await running.platform.audit.integrateAll();
+      return db('audit_events').where({ type: 'consent.revoked', account_id: accountId }).count({ n: '*' }).first();
+    };
+    const refuse = async (table: string, when: string) => {
+      await db.raw(`CREATE OR REPLACE FUNCTION test_refuse() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql`);
+      await db.raw(
+        `CREATE TRIGGER test_refuse BEFORE INSERT ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION test_refuse()`,
+      );
+      return () => db.raw(`DROP TRIGGER test_refuse ON ${table}`);
+    };
+
+    // The SET cannot be queued: the revocation and its audit event roll back with it.
+    let allow = await refuse('notification_outbox', "NEW.channel = 'set'");
+    try {
+      const failed = await agent.submit(`${running.issuer}/account/grants/${grantId}/revoke`, {});
+      expect(failed.status).toBe(500);
+    } finally {
+      await allow();
+    }
+    expect(await running.platform.provider.Grant.find(grantId)).toBeDefined();
+    expect(Number((await revokedEvents())!.n)).toBe(0);
+
+    // The audit trail cannot record the revocation: no SET is queued for it.
+    allow = await refuse('audit_queue', "NEW.type = 'consent.revoked'");
+    try {
+      expect((await agent.submit(`${running.issuer}/account/grants/${grantId}/revoke`, {})).status).toBe(500);
+    } finally {
+      await allow();
+    }
+    expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toEqual([]);
+    expect(await running.platform.provider.Grant.find(grantId)).toBeDefined();
+
+    // Both working again: one revocation, one event, one SET.
+    await agent.submit(`${running.issuer}/account/grants/${grantId}/revoke`, {});
+    expect(Number((await revokedEvents())!.n)).toBe(1);
+    expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toHaveLength(1);
+  });
+
   it('registers only endpoints it may call', async () => {
     await expect(merchant('ftp://shop.example/events')).rejects.toMatchObject({ status: 400 });
     await expect(merchant('http://shop.example/events')).rejects.toMatchObject({ status: 400 });
