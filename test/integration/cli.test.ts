@@ -85,6 +85,57 @@ describe('operator CLI', () => {
     expect(JSON.stringify(listed)).not.toContain(added.client_secret);
   });
 
+  it('registers where a merchant hears of its grants and sign-outs, and lists the failed SETs', async () => {
+    const result = await runCli(
+      [
+        'client',
+        'add',
+        '--name',
+        'Told',
+        '--redirect-uri',
+        'https://told.example/cb',
+        '--events-endpoint',
+        'https://told.example/events',
+        '--backchannel-logout-uri',
+        'https://told.example/logout',
+        '--json',
+      ],
+      env,
+    );
+    expect(result.stderr).toBe('');
+    const added = JSON.parse(result.stdout);
+    expect(added).toMatchObject({
+      events_endpoint: 'https://told.example/events',
+      backchannel_logout_uri: 'https://told.example/logout',
+    });
+    const stored = await inspect((db) => db('clients').where({ client_id: added.client_id }).first());
+    expect(stored.metadata).toMatchObject({
+      events_endpoint: 'https://told.example/events',
+      backchannel_logout_uri: 'https://told.example/logout',
+      backchannel_logout_session_required: true,
+    });
+    const refused = await runCli(
+      [
+        'client',
+        'add',
+        '--name',
+        'Bad',
+        '--redirect-uri',
+        'https://bad.example/cb',
+        '--events-endpoint',
+        'http://bad.example/e',
+      ],
+      env,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('eventsEndpoint');
+
+    const listed = await runCli(['events', 'list', '--failed', '--json'], env);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual({ events: [] });
+    // Four CLI processes, each starting Node and opening the database.
+  }, 180_000);
+
   it('registers a merchant that requires passkeys, in the metadata the provider reads', async () => {
     const result = await runCli(
       [

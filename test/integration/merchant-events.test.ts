@@ -2,6 +2,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload }
 import type * as oidc from 'openid-client';
 import { eventsList } from '../../src/cli/events.js';
 import type { CliContext } from '../../src/cli/context.js';
+import { ClientService } from '../../src/clients/service.js';
 import {
   addMerchant,
   discover,
@@ -314,6 +315,15 @@ describe('security events to merchants', () => {
     await expect(merchant('https://shop.example/events#x')).rejects.toMatchObject({ status: 400 });
     const { registered } = await merchant('https://shop.example/events');
     expect(registered.events_endpoint).toBe('https://shop.example/events');
+    // In production, https even on the loopback.
+    const production = new ClientService(running.platform.db, running.platform.box, { production: true });
+    await expect(
+      production.add({
+        name: 'Local',
+        redirectUris: ['https://shop.example/cb'],
+        eventsEndpoint: 'http://localhost:4000/events',
+      }),
+    ).rejects.toMatchObject({ status: 400 });
   });
 
   /** `events list --json` as the CLI prints it, on this platform's services. */
