@@ -309,6 +309,19 @@ describe('security events to merchants', () => {
     expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toHaveLength(1);
   });
 
+  it('tells every merchant holding a grant that the account was purged, when the closing work asks', async () => {
+    const { login, accountId, agent } = await verifiedPerson();
+    const shop = await merchant(`${receiver.url}/events`);
+    const sub = await consentTo(agent, shop.config, login, 'result');
+    await running.platform.merchantEvents.accountPurged(accountId);
+    await deliver();
+    const [received] = await receiver.waitFor('/events');
+    expect(await verifySet(received!.body, shop.registered.client_id)).toMatchObject({
+      sub_id: { format: 'iss_sub', iss: running.issuer, sub },
+      events: { 'https://schemas.openid.net/secevent/risc/event-type/account-purged': {} },
+    });
+  });
+
   it('registers only endpoints it may call', async () => {
     await expect(merchant('ftp://shop.example/events')).rejects.toMatchObject({ status: 400 });
     await expect(merchant('http://shop.example/events')).rejects.toMatchObject({ status: 400 });
