@@ -93,6 +93,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       sessions: services.sessions,
       passkeys: services.passkeys,
       recovery: services.recovery,
+      personalData: services.personalData,
       cookieKeys,
       metrics,
       health,

@@ -13,6 +13,8 @@ const claimNames = z.array(z.string().min(1).max(100)).max(100);
 
 export const EVENT_PAYLOADS = {
   'account.registered': z.object({ login_type: z.enum(['email', 'phone']) }),
+  // The person downloaded or viewed everything the platform holds about them (docs/product.md#your-data).
+  'account.data_exported': z.object({ format: z.enum(['json', 'html']) }),
   'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
   'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
   // A consent, at an authorization or on the account page (`via`): the level before

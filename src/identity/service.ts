@@ -108,6 +108,35 @@ export interface Dossier {
   images: Array<{ id: string; kind: 'portrait' | 'document_front'; contentType: string; digest: string }>;
 }
 
+/** What identity holds about an account, opened: the person's part of their data export. */
+export interface IdentityExport {
+  /** The verified person, with `person_index`, the blind index the audit trail names them by. */
+  person:
+    | {
+        document_type: DocumentType;
+        document_number: string;
+        name: string;
+        birth_date?: string;
+        gender?: string;
+        person_index: string;
+      }
+    | undefined;
+  /** Every verification attempt of the account, oldest first. */
+  verifications: Array<{
+    id: string;
+    method: VerificationMethod;
+    provider: string;
+    status: 'passed' | 'failed';
+    reason?: string;
+    provider_reference?: string;
+    verified_at: string;
+    expires_at?: string;
+    max_queries?: number;
+    queries_used: number;
+    images: Array<{ id: string; kind: string; content_type: string; data_base64: string }>;
+  }>;
+}
+
 /** What the check API answers (docs/product.md#http-surface): times in seconds since the epoch, like the claims. */
 export interface CheckAnswer {
   verified: boolean;
@@ -362,6 +391,52 @@ export class VerificationService {
     if (!person || person.person_index !== index) return undefined;
     if (this.box.openText(person.name_encrypted, sealed.name(person.id)) !== name) return undefined;
     return this.verify(accountId, submission);
+  }
+
+  /**
+   * Everything identity holds about the account, opened, for the person's own export
+   * (docs/product.md#your-data): the person's document data in clear, and every verification
+   * attempt of the account with its photos (base64).
+   */
+  async exportOf(accountId: string): Promise<IdentityExport> {
+    const personId = await this.accounts.personOf(accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    const attempts = await verificationsOfAccount(this.db, accountId, 100_000);
+    const verifications = [];
+    for (const row of attempts.reverse()) {
+      const images = (await imagesOfVerification(this.db, row.id)).map((image) => ({
+        id: image.id,
+        kind: image.kind,
+        content_type: image.content_type,
+        data_base64: this.box.open(image.data_encrypted, sealed.image(image.id)).toString('base64'),
+      }));
+      verifications.push({
+        id: row.id,
+        method: row.method,
+        provider: row.provider,
+        status: row.status,
+        ...(row.reason ? { reason: row.reason } : {}),
+        ...(row.provider_reference ? { provider_reference: row.provider_reference } : {}),
+        verified_at: new Date(row.verified_at).toISOString(),
+        ...(row.expires_at ? { expires_at: new Date(row.expires_at).toISOString() } : {}),
+        ...(row.max_queries !== null ? { max_queries: row.max_queries } : {}),
+        queries_used: row.queries_used,
+        images,
+      });
+    }
+    return {
+      person: person && {
+        document_type: person.document_type as DocumentType,
+        document_number: this.box.openText(person.number_encrypted, sealed.number(person.id)),
+        name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
+        ...(person.birth_date_encrypted
+          ? { birth_date: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
+          : {}),
+        ...(person.gender ? { gender: person.gender } : {}),
+        person_index: person.person_index,
+      },
+      verifications,
+    };
   }
 
   /** Whether the account signs in with a mobile number, so the three-element check is open to it. */

@@ -17,6 +17,8 @@ import type { AccountService } from '../../accounts/service.js';
 import { sessionLifetime } from '../../oidc/sessions.js';
 import type { PasskeyService } from '../../passkeys/service.js';
 import type { AccountSessions, SecurityLog } from '../../security/service.js';
+import type { PersonalData } from '../../data-rights/service.js';
+import { dataRoutes } from './data.js';
 import { passkeyRoutes } from './passkeys.js';
 import { securityRoutes } from './security.js';
 
@@ -38,8 +40,9 @@ export interface AccountDeps {
   sessionTtl: { session: number; sessionAbsolute: number };
   maxImageBytes: number;
   passkeys: PasskeyService;
-  /** Seconds after a sign-in during which passkeys may be changed (`passkeys.recentSignIn`). */
+  /** Seconds after a sign-in during which passkeys may be changed and data exported (`passkeys.recentSignIn`). */
   recentSignIn: number;
+  personalData: PersonalData;
 }
 
 /**
@@ -174,6 +177,12 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
 
   securityRoutes(router, signedIn, deps);
+  dataRoutes(router, signedIn, {
+    views,
+    personalData: deps.personalData,
+    recentSignIn: deps.recentSignIn,
+    merchantOf,
+  });
   const passkeys = passkeyRoutes({
     views,
     accounts: deps.accounts,
