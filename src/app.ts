@@ -34,6 +34,7 @@ import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes/index.js';
 import { recoveryRoutes } from './recovery/routes/index.js';
 import type { PasswordRecovery } from './recovery/service.js';
+import type { AccountClosure } from './data-rights/closure.js';
 import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
 
@@ -54,6 +55,7 @@ export interface AppDeps {
   sessions: AccountSessions;
   recovery: PasswordRecovery;
   personalData: PersonalData;
+  closure: AccountClosure;
   cookieKeys: string[];
   metrics: PlatformMetrics;
   health: Health;
@@ -155,6 +157,7 @@ export function buildApp(deps: AppDeps): Koa {
     passkeys: deps.passkeys,
     recentSignIn: config.passkeys.recentSignIn,
     personalData: deps.personalData,
+    closure: deps.closure,
   });
 
   const reset = recoveryRoutes({

@@ -10,7 +10,7 @@ import type { Services } from './services.js';
 
 /** The background jobs; the returned function stops them, waiting for runs in progress. */
 export function scheduleJobs(
-  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog' | 'recovery'> & {
+  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog' | 'recovery' | 'closure'> & {
     config: Config;
     db: Db;
     logger: Logger;
@@ -39,6 +39,12 @@ export function scheduleJobs(
         }),
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
+    ),
+    // Accounts whose closure waited out accountClosure.delayDays, hourly.
+    repeat(
+      () => platform.closure.closeDue(),
+      3600 * 1000,
+      (err) => logger.error({ err }, 'closing accounts that are due failed'),
     ),
     // Security-log events past their retention, session rows long ended and expired reset codes, hourly.
     repeat(

@@ -94,6 +94,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       passkeys: services.passkeys,
       recovery: services.recovery,
       personalData: services.personalData,
+      closure: services.closure,
       cookieKeys,
       metrics,
       health,

@@ -33,6 +33,7 @@ import { ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
 import { PasswordRecovery } from './recovery/service.js';
+import { AccountClosure } from './data-rights/closure.js';
 import { PersonalData } from './data-rights/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
 import { PasskeyService } from './passkeys/service.js';
@@ -66,8 +67,9 @@ export interface Services {
   releases: ReleaseAudit;
   /** Password reset by a one-time code or a new person-document match (src/recovery/). */
   recovery: PasswordRecovery;
-  /** A person's rights over their data: the export (src/data-rights/). */
+  /** A person's rights over their data: the export and closing the account (src/data-rights/). */
   personalData: PersonalData;
+  closure: AccountClosure;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -183,6 +185,16 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     releases: new ReleaseAudit(db, audit, verifications),
     recovery,
     personalData: new PersonalData({ accounts, verifications, grants, passkeys, securityLog, sessions, audit }),
+    closure: new AccountClosure({
+      db,
+      accounts,
+      verifications,
+      grants,
+      securityLog,
+      sessions,
+      audit,
+      delayDays: config.accountClosure.delayDays,
+    }),
   };
 }
 

@@ -11,6 +11,11 @@ import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
 import {
   accountsInIdOrder,
+  closuresDue,
+  setClosingAt,
+  deleteAccount,
+  otherAccountsOfPerson,
+  unlinkPerson,
   findAccountById,
   findAccountByLogin,
   insertAccount,
@@ -30,10 +35,18 @@ export interface Account {
   login: string;
   loginType: 'email' | 'phone';
   createdAt: Date;
+  /** When the closure the person asked for erases the account, while one waits. */
+  closingAt?: Date;
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: row.id, login: row.login, loginType: row.login_type, createdAt: row.created_at };
+  return {
+    id: row.id,
+    login: row.login,
+    loginType: row.login_type,
+    createdAt: row.created_at,
+    ...(row.closing_at ? { closingAt: new Date(row.closing_at) } : {}),
+  };
 }
 
 /** Where the notice to an account's owner goes: the outbox, by mail when mail is set up and the login is an email. */
@@ -257,6 +270,35 @@ export class AccountService {
    */
   async personOf(accountId: string): Promise<string | null | undefined> {
     return personOfAccount(this.db, accountId);
+  }
+
+  /** Sets (a date) or cancels (null) the account's waiting closure. Joins the ambient transaction. */
+  async setClosingAt(accountId: string, at: Date | null): Promise<void> {
+    await setClosingAt(this.db, accountId, at);
+  }
+
+  /** Accounts whose waiting closure is due. */
+  async closuresDue(now: Date, limit: number): Promise<string[]> {
+    return closuresDue(this.db, now, limit);
+  }
+
+  /** Unlinks the account from its person. Joins the ambient transaction. */
+  async unlinkPerson(accountId: string): Promise<void> {
+    await unlinkPerson(this.db, accountId);
+  }
+
+  /** Whether an account other than `exceptAccountId` is linked to the person. */
+  async personHasOtherAccounts(personId: string, exceptAccountId: string): Promise<boolean> {
+    return (await otherAccountsOfPerson(this.db, personId, exceptAccountId)) > 0;
+  }
+
+  /**
+   * Deletes the account row, and with it (ON DELETE CASCADE) its queued messages, consent
+   * choices, merchant credentials, partial-knowledge counts, passkeys and reset codes. The rest
+   * of a closure (src/data-rights/) runs before it. Joins the ambient transaction.
+   */
+  async delete(accountId: string): Promise<boolean> {
+    return deleteAccount(this.db, accountId);
   }
 
   /**

@@ -3,6 +3,7 @@ import { inTransaction } from '../db/transaction.js';
 import { describeDevice } from './device.js';
 import {
   deleteAccountSessionsBefore,
+  deleteAllOfAccount,
   deleteSecurityEventsBefore,
   endAccountSessions,
   insertSecurityEvent,
@@ -103,6 +104,11 @@ export class SecurityLog {
   }
 
   /** Removes what is past its retention, in batches; returns how many events and sessions went. */
+  /** Forgets the account: its events and session rows, for a closed account. Joins the ambient transaction. */
+  async forget(accountId: string): Promise<void> {
+    await deleteAllOfAccount(this.db, accountId);
+  }
+
   async prune(now = new Date()): Promise<{ events: number; sessions: number }> {
     const before = new Date(now.getTime() - this.retentionDays * 86_400_000);
     const events = await drain((limit) => deleteSecurityEventsBefore(this.db, before, limit));

@@ -17,6 +17,7 @@ import type { AccountService } from '../../accounts/service.js';
 import { sessionLifetime } from '../../oidc/sessions.js';
 import type { PasskeyService } from '../../passkeys/service.js';
 import type { AccountSessions, SecurityLog } from '../../security/service.js';
+import type { AccountClosure } from '../../data-rights/closure.js';
 import type { PersonalData } from '../../data-rights/service.js';
 import { dataRoutes } from './data.js';
 import { passkeyRoutes } from './passkeys.js';
@@ -43,6 +44,7 @@ export interface AccountDeps {
   /** Seconds after a sign-in during which passkeys may be changed and data exported (`passkeys.recentSignIn`). */
   recentSignIn: number;
   personalData: PersonalData;
+  closure: AccountClosure;
 }
 
 /**
@@ -127,6 +129,7 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/', signedIn, async (ctx) => {
     const status = await verifications.statusOf(ctx.state.accountId);
+    const account = await deps.accounts.find(ctx.state.accountId);
     const grants = (await deps.grants.grantsOf(ctx.state.accountId, merchantOf)).filter(
       (g) => g.clientId !== PLATFORM_CLIENT_ID,
     );
@@ -137,6 +140,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       justVerified: ctx.query.verified === '1',
       revoked: ctx.query.revoked === '1',
       lowered: ctx.query.lowered === '1',
+      closingAt: account?.closingAt,
+      kept: ctx.query.kept === '1',
     });
   });
 
@@ -180,6 +185,8 @@ export function accountRoutes(deps: AccountDeps): Router {
   dataRoutes(router, signedIn, {
     views,
     personalData: deps.personalData,
+    closure: deps.closure,
+    accounts: deps.accounts,
     recentSignIn: deps.recentSignIn,
     merchantOf,
   });
