@@ -36,6 +36,9 @@ import {
   deletePerson,
   deleteVerificationsOfAccount,
   personHasVerifications,
+  imagesOfPerson,
+  personsWithoutKey,
+  updateImageData,
 } from './store.js';
 
 export type { VerificationMethod };
@@ -477,6 +480,31 @@ export class VerificationService {
       if (personId === linked) personErased = true;
     }
     return { ...(personIndex ? { personIndex } : {}), personErased };
+  }
+
+  /**
+   * Moves up to `limit` persons sealed before data keys existed under keys of their own: each gets
+   * its key, and its name, number, birth date and the photos of its verifications are sealed again
+   * under it, one transaction per batch (the hourly job, until none is left). Returns how many.
+   */
+  async sealUnderPersonKeys(limit = 100): Promise<number> {
+    return inTransaction(this.db, async (tx) => {
+      const persons = await personsWithoutKey(tx, limit);
+      for (const person of persons) {
+        const box = await this.keys.sealing(tx, person.id);
+        const again = (value: string, context: string) => box.seal(box.open(value, context), context);
+        await updatePersonIdentity(tx, person.id, {
+          name_encrypted: again(person.name_encrypted, sealed.name(person.id)),
+          number_encrypted: again(person.number_encrypted, sealed.number(person.id)),
+          birth_date_encrypted:
+            person.birth_date_encrypted && again(person.birth_date_encrypted, sealed.birthDate(person.id)),
+          gender: person.gender,
+        });
+        for (const image of await imagesOfPerson(tx, person.id))
+          await updateImageData(tx, image.id, again(image.data_encrypted, sealed.image(image.id)));
+      }
+      return persons.length;
+    });
   }
 
   /** Whether the account signs in with a mobile number, so the three-element check is open to it. */

@@ -77,6 +77,27 @@ export async function deletePerson(db: Queryable, personId: string): Promise<voi
   await db('persons').where({ id: personId }).delete();
 }
 
+/** Up to `limit` persons that have no data key yet (sealed before keys existed), locked for the caller's transaction. */
+export async function personsWithoutKey(db: Queryable, limit: number): Promise<PersonRow[]> {
+  return db<PersonRow>('persons')
+    .whereNotExists((q) => q.select(db.raw('1')).from('person_keys').whereRaw('person_keys.person_id = persons.id'))
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
+}
+
+/** The images of every verification that names the person. */
+export async function imagesOfPerson(db: Queryable, personId: string): Promise<ImageRow[]> {
+  return db<ImageRow>('verification_images')
+    .whereIn('verification_id', db('verifications').where({ person_id: personId }).select('id'))
+    .select('verification_images.*');
+}
+
+export async function updateImageData(db: Queryable, id: string, dataEncrypted: string): Promise<void> {
+  await db('verification_images').where({ id }).update({ data_encrypted: dataEncrypted });
+}
+
 /** A person's data key, sealed by the master key; undefined while the person has none. */
 export async function findPersonKey(db: Queryable, personId: string): Promise<string | undefined> {
   const row: { wrapped: string } | undefined = await db('person_keys').where({ person_id: personId }).first('wrapped');

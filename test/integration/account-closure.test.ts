@@ -7,6 +7,7 @@ import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import {
   addMerchant,
+  continuePastCredentials,
   discover,
   newLogin,
   personBrowser,
@@ -80,12 +81,12 @@ describe(`closing an account (${ENGINE})`, () => {
   };
 
   /** A person verified with photos, who granted the merchant credentials (level 2); signed in. */
-  async function verifiedPerson(login = newLogin()) {
+  async function verifiedPerson(login = newLogin(), documentNumber = DOCUMENT) {
     const { id: accountId } = await running.platform.accounts.register({ login, password: PASSWORD });
     const outcome = await running.platform.verifications.verify(accountId, {
       method: 'person_match',
       documentType: 'cn_resident_id',
-      documentNumber: DOCUMENT,
+      documentNumber,
       name: NAME,
       portrait: { contentType: 'image/png', data: PNG },
       documentFront: { contentType: 'image/jpeg', data: JPEG },
@@ -94,9 +95,8 @@ describe(`closing an account (${ENGINE})`, () => {
     const agent = personBrowser();
     // Level 2: the level that gets a refresh token; its credentials page is shown once, then the merchant.
     const start = await startAuthorization(config, { scope: 'openid offline_access realname:credentials' });
-    let callback = await signInAndConsent(agent, start.url, { login, password: PASSWORD, level: 'credentials' });
-    const next = /<a class="button" href="([^"]+)"/.exec(callback.html)![1]!.replaceAll('&amp;', '&');
-    callback = await agent.navigate(new URL(next, callback.url).toString());
+    const consented = await signInAndConsent(agent, start.url, { login, password: PASSWORD, level: 'credentials' });
+    const callback = await continuePastCredentials(agent, consented);
     const { tokens } = await redeemCode(config, new URL(callback.url), start);
     return { agent, login, accountId, tokens };
   }
@@ -176,6 +176,55 @@ describe(`closing an account (${ENGINE})`, () => {
       name: NAME,
     });
     expect(await running.platform.accounts.personOf(again.id)).not.toBe(personId);
+  });
+
+  it('moves a person sealed before data keys existed under a key of their own, so closing erases them too', async () => {
+    // Another person than the other tests': their accounts stay verified as theirs.
+    const documentNumber = '110105198505120032';
+    const { agent, accountId } = await verifiedPerson(newLogin(), documentNumber);
+    const db = running.platform.db;
+    const master = running.platform.box;
+    const personId = (await running.platform.accounts.personOf(accountId))!;
+    // As the rows were before migration 019: sealed under the master key, no data key.
+    const person = await db('persons').where({ id: personId }).first();
+    const personBox = await (async () => {
+      const row = await db('person_keys').where({ person_id: personId }).first();
+      return master.withCurrentKey(master.open(row.wrapped, `person-key:${personId}`));
+    })();
+    const legacy = (value: string, context: string) => master.seal(personBox.open(value, context), context);
+    await db('persons')
+      .where({ id: personId })
+      .update({
+        name_encrypted: legacy(person.name_encrypted, `persons:name:${personId}`),
+        number_encrypted: legacy(person.number_encrypted, `persons:number:${personId}`),
+        birth_date_encrypted:
+          person.birth_date_encrypted && legacy(person.birth_date_encrypted, `persons:birth_date:${personId}`),
+      });
+    const images = await db('verification_images').whereIn(
+      'verification_id',
+      db('verifications').where({ person_id: personId }).select('id'),
+    );
+    for (const image of images)
+      await db('verification_images')
+        .where({ id: image.id })
+        .update({ data_encrypted: legacy(image.data_encrypted, `verification_images:data:${image.id}`) });
+    await db('person_keys').where({ person_id: personId }).delete();
+    expect(await running.platform.verifications.dossierOf(accountId)).toMatchObject({ name: NAME });
+
+    expect(await running.platform.verifications.sealUnderPersonKeys()).toBeGreaterThanOrEqual(1);
+    const moved = await db('persons').where({ id: personId }).first();
+    expect(keyIdOf(moved.name_encrypted)).not.toBe(master.currentKeyId);
+    expect(keyIdOf(moved.number_encrypted)).toBe(keyIdOf(moved.name_encrypted));
+    for (const image of await db('verification_images').whereIn(
+      'verification_id',
+      db('verifications').where({ person_id: personId }).select('id'),
+    ))
+      expect(keyIdOf(image.data_encrypted)).toBe(keyIdOf(moved.name_encrypted));
+    expect(await running.platform.verifications.dossierOf(accountId)).toMatchObject({ name: NAME, documentNumber });
+    expect(await running.platform.verifications.sealUnderPersonKeys()).toBe(0);
+
+    await closeOnPage(agent);
+    expect(await dump(running)).not.toContain(`v1.${keyIdOf(moved.name_encrypted)}.`);
   });
 
   it('keeps the person for another account verified as them', async () => {

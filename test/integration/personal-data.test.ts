@@ -4,6 +4,7 @@ import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import {
   addMerchant,
+  continuePastCredentials,
   discover,
   newLogin,
   personBrowser,
@@ -54,10 +55,8 @@ describe(`personal data export (${ENGINE})`, () => {
     expect(outcome.status).toBe('passed');
     const agent = personBrowser();
     const start = await startAuthorization(config, { scope: 'openid realname realname:credentials' });
-    let callback = await signInAndConsent(agent, start.url, { login, password: PASSWORD, level: 'credentials' });
-    // Level 2 shows the merchant credentials once, then goes on to the merchant.
-    const next = /<a class="button" href="([^"]+)"/.exec(callback.html)![1]!.replaceAll('&amp;', '&');
-    callback = await agent.navigate(new URL(next, callback.url).toString());
+    const consented = await signInAndConsent(agent, start.url, { login, password: PASSWORD, level: 'credentials' });
+    const callback = await continuePastCredentials(agent, consented);
     await redeemCode(config, new URL(callback.url), start);
     const account = await agent.navigate(url('/account'));
     const lower = account.html.match(/action="(\/account\/grants\/[^"]+\/level)"/)![1]!;
