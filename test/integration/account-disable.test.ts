@@ -194,10 +194,20 @@ describe(`disabling an account (${ENGINE})`, () => {
     expect(await userinfoStatus(tokens.access_token)).toBe(200);
   });
 
-  it('signs out of the account pages, and refuses userinfo, as soon as the account is marked disabled', async () => {
+  it('asks a session of an account marked disabled to sign in, and refuses userinfo and refresh', async () => {
     // The mark alone, as if a session or token had been made while the operator's command ran.
     const person = await personAtMerchant();
     await running.platform.db('accounts').where({ id: person.accountId }).update({ disabled_at: new Date() });
+    // The merchant sends the person back: their session is no sign-in for a disabled account.
+    const start = await startAuthorization(config);
+    const merchantPage = await person.browser.navigate(start.url.toString());
+    expect(isSignInPage(merchantPage)).toBe(true);
+    const refused = await person.browser.submit(formAction(merchantPage, '/login'), {
+      login: person.login,
+      password: PASSWORD,
+    });
+    expect(refused.status).toBe(403);
+    expect(text(refused.html)).toContain(zh['error.account_disabled']);
     expect(await userinfoStatus(person.tokens.access_token)).toBe(401);
     await expect(oidc.refreshTokenGrant(config, person.tokens.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_grant',
