@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { AccountDisabling } from './accounts/disabling.js';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
@@ -29,7 +30,7 @@ import {
   type Notifier,
 } from './notifications/notifier.js';
 import { Outbox } from './notifications/service.js';
-import { ProviderGrants } from './oidc/grants.js';
+import { ProviderAccountTokens, ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
 import { PasswordRecovery } from './recovery/service.js';
@@ -53,6 +54,8 @@ export interface Services {
   hasher: PasswordHasher;
   outbox: Outbox;
   accounts: AccountService;
+  /** An operator disabling and enabling accounts (src/accounts/disabling.ts). */
+  disabling: AccountDisabling;
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
@@ -96,6 +99,13 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     audit,
     notices: { outbox, channel: config.notifications.channel },
     security: { log: securityLog, sessions },
+  });
+  const disabling = new AccountDisabling({
+    db,
+    audit,
+    log: securityLog,
+    sessions,
+    tokens: new ProviderAccountTokens(db),
   });
   const clients = new ClientService(db, box);
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
@@ -175,6 +185,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     sessions,
     passkeys,
     accounts,
+    disabling,
     clients,
     limits,
     registry,

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { Outbox } from '../notifications/service.js';
 import type { Locale } from '../notifications/templates.js';
 import { isCommonPassword } from './common-passwords.js';
+import { AccountDisabled } from './disabling.js';
 import type { Db, Queryable, Tx } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors.js';
@@ -37,6 +38,8 @@ export interface Account {
   createdAt: Date;
   /** When the closure the person asked for erases the account, while one waits. */
   closingAt?: Date;
+  /** When an operator disabled the account (src/accounts/disabling.ts); absent while it is enabled. */
+  disabledAt?: Date;
 }
 
 function toAccount(row: AccountRow): Account {
@@ -46,6 +49,7 @@ function toAccount(row: AccountRow): Account {
     loginType: row.login_type,
     createdAt: row.created_at,
     ...(row.closing_at ? { closingAt: new Date(row.closing_at) } : {}),
+    ...(row.disabled_at ? { disabledAt: new Date(row.disabled_at) } : {}),
   };
 }
 
@@ -166,11 +170,27 @@ export class AccountService {
       if (origin) await this.security?.log.record('sign_in_failed', row?.id ?? null, origin);
       throw new Unauthorized('invalid-credentials', 'The login or password is wrong.');
     }
+    // Only now, with the password right, may the page say the account is disabled.
+    if (row.disabled_at) await this.refuseDisabled(row.id, origin);
     // Parameters raised since this hash was made: upgrade it now that we know the password.
     if (this.hasher.needsRehash(row.password_hash)) {
       await updatePasswordHash(this.db, row.id, await this.hasher.hash(input.password));
     }
     return toAccount(row);
+  }
+
+  /**
+   * Refuses a sign-in to a disabled account, recorded in its security log, once its owner proved
+   * who they are (a right password, a passkey); does nothing for an enabled account.
+   */
+  async refuseIfDisabled(accountId: string, origin?: RequestOrigin): Promise<void> {
+    const row = await findAccountById(this.db, accountId);
+    if (row?.disabled_at) await this.refuseDisabled(accountId, origin);
+  }
+
+  private async refuseDisabled(accountId: string, origin?: RequestOrigin): Promise<never> {
+    if (origin) await this.security?.log.record('sign_in_while_disabled', accountId, origin);
+    throw new AccountDisabled();
   }
 
   /** A sign-in refused because the login or address is locked out: recorded against the account, if any. */

@@ -9,6 +9,9 @@ export interface AccountRow {
   updated_at: Date;
   /** When a closure the person asked for erases the account; null unless one is waiting. */
   closing_at: Date | null;
+  /** Set while an operator has the account disabled (migration 017). */
+  disabled_at: Date | null;
+  disabled_reason: string | null;
 }
 
 export async function findAccountById(db: Queryable, id: string): Promise<AccountRow | undefined> {
@@ -65,6 +68,24 @@ export async function otherAccountsOfPerson(db: Queryable, personId: string, exc
     .count({ n: '*' })
     .first();
   return Number(row?.n ?? 0);
+}
+
+/** Marks the account disabled unless it is already; returns whether it changed. */
+export async function disableAccount(db: Queryable, id: string, reason: string | null): Promise<boolean> {
+  const updated = await db('accounts')
+    .where({ id })
+    .whereNull('disabled_at')
+    .update({ disabled_at: db.fn.now(), disabled_reason: reason, updated_at: db.fn.now() });
+  return updated > 0;
+}
+
+/** Clears the account's disabled mark; returns whether it was disabled. */
+export async function enableAccount(db: Queryable, id: string): Promise<boolean> {
+  const updated = await db('accounts')
+    .where({ id })
+    .whereNotNull('disabled_at')
+    .update({ disabled_at: null, disabled_reason: null, updated_at: db.fn.now() });
+  return updated > 0;
 }
 
 /** The person an account is verified as: null while it has none, undefined when there is no such account. */

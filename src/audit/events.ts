@@ -19,6 +19,13 @@ export const EVENT_PAYLOADS = {
   // account and its personal data deleted, and the person's data key destroyed when no other
   // account is verified as them (`person_erased`). The audit trail itself is not touched.
   'account.closed': z.object({ person_erased: z.boolean(), grants_revoked: z.number().int().min(0) }),
+  // An operator disabled the account (src/accounts/disabling.ts): how many sessions and live
+  // tokens that ended. The operator's reason is not here: free text has no place in a permanent log.
+  'account.disabled': z.object({
+    sessions_ended: z.number().int().min(0),
+    tokens_revoked: z.number().int().min(0),
+  }),
+  'account.enabled': z.object({}),
   'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
   'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
   // A consent, at an authorization or on the account page (`via`): the level before

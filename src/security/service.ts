@@ -37,6 +37,9 @@ export const SECURITY_EVENT_KINDS = [
   'passkey_renamed',
   'passkey_removed',
   'second_factor_changed',
+  'account_disabled',
+  'account_enabled',
+  'sign_in_while_disabled',
 ] as const;
 export type SecurityEventKind = (typeof SECURITY_EVENT_KINDS)[number];
 
@@ -242,13 +245,14 @@ export class AccountSessions {
   /**
    * Ends every session of the account, those this list knows and any it does not, on an
    * operator's word; recorded as `all_sessions_ended_by_operator` (always: the order itself is the
-   * event). Returns how many listed sessions ended.
+   * event) unless `record` is false, when the caller records its own event (disabling the
+   * account). Joins the caller's transaction. Returns how many listed sessions ended.
    */
-  async endAll(accountId: string): Promise<number> {
+  async endAll(accountId: string, record = true): Promise<number> {
     return inTransaction(this.db, async () => {
       const ended = await endAccountSessions(this.db, accountId, {}, new Date());
       await this.live.end(accountId, {});
-      await this.log.record('all_sessions_ended_by_operator', accountId, {}, { count: ended.length });
+      if (record) await this.log.record('all_sessions_ended_by_operator', accountId, {}, { count: ended.length });
       return ended.length;
     });
   }

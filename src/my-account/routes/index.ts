@@ -76,6 +76,12 @@ export function accountRoutes(deps: AccountDeps): Router {
   const signedIn = async (ctx: Context, next: Next) => {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return signInAgain(ctx);
+    // A session of an account disabled since (disabling ends them, but one may have been made
+    // meanwhile) is ended here: the sign-in page then says the account is disabled.
+    if ((await deps.accounts.find(session.accountId))?.disabledAt) {
+      await session.destroy();
+      return signInAgain(ctx);
+    }
     const now = Math.floor(Date.now() / 1000);
     const left = (session.exp ?? now) - now;
     const renewed = sessionLifetime(deps.sessionTtl, session.loginTs, now);
