@@ -14,7 +14,9 @@ import * as dropRateCounters from './20261205_013_drop_rate_counters.js';
 import * as passkeys from './20261205_014_passkeys.js';
 import * as security from './20261205_015_security.js';
 import * as passwordResets from './20261206_016_password_resets.js';
+import * as accountDisable from './20261206_017_account_disable.js';
 import * as merchantEvents from './20261206_018_merchant_events.js';
+import * as dataRights from './20261206_019_data_rights.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -34,7 +36,9 @@ const migrations: Record<string, Knex.Migration> = {
   '20261205_014_passkeys': passkeys,
   '20261205_015_security': security,
   '20261206_016_password_resets': passwordResets,
+  '20261206_017_account_disable': accountDisable,
   '20261206_018_merchant_events': merchantEvents,
+  '20261206_019_data_rights': dataRights,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

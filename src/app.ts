@@ -34,6 +34,8 @@ import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes/index.js';
 import { recoveryRoutes } from './recovery/routes/index.js';
 import type { PasswordRecovery } from './recovery/service.js';
+import type { AccountClosure } from './data-rights/closure.js';
+import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
 
 export interface AppDeps {
@@ -52,6 +54,8 @@ export interface AppDeps {
   securityLog: SecurityLog;
   sessions: AccountSessions;
   recovery: PasswordRecovery;
+  personalData: PersonalData;
+  closure: AccountClosure;
   cookieKeys: string[];
   metrics: PlatformMetrics;
   health: Health;
@@ -152,6 +156,8 @@ export function buildApp(deps: AppDeps): Koa {
     maxImageBytes: config.verification.maxImageBytes,
     passkeys: deps.passkeys,
     recentSignIn: config.passkeys.recentSignIn,
+    personalData: deps.personalData,
+    closure: deps.closure,
   });
 
   const reset = recoveryRoutes({

@@ -105,6 +105,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       sessions: services.sessions,
       passkeys: services.passkeys,
       recovery: services.recovery,
+      personalData: services.personalData,
+      closure: services.closure,
       cookieKeys,
       metrics,
       health,

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { AccountDisabling } from './accounts/disabling.js';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
@@ -31,10 +32,12 @@ import {
 } from './notifications/notifier.js';
 import { Outbox } from './notifications/service.js';
 import { SetPushNotifier } from './notifications/set-push.js';
-import { ProviderGrants } from './oidc/grants.js';
+import { ProviderAccountTokens, ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
 import { PasswordRecovery } from './recovery/service.js';
+import { AccountClosure } from './data-rights/closure.js';
+import { PersonalData } from './data-rights/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
 import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
@@ -53,6 +56,8 @@ export interface Services {
   hasher: PasswordHasher;
   outbox: Outbox;
   accounts: AccountService;
+  /** An operator disabling and enabling accounts (src/accounts/disabling.ts). */
+  disabling: AccountDisabling;
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
@@ -71,6 +76,9 @@ export interface Services {
   releases: ReleaseAudit;
   /** Password reset by a one-time code or a new person-document match (src/recovery/). */
   recovery: PasswordRecovery;
+  /** A person's rights over their data: the export and closing the account (src/data-rights/). */
+  personalData: PersonalData;
+  closure: AccountClosure;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -98,6 +106,13 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     audit,
     notices: { outbox, channel: config.notifications.channel },
     security: { log: securityLog, sessions },
+  });
+  const disabling = new AccountDisabling({
+    db,
+    audit,
+    log: securityLog,
+    sessions,
+    tokens: new ProviderAccountTokens(db),
   });
   const clients = new ClientService(db, box, { production: config.env === 'production' });
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
@@ -188,6 +203,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     liveSessions,
     passkeys,
     accounts,
+    disabling,
     clients,
     limits,
     registry,
@@ -198,6 +214,18 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     merchantEvents,
     releases: new ReleaseAudit(db, audit, verifications),
     recovery,
+    personalData: new PersonalData({ accounts, verifications, grants, passkeys, securityLog, sessions, audit }),
+    closure: new AccountClosure({
+      db,
+      accounts,
+      verifications,
+      grants,
+      securityLog,
+      sessions,
+      audit,
+      delayDays: config.accountClosure.delayDays,
+      merchants: merchantEvents,
+    }),
   };
 }
 

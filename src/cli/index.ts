@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
+import { accountDisable, accountEnable } from './account.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientList } from './client.js';
 import { eventsList } from './events.js';
@@ -35,6 +36,10 @@ Commands:
                                   sign-ins, failures, lockouts, password and passkey changes
                                   (of one account, or all; the last 7 days by default)
   sessions end --login L          sign an account out everywhere
+  account disable --login L [--reason TEXT]
+                                  disable an account: end its sessions, revoke its tokens,
+                                  refuse its sign-ins (its grants are kept)
+  account enable --login L        let a disabled account sign in again
   events list [--failed]          Security Event Tokens pushed to merchants: status, attempts,
                                   last error (--failed: only those given up on)
 
@@ -53,6 +58,8 @@ const COMMANDS: Record<string, Command> = {
   selfcheck,
   'security log': securityLog,
   'sessions end': sessionsEnd,
+  'account disable': accountDisable,
+  'account enable': accountEnable,
   'events list': eventsList,
 };
 
@@ -84,6 +91,7 @@ async function main(argv: string[]): Promise<number> {
       'expiring-within': { type: 'string' },
       deliver: { type: 'boolean' },
       login: { type: 'string' },
+      reason: { type: 'string' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');

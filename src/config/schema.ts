@@ -304,6 +304,13 @@ export const configSchema = z
         maxCodeFailures: z.coerce.number().int().min(1).max(20).default(5),
       })
       .default({ codeTtl: 600, maxCodeFailures: 5 }),
+    /**
+     * Closing an account (docs/product.md#your-data): days between the person's request and the
+     * erasure. Grants are revoked at the request; the person may cancel until then. 0 erases at once.
+     */
+    accountClosure: z
+      .object({ delayDays: z.coerce.number().int().min(0).max(90).default(0) })
+      .default({ delayDays: 0 }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
     /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */

@@ -56,8 +56,8 @@ export class MerchantEvents implements GrantChanges {
 
   /**
    * The account was closed (issue 14's erasure): RISC `account-purged` to every merchant holding a
-   * grant of it. Call it in the closing transaction before the grants are destroyed (it finds the
-   * merchants through them), and while the account row still exists (outbox rows go with it).
+   * grant of it. Called in the closing transaction before the grants are revoked (it finds the
+   * merchants through them); its outbox rows belong to no account, so they outlive its row.
    */
   async accountPurged(accountId: string, tx?: Queryable): Promise<void> {
     const clientIds = [...new Set(await this.options.grantedClients(accountId))];
@@ -80,7 +80,7 @@ export class MerchantEvents implements GrantChanges {
     const claims = securityEventClaims({ issuer: this.options.issuer, clientId, subject, event });
     const { key, kid, alg } = await this.signingKey();
     const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg, kid, typ: SET_TYPE }).sign(key);
-    await this.options.outbox.enqueueSecurityEvent({ accountId, clientId, endpoint, token, jti: claims.jti }, tx);
+    await this.options.outbox.enqueueSecurityEvent({ clientId, endpoint, token, jti: claims.jti }, tx);
   }
 
   private signingKey(): Promise<SigningKey> {

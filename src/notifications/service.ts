@@ -116,8 +116,6 @@ const reminderSchema = z
 
 /** A signed Security Event Token to push to a merchant's events endpoint (src/merchant-events/). */
 export interface SecurityEventPush {
-  /** The person's account the event is about (the row goes with the account). */
-  accountId: string;
   clientId: string;
   /** The merchant's registered events endpoint. */
   endpoint: string;
@@ -130,7 +128,6 @@ export interface SecurityEventPush {
 /** A pushed SET as the operator sees it (`events list`). */
 export interface SecurityEventDelivery {
   id: string;
-  accountId: string;
   clientId: string;
   endpoint: string;
   /** The signed SET, to decode and show. */
@@ -144,7 +141,6 @@ export interface SecurityEventDelivery {
 }
 
 const securityEventSchema = z.object({
-  accountId: z.uuid(),
   clientId: z.string().min(1).max(200),
   endpoint: z.url({ protocol: /^https?$/ }).max(2000),
   token: templateParams.shape.security_event_token.unwrap(),
@@ -250,13 +246,14 @@ export class Outbox {
   /**
    * Queues a Security Event Token for the `set` channel, in `db` (the transaction of the change it
    * reports: it is sent only if that change commits). The row holds the signed token, whose only
-   * subject is the pairwise `sub` the merchant already knows, and the endpoint; no identity data.
+   * subject is the pairwise `sub` the merchant already knows, and the endpoint; no identity data,
+   * and no account: it survives the account's closure, whose SETs it may carry.
    */
   async enqueueSecurityEvent(push: SecurityEventPush, db: Queryable = this.db): Promise<void> {
     const parsed = securityEventSchema.parse(push);
     await insertMessage(db, {
       id: randomUUID(),
-      account_id: parsed.accountId,
+      account_id: null,
       channel: 'set',
       recipient: parsed.endpoint,
       template: SECURITY_EVENT_TEMPLATE,
@@ -270,7 +267,6 @@ export class Outbox {
     const rows = await listMessages(this.db, { channel: 'set', ...(filter.failed ? { status: 'failed' } : {}) }, limit);
     return rows.map((row) => ({
       id: row.id,
-      accountId: row.account_id,
       clientId: String(row.params.client_id ?? ''),
       endpoint: row.recipient,
       token: String(row.params.security_event_token ?? ''),
@@ -334,7 +330,7 @@ export class Outbox {
     });
     await notifier.send({
       id: row.id,
-      accountId: row.account_id,
+      accountId: row.account_id ?? '',
       template: row.template,
       to: row.recipient,
       ...rendered,
@@ -347,7 +343,7 @@ export class Outbox {
     if (!token) throw new DeliveryRefused('no security event token in the row');
     await notifier.send({
       id: row.id,
-      accountId: row.account_id,
+      accountId: '',
       template: row.template,
       to: row.recipient,
       subject: row.template,

@@ -4,7 +4,8 @@ export type Channel = 'log' | 'email' | 'sms' | 'set';
 
 export interface OutboxRow {
   id: string;
-  account_id: string;
+  /** The account a message is for; none for a SET (`set`), which must outlive a closed account. */
+  account_id: string | null;
   channel: Channel;
   recipient: string;
   template: string;

@@ -64,7 +64,9 @@ export class PasswordRecovery {
     await limits.countPasswordReset({ ip: origin.ip, login });
     const account = await accounts.findByLogin(login);
     const channel = account && channelOf(account);
-    if (!account || !channel || !outbox.carries(channel)) return;
+    // A disabled account gets no code: whoever the operator locked out must not reset the password
+    // meanwhile (src/accounts/disabling.ts). The answer stays the same.
+    if (!account || account.disabledAt || !channel || !outbox.carries(channel)) return;
     const id = randomUUID();
     const code = String(randomInt(0, 100_000_000)).padStart(8, '0');
     await inTransaction(this.options.db, async (tx) => {
@@ -111,7 +113,7 @@ export class PasswordRecovery {
     const account = await accounts.findByLogin(input.login);
     const code = input.code.replace(/\s+/g, '');
     const outcome = await inTransaction(db, async (tx) => {
-      const row = account && (await openResetOf(tx, account.id, this.options.maxCodeFailures));
+      const row = account && !account.disabledAt && (await openResetOf(tx, account.id, this.options.maxCodeFailures));
       if (!row) return 'wrong';
       const given = Buffer.from(CODE.test(code) ? this.codeHash(row.id, code) : '');
       const expected = Buffer.from(row.code_hash);
@@ -154,7 +156,7 @@ export class PasswordRecovery {
     const passwordHash = await accounts.hashNewPassword(input.password, input.login);
     await limits.countPasswordReset({ ip: origin.ip, login: input.login });
     const account = await accounts.findByLogin(input.login);
-    if (!account) return { status: 'not-confirmed' };
+    if (!account || account.disabledAt) return { status: 'not-confirmed' };
     const claim = {
       documentType: input.documentType,
       documentNumber: input.documentNumber,

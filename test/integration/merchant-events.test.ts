@@ -151,7 +151,7 @@ describe('security events to merchants', () => {
   });
 
   it('tells the merchant of a level lowered on the account page and at a consent, never of a raise', async () => {
-    const { login, accountId, agent } = await verifiedPerson();
+    const { login, agent } = await verifiedPerson();
     const shop = await merchant(`${receiver.url}/events`);
     const sub = await consentTo(agent, shop.config, login, 'credentials');
     expect(await deliver()).toMatchObject({ sent: 0 });
@@ -180,28 +180,30 @@ describe('security events to merchants', () => {
 
     // The rows hold the signed SET and the endpoint, nothing about the person in clear.
     const rows = await running.platform.outbox.securityEvents();
-    const mine = rows.filter((row) => row.accountId === accountId);
+    const mine = rows.filter((row) => row.clientId === shop.registered.client_id);
     expect(mine).toHaveLength(2);
     expect(mine.every((row) => row.status === 'sent' && row.endpoint === `${receiver.url}/events`)).toBe(true);
   });
 
   it('queues nothing for a merchant without an events endpoint', async () => {
-    const { login, accountId, agent } = await verifiedPerson();
+    const { login, agent } = await verifiedPerson();
     const shop = await merchant(undefined);
     await consentTo(agent, shop.config, login, 'result');
     await agent.submit(`${running.issuer}/account/grants/${await grantOnAccountPage(agent)}/revoke`, {});
-    expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toEqual([]);
+    expect(
+      (await running.platform.outbox.securityEvents()).filter((r) => r.clientId === shop.registered.client_id),
+    ).toEqual([]);
   });
 
   it('retries an endpoint that is down with growing delays, then marks the SET failed for the operator', async () => {
-    const { login, accountId, agent } = await verifiedPerson();
+    const { login, agent } = await verifiedPerson();
     const shop = await merchant(`${receiver.url}/events`);
     await consentTo(agent, shop.config, login, 'result');
     await agent.submit(`${running.issuer}/account/grants/${await grantOnAccountPage(agent)}/revoke`, {});
     receiver.answer = () => ({ status: 503 });
 
     const rowOf = async () =>
-      (await running.platform.outbox.securityEvents()).find((row) => row.accountId === accountId)!;
+      (await running.platform.outbox.securityEvents()).find((row) => row.clientId === shop.registered.client_id)!;
     const delays: number[] = [];
     for (const attempt of [1, 2]) {
       const before = Date.now();
@@ -227,7 +229,6 @@ describe('security events to merchants', () => {
     expect(listed.events).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
-          accountId,
           clientId: shop.registered.client_id,
           status: 'failed',
           attempts: 3,
@@ -243,7 +244,7 @@ describe('security events to merchants', () => {
   });
 
   it('gives up at once on an RFC 8935 error and keeps it for the operator', async () => {
-    const { login, accountId, agent } = await verifiedPerson();
+    const { login, agent } = await verifiedPerson();
     const shop = await merchant(`${receiver.url}/events`);
     await consentTo(agent, shop.config, login, 'result');
     await agent.submit(`${running.issuer}/account/grants/${await grantOnAccountPage(agent)}/revoke`, {});
@@ -254,7 +255,6 @@ describe('security events to merchants', () => {
     expect(listed.events).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
-          accountId,
           status: 'failed',
           attempts: 1,
           lastError: 'the events endpoint answered 400 invalid_audience: not us',
@@ -300,13 +300,19 @@ describe('security events to merchants', () => {
     } finally {
       await allow();
     }
-    expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toEqual([]);
+    expect(
+      (await running.platform.outbox.securityEvents()).filter((r) => r.clientId === shop.registered.client_id),
+    ).toEqual([]);
     expect(await running.platform.provider.Grant.find(grantId)).toBeDefined();
 
     // Both working again: one revocation, one event, one SET.
     await agent.submit(`${running.issuer}/account/grants/${grantId}/revoke`, {});
     expect(Number((await revokedEvents())!.n)).toBe(1);
-    expect((await running.platform.outbox.securityEvents()).filter((r) => r.accountId === accountId)).toHaveLength(1);
+    expect(
+      (await running.platform.outbox.securityEvents()).filter((r) => r.clientId === shop.registered.client_id),
+    ).toHaveLength(1);
+    // Sent, so the next test's endpoint receives only its own.
+    expect(await deliver()).toMatchObject({ sent: 1 });
   });
 
   it('tells every merchant holding a grant that the account was purged, when the closing work asks', async () => {
@@ -320,6 +326,22 @@ describe('security events to merchants', () => {
       sub_id: { format: 'iss_sub', iss: running.issuer, sub },
       events: { 'https://schemas.openid.net/secevent/risc/event-type/account-purged': {} },
     });
+  });
+
+  it('tells the merchant when the account is closed, though the account row is gone', async () => {
+    const { login, accountId, agent } = await verifiedPerson();
+    const shop = await merchant(`${receiver.url}/events`);
+    const sub = await consentTo(agent, shop.config, login, 'result');
+    await running.platform.closure.close(accountId, {});
+    expect(await running.platform.accounts.find(accountId)).toBeUndefined();
+    await deliver();
+    const received = await receiver.waitFor('/events', 2);
+    const sets = await Promise.all(received.map((r) => verifySet(r.body, shop.registered.client_id)));
+    expect(sets.map((set) => Object.keys(set.events as object)[0]).sort()).toEqual([
+      SESSION_REVOKED,
+      'https://schemas.openid.net/secevent/risc/event-type/account-purged',
+    ]);
+    expect(sets.every((set) => (set.sub_id as { sub: string }).sub === sub)).toBe(true);
   });
 
   it('registers only endpoints it may call', async () => {

@@ -90,6 +90,20 @@ describe(`password reset (${ENGINE})`, () => {
     html.replace(/value="[A-Za-z0-9_-]{43}"/g, 'value="csrf"').replaceAll(login, 'LOGIN');
 
   describe('by a code to the login', () => {
+    it('sends no code to a disabled account, and refuses one sent before it was disabled', async () => {
+      const login = newLogin();
+      const account = await running.platform.accounts.register({ login, password: PASSWORD });
+      const before = await askForCode(login);
+      const code = await mailedCode(login);
+      await running.platform.disabling.disable(account.id);
+      expect((await enterCode(before.agent, before.page, login, code)).status).toBe(401);
+      const again = await askForCode(login);
+      expect(again.page.status).toBe(200);
+      expect(await db()('notification_outbox').where({ account_id: account.id })).toHaveLength(1);
+      await running.platform.disabling.enable(account.id);
+      expect(await signsIn(login, PASSWORD)).toBe(true);
+    });
+
     it('mails a code that sets a new password once, ends every session, and tells the owner', async () => {
       const login = newLogin();
       const account = await running.platform.accounts.register({ login, password: PASSWORD });

@@ -12,8 +12,7 @@ import { parseMultipart } from '../../http/multipart.js';
 import { requestOrigin } from '../../http/sessions.js';
 import type { Views } from '../../http/views.js';
 import { DOCUMENT_TYPES } from '../../identity/document-number.js';
-import { sniffImageType } from '../../identity/images.js';
-import type { Image } from '../../identity/providers/types.js';
+import { uploadedImage } from '../../identity/routes/uploads.js';
 import { RateLimited, type RateLimits } from '../../rate-limits/service.js';
 import { text } from '../../validation.js';
 import type { PasswordRecovery } from '../service.js';
@@ -125,14 +124,8 @@ export function recoveryRoutes(deps: RecoveryPageDeps): Router {
       document_number: fields.document_number ?? '',
       lost_passkeys: fields.lost_passkeys === '1',
     };
-    const image = (name: string): Image | undefined => {
-      const file = files[name];
-      const type = file && sniffImageType(file.data);
-      // An unreadable type is sent on as declared so the service reports the field by name.
-      return file ? { contentType: type ?? 'image/png', data: type ? file.data : Buffer.alloc(0) } : undefined;
-    };
-    const portrait = image('portrait');
-    const documentFront = image('document_front');
+    const portrait = uploadedImage(files, 'portrait');
+    const documentFront = uploadedImage(files, 'document_front');
     try {
       const outcome = await recovery.resetByVerification(
         {
