@@ -6,6 +6,7 @@ import { AuditLog } from './audit/log.js';
 import { KeptTreeHeads } from './audit/kept-heads.js';
 import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
 import { ClientService } from './clients/service.js';
+import { DpopProofs } from './oidc/dpop-proofs.js';
 import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import type { Db } from './db/index.js';
@@ -56,6 +57,8 @@ export interface Services {
   dossier: DossierService;
   grants: GrantService;
   releases: ReleaseAudit;
+  /** DPoP proofs accepted by the platform's own resources (each is used once, RFC 9449 §11.1). */
+  dpopProofs: DpopProofs;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -83,7 +86,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     notices: { outbox, channel: config.notifications.channel },
     security: { log: securityLog, sessions },
   });
-  const clients = new ClientService(db, box);
+  const clients = new ClientService(db, box, audit);
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
   const issuerUrl = new URL(config.issuer);
   const passkeys = new PasskeyService({
@@ -155,6 +158,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     dossier,
     grants,
     releases: new ReleaseAudit(db, audit, verifications),
+    dpopProofs: new DpopProofs(db),
   };
 }
 

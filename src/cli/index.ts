@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
-import { clientAdd, clientList } from './client.js';
+import { clientAdd, clientKeys, clientList } from './client.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
 import { securityLog, sessionsEnd } from './security.js';
@@ -18,6 +18,14 @@ Commands:
              [--levels result,credentials,dossier] [--category C] [--security-level 1|2|3]
              [--result-max-age-days N] [--result-max-queries N]
              [--require-passkey]  every sign-in for this merchant must use a passkey
+             [--profile fapi2 --jwks FILE | --jwks-uri URL]
+                                  FAPI 2.0: PAR, private_key_jwt with these keys, DPoP; no secret
+             [--id-token-alg RS256|PS256|ES256] [--userinfo-alg RS256|PS256|ES256]
+             [--userinfo-enc-alg RSA-OAEP-256|ECDH-ES|ECDH-ES+A256KW [--userinfo-enc A256GCM|A128GCM]]
+             [--id-token-enc-alg ALG [--id-token-enc ENC]]
+                                  signed and encrypted userinfo, encrypted ID tokens (keys: --jwks)
+  client keys --client-id ID --jwks FILE | --jwks-uri URL
+                                  replace a client's public keys (audited)
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
   audit verify [--heads FILE] [--keys FILE|URL]
@@ -41,6 +49,7 @@ type Command = (ctx: CliContext, options: Options) => Promise<void | number>;
 const COMMANDS: Record<string, Command> = {
   migrate: async (ctx) => ctx.print({ migrated: true }, 'Database is up to date.'),
   'client add': clientAdd,
+  'client keys': clientKeys,
   'client list': clientList,
   'keys rotate': keysRotate,
   'audit verify': auditVerify,
@@ -68,6 +77,16 @@ async function main(argv: string[]): Promise<number> {
       'result-max-age-days': { type: 'string' },
       'result-max-queries': { type: 'string' },
       'require-passkey': { type: 'boolean' },
+      profile: { type: 'string' },
+      jwks: { type: 'string' },
+      'jwks-uri': { type: 'string' },
+      'id-token-alg': { type: 'string' },
+      'userinfo-alg': { type: 'string' },
+      'userinfo-enc-alg': { type: 'string' },
+      'userinfo-enc': { type: 'string' },
+      'id-token-enc-alg': { type: 'string' },
+      'id-token-enc': { type: 'string' },
+      'client-id': { type: 'string' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
       heads: { type: 'string', multiple: true },
