@@ -82,6 +82,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       logger,
       views,
       provider,
+      proofs: services.dpopProofs,
       accounts: services.accounts,
       clients,
       verifications: services.verifications,
@@ -98,6 +99,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       notary: {
         issuer: config.issuer,
         provider,
+        proofs: services.dpopProofs,
         audit,
         treeHeads: services.treeHeads,
         keys,
