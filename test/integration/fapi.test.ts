@@ -1,4 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import {
   compactDecrypt,
@@ -320,6 +323,113 @@ describe('a FAPI 2.0 client', () => {
     await expect(oidc.clientCredentialsGrant(notaryConfig, { scope: 'audit:read' })).rejects.toMatchObject({
       error: 'invalid_grant',
     });
+  });
+
+  it('lets a FAPI 2.0 merchant use the check API with a DPoP-bound token only with its proof', async () => {
+    const check = new URL(`${running.issuer}/api/verifications/check`);
+    const { access_token } = await oidc.clientCredentialsGrant(config, { scope: 'realname:check' }, { DPoP: dpop });
+    const body = JSON.stringify({
+      document_type: ZHANG.documentType,
+      document_number: ZHANG.documentNumber,
+      name: ZHANG.name,
+    });
+    const headers = new Headers({ 'content-type': 'application/json' });
+    const checked = await oidc.fetchProtectedResource(config, access_token, check, 'POST', body, headers, {
+      DPoP: dpop,
+    });
+    expect(checked.status).toBe(200);
+    expect(await checked.json()).toMatchObject({ verified: true, method: 'person_match' });
+
+    const asBearer = await fetch(check, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+      body,
+    });
+    expect(asBearer.status).toBe(401);
+    // A proof made for GET does not open a POST.
+    const forGet = await proof(dpopKey, { htm: 'GET', htu: check.href, ath: athOf(access_token) });
+    const wrongMethod = await fetch(check, {
+      method: 'POST',
+      headers: { authorization: `DPoP ${access_token}`, dpop: forGet, 'content-type': 'application/json' },
+      body,
+    });
+    expect(wrongMethod.status).toBe(401);
+    expect(wrongMethod.headers.get('www-authenticate')).toMatch(/error="invalid_dpop_proof"/);
+  });
+
+  it('fetches the keys of a client registered with a jwks_uri', async () => {
+    const published = await keyPair('ES256', 'sig');
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [published.jwk] }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const jwksUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
+      const notary = await running.platform.clients.add({
+        name: 'Published keys',
+        kind: 'notary',
+        profile: 'fapi2',
+        jwksUri,
+      });
+      expect(notary.jwks_uri).toBe(jwksUri);
+      const notaryConfig = await fapiConfig(notary.client_id, published.privateKey);
+      const notaryDpop = oidc.getDPoPHandle(notaryConfig, await oidc.randomDPoPKeyPair('ES256'));
+      const token = await oidc.clientCredentialsGrant(notaryConfig, { scope: 'audit:read' }, { DPoP: notaryDpop });
+      expect(token.token_type).toBe('dpop');
+      // A key the URI does not publish signs nothing.
+      const stranger = await keyPair('ES256', 'sig');
+      const strangerConfig = await fapiConfig(notary.client_id, stranger.privateKey);
+      await expect(
+        oidc.clientCredentialsGrant(strangerConfig, { scope: 'audit:read' }, { DPoP: notaryDpop }),
+      ).rejects.toMatchObject({ error: 'invalid_client' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('takes a replaced key within the client cache lifetime, refuses the old one, and audits the change', async () => {
+    const before = await keyPair('ES256', 'sig');
+    const after = await keyPair('ES256', 'sig');
+    const notary = await running.platform.clients.add({
+      name: 'Rotating notary',
+      kind: 'notary',
+      profile: 'fapi2',
+      jwks: { keys: [before.jwk] },
+    });
+    const grant = async (key: CryptoKey) => {
+      const keyConfig = await fapiConfig(notary.client_id, key);
+      const keyDpop = oidc.getDPoPHandle(keyConfig, await oidc.randomDPoPKeyPair('ES256'));
+      return oidc.clientCredentialsGrant(keyConfig, { scope: 'audit:read' }, { DPoP: keyDpop });
+    };
+    expect((await grant(before.privateKey)).token_type).toBe('dpop');
+
+    await running.platform.clients.replaceKeys(notary.client_id, { jwks: { keys: [after.jwk] } });
+    const clock = stopWallClock();
+    try {
+      clock.advance(31_000); // past the client cache (src/oidc/clients.ts)
+      expect((await grant(after.privateKey)).token_type).toBe('dpop');
+      await expect(grant(before.privateKey)).rejects.toMatchObject({ error: 'invalid_client' });
+    } finally {
+      clock.restore();
+    }
+
+    await running.platform.audit.integrateAll();
+    const [event] = await running.platform
+      .db('audit_events')
+      .where({ client_id: notary.client_id, type: 'client.keys_replaced' });
+    expect(JSON.parse(event.leaf)).toMatchObject({
+      actor: { type: 'operator' },
+      subjects: { client: notary.client_id },
+      payload: { kids: [after.jwk.kid] },
+    });
+    // Keys are checked as at registration: an RS256-only set is refused, and nothing changes.
+    const rs256 = await keyPair('RS256', 'sig');
+    await expect(
+      running.platform.clients.replaceKeys(notary.client_id, { jwks: { keys: [rs256.jwk] } }),
+    ).rejects.toMatchObject({ extra: { errors: [expect.objectContaining({ code: 'no_fapi_signing_key' })] } });
+    expect((await running.platform.clients.find(notary.client_id))!.jwks_keys).toBe(1);
   });
 
   it('refuses a plain authorization request without PAR', async () => {
