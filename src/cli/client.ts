@@ -94,7 +94,11 @@ export async function clientList(ctx: CliContext): Promise<void> {
   const clients = await (await ctx.services()).clients.list();
   ctx.print(
     { clients },
-    clients.map((c) => `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]`).join('\n') ||
-      '(no clients)',
+    clients
+      .map(
+        (c) =>
+          `${c.client_id}  ${c.kind.padEnd(8)}  ${c.name}  [${c.grant_levels.join(',')}]${c.security_profile ? `  ${c.security_profile}` : ''}`,
+      )
+      .join('\n') || '(no clients)',
   );
 }
