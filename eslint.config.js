@@ -13,13 +13,21 @@ const TABLE_OWNERS = {
   audit: ['audit_events', 'audit_nodes', 'audit_tree_heads', 'audit_queue'],
   clients: ['clients'],
   grants: ['consent_choices', 'merchant_credentials', 'partial_confirmations'],
-  identity: ['persons', 'verifications', 'verification_images', 'provider_calls', 'verification_queries'],
+  identity: [
+    'persons',
+    'person_keys',
+    'verifications',
+    'verification_images',
+    'provider_calls',
+    'verification_queries',
+  ],
   keys: ['platform_keys'],
   notary: ['offline_registrations'],
   notifications: ['notification_outbox'],
   oidc: ['oidc_payloads'],
   passkeys: ['passkeys', 'passkey_challenges', 'passkey_settings'],
   'rate-limits': ['rate_limits'],
+  recovery: ['password_resets'],
   security: ['security_events', 'account_sessions'],
 };
 

@@ -13,6 +13,9 @@ import * as hashedTokenIds from './20261205_012_hashed_token_ids.js';
 import * as dropRateCounters from './20261205_013_drop_rate_counters.js';
 import * as passkeys from './20261205_014_passkeys.js';
 import * as security from './20261205_015_security.js';
+import * as passwordResets from './20261206_016_password_resets.js';
+import * as accountDisable from './20261206_017_account_disable.js';
+import * as dataRights from './20261206_019_data_rights.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -31,6 +34,9 @@ const migrations: Record<string, Knex.Migration> = {
   '20261205_013_drop_rate_counters': dropRateCounters,
   '20261205_014_passkeys': passkeys,
   '20261205_015_security': security,
+  '20261206_016_password_resets': passwordResets,
+  '20261206_017_account_disable': accountDisable,
+  '20261206_019_data_rights': dataRights,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

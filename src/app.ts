@@ -33,6 +33,10 @@ import { trackSessions } from './http/sessions.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
 import { interactionRoutes } from './interactions/routes/index.js';
+import { recoveryRoutes } from './recovery/routes/index.js';
+import type { PasswordRecovery } from './recovery/service.js';
+import type { AccountClosure } from './data-rights/closure.js';
+import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
 
 export interface AppDeps {
@@ -52,6 +56,9 @@ export interface AppDeps {
   limits: RateLimits;
   securityLog: SecurityLog;
   sessions: AccountSessions;
+  recovery: PasswordRecovery;
+  personalData: PersonalData;
+  closure: AccountClosure;
   cookieKeys: string[];
   metrics: PlatformMetrics;
   health: Health;
@@ -102,7 +109,7 @@ function securityHeaders(ctx: Context, next: Next) {
 }
 
 /** Multipart uploads (two photos): a larger body limit, and the CSRF token checked by the route. */
-const UPLOADS = /^\/(account\/verify|interaction\/[^/]+\/(verify|step-up))$/;
+const UPLOADS = /^\/(account\/verify|password-reset\/verify|interaction\/[^/]+\/(verify|step-up))$/;
 
 /** Assembles the HTTP application: middleware in order, our routers, then oidc-provider. */
 export function buildApp(deps: AppDeps): Koa {
@@ -157,6 +164,15 @@ export function buildApp(deps: AppDeps): Koa {
     maxImageBytes: config.verification.maxImageBytes,
     passkeys: deps.passkeys,
     recentSignIn: config.passkeys.recentSignIn,
+    personalData: deps.personalData,
+    closure: deps.closure,
+  });
+
+  const reset = recoveryRoutes({
+    views,
+    recovery: deps.recovery,
+    limits: deps.limits,
+    maxImageBytes: config.verification.maxImageBytes,
   });
 
   const pages = new Router();
@@ -199,6 +215,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(mountRouter(checks, json));
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, pageBodies, csrf));
+  app.use(mountRouter(reset, pageBodies, csrf));
   app.use(mountRouter(pages));
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.

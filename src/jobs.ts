@@ -10,7 +10,10 @@ import type { Services } from './services.js';
 
 /** The background jobs; the returned function stops them, waiting for runs in progress. */
 export function scheduleJobs(
-  platform: Pick<Services, 'outbox' | 'audit' | 'treeHeads' | 'securityLog'> & {
+  platform: Pick<
+    Services,
+    'outbox' | 'audit' | 'treeHeads' | 'securityLog' | 'recovery' | 'closure' | 'verifications'
+  > & {
     config: Config;
     db: Db;
     logger: Logger;
@@ -40,9 +43,25 @@ export function scheduleJobs(
       24 * 3600 * 1000,
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
-    // Security-log events past their retention, and session rows long ended, hourly.
+    // Persons sealed before data keys existed, moved under keys of their own: a batch a minute
+    // until none is left (docs/security.md#key-hierarchy-and-erasure).
     repeat(
-      () => platform.securityLog.prune(),
+      () => platform.verifications.sealUnderPersonKeys(),
+      60 * 1000,
+      (err) => logger.error({ err }, 'sealing persons under their data keys failed'),
+    ),
+    // Accounts whose closure waited out accountClosure.delayDays, hourly.
+    repeat(
+      () => platform.closure.closeDue(),
+      3600 * 1000,
+      (err) => logger.error({ err }, 'closing accounts that are due failed'),
+    ),
+    // Security-log events past their retention, session rows long ended and expired reset codes, hourly.
+    repeat(
+      async () => {
+        await platform.securityLog.prune();
+        await platform.recovery.prune();
+      },
       3600 * 1000,
       (err) => logger.error({ err }, 'pruning the security log failed'),
     ),

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { AccountDisabling } from './accounts/disabling.js';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
@@ -22,11 +23,20 @@ import type { PhoneCarrier, VerificationProvider } from './identity/providers/ty
 import { VerificationService } from './identity/service.js';
 import { COOKIE_KEY, KeyService, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { Registry } from './notary/registry.js';
-import { LogNotifier, SmtpNotifier, type Notifier } from './notifications/notifier.js';
+import {
+  HttpSmsNotifier,
+  LogNotifier,
+  SandboxNotifier,
+  SmtpNotifier,
+  type Notifier,
+} from './notifications/notifier.js';
 import { Outbox } from './notifications/service.js';
-import { ProviderGrants } from './oidc/grants.js';
+import { ProviderAccountTokens, ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
 import { RateLimits } from './rate-limits/service.js';
+import { PasswordRecovery } from './recovery/service.js';
+import { AccountClosure } from './data-rights/closure.js';
+import { PersonalData } from './data-rights/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
 import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
@@ -45,6 +55,8 @@ export interface Services {
   hasher: PasswordHasher;
   outbox: Outbox;
   accounts: AccountService;
+  /** An operator disabling and enabling accounts (src/accounts/disabling.ts). */
+  disabling: AccountDisabling;
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
@@ -59,6 +71,11 @@ export interface Services {
   releases: ReleaseAudit;
   /** DPoP proofs accepted by the platform's own resources (each is used once, RFC 9449 §11.1). */
   dpopProofs: DpopProofs;
+  /** Password reset by a one-time code or a new person-document match (src/recovery/). */
+  recovery: PasswordRecovery;
+  /** A person's rights over their data: the export and closing the account (src/data-rights/). */
+  personalData: PersonalData;
+  closure: AccountClosure;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -76,7 +93,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
   const treeHeads = await TreeHeads.load({ db, audit, keys, origin: logOrigin(config.issuer), kept });
   const registry = new Registry({ db, box, audit, blindIndexKey });
   const hasher = new PasswordHasher(config.argon2);
-  const outbox = outboxFromConfig(db, config, logger);
+  const outbox = outboxFromConfig(db, box, config, logger);
   const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
   const sessions = new AccountSessions({ db, live: new ProviderSessions(db), log: securityLog });
   const accounts = new AccountService({
@@ -85,6 +102,13 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     audit,
     notices: { outbox, channel: config.notifications.channel },
     security: { log: securityLog, sessions },
+  });
+  const disabling = new AccountDisabling({
+    db,
+    audit,
+    log: securityLog,
+    sessions,
+    tokens: new ProviderAccountTokens(db),
   });
   const clients = new ClientService(db, box, audit);
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
@@ -138,6 +162,20 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     dossier,
     stored: new ProviderGrants(db),
   });
+  const recovery = new PasswordRecovery({
+    db,
+    accounts,
+    verifications,
+    passkeys,
+    outbox,
+    limits,
+    log: securityLog,
+    box,
+    // Its HMACs are domain-separated ("password-reset:…"), as the rate limits' are.
+    codeKey: blindIndexKey,
+    codeSeconds: config.passwordReset.codeTtl,
+    maxCodeFailures: config.passwordReset.maxCodeFailures,
+  });
   return {
     box,
     keys,
@@ -150,6 +188,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     sessions,
     passkeys,
     accounts,
+    disabling,
     clients,
     limits,
     registry,
@@ -159,6 +198,18 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     grants,
     releases: new ReleaseAudit(db, audit, verifications),
     dpopProofs: new DpopProofs(db),
+    recovery,
+    personalData: new PersonalData({ accounts, verifications, grants, passkeys, securityLog, sessions, audit }),
+    closure: new AccountClosure({
+      db,
+      accounts,
+      verifications,
+      grants,
+      securityLog,
+      sessions,
+      audit,
+      delayDays: config.accountClosure.delayDays,
+    }),
   };
 }
 
@@ -168,20 +219,27 @@ function logOrigin(issuer: string): string {
   return `${url.host}${url.pathname.replace(/\/$/, '')}/audit`;
 }
 
-/** The outbox as configured: the log channel always, email when an SMTP relay is configured. */
-function outboxFromConfig(db: Db, config: Config, logger: Logger): Outbox {
+/**
+ * The outbox as configured: the log channel always, email when an SMTP relay is configured, sms
+ * when a gateway is; with the sandbox on, a channel without a transport writes to the log.
+ */
+function outboxFromConfig(db: Db, box: SecretBox, config: Config, logger: Logger): Outbox {
+  const { smtp, sms, sandbox } = config.notifications;
   const notifiers: Notifier[] = [new LogNotifier(logger)];
-  const smtp = config.notifications.smtp;
   if (smtp) {
     const auth = smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
     notifiers.push(new SmtpNotifier({ host: smtp.host, port: smtp.port, secure: smtp.secure, auth, from: smtp.from }));
-  }
+  } else if (sandbox) notifiers.push(new SandboxNotifier('email', logger));
+  if (sms) notifiers.push(new HttpSmsNotifier({ url: sms.url, apiKey: sms.apiKey }));
+  else if (sandbox) notifiers.push(new SandboxNotifier('sms', logger));
   return new Outbox(db, notifiers, {
     issuer: config.issuer,
     maxAttempts: config.notifications.maxAttempts,
     batchSize: config.notifications.batchSize,
     retryBaseMs: config.notifications.retryBase * 1000,
     timeZone: config.notifications.timeZone,
+    box,
+    onDeliveryError: (err) => logger.error({ err }, 'delivering notifications failed'),
   });
 }
 

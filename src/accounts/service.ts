@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { Outbox } from '../notifications/service.js';
 import type { Locale } from '../notifications/templates.js';
 import { isCommonPassword } from './common-passwords.js';
+import { AccountDisabled } from './disabling.js';
 import type { Db, Queryable, Tx } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { Conflict, InvalidInput, NotFound, Unauthorized } from '../errors.js';
@@ -11,6 +12,11 @@ import { normalizeLogin, type NormalizedLogin } from './login.js';
 import type { PasswordHasher } from './password.js';
 import {
   accountsInIdOrder,
+  closuresDue,
+  setClosingAt,
+  deleteAccount,
+  otherAccountsOfPerson,
+  unlinkPerson,
   findAccountById,
   findAccountByLogin,
   insertAccount,
@@ -30,10 +36,21 @@ export interface Account {
   login: string;
   loginType: 'email' | 'phone';
   createdAt: Date;
+  /** When the closure the person asked for erases the account, while one waits. */
+  closingAt?: Date;
+  /** When an operator disabled the account (src/accounts/disabling.ts); absent while it is enabled. */
+  disabledAt?: Date;
 }
 
 function toAccount(row: AccountRow): Account {
-  return { id: row.id, login: row.login, loginType: row.login_type, createdAt: row.created_at };
+  return {
+    id: row.id,
+    login: row.login,
+    loginType: row.login_type,
+    createdAt: row.created_at,
+    ...(row.closing_at ? { closingAt: new Date(row.closing_at) } : {}),
+    ...(row.disabled_at ? { disabledAt: new Date(row.disabled_at) } : {}),
+  };
 }
 
 /** Where the notice to an account's owner goes: the outbox, by mail when mail is set up and the login is an email. */
@@ -153,11 +170,27 @@ export class AccountService {
       if (origin) await this.security?.log.record('sign_in_failed', row?.id ?? null, origin);
       throw new Unauthorized('invalid-credentials', 'The login or password is wrong.');
     }
+    // Only now, with the password right, may the page say the account is disabled.
+    if (row.disabled_at) await this.refuseDisabled(row.id, origin);
     // Parameters raised since this hash was made: upgrade it now that we know the password.
     if (this.hasher.needsRehash(row.password_hash)) {
       await updatePasswordHash(this.db, row.id, await this.hasher.hash(input.password));
     }
     return toAccount(row);
+  }
+
+  /**
+   * Refuses a sign-in to a disabled account, recorded in its security log, once its owner proved
+   * who they are (a right password, a passkey); does nothing for an enabled account.
+   */
+  async refuseIfDisabled(accountId: string, origin?: RequestOrigin): Promise<void> {
+    const row = await findAccountById(this.db, accountId);
+    if (row?.disabled_at) await this.refuseDisabled(accountId, origin);
+  }
+
+  private async refuseDisabled(accountId: string, origin?: RequestOrigin): Promise<never> {
+    if (origin) await this.security?.log.record('sign_in_while_disabled', accountId, origin);
+    throw new AccountDisabled();
   }
 
   /** A sign-in refused because the login or address is locked out: recorded against the account, if any. */
@@ -207,6 +240,38 @@ export class AccountService {
     });
   }
 
+  /**
+   * A new password checked (passwordProblems, against `login`) and hashed, or InvalidInput. Run it
+   * before opening a transaction: the hash is slow and must not hold a connection.
+   */
+  async hashNewPassword(password: string, login: string): Promise<string> {
+    const problems = passwordProblems(password, normalizeLogin(login)?.login ?? login);
+    if (problems.length) throw new InvalidInput(problems);
+    return this.hasher.hash(password);
+  }
+
+  /**
+   * Sets the password of a person who proved, without it, that the account is theirs (a
+   * one-time code or a new person-document match, src/recovery/): every session of the account
+   * ends, as whoever knew the old password may be signed in. Recorded as `password_reset` with
+   * how. Joins the caller's transaction (the proof is used up in it).
+   */
+  async resetPassword(
+    accountId: string,
+    passwordHash: string,
+    method: 'code' | 'person_match',
+    origin: RequestOrigin,
+  ): Promise<{ sessionsEnded: number }> {
+    return inTransaction(this.db, async () => {
+      await updatePasswordHash(this.db, accountId, passwordHash);
+      const sessionsEnded = this.security
+        ? await this.security.sessions.endOthers(accountId, undefined, origin, false)
+        : 0;
+      await this.security?.log.record('password_reset', accountId, origin, { method, sessions_ended: sessionsEnded });
+      return { sessionsEnded };
+    });
+  }
+
   /** The account with this login (as a person types it: normalized first), if any. */
   async findByLogin(login: string): Promise<Account | undefined> {
     const normalized = normalizeLogin(login);
@@ -225,6 +290,35 @@ export class AccountService {
    */
   async personOf(accountId: string): Promise<string | null | undefined> {
     return personOfAccount(this.db, accountId);
+  }
+
+  /** Sets (a date) or cancels (null) the account's waiting closure. Joins the ambient transaction. */
+  async setClosingAt(accountId: string, at: Date | null): Promise<void> {
+    await setClosingAt(this.db, accountId, at);
+  }
+
+  /** Accounts whose waiting closure is due. */
+  async closuresDue(now: Date, limit: number): Promise<string[]> {
+    return closuresDue(this.db, now, limit);
+  }
+
+  /** Unlinks the account from its person. Joins the ambient transaction. */
+  async unlinkPerson(accountId: string): Promise<void> {
+    await unlinkPerson(this.db, accountId);
+  }
+
+  /** Whether an account other than `exceptAccountId` is linked to the person. */
+  async personHasOtherAccounts(personId: string, exceptAccountId: string): Promise<boolean> {
+    return (await otherAccountsOfPerson(this.db, personId, exceptAccountId)) > 0;
+  }
+
+  /**
+   * Deletes the account row, and with it (ON DELETE CASCADE) its queued messages, consent
+   * choices, merchant credentials, partial-knowledge counts, passkeys and reset codes. The rest
+   * of a closure (src/data-rights/) runs before it. Joins the ambient transaction.
+   */
+  async delete(accountId: string): Promise<boolean> {
+    return deleteAccount(this.db, accountId);
   }
 
   /**

@@ -13,6 +13,19 @@ const claimNames = z.array(z.string().min(1).max(100)).max(100);
 
 export const EVENT_PAYLOADS = {
   'account.registered': z.object({ login_type: z.enum(['email', 'phone']) }),
+  // The person downloaded or viewed everything the platform holds about them (docs/product.md#your-data).
+  'account.data_exported': z.object({ format: z.enum(['json', 'html']) }),
+  // The person closed their account: every grant revoked (each its own consent.revoked), the
+  // account and its personal data deleted, and the person's data key destroyed when no other
+  // account is verified as them (`person_erased`). The audit trail itself is not touched.
+  'account.closed': z.object({ person_erased: z.boolean(), grants_revoked: z.number().int().min(0) }),
+  // An operator disabled the account (src/accounts/disabling.ts): how many sessions and live
+  // tokens that ended. The operator's reason is not here: free text has no place in a permanent log.
+  'account.disabled': z.object({
+    sessions_ended: z.number().int().min(0),
+    tokens_revoked: z.number().int().min(0),
+  }),
+  'account.enabled': z.object({}),
   'identity.verified': z.object({ method, provider: id.optional(), result_id: id.optional() }),
   'identity.verification_failed': z.object({ method, provider: id.optional(), reason: z.string().max(100) }),
   // A consent, at an authorization or on the account page (`via`): the level before
@@ -57,7 +70,7 @@ export const EVENT_PAYLOADS = {
   // A rate limit started refusing a key (once per lockout): which limit, what kind of key, for how
   // long. Never the login or IP itself; an account or client appears only in `subjects`.
   'security.rate_limited': z.object({
-    limit: z.enum(['sign_in', 'registration', 'verification', 'check_api', 'token', 'authorization']),
+    limit: z.enum(['sign_in', 'registration', 'verification', 'check_api', 'token', 'authorization', 'password_reset']),
     key_kind: z.enum(['login', 'ip', 'account', 'client', 'client_ip']),
     retry_after: z.number().int().min(1),
   }),

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
+import { accountDisable, accountEnable } from './account.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
 import { clientAdd, clientKeys, clientList } from './client.js';
 import { openCliContext, type CliContext } from './context.js';
@@ -40,6 +41,10 @@ Commands:
                                   sign-ins, failures, lockouts, password and passkey changes
                                   (of one account, or all; the last 7 days by default)
   sessions end --login L          sign an account out everywhere
+  account disable --login L [--reason TEXT]
+                                  disable an account: end its sessions, revoke its tokens,
+                                  refuse its sign-ins (its grants are kept)
+  account enable --login L        let a disabled account sign in again
 
 With --json a command prints one JSON object on stdout.`;
 
@@ -57,6 +62,8 @@ const COMMANDS: Record<string, Command> = {
   selfcheck,
   'security log': securityLog,
   'sessions end': sessionsEnd,
+  'account disable': accountDisable,
+  'account enable': accountEnable,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -94,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
       'expiring-within': { type: 'string' },
       deliver: { type: 'boolean' },
       login: { type: 'string' },
+      reason: { type: 'string' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');

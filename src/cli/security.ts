@@ -5,7 +5,7 @@ import { dateOption, requireOption, type Options } from './options.js';
 const DAY = 86_400_000;
 
 /** The account an operator names by its login (`--login`), or NotFound. */
-async function accountOf(ctx: CliContext, options: Options) {
+export async function accountOf(ctx: CliContext, options: Options) {
   const login = requireOption(options, 'login');
   const account = await (await ctx.services()).accounts.findByLogin(login);
   if (!account) throw new NotFound(`No account has the login ${login}.`);

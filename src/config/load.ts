@@ -35,6 +35,9 @@ const ENV_OPTIONS: Record<string, string> = {
   SCHEDULED_JOBS: 'scheduledJobs',
   CLUSTER_WORKERS: 'cluster.workers',
   AUDIT_HEADS_DIR: 'audit.headsDir',
+  NOTIFICATIONS_SANDBOX: 'notifications.sandbox',
+  SMS_HTTP_URL: 'notifications.sms.url',
+  SMS_HTTP_API_KEY: 'notifications.sms.apiKey',
 };
 
 export class ConfigError extends Error {
@@ -124,6 +127,10 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
         'trustedProxies: required in production with trustProxy (TRUSTED_PROXIES, the proxy addresses or CIDR ranges)',
       );
     if (config.demoMerchant) problems.push('demoMerchant: not allowed in production');
+    if (config.notifications.sandbox)
+      problems.push('notifications.sandbox: not allowed in production (it writes one-time codes to the log)');
+    if (config.notifications.sms && !config.notifications.sms.url.startsWith('https://'))
+      problems.push('notifications.sms.url: one-time codes travel to the SMS gateway over https only in production');
     if (!config.audit.headsDir.trim())
       problems.push(
         'audit.headsDir: required in production (AUDIT_HEADS_DIR): signed tree heads must be kept where the database cannot rewrite them',
@@ -149,5 +156,6 @@ export function loadConfig(options: { dir?: string; env?: NodeJS.ProcessEnv; ove
     masterKey: config.masterKey ?? DEVELOPMENT_MASTER_KEY,
     trustedProxies: config.trustedProxies ?? LOOPBACK,
     demoMerchant: config.demoMerchant ?? config.env === 'development',
+    notifications: { ...config.notifications, sandbox: config.notifications.sandbox ?? config.env === 'development' },
   };
 }

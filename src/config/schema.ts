@@ -265,6 +265,16 @@ export const configSchema = z
             failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 },
             perIp: { max: 600, window: 60 },
           }),
+        /**
+         * Password reset requests (a code sent, or a reset by re-verification), per client IP and
+         * per login (normalized, counted whether or not an account has it).
+         */
+        passwordReset: z
+          .object({
+            perIp: requestLimit({ max: 10, window: 3600 }),
+            perLogin: requestLimit({ max: 5, window: 3600 }),
+          })
+          .default({ perIp: { max: 10, window: 3600 }, perLogin: { max: 5, window: 3600 } }),
         /** Authorization requests (`/auth`, each stores an interaction for anyone) per client IP. */
         authorization: z
           .object({ perIp: requestLimit({ max: 120, window: 60 }) })
@@ -282,8 +292,25 @@ export const configSchema = z
           failuresPerClientIp: { maxFailures: 10, window: 600, lockDuration: 600 },
           perIp: { max: 600, window: 60 },
         },
+        passwordReset: { perIp: { max: 10, window: 3600 }, perLogin: { max: 5, window: 3600 } },
         authorization: { perIp: { max: 120, window: 60 } },
       }),
+    /** Password reset by a one-time code (docs/operations.md#password-reset-and-the-sms-gateway). */
+    passwordReset: z
+      .object({
+        /** Seconds a code works for. */
+        codeTtl: seconds.max(600).default(600),
+        /** Wrong codes a code survives; then a new one must be asked for. */
+        maxCodeFailures: z.coerce.number().int().min(1).max(20).default(5),
+      })
+      .default({ codeTtl: 600, maxCodeFailures: 5 }),
+    /**
+     * Closing an account (docs/product.md#your-data): days between the person's request and the
+     * erasure. Grants are revoked at the request; the person may cancel until then. 0 erases at once.
+     */
+    accountClosure: z
+      .object({ delayDays: z.coerce.number().int().min(0).max(90).default(0) })
+      .default({ delayDays: 0 }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
     /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */
@@ -312,6 +339,22 @@ export const configSchema = z
         retryBase: seconds.default(60),
         /** Time zone for dates written in messages. */
         timeZone: z.string().min(1).default('Asia/Shanghai'),
+        /**
+         * SMS gateway for the sms channel (password reset codes to mobile-number logins), spoken
+         * to over HTTP (docs/operations.md#password-reset-and-the-sms-gateway).
+         */
+        sms: z
+          .object({
+            url: z.url({ protocol: /^https?$/ }),
+            apiKey: z.string().min(1).optional(),
+          })
+          .optional(),
+        /**
+         * Write messages of a channel with no transport (email without `smtp`, sms without `sms`)
+         * to the log, reset codes included, instead of not sending them. Defaults to on in
+         * development only; refused in production.
+         */
+        sandbox: flag.optional(),
         /** SMTP relay for the email channel. */
         smtp: z
           .object({

@@ -28,6 +28,14 @@ export class SecretBox {
     );
   }
 
+  /**
+   * A box that seals under `key` (a data key of its own, e.g. one natural person's) and still
+   * opens what this box's keys sealed: a value is opened by the key its id names.
+   */
+  withCurrentKey(key: Buffer): SecretBox {
+    return new SecretBox(key, [...this.keys.values()]);
+  }
+
   seal(plaintext: Buffer | string, context: string): string {
     const key = this.keys.get(this.currentKeyId)!;
     const nonce = randomBytes(12);

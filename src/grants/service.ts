@@ -319,6 +319,17 @@ export class GrantService {
     return grants;
   }
 
+  /**
+   * Revokes every grant of the account and all their tokens (its closure, src/data-rights/),
+   * each audited as the person's revocation; returns the merchants that held one. Joins the
+   * ambient transaction.
+   */
+  async revokeAll(accountId: string): Promise<string[]> {
+    const held = await this.stored.ofAccount(accountId);
+    for (const grant of held) await this.revoke(accountId, grant.id);
+    return [...new Set(held.map((grant) => String(grant.payload.clientId)))];
+  }
+
   /** Revokes one of the person's grants and all its tokens at once, audited in the same transaction. */
   async revoke(accountId: string, grantId: string): Promise<void> {
     const grant = (await this.stored.ofAccount(accountId)).find((g) => g.id === grantId);

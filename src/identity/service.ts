@@ -7,6 +7,7 @@ import { inTransaction } from '../db/transaction.js';
 import { Conflict, InvalidInput, PlatformError } from '../errors.js';
 import { personIndex } from './blind-index.js';
 import { checkDocumentNumber, type DocumentType } from './document-number.js';
+import { PersonKeys } from './person-keys.js';
 import { sniffImageType } from './images.js';
 import {
   ProviderUnavailable,
@@ -32,6 +33,12 @@ import {
   verificationsOfAccount,
   type VerificationMethod,
   type VerificationRow,
+  deletePerson,
+  deleteVerificationsOfAccount,
+  personHasVerifications,
+  imagesOfPerson,
+  personsWithoutKey,
+  updateImageData,
 } from './store.js';
 
 export type { VerificationMethod };
@@ -106,6 +113,35 @@ export interface Dossier {
   result: Result & { provider: string; notary?: string; reference?: string };
   /** The images that result kept; `digest` is the base64 SHA-256 of the image bytes. */
   images: Array<{ id: string; kind: 'portrait' | 'document_front'; contentType: string; digest: string }>;
+}
+
+/** What identity holds about an account, opened: the person's part of their data export. */
+export interface IdentityExport {
+  /** The verified person, with `person_index`, the blind index the audit trail names them by. */
+  person:
+    | {
+        document_type: DocumentType;
+        document_number: string;
+        name: string;
+        birth_date?: string;
+        gender?: string;
+        person_index: string;
+      }
+    | undefined;
+  /** Every verification attempt of the account, oldest first. */
+  verifications: Array<{
+    id: string;
+    method: VerificationMethod;
+    provider: string;
+    status: 'passed' | 'failed';
+    reason?: string;
+    provider_reference?: string;
+    verified_at: string;
+    expires_at?: string;
+    max_queries?: number;
+    queries_used: number;
+    images: Array<{ id: string; kind: string; content_type: string; data_base64: string }>;
+  }>;
 }
 
 /** What the check API answers (docs/product.md#http-surface): times in seconds since the epoch, like the claims. */
@@ -210,6 +246,7 @@ export class VerificationService {
   private readonly provider: VerificationProvider;
   private readonly phones: PhoneCarrier;
   private readonly registry: OfflineRegistrations;
+  private readonly keys: PersonKeys;
 
   constructor(private readonly options: VerificationOptions) {
     ({
@@ -221,6 +258,7 @@ export class VerificationService {
       phones: this.phones,
       registry: this.registry,
     } = options);
+    this.keys = new PersonKeys(this.box);
   }
 
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
@@ -262,20 +300,21 @@ export class VerificationService {
       .filter((r) => speaksFor(r, accountId) && METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method])
       .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     if (!row) return undefined;
+    const box = await this.keys.opening(this.db, person.id);
     const images = (await imagesOfVerification(this.db, row.id)).map((image) => ({
       id: image.id,
       kind: image.kind,
       contentType: image.content_type,
       digest: createHash('sha256')
-        .update(this.box.open(image.data_encrypted, sealed.image(image.id)))
+        .update(box.open(image.data_encrypted, sealed.image(image.id)))
         .digest('base64'),
     }));
     return {
       documentType: person.document_type as DocumentType,
-      documentNumber: this.box.openText(person.number_encrypted, sealed.number(person.id)),
-      name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
+      documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
+      name: box.openText(person.name_encrypted, sealed.name(person.id)),
       ...(person.birth_date_encrypted
-        ? { birthDate: this.box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
+        ? { birthDate: box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
         : {}),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
       result: {
@@ -306,7 +345,10 @@ export class VerificationService {
     return {
       kind: image.kind,
       contentType: image.content_type,
-      data: this.box.open(image.data_encrypted, sealed.image(image.id)),
+      data: (await this.keys.opening(this.db, verification.person_id)).open(
+        image.data_encrypted,
+        sealed.image(image.id),
+      ),
     };
   }
 
@@ -318,7 +360,8 @@ export class VerificationService {
     const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) return false;
-    const number = this.box.openText(person.number_encrypted, sealed.number(person.id)).toUpperCase();
+    const box = await this.keys.opening(this.db, person.id);
+    const number = box.openText(person.number_encrypted, sealed.number(person.id)).toUpperCase();
     const expected = Buffer.from(number.slice(-6));
     const given = Buffer.from(partial.normalize('NFKC').trim().toUpperCase());
     return given.length === expected.length && timingSafeEqual(given, expected);
@@ -332,13 +375,135 @@ export class VerificationService {
     const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) throw new Conflict('not-verified', 'This account has no verified identity yet: verify first.');
+    const box = await this.keys.opening(this.db, person.id);
     return this.verify(accountId, {
       method: 'person_match',
       documentType: person.document_type,
-      documentNumber: this.box.openText(person.number_encrypted, sealed.number(person.id)),
-      name: this.box.openText(person.name_encrypted, sealed.name(person.id)),
+      documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
+      name: box.openText(person.name_encrypted, sealed.name(person.id)),
       ...photos,
       fresh: true,
+    });
+  }
+
+  /**
+   * Account recovery (docs/product.md#password-reset): the person claims to be the one the account
+   * is verified as, with that person's document and name, and new photos. Only when the claim is
+   * that person (the document's blind index and the name on record) is a fresh person-document
+   * match asked of the provider, and recorded and paid for like any other. Undefined, with no
+   * call, when the account has no verified person (it was never verified) or the claim is another.
+   * The input is validated as the verification form's is (InvalidInput).
+   */
+  async reverify(
+    accountId: string,
+    claim: { documentType: string; documentNumber: string; name: string; portrait?: Image; documentFront?: Image },
+  ): Promise<Outcome | undefined> {
+    const submission: Submission = { method: 'person_match', ...claim, fresh: true };
+    const { document, name } = this.validate(submission);
+    const personId = await this.accounts.personOf(accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    const index = personIndex(this.options.blindIndexKey, document.type, document.number);
+    if (!person || person.person_index !== index) return undefined;
+    const box = await this.keys.opening(this.db, person.id);
+    if (box.openText(person.name_encrypted, sealed.name(person.id)) !== name) return undefined;
+    return this.verify(accountId, submission);
+  }
+
+  /**
+   * Everything identity holds about the account, opened, for the person's own export
+   * (docs/product.md#your-data): the person's document data in clear, and every verification
+   * attempt of the account with its photos (base64).
+   */
+  async exportOf(accountId: string): Promise<IdentityExport> {
+    const personId = await this.accounts.personOf(accountId);
+    const person = personId ? await findPerson(this.db, personId) : undefined;
+    const attempts = await verificationsOfAccount(this.db, accountId, 100_000);
+    const verifications = [];
+    for (const row of attempts.reverse()) {
+      const box = await this.keys.opening(this.db, row.person_id);
+      const images = (await imagesOfVerification(this.db, row.id)).map((image) => ({
+        id: image.id,
+        kind: image.kind,
+        content_type: image.content_type,
+        data_base64: box.open(image.data_encrypted, sealed.image(image.id)).toString('base64'),
+      }));
+      verifications.push({
+        id: row.id,
+        method: row.method,
+        provider: row.provider,
+        status: row.status,
+        ...(row.reason ? { reason: row.reason } : {}),
+        ...(row.provider_reference ? { provider_reference: row.provider_reference } : {}),
+        verified_at: new Date(row.verified_at).toISOString(),
+        ...(row.expires_at ? { expires_at: new Date(row.expires_at).toISOString() } : {}),
+        ...(row.max_queries !== null ? { max_queries: row.max_queries } : {}),
+        queries_used: row.queries_used,
+        images,
+      });
+    }
+    const box = await this.keys.opening(this.db, person?.id);
+    return {
+      person: person && {
+        document_type: person.document_type as DocumentType,
+        document_number: box.openText(person.number_encrypted, sealed.number(person.id)),
+        name: box.openText(person.name_encrypted, sealed.name(person.id)),
+        ...(person.birth_date_encrypted
+          ? { birth_date: box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
+          : {}),
+        ...(person.gender ? { gender: person.gender } : {}),
+        person_index: person.person_index,
+      },
+      verifications,
+    };
+  }
+
+  /**
+   * Erases what identity holds about the account, for its closure (src/data-rights/): every
+   * verification of it with its photos and the merchant queries they served, and each person it
+   * named that nothing else names (no other account linked, no other account's verification):
+   * that person's row and data key are deleted, so nothing sealed under the key opens again, in
+   * this database or in any copy made after the key was first used. Returns the blind index of
+   * the account's person (for the closure's audit event) and whether that person was erased.
+   * Joins the ambient transaction.
+   */
+  async erase(accountId: string): Promise<{ personIndex?: string; personErased: boolean }> {
+    const linked = (await this.accounts.personOf(accountId)) ?? undefined;
+    const personIndex = linked ? await personIndexOf(this.db, linked) : undefined;
+    if (linked) await this.accounts.unlinkPerson(accountId);
+    const named = await deleteVerificationsOfAccount(this.db, accountId);
+    let personErased = false;
+    for (const personId of new Set([...named, ...(linked ? [linked] : [])])) {
+      if (await this.accounts.personHasOtherAccounts(personId, accountId)) continue;
+      if (await personHasVerifications(this.db, personId)) continue;
+      await deletePerson(this.db, personId);
+      await this.keys.destroy(this.db, personId);
+      if (personId === linked) personErased = true;
+    }
+    return { ...(personIndex ? { personIndex } : {}), personErased };
+  }
+
+  /**
+   * Moves up to `limit` persons sealed before data keys existed under keys of their own: each gets
+   * its key, and its name, number, birth date and the photos of its verifications are sealed again
+   * under it, one transaction per batch (the hourly job, until none is left). Returns how many.
+   */
+  async sealUnderPersonKeys(limit = 100): Promise<number> {
+    return inTransaction(this.db, async (tx) => {
+      const persons = await personsWithoutKey(tx, limit);
+      for (const person of persons) {
+        const box = await this.keys.sealing(tx, person.id);
+        const again = (value: string, context: string) => box.seal(box.open(value, context), context);
+        await updatePersonIdentity(tx, person.id, {
+          name_encrypted: again(person.name_encrypted, sealed.name(person.id)),
+          number_encrypted: again(person.number_encrypted, sealed.number(person.id)),
+          birth_date_encrypted:
+            person.birth_date_encrypted && again(person.birth_date_encrypted, sealed.birthDate(person.id)),
+          gender: person.gender,
+        });
+        for (const image of await imagesOfPerson(tx, person.id))
+          await updateImageData(tx, image.id, again(image.data_encrypted, sealed.image(image.id)));
+      }
+      return persons.length;
     });
   }
 
@@ -357,7 +522,9 @@ export class VerificationService {
   async statusOf(accountId: string) {
     const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
-    const number = person ? this.box.openText(person.number_encrypted, sealed.number(person.id)) : undefined;
+    const number = person
+      ? (await this.keys.opening(this.db, person.id)).openText(person.number_encrypted, sealed.number(person.id))
+      : undefined;
     const results = personId
       ? (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId))
       : [];
@@ -399,7 +566,10 @@ export class VerificationService {
       throw new Conflict('account-linked', 'This account is already verified as another person.');
     }
 
-    const sameName = existing && this.box.openText(existing.name_encrypted, sealed.name(existing.id)) === name;
+    const sameName =
+      existing &&
+      (await this.keys.opening(this.db, existing.id)).openText(existing.name_encrypted, sealed.name(existing.id)) ===
+        name;
     if (existing && sameName && !submission.fresh) {
       const reusable = (await validResults(this.db, existing.id, new Date())).find(
         (r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[submission.method] && speaksFor(r, accountId),
@@ -455,7 +625,9 @@ export class VerificationService {
     const name = normalizeName(input.name);
     const index = personIndex(this.options.blindIndexKey, document.type, document.number);
     const person = await findPersonByIndex(this.db, index);
-    const named = person && this.box.openText(person.name_encrypted, sealed.name(person.id)) === name;
+    const named =
+      person &&
+      (await this.keys.opening(this.db, person.id)).openText(person.name_encrypted, sealed.name(person.id)) === name;
     let candidates: VerificationRow[] = [];
     if (person && named) {
       const oldest = merchant.maxAgeDays ? Date.now() - merchant.maxAgeDays * 86_400_000 : 0;
@@ -595,6 +767,8 @@ export class VerificationService {
       };
       await insertVerification(tx, row);
       if (submission?.method === 'person_match') {
+        // Under the person's data key; a failed attempt by someone not yet known, under the master key.
+        const box = personId ? await this.keys.sealing(tx, personId) : this.box;
         await insertImages(
           tx,
           (['portrait', 'documentFront'] as const).map((kind) => {
@@ -605,7 +779,7 @@ export class VerificationService {
               verification_id: row.id,
               kind: kind === 'portrait' ? 'portrait' : 'document_front',
               content_type: image.contentType,
-              data_encrypted: this.box.seal(image.data, sealed.image(id)),
+              data_encrypted: box.seal(image.data, sealed.image(id)),
             };
           }),
         );
@@ -631,26 +805,36 @@ export class VerificationService {
       name: string;
     },
   ): Promise<string> {
-    const id = randomUUID();
-    const person = await upsertPerson(tx, {
-      id,
-      person_index: who.index,
-      document_type: who.document.type,
-      name_encrypted: this.box.seal(who.name, sealed.name(id)),
-      number_encrypted: this.box.seal(who.document.number, sealed.number(id)),
-      birth_date_encrypted: who.document.birthDate ? this.box.seal(who.document.birthDate, sealed.birthDate(id)) : null,
-      gender: who.document.gender ?? null,
-    });
-    if (person.id !== id) {
-      // An existing person verified again (e.g. a renewed document or a changed name).
-      await updatePersonIdentity(tx, person.id, {
-        name_encrypted: this.box.seal(who.name, sealed.name(person.id)),
-        birth_date_encrypted: who.document.birthDate
-          ? this.box.seal(who.document.birthDate, sealed.birthDate(person.id))
-          : person.birth_date_encrypted,
-        gender: who.document.gender ?? person.gender,
+    const existing = await findPersonByIndex(tx, who.index);
+    if (!existing) {
+      const id = randomUUID();
+      const box = await this.keys.sealing(tx, id);
+      const person = await upsertPerson(tx, {
+        id,
+        person_index: who.index,
+        document_type: who.document.type,
+        name_encrypted: box.seal(who.name, sealed.name(id)),
+        number_encrypted: box.seal(who.document.number, sealed.number(id)),
+        birth_date_encrypted: who.document.birthDate ? box.seal(who.document.birthDate, sealed.birthDate(id)) : null,
+        gender: who.document.gender ?? null,
       });
+      if (person.id === id) return id;
+      // Another transaction created the person first: its row stands, and this key was never used.
+      await this.keys.destroy(tx, id);
     }
+    // An existing person verified again (e.g. a renewed document or a changed name): the values
+    // are sealed again under the person's data key, as are values sealed before keys existed.
+    const person = (await findPersonByIndex(tx, who.index))!;
+    const box = await this.keys.sealing(tx, person.id);
+    const birthDate =
+      who.document.birthDate ??
+      (person.birth_date_encrypted && box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)));
+    await updatePersonIdentity(tx, person.id, {
+      name_encrypted: box.seal(who.name, sealed.name(person.id)),
+      number_encrypted: box.seal(who.document.number, sealed.number(person.id)),
+      birth_date_encrypted: birthDate ? box.seal(birthDate, sealed.birthDate(person.id)) : null,
+      gender: who.document.gender ?? person.gender,
+    });
     return person.id;
   }
 }

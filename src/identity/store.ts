@@ -50,10 +50,73 @@ export async function upsertPerson(
   return (await findPersonByIndex(db, row.person_index))!;
 }
 
+/**
+ * Deletes every verification of the account, with its images and the merchant queries it
+ * served; returns the persons they named. Provider calls (costs, no identity data) stay.
+ */
+export async function deleteVerificationsOfAccount(db: Queryable, accountId: string): Promise<string[]> {
+  const rows: Array<{ id: string; person_id: string | null }> = await db('verifications')
+    .where({ account_id: accountId })
+    .select('id', 'person_id');
+  const ids = rows.map((row) => row.id);
+  if (ids.length) {
+    await db('verification_images').whereIn('verification_id', ids).delete();
+    await db('verification_queries').whereIn('verification_id', ids).delete();
+    await db('verifications').whereIn('id', ids).delete();
+  }
+  return [...new Set(rows.map((row) => row.person_id).filter((id): id is string => id !== null))];
+}
+
+/** Whether any verification (of any account) still names the person. */
+export async function personHasVerifications(db: Queryable, personId: string): Promise<boolean> {
+  return (await db('verifications').where({ person_id: personId }).first('id')) !== undefined;
+}
+
+/** Deletes the person's row (its sealed identity). */
+export async function deletePerson(db: Queryable, personId: string): Promise<void> {
+  await db('persons').where({ id: personId }).delete();
+}
+
+/** Up to `limit` persons that have no data key yet (sealed before keys existed), locked for the caller's transaction. */
+export async function personsWithoutKey(db: Queryable, limit: number): Promise<PersonRow[]> {
+  return db<PersonRow>('persons')
+    .whereNotExists((q) => q.select(db.raw('1')).from('person_keys').whereRaw('person_keys.person_id = persons.id'))
+    .orderBy('id')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
+}
+
+/** The images of every verification that names the person. */
+export async function imagesOfPerson(db: Queryable, personId: string): Promise<ImageRow[]> {
+  return db<ImageRow>('verification_images')
+    .whereIn('verification_id', db('verifications').where({ person_id: personId }).select('id'))
+    .select('verification_images.*');
+}
+
+export async function updateImageData(db: Queryable, id: string, dataEncrypted: string): Promise<void> {
+  await db('verification_images').where({ id }).update({ data_encrypted: dataEncrypted });
+}
+
+/** A person's data key, sealed by the master key; undefined while the person has none. */
+export async function findPersonKey(db: Queryable, personId: string): Promise<string | undefined> {
+  const row: { wrapped: string } | undefined = await db('person_keys').where({ person_id: personId }).first('wrapped');
+  return row?.wrapped;
+}
+
+/** Stores a person's data key unless one is there already (a concurrent first use made it). */
+export async function insertPersonKey(db: Queryable, personId: string, wrapped: string): Promise<void> {
+  await db('person_keys').insert({ person_id: personId, wrapped }).onConflict('person_id').ignore();
+}
+
+export async function deletePersonKey(db: Queryable, personId: string): Promise<void> {
+  await db('person_keys').where({ person_id: personId }).delete();
+}
+
 export async function updatePersonIdentity(
   db: Queryable,
   id: string,
-  fields: Pick<PersonRow, 'name_encrypted' | 'birth_date_encrypted' | 'gender'>,
+  fields: Pick<PersonRow, 'name_encrypted' | 'number_encrypted' | 'birth_date_encrypted' | 'gender'>,
 ): Promise<void> {
   await db('persons')
     .where({ id })

@@ -87,3 +87,70 @@ export class SmtpNotifier implements Notifier {
     this.transport.close();
   }
 }
+
+/** The part of a pino logger the sandbox needs. */
+export interface WarnLogger {
+  warn(object: Record<string, unknown>, message: string): void;
+}
+
+/**
+ * Development only: writes the whole message, one-time codes included, to the log instead of
+ * sending it, for a channel with no transport configured (email without SMTP, sms without a
+ * gateway). Refused in production (src/config/load.ts).
+ */
+export class SandboxNotifier implements Notifier {
+  constructor(
+    readonly channel: 'email' | 'sms',
+    private readonly logger: WarnLogger,
+  ) {}
+
+  async send(message: OutgoingMessage): Promise<void> {
+    this.logger.warn(
+      {
+        notification: message.id,
+        channel: this.channel,
+        template: message.template,
+        account: message.accountId,
+        to: message.to,
+        text: message.text,
+      },
+      `notification sandbox: this ${this.channel} message was written here, not sent`,
+    );
+  }
+}
+
+export interface HttpSmsOptions {
+  /** The gateway's endpoint, e.g. `https://sms.example.com/v1/messages`. */
+  url: string;
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Milliseconds before an unanswered request counts as failed (default 10 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * Text messages through an SMS gateway over HTTP (docs/operations.md#sms): one JSON POST per
+ * message, `{ "id", "to", "text" }`, where `id` is the outbox row's id (a gateway may use it to
+ * drop a resent copy) and `to` an E.164 number. Any 2xx answer means accepted; anything else,
+ * or no answer within the timeout, fails the attempt and the outbox retries it.
+ */
+export class HttpSmsNotifier implements Notifier {
+  readonly channel = 'sms' as const;
+
+  constructor(private readonly options: HttpSmsOptions) {}
+
+  async send(message: OutgoingMessage): Promise<void> {
+    const response = await fetch(this.options.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+      },
+      body: JSON.stringify({ id: message.id, to: message.to, text: message.text }),
+      signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      redirect: 'error',
+    });
+    await response.body?.cancel();
+    if (!response.ok) throw new Error(`the SMS gateway answered ${response.status}`);
+  }
+}

@@ -3,10 +3,20 @@ import { z } from 'zod';
 import type { Db, Queryable } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { isStorableText } from '../db/text.js';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { InvalidInput } from '../errors.js';
 import type { Notifier } from './notifier.js';
 import { claimDueMessages, insertMessage, markAttemptFailed, markSent, type Channel, type OutboxRow } from './store.js';
-import { isTemplateName, renderTemplate, templateParams, TEMPLATES, type TemplateName } from './templates.js';
+import {
+  isTemplateName,
+  renderTemplate,
+  resetCodeContext,
+  templateParams,
+  TEMPLATES,
+  type TemplateName,
+} from './templates.js';
+
+export type { Channel } from './store.js';
 
 export interface OutboxOptions {
   /** Public issuer URL; reminders link to `<issuer>/account/verify`. */
@@ -23,12 +33,16 @@ export interface OutboxOptions {
   leaseMs?: number;
   /** Time zone in which dates are written in messages (default Asia/Shanghai). */
   timeZone?: string;
+  /** Opens the one-time codes of password resets (sealed in the row) just before they are sent. */
+  box?: SecretBox;
+  /** Told when a delivery started by deliverSoon() fails as a whole (the scheduled run retries). */
+  onDeliveryError?: (err: unknown) => void;
 }
 
 export interface Reminder {
   accountId: string;
   channel: Channel;
-  /** Email address for the email channel; leave empty for the log channel. */
+  /** Email address for the email channel, E.164 mobile number for sms; empty for the log channel. */
   recipient?: string;
   template: TemplateName;
   params?: z.input<typeof templateParams>;
@@ -47,7 +61,7 @@ export interface DeliveryReport {
 const reminderSchema = z
   .object({
     accountId: z.uuid(),
-    channel: z.enum(['log', 'email']),
+    channel: z.enum(['log', 'email', 'sms']),
     recipient: z.string().max(320).default(''),
     template: z.enum(TEMPLATES),
     params: templateParams.default({ locale: 'zh-CN' }),
@@ -64,6 +78,19 @@ const reminderSchema = z
         path: ['recipient'],
         message: 'an email address is required for the email channel',
       });
+    }
+    if (value.channel === 'sms' && !/^\+[1-9]\d{6,14}$/.test(value.recipient)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipient'],
+        message: 'a mobile number (E.164) is required for the sms channel',
+      });
+    }
+    if (value.template === 'password.reset_code' && !(value.params.reset_id && value.params.sealed_code)) {
+      ctx.addIssue({ code: 'custom', path: ['params'], message: 'a reset code needs reset_id and sealed_code' });
+    }
+    if (value.params.sealed_code && value.template !== 'password.reset_code') {
+      ctx.addIssue({ code: 'custom', path: ['params', 'sealed_code'], message: 'only a reset code carries a code' });
     }
     if (value.channel === 'log' && value.recipient !== '') {
       ctx.addIssue({ code: 'custom', path: ['recipient'], message: 'the log channel takes no recipient' });
@@ -91,7 +118,12 @@ export function retryDelay(attempt: number, baseMs: number, maxMs: number): numb
  */
 export class Outbox {
   private readonly notifiers = new Map<Channel, Notifier>();
-  private readonly options: Required<OutboxOptions>;
+  private readonly options: Required<Omit<OutboxOptions, 'box' | 'onDeliveryError'>>;
+  private readonly box: SecretBox | undefined;
+  private readonly onDeliveryError: (err: unknown) => void;
+  /** The delivery deliverSoon() started and whether another was asked for while it ran. */
+  private running: Promise<void> | undefined;
+  private again = false;
 
   constructor(
     private readonly db: Db,
@@ -111,6 +143,37 @@ export class Outbox {
       leaseMs: options.leaseMs ?? 5 * 60_000,
       timeZone: options.timeZone ?? 'Asia/Shanghai',
     };
+    this.box = options.box;
+    this.onDeliveryError = options.onDeliveryError ?? (() => {});
+  }
+
+  /** Whether messages on `channel` can go anywhere here (a notifier is configured for it). */
+  carries(channel: Channel): boolean {
+    return this.notifiers.has(channel);
+  }
+
+  /**
+   * Starts a delivery now, without waiting for it: a one-time code should not wait for the next
+   * scheduled run. Calls while one runs make one more run after it, not one each.
+   */
+  deliverSoon(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.deliver().catch(this.onDeliveryError);
+      } while (this.again);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Resolves when the delivery deliverSoon() started (if any) has finished. */
+  async settled(): Promise<void> {
+    await this.running;
   }
 
   /** Queues a reminder (in `db`, e.g. the caller's transaction); false when already queued. */
@@ -165,7 +228,16 @@ export class Outbox {
     const notifier = this.notifiers.get(row.channel);
     if (!notifier) throw new Error(`no notifier configured for the ${row.channel} channel`);
     if (!isTemplateName(row.template)) throw new Error(`unknown template ${row.template}`);
-    const rendered = renderTemplate(row.template, templateParams.parse(row.params), this.options);
+    const params = templateParams.parse(row.params);
+    const code =
+      params.sealed_code && params.reset_id
+        ? this.opener().openText(params.sealed_code, resetCodeContext(params.reset_id))
+        : undefined;
+    const rendered = renderTemplate(row.template, params, {
+      ...this.options,
+      ...(code ? { code } : {}),
+      footer: row.channel !== 'sms',
+    });
     await notifier.send({
       id: row.id,
       accountId: row.account_id,
@@ -173,6 +245,11 @@ export class Outbox {
       to: row.recipient,
       ...rendered,
     });
+  }
+
+  private opener(): SecretBox {
+    if (!this.box) throw new Error('this outbox has no SecretBox to open one-time codes with');
+    return this.box;
   }
 }
 

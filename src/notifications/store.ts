@@ -1,6 +1,6 @@
 import type { Queryable, Tx } from '../db/index.js';
 
-export type Channel = 'log' | 'email';
+export type Channel = 'log' | 'email' | 'sms';
 
 export interface OutboxRow {
   id: string;
@@ -62,11 +62,14 @@ export async function claimDueMessages(tx: Tx, limit: number, leaseMs: number): 
   return claimed.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
 }
 
+/** Marks a message sent; a one-time code it carried (params.sealed_code) is removed with it. */
 export async function markSent(db: Queryable, id: string): Promise<void> {
-  await db('notification_outbox').where({ id }).update({ status: 'sent', sent_at: db.fn.now(), last_error: null });
+  await db('notification_outbox')
+    .where({ id })
+    .update({ status: 'sent', sent_at: db.fn.now(), last_error: null, params: db.raw(`params - 'sealed_code'`) });
 }
 
-/** Records a failed attempt: retried after `retryInMs`, or given up on when it is null. */
+/** Records a failed attempt: retried after `retryInMs`, or given up on (and any code removed) when it is null. */
 export async function markAttemptFailed(
   db: Queryable,
   id: string,
@@ -77,7 +80,7 @@ export async function markAttemptFailed(
     .where({ id })
     .update(
       retryInMs === null
-        ? { status: 'failed', last_error: error }
+        ? { status: 'failed', last_error: error, params: db.raw(`params - 'sealed_code'`) }
         : {
             status: 'pending',
             last_error: error,

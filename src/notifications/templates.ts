@@ -1,13 +1,16 @@
 import { z } from 'zod';
 
-// The reminders of the periodic verification self-check, and the notice to an account's owner that
-// someone tried to register its login again, in each language the pages speak.
+// The reminders of the periodic verification self-check, the notice to an account's owner that
+// someone tried to register its login again, and the password reset's code and notice, in each
+// language the pages speak.
 
 export const TEMPLATES = [
   'verification.missing',
   'verification.failed',
   'verification.expiring',
   'registration.attempted',
+  'password.reset_code',
+  'password.reset_done',
 ] as const;
 export type TemplateName = (typeof TEMPLATES)[number];
 
@@ -16,15 +19,26 @@ export type Locale = (typeof LOCALES)[number];
 
 /**
  * What a queued message may carry: how to render it, never identity data (names, document
- * numbers, results); `.strict()` refuses any other field.
+ * numbers, results); `.strict()` refuses any other field. The one secret, a password reset's
+ * code, is sealed (src/crypto/secret-box.ts, bound to its reset) and removed once the message
+ * was sent or given up on.
  */
 export const templateParams = z
   .object({
     locale: z.enum(LOCALES).default('zh-CN'),
     /** When the current verification stops being valid (verification.expiring). */
     expires_at: z.iso.datetime({ offset: true }).optional(),
+    /** The password reset a code belongs to (password.reset_code). */
+    reset_id: z.uuid().optional(),
+    /** Its code, sealed under the context `resetCodeContext(reset_id)`. */
+    sealed_code: z.string().min(1).max(400).optional(),
+    /** Minutes the code stays valid. */
+    valid_minutes: z.number().int().min(1).max(1440).optional(),
   })
   .strict();
+
+/** The SecretBox context a reset's code is sealed under in the outbox. */
+export const resetCodeContext = (resetId: string) => `outbox:password-reset:${resetId}`;
 export type TemplateParams = z.output<typeof templateParams>;
 
 export interface RenderedMessage {
@@ -35,6 +49,9 @@ export interface RenderedMessage {
 interface Slots {
   link: string;
   expires: string;
+  /** A password reset's one-time code, and for how many minutes it works. */
+  code: string;
+  minutes: number;
 }
 
 type Strings = Record<TemplateName, (slots: Slots) => RenderedMessage>;
@@ -56,6 +73,14 @@ const zhCN: Strings = {
     subject: '您的实名认证即将到期',
     text: `您好：\n\n您的实名认证将于 ${expires} 到期。为了不影响使用，请在到期前更新认证。\n\n更新认证：${link}`,
   }),
+  'password.reset_code': ({ code, minutes }) => ({
+    subject: '重置密码的验证码',
+    text: `您的重置密码验证码是 ${code}，${minutes} 分钟内有效，只能使用一次。请勿告诉任何人，平台工作人员不会向您索要。\n\n如果不是您本人申请，请忽略本消息，您的密码不会改变。`,
+  }),
+  'password.reset_done': ({ link }) => ({
+    subject: '您的密码已重置',
+    text: `您好：\n\n您账户的密码刚刚被重置，所有已登录的会话都已退出。\n\n如果是您本人操作，无需任何处理。如果不是，请立即通过重新实名认证重置密码，并查看账户安全记录：${link}`,
+  }),
 };
 
 const en: Strings = {
@@ -75,6 +100,14 @@ const en: Strings = {
     subject: 'Your identity verification expires soon',
     text: `Hello,\n\nYour identity verification expires on ${expires}. Please renew it before then to keep using your services without interruption.\n\nRenew now: ${link}`,
   }),
+  'password.reset_code': ({ code, minutes }) => ({
+    subject: 'Your password reset code',
+    text: `Your password reset code is ${code}. It works once, for ${minutes} minutes. Do not share it: our staff will never ask for it.\n\nIf you did not ask to reset your password, ignore this message; your password stays as it is.`,
+  }),
+  'password.reset_done': ({ link }) => ({
+    subject: 'Your password was reset',
+    text: `Hello,\n\nThe password of your account was just reset, and every signed-in session was ended.\n\nIf it was you, there is nothing more to do. If it was not, reset it again now by verifying your identity, and check your account's security activity: ${link}`,
+  }),
 };
 
 const STRINGS: Record<Locale, { strings: Strings; footer: string }> = {
@@ -86,19 +119,36 @@ export function isTemplateName(name: string): name is TemplateName {
   return (TEMPLATES as readonly string[]).includes(name);
 }
 
-/** The subject and plain text of a message; the link leads to `<issuer>/account/verify` (reminders) or `<issuer>/account`. */
+/** Where a message's link leads, below the issuer. */
+const LINKS: Record<TemplateName, string> = {
+  'verification.missing': '/account/verify',
+  'verification.failed': '/account/verify',
+  'verification.expiring': '/account/verify',
+  'registration.attempted': '/account',
+  'password.reset_code': '/password-reset',
+  'password.reset_done': '/account/security',
+};
+
+/**
+ * The subject and plain text of a message. `code` is a password reset's code in clear, opened
+ * from the sealed parameter by the outbox just before sending. A text message (SMS) has no
+ * footer: it is short, and every character is paid for.
+ */
 export function renderTemplate(
   template: TemplateName,
   params: TemplateParams,
-  options: { issuer: string; timeZone: string },
+  options: { issuer: string; timeZone: string; code?: string; footer?: boolean },
 ): RenderedMessage {
   const { strings, footer } = STRINGS[params.locale];
-  const link = `${options.issuer.replace(/\/+$/, '')}${template === 'registration.attempted' ? '/account' : '/account/verify'}`;
+  const link = `${options.issuer.replace(/\/+$/, '')}${LINKS[template]}`;
   const expires = params.expires_at
     ? new Intl.DateTimeFormat(params.locale, { dateStyle: 'long', timeZone: options.timeZone }).format(
         new Date(params.expires_at),
       )
     : '';
-  const message = strings[template]({ link, expires });
-  return { subject: message.subject, text: `${message.text}\n\n--\n${footer}\n` };
+  const message = strings[template]({ link, expires, code: options.code ?? '', minutes: params.valid_minutes ?? 0 });
+  return {
+    subject: message.subject,
+    text: options.footer === false ? message.text : `${message.text}\n\n--\n${footer}\n`,
+  };
 }

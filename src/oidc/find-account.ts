@@ -27,7 +27,9 @@ export interface AccountClaimsDeps {
 export function accountFinder(deps: AccountClaimsDeps): NonNullable<Configuration['findAccount']> {
   return async (ctx, id) => {
     const account = await deps.accounts.find(id);
-    if (!account) return undefined;
+    // A disabled account is no account to oidc-provider: userinfo answers 401, a refresh
+    // invalid_grant, and a session left over asks to sign in (OWASP ASVS 5.0 §7.4.2).
+    if (!account || account.disabledAt) return undefined;
     const client = ctx.oidc.client;
     return {
       accountId: account.id,

@@ -26,6 +26,8 @@ export const AMR = {
 export const STEP_UP = 'step_up';
 /** The reason the login prompt gives when this sign-in must use a passkey. */
 export const PASSKEY_REQUIRED = 'passkey_required';
+/** The reason the login prompt gives when the session's account is not found (disabled since it signed in). */
+export const ACCOUNT_NOT_FOUND = 'account_not_found';
 /** The reason the consent prompt gives when the dossier needs the person's re-confirmation. */
 export const DOSSIER_RECONFIRMATION = 'dossier_reconfirmation';
 
@@ -81,6 +83,14 @@ export function platformPolicy(levelThreeMaxAge: number) {
   const { Check, base } = interactionPolicy;
   const policy = base();
   const login = policy.get('login')!;
+  // oidc-provider's no_session check looks at the session's accountId alone; a session whose
+  // account findAccount no longer finds (an operator disabled it, src/accounts/disabling.ts) is no
+  // sign-in, and going on without an account fails further down with a server error.
+  login.checks.add(
+    new Check(ACCOUNT_NOT_FOUND, "the session's account cannot sign in", (ctx) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+  );
   login.checks.add(
     new Check(STEP_UP, 'a fresh person-document match is required', (ctx) => {
       const { oidc } = ctx;

@@ -155,11 +155,34 @@ export async function revokeTokensOfGrant(db: Queryable, grantId: string): Promi
     .where({ grant_id: grantId })
     .whereIn('model', TOKEN_MODELS)
     .delete()
-    .returning(['model', 'consumed_at', 'expires_at'])) as Array<{
-    model: string;
-    consumed_at: Date | null;
-    expires_at: Date | null;
-  }>;
+    .returning(['model', 'consumed_at', 'expires_at'])) as DeletedToken[];
+  return liveTokens(deleted);
+}
+
+/**
+ * Deletes every token issued to the account (its account id, or a grant of its), keeping its
+ * grants; returns how many live access and refresh tokens stopped working. The account's grants
+ * are locked first, in id order, as every deleter of a grant's rows does (destroyByGrantId): a
+ * refresh racing this waits, then finds its token gone.
+ */
+export async function revokeTokensOfAccount(db: Queryable, accountId: string): Promise<number> {
+  const grantIds = (await db('oidc_payloads')
+    .where({ model: 'Grant', account_id: accountId })
+    .orderBy('id')
+    .pluck('id')) as string[];
+  for (const grantId of grantIds) await lockGrant(db, grantId);
+  const deleted = (await db('oidc_payloads')
+    .whereIn('model', TOKEN_MODELS)
+    .andWhere((q) => q.where({ account_id: accountId }).orWhereIn('grant_id', grantIds))
+    .delete()
+    .returning(['model', 'consumed_at', 'expires_at'])) as DeletedToken[];
+  return liveTokens(deleted);
+}
+
+type DeletedToken = { model: string; consumed_at: Date | null; expires_at: Date | null };
+
+/** Of deleted token rows, the access and refresh tokens that were still usable. */
+function liveTokens(deleted: DeletedToken[]): number {
   const now = Date.now();
   return deleted.filter(
     (row) =>

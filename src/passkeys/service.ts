@@ -17,6 +17,7 @@ import type { PasskeyUse } from './amr.js';
 import {
   countPasskeys,
   deletePasskey,
+  deletePasskeysOf,
   findPasskey,
   insertPasskey,
   passkeysOfAccount,
@@ -233,6 +234,21 @@ export class PasskeyService {
       const turnOff = (await countPasskeys(tx, accountId)) === 0 && (await secondFactorOf(tx, accountId));
       if (turnOff) await this.changeSecondFactor(tx, accountId, false, origin);
       return { secondFactorTurnedOff: turnOff };
+    });
+  }
+
+  /**
+   * Removes every passkey of the account and the second-factor requirement with them: the
+   * recovery of a person who lost their passkeys, after a new person-document match
+   * (src/recovery/). A lost passkey may be in someone else's hands, so none is kept. Joins the
+   * caller's transaction; returns how many were removed.
+   */
+  async removeAll(accountId: string, origin: RequestOrigin = {}): Promise<number> {
+    return inTransaction(this.db, async (tx) => {
+      const removed = await deletePasskeysOf(tx, accountId);
+      for (const passkeyId of removed) await this.report({ kind: 'passkey_removed', accountId, passkeyId }, origin);
+      if (await secondFactorOf(tx, accountId)) await this.changeSecondFactor(tx, accountId, false, origin);
+      return removed.length;
     });
   }
 

@@ -78,6 +78,12 @@ export async function deletePasskey(db: Queryable, accountId: string, id: string
   return (await db('passkeys').where({ id, account_id: accountId }).delete().returning('id')).length === 1;
 }
 
+/** Deletes every passkey of the account; returns their ids. */
+export async function deletePasskeysOf(db: Queryable, accountId: string): Promise<string[]> {
+  const rows: Array<{ id: string }> = await db('passkeys').where({ account_id: accountId }).delete().returning('id');
+  return rows.map((row) => row.id);
+}
+
 /**
  * Stores a new challenge, replacing any earlier one for the same purpose and holder (so an
  * account or interaction holds at most one of each at a time), and drops expired ones.

@@ -178,6 +178,8 @@ export class RateLimits {
   private readonly tokenFailuresByClientIp: Limit;
   private readonly tokenByIp: Limit;
   private readonly authorizationByIp: Limit;
+  private readonly passwordResetByIp: Limit;
+  private readonly passwordResetByLogin: Limit;
 
   constructor(db: Db, audit: AuditLog, options: RateLimitOptions) {
     const store = new RateLimitStore(db);
@@ -207,7 +209,7 @@ export class RateLimits {
       blockDuration: f.lockDuration,
     });
     const requests = (r: { max: number; window: number }) => ({ points: r.max, duration: r.window });
-    const { signIn, registration, verification, token, authorization } = options.limits;
+    const { signIn, registration, verification, token, authorization, passwordReset } = options.limits;
     this.signInByLogin = limit('sign_in', 'login', 'Too many failed sign-in attempts', failures(signIn.perLogin));
     this.signInByIp = limit('sign_in', 'ip', 'Too many failed sign-in attempts', failures(signIn.perIp));
     this.registrationByIp = limit(
@@ -239,6 +241,18 @@ export class RateLimits {
       'ip',
       'Too many sign-in requests from this network',
       requests(authorization.perIp),
+    );
+    this.passwordResetByIp = limit(
+      'password_reset',
+      'ip',
+      'Too many password reset requests from this network',
+      requests(passwordReset.perIp),
+    );
+    this.passwordResetByLogin = limit(
+      'password_reset',
+      'login',
+      'Too many password reset requests for this login',
+      requests(passwordReset.perLogin),
     );
   }
 
@@ -277,6 +291,20 @@ export class RateLimits {
     }
     await Promise.all([this.signInByIp.refund(attempt.ip), login ? this.signInByLogin.clear(login) : undefined]);
     return result;
+  }
+
+  /**
+   * One password reset request (a code asked for, or a reset by re-verification), per client IP
+   * and per login: normalized, and counted the same whether or not an account has it, so the
+   * limit says nothing about who has an account. A login that is no valid login counts against
+   * the IP only.
+   */
+  async countPasswordReset(attempt: { ip: string; login: string }): Promise<void> {
+    const login = normalizeLogin(attempt.login)?.login;
+    await countAll([
+      [this.passwordResetByIp, attempt.ip],
+      ...(login ? [[this.passwordResetByLogin, login] as [Limit, string]] : []),
+    ]);
   }
 
   /** One registration attempt from this IP. */

@@ -3,6 +3,7 @@ import { inTransaction } from '../db/transaction.js';
 import { describeDevice } from './device.js';
 import {
   deleteAccountSessionsBefore,
+  deleteAllOfAccount,
   deleteSecurityEventsBefore,
   endAccountSessions,
   insertSecurityEvent,
@@ -26,6 +27,9 @@ export const SECURITY_EVENT_KINDS = [
   'sign_in_locked',
   'signed_out',
   'password_changed',
+  'password_reset_code_sent',
+  'password_reset_code_failed',
+  'password_reset',
   'session_ended',
   'other_sessions_ended',
   'all_sessions_ended_by_operator',
@@ -33,6 +37,9 @@ export const SECURITY_EVENT_KINDS = [
   'passkey_renamed',
   'passkey_removed',
   'second_factor_changed',
+  'account_disabled',
+  'account_enabled',
+  'sign_in_while_disabled',
 ] as const;
 export type SecurityEventKind = (typeof SECURITY_EVENT_KINDS)[number];
 
@@ -100,6 +107,11 @@ export class SecurityLog {
   }
 
   /** Removes what is past its retention, in batches; returns how many events and sessions went. */
+  /** Forgets the account: its events and session rows, for a closed account. Joins the ambient transaction. */
+  async forget(accountId: string): Promise<void> {
+    await deleteAllOfAccount(this.db, accountId);
+  }
+
   async prune(now = new Date()): Promise<{ events: number; sessions: number }> {
     const before = new Date(now.getTime() - this.retentionDays * 86_400_000);
     const events = await drain((limit) => deleteSecurityEventsBefore(this.db, before, limit));
@@ -233,13 +245,14 @@ export class AccountSessions {
   /**
    * Ends every session of the account, those this list knows and any it does not, on an
    * operator's word; recorded as `all_sessions_ended_by_operator` (always: the order itself is the
-   * event). Returns how many listed sessions ended.
+   * event) unless `record` is false, when the caller records its own event (disabling the
+   * account). Joins the caller's transaction. Returns how many listed sessions ended.
    */
-  async endAll(accountId: string): Promise<number> {
+  async endAll(accountId: string, record = true): Promise<number> {
     return inTransaction(this.db, async () => {
       const ended = await endAccountSessions(this.db, accountId, {}, new Date());
       await this.live.end(accountId, {});
-      await this.log.record('all_sessions_ended_by_operator', accountId, {}, { count: ended.length });
+      if (record) await this.log.record('all_sessions_ended_by_operator', accountId, {}, { count: ended.length });
       return ended.length;
     });
   }

@@ -99,6 +99,12 @@ export async function endAccountSessions(
 }
 
 /** Removes session rows that expired or ended before `before`; returns how many went. */
+/** Deletes every security event and session row of the account (it is being closed). */
+export async function deleteAllOfAccount(db: Queryable, accountId: string): Promise<void> {
+  await db('security_events').where({ account_id: accountId }).delete();
+  await db('account_sessions').where({ account_id: accountId }).delete();
+}
+
 export async function deleteAccountSessionsBefore(db: Queryable, before: Date, limit: number): Promise<number> {
   const removed = await db('account_sessions')
     .whereIn(

@@ -14,6 +14,8 @@ import {
   type AuthorizationStart,
 } from '../helpers/merchant.js';
 import { type startTestPlatform } from '../helpers/platform.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { until } from '../helpers/wait.js';
 
 const messages = (locale: string) =>
   JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', `${locale}.json`), 'utf8')) as Record<
@@ -31,15 +33,20 @@ describeInBrowser('a person in a real browser', () => {
   let browser: TestBrowser;
   let config: oidc.Configuration;
   let merchant: Awaited<ReturnType<typeof addMerchant>>;
+  let sink: SmtpSink;
 
   beforeAll(async () => {
-    ({ running, browser } = await startPlatformAndBrowser());
+    sink = await startSmtpSink();
+    ({ running, browser } = await startPlatformAndBrowser(undefined, {
+      notifications: { smtp: { host: sink.host, port: sink.port, from: 'no-reply@realname.test' } },
+    }));
     merchant = await addMerchant(running.platform, { name: MERCHANT });
     config = await discover(running.issuer, merchant.client_id, merchant.client_secret);
   });
   afterAll(async () => {
     await browser?.close();
     await running?.stop();
+    await sink?.close();
   });
 
   /** Nobody listens on the merchant's callback host: answer it in the browser and keep its URL. */
@@ -157,6 +164,46 @@ describeInBrowser('a person in a real browser', () => {
       await context.close();
     }
   });
+  it('resets a forgotten password with a mailed code from the sign-in page, and goes back to it', async () => {
+    const login = newLogin();
+    await running.platform.accounts.register({ login, password: 'the password I forgot' });
+    const context = await browser.newContext({ locale: 'zh-CN' });
+    try {
+      const page = await context.newPage();
+      await interceptCallback(page);
+      const start = await startAuthorization(config);
+      await page.goto(start.url.toString());
+      const signInPath = new URL(page.url()).pathname;
+
+      await page.getByRole('link', { name: zh['login.forgot'], exact: true }).click();
+      expect(await heading(page)).toBe(zh['reset.title']);
+      await page.locator('#login').fill(login);
+      await page.getByRole('button', { name: zh['reset.send_code'], exact: true }).click();
+      expect(await heading(page)).toBe(zh['reset.code_title']);
+      expect(await page.getByRole('status').textContent()).toBe(zh['reset.code_sent']);
+      expect(await page.locator('#login').inputValue()).toBe(login);
+
+      const mail = await until(() => sink.received.find((m) => m.to.includes(login)), { what: 'the code mail' });
+      const code = /\b(\d{8})\b/.exec(mail.text)![1]!;
+      await page.locator('#code').fill(code);
+      await page.locator('#new_password').fill('a password I will remember');
+      await page.getByRole('button', { name: zh['reset.submit'], exact: true }).click();
+      expect(await heading(page)).toBe(zh['reset.done_title']);
+      await page.screenshot({ path: join(tmpdir(), 'password-reset-done.zh-CN.png'), fullPage: true });
+
+      // Back to the merchant's sign-in, which goes on with the new password.
+      await page.getByRole('link', { name: zh['reset.sign_in'], exact: true }).click();
+      expect(new URL(page.url()).pathname).toBe(signInPath);
+      await page.locator('#login').fill(login);
+      await page.locator('#password').fill('a password I will remember');
+      await page.getByRole('button', { name: zh['login.submit'], exact: true }).click();
+      expect(await heading(page)).toBe(zh['consent.title']);
+      await exchange(await clickToCallback(page, zh['consent.allow']!), start);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('changes the password on the security page, and the other browser is signed out', async () => {
     const login = newLogin();
     const password = 'a long enough password';

@@ -88,6 +88,15 @@ export async function signInAndConsent(
 }
 
 /**
+ * Past the page that shows a merchant's level-2 credentials once (when `page` is it): follows its
+ * button on to the merchant's callback.
+ */
+export async function continuePastCredentials(agent: UserAgent, page: Page): Promise<Page> {
+  const next = /<a class="button" href="([^"]+)"/.exec(page.html)?.[1];
+  return next ? agent.navigate(new URL(next.replaceAll('&amp;', '&'), page.url).toString()) : page;
+}
+
+/**
  * Registers on a registration page, then signs in with the same login and password, as the
  * platform asks (it answers every registration with its sign-in form, whether or not the login
  * was taken). Returns where the sign-in lands.

@@ -3,6 +3,7 @@ import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import {
   addMerchant,
+  continuePastCredentials,
   discover,
   newLogin,
   personBrowser,
@@ -77,10 +78,7 @@ describe('changing a merchant’s level', () => {
       ...(level === 'dossier' ? { partial: PARTIAL } : {}),
     });
     const credentials = shownCredentials(page);
-    if (credentials)
-      page = await agent.navigate(
-        new URL(/<a class="button" href="([^"]+)"/.exec(page.html)![1]!.replaceAll('&amp;', '&'), page.url).toString(),
-      );
+    if (credentials) page = await continuePastCredentials(agent, page);
     const { tokens, claims } = await redeemCode(config, new URL(page.url), start);
     return { tokens, claims, credentials, offered, consentPage, start };
   }

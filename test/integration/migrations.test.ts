@@ -6,7 +6,9 @@ import { createTestDatabase, ENGINE } from '../helpers/db.js';
 // others wait for its advisory lock, then find nothing left to do.
 describe('migrating from several processes at once', () => {
   it(`leaves every starter with an up-to-date database (${ENGINE})`, async () => {
-    for (let round = 0; round < 5; round += 1) {
+    // Rounds give the race a chance on PostgreSQL; PGlite has one shared pool, so one round says all.
+    const rounds = ENGINE === 'pglite' ? 1 : 5;
+    for (let round = 0; round < rounds; round += 1) {
       const database = await createTestDatabase({ empty: true });
       // Separate pools stand for separate processes (on PGlite, one embedded instance is shared).
       const pools = database.databaseUrl

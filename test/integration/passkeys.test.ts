@@ -151,6 +151,22 @@ describe(`passkeys (${ENGINE})`, () => {
     );
   });
 
+  it('refuses a passkey sign-in to a disabled account, with a message the page has, until it is enabled', async () => {
+    const { authenticator, accountId } = await personWithPasskey();
+    await running.platform.disabling.disable(accountId);
+    const refused = await passkeySignInPage();
+    expect(attribute(refused.page.html, 'data-msg-account-disabled')).toBe('该账号已被停用，请联系平台运营方。');
+    expect(await refused.answer(authenticator.get(refused.options))).toMatchObject({
+      status: 403,
+      json: { title: 'account-disabled' },
+    });
+    await running.platform.disabling.enable(accountId);
+    const { agent, start, options, answer } = await passkeySignInPage();
+    const signedIn = await answer(authenticator.get(options));
+    expect(signedIn.status).toBe(200);
+    expect(await toIdToken(agent, signedIn.json.redirect, start)).toMatchObject({ acr: ACR.phishingResistant });
+  });
+
   it('refuses a replayed assertion: its challenge is taken once, even by two posts at once', async () => {
     const { authenticator } = await personWithPasskey();
     const first = await passkeySignInPage();

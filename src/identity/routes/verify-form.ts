@@ -6,9 +6,8 @@ import { parseMultipart } from '../../http/multipart.js';
 import { RateLimited, type RateLimits } from '../../rate-limits/service.js';
 import type { Views } from '../../http/views.js';
 import { DOCUMENT_TYPES } from '../document-number.js';
-import { sniffImageType } from '../images.js';
-import type { Image } from '../providers/types.js';
 import type { Submission, VerificationService } from '../service.js';
+import { uploadedImage } from './uploads.js';
 
 /** Where the guided verification form lives: the account pages, or inside a merchant's sign-in. */
 export interface VerifyFormPlace {
@@ -74,14 +73,8 @@ export async function submitVerifyForm(ctx: Context, deps: VerifyFormDeps, accou
     document_number: fields.document_number ?? '',
     phone_check: fields.phone_check === '1',
   };
-  const image = (name: string): Image | undefined => {
-    const file = files[name];
-    const type = file && sniffImageType(file.data);
-    // An unreadable type is sent on as declared so the service reports the field by name.
-    return file ? { contentType: type ?? 'image/png', data: type ? file.data : Buffer.alloc(0) } : undefined;
-  };
-  const portrait = image('portrait');
-  const documentFront = image('document_front');
+  const portrait = uploadedImage(files, 'portrait');
+  const documentFront = uploadedImage(files, 'document_front');
   const submission: Submission = {
     method: portrait || documentFront ? 'person_match' : form.phone_check ? 'phone_three_element' : 'document',
     documentType: form.document_type,

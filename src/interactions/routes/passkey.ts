@@ -104,10 +104,14 @@ export function passkeySecondFactor(deps: PasskeyDeps) {
   };
 }
 
-/** Completes the sign-in, then records it in the person's security log with how it was made. */
+/**
+ * Completes the sign-in, then records it in the person's security log with how it was made. A
+ * disabled account is refused first: the passkey proved its owner, who may be told.
+ */
 async function signedInWith(deps: PasskeyDeps, ctx: Context, result: InteractionResults): Promise<void> {
-  await finishForScript(deps, ctx, result);
   const { accountId, amr = [] } = result.login!;
+  await deps.accounts.refuseIfDisabled(accountId, requestOrigin(ctx));
+  await finishForScript(deps, ctx, result);
   await deps.accounts.signedIn(accountId, requestOrigin(ctx), amr);
 }
 

@@ -2,6 +2,7 @@
 // sign-in limits, and answers a wrong or locked attempt on the sign-in page.
 import type { Context } from 'koa';
 import type { InteractionResults } from 'oidc-provider';
+import { AccountDisabled } from '../../accounts/disabling.js';
 import { PlatformError } from '../../errors.js';
 import { parseBody } from '../../http/input.js';
 import { wantsJson } from '../../http/errors.js';
@@ -53,14 +54,18 @@ export function signIn(deps: Pick<InteractionDeps, 'provider' | 'accounts' | 'pa
       await finish(provider, ctx, passwordLogin(account.id));
       await accounts.signedIn(account.id, origin, AMR.password);
     } catch (err) {
-      if (!(err instanceof PlatformError) || ![400, 401, 429].includes(err.status) || wantsJson(ctx)) throw err;
+      const shown =
+        err instanceof PlatformError && ([400, 401, 429].includes(err.status) || err instanceof AccountDisabled);
+      if (!shown || wantsJson(ctx)) throw err;
       if (err instanceof RateLimited) ctx.set('Retry-After', String(err.retryAfter));
       const error =
         err instanceof RateLimited
           ? 'error.sign_in_locked'
-          : err.status === 401
-            ? 'error.invalid_credentials'
-            : 'error.invalid_input';
+          : err instanceof AccountDisabled
+            ? 'error.account_disabled'
+            : err.status === 401
+              ? 'error.invalid_credentials'
+              : 'error.invalid_input';
       const errorParams = err instanceof RateLimited ? { minutes: Math.ceil(err.retryAfter / 60) } : undefined;
       page(
         views,

@@ -5,7 +5,7 @@ import { grantAllMissing } from '../../grants/oidc-grant.js';
 import { requiredMethod } from '../../identity/service.js';
 import { PLATFORM_CLIENT_ID, securityLevelOf } from '../../clients/service.js';
 import { PlatformError } from '../../errors.js';
-import { ACR, PASSKEY_REQUIRED, STEP_UP } from '../../oidc/policy.js';
+import { ACCOUNT_NOT_FOUND, ACR, PASSKEY_REQUIRED, STEP_UP } from '../../oidc/policy.js';
 import {
   consentMerchantOf,
   finish,
@@ -37,8 +37,10 @@ export function startInteraction(
           error_description: `none of the requested acr values is supported (${SUPPORTED_ACRS.join(' ')})`,
         });
       }
-      // Signed in already, but this merchant or request needs a fresh person-document match.
-      if (found.session?.accountId && found.prompt.reasons.includes(STEP_UP)) {
+      // Signed in already, but this merchant or request needs a fresh person-document match (not
+      // for an account that can no longer sign in: the sign-in page says why).
+      const reasons = found.prompt.reasons;
+      if (found.session?.accountId && reasons.includes(STEP_UP) && !reasons.includes(ACCOUNT_NOT_FOUND)) {
         ctx.status = 303;
         return ctx.redirect(`/interaction/${ctx.params.uid}/step-up`);
       }

@@ -17,6 +17,9 @@ import type { AccountService } from '../../accounts/service.js';
 import { sessionLifetime } from '../../oidc/sessions.js';
 import type { PasskeyService } from '../../passkeys/service.js';
 import type { AccountSessions, SecurityLog } from '../../security/service.js';
+import type { AccountClosure } from '../../data-rights/closure.js';
+import type { PersonalData } from '../../data-rights/service.js';
+import { dataRoutes } from './data.js';
 import { passkeyRoutes } from './passkeys.js';
 import { securityRoutes } from './security.js';
 
@@ -38,8 +41,10 @@ export interface AccountDeps {
   sessionTtl: { session: number; sessionAbsolute: number };
   maxImageBytes: number;
   passkeys: PasskeyService;
-  /** Seconds after a sign-in during which passkeys may be changed (`passkeys.recentSignIn`). */
+  /** Seconds after a sign-in during which passkeys may be changed and data exported (`passkeys.recentSignIn`). */
   recentSignIn: number;
+  personalData: PersonalData;
+  closure: AccountClosure;
 }
 
 /**
@@ -71,6 +76,12 @@ export function accountRoutes(deps: AccountDeps): Router {
   const signedIn = async (ctx: Context, next: Next) => {
     const session = await provider.Session.get(ctx as never);
     if (!session.accountId) return signInAgain(ctx);
+    // A session of an account disabled since (disabling ends them, but one may have been made
+    // meanwhile) is ended here: the sign-in page then says the account is disabled.
+    if ((await deps.accounts.find(session.accountId))?.disabledAt) {
+      await session.destroy();
+      return signInAgain(ctx);
+    }
     const now = Math.floor(Date.now() / 1000);
     const left = (session.exp ?? now) - now;
     const renewed = sessionLifetime(deps.sessionTtl, session.loginTs, now);
@@ -124,6 +135,7 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   router.get('/', signedIn, async (ctx) => {
     const status = await verifications.statusOf(ctx.state.accountId);
+    const account = await deps.accounts.find(ctx.state.accountId);
     const grants = (await deps.grants.grantsOf(ctx.state.accountId, merchantOf)).filter(
       (g) => g.clientId !== PLATFORM_CLIENT_ID,
     );
@@ -134,6 +146,8 @@ export function accountRoutes(deps: AccountDeps): Router {
       justVerified: ctx.query.verified === '1',
       revoked: ctx.query.revoked === '1',
       lowered: ctx.query.lowered === '1',
+      closingAt: account?.closingAt,
+      kept: ctx.query.kept === '1',
     });
   });
 
@@ -174,6 +188,14 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/verify', signedIn, (ctx) => submitVerifyForm(ctx, form, ctx.state.accountId, place));
 
   securityRoutes(router, signedIn, deps);
+  dataRoutes(router, signedIn, {
+    views,
+    personalData: deps.personalData,
+    closure: deps.closure,
+    accounts: deps.accounts,
+    recentSignIn: deps.recentSignIn,
+    merchantOf,
+  });
   const passkeys = passkeyRoutes({
     views,
     accounts: deps.accounts,

@@ -3,7 +3,7 @@
 // choice need a recent sign-in: a session left open on a shared computer must not be enough to
 // plant a passkey of someone else's or to take away the second factor.
 import Router from '@koa/router';
-import type { Context, Middleware, Next } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { AccountService } from '../../accounts/service.js';
 import { PlatformError } from '../../errors.js';
@@ -15,6 +15,7 @@ import { newPasskey, passkeyName } from '../../passkeys/responses.js';
 import type { PasskeyService } from '../../passkeys/service.js';
 import { parseInput, text } from '../../validation.js';
 import { requestOrigin } from '../../http/sessions.js';
+import { reauthAddress, requireRecentSignIn, signedInRecently } from './recent-sign-in.js';
 
 export interface PasskeyPageDeps {
   views: Views;
@@ -27,8 +28,7 @@ export interface PasskeyPageDeps {
 }
 
 const PAGE = '/account/passkeys';
-/** Where a stale sign-in is sent: the sign-in again (prompt=login), then back here. */
-const REAUTH = `/account/login?return=${encodeURIComponent(PAGE)}&reauth=1`;
+const REAUTH = reauthAddress(PAGE);
 
 const renaming = z.object({ name: passkeyName });
 const secondFactorChoice = z.object({ second_factor: z.enum(['on', 'off']) });
@@ -42,19 +42,9 @@ export function passkeyRoutes(deps: PasskeyPageDeps): Router {
   const { views, passkeys, signedIn } = deps;
   const router = new Router();
 
-  const isRecent = (ctx: Context) => {
-    const authTime = ctx.state.authTime as number | undefined;
-    return authTime !== undefined && Date.now() / 1000 - authTime <= deps.recentSignIn;
-  };
-
+  const isRecent = (ctx: Context) => signedInRecently(ctx, deps.recentSignIn);
   /** A change that needs a recent sign-in: otherwise sign in again (a script is told where). */
-  const recentSignIn = async (ctx: Context, next: Next) => {
-    if (isRecent(ctx)) return next();
-    if (wantsJson(ctx))
-      throw new PlatformError('reauthentication-required', 401, 'Sign in again to change your passkeys.');
-    ctx.status = 303;
-    ctx.redirect(REAUTH);
-  };
+  const recentSignIn = requireRecentSignIn(deps.recentSignIn, PAGE, 'Sign in again to change your passkeys.');
 
   const done = (ctx: Context, notice: string) => {
     ctx.status = 303;
