@@ -28,6 +28,7 @@ import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
 import { authorizationRateLimit, tokenRateLimit } from './http/rate-limit.js';
 import type { RateLimits } from './rate-limits/service.js';
 import type { AccountSessions, SecurityLog } from './security/service.js';
+import type { ProofLedger } from './http/dpop.js';
 import { trackSessions } from './http/sessions.js';
 import { metricsRoutes, type PlatformMetrics } from './http/metrics.js';
 import type { Views } from './http/views.js';
@@ -43,6 +44,8 @@ export interface AppDeps {
   logger: Logger;
   views: Views;
   provider: Provider;
+  /** The DPoP proofs the platform's own resources accepted (src/http/dpop.ts). */
+  proofs: ProofLedger;
   accounts: AccountService;
   clients: ClientService;
   verifications: VerificationService;
@@ -138,9 +141,14 @@ export function buildApp(deps: AppDeps): Koa {
     limits: deps.limits,
     maxImageBytes: config.verification.maxImageBytes,
   });
-  const attachments = dossierRoutes(provider, deps.dossier);
+  const attachments = dossierRoutes(provider, deps.proofs, deps.dossier);
   const notary = notaryRoutes(deps.notary);
-  const checks = checkRoutes({ provider, clients: deps.clients, verifications: deps.verifications });
+  const checks = checkRoutes({
+    provider,
+    proofs: deps.proofs,
+    clients: deps.clients,
+    verifications: deps.verifications,
+  });
   const account = accountRoutes({
     issuer: config.issuer,
     provider,

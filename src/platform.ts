@@ -94,6 +94,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       logger,
       views,
       provider,
+      proofs: services.dpopProofs,
       accounts: services.accounts,
       clients,
       verifications: services.verifications,
@@ -113,6 +114,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       notary: {
         issuer: config.issuer,
         provider,
+        proofs: services.dpopProofs,
         audit,
         treeHeads: services.treeHeads,
         keys,

@@ -7,6 +7,7 @@ import { AuditLog } from './audit/log.js';
 import { KeptTreeHeads } from './audit/kept-heads.js';
 import { AUDIT_TREE_HEAD_KEY, TreeHeads } from './audit/tree-heads.js';
 import { ClientService } from './clients/service.js';
+import { DpopProofs } from './oidc/dpop-proofs.js';
 import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import type { Db } from './db/index.js';
@@ -74,6 +75,8 @@ export interface Services {
   /** Security Event Tokens to merchants about their grants (src/merchant-events/). */
   merchantEvents: MerchantEvents;
   releases: ReleaseAudit;
+  /** DPoP proofs accepted by the platform's own resources (each is used once, RFC 9449 §11.1). */
+  dpopProofs: DpopProofs;
   /** Password reset by a one-time code or a new person-document match (src/recovery/). */
   recovery: PasswordRecovery;
   /** A person's rights over their data: the export and closing the account (src/data-rights/). */
@@ -114,7 +117,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     sessions,
     tokens: new ProviderAccountTokens(db),
   });
-  const clients = new ClientService(db, box, { production: config.env === 'production' });
+  const clients = new ClientService(db, box, audit, { production: config.env === 'production' });
   // The relying party is the issuer: its host is the RP ID, its origin the only one accepted.
   const issuerUrl = new URL(config.issuer);
   const passkeys = new PasskeyService({
@@ -213,6 +216,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     grants,
     merchantEvents,
     releases: new ReleaseAudit(db, audit, verifications),
+    dpopProofs: new DpopProofs(db),
     recovery,
     personalData: new PersonalData({ accounts, verifications, grants, passkeys, securityLog, sessions, audit }),
     closure: new AccountClosure({

@@ -5,22 +5,33 @@
 //
 //   CLIENT_ID=… CLIENT_SECRET=… npx tsx examples/merchant/server.ts
 //
+// With FAPI=1 it is a FAPI 2.0 client instead (a client registered with `--profile fapi2`): it
+// pushes its authorization requests (PAR), authenticates with its own key (private_key_jwt), binds
+// its tokens to a DPoP key of the session, and reads userinfo as a JWS signed with PS256.
+//
 // See examples/merchant/README.md. This is teaching code: sessions live in an in-memory Map and
 // are lost when the process stops; a real merchant keeps them in its own session store.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import Router from '@koa/router';
 import argon2 from 'argon2';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWTPayload } from 'jose';
 import Koa, { type Context } from 'koa';
 import * as oidc from 'openid-client';
 
 export interface MerchantExampleOptions {
   issuer: string;
   clientId: string;
-  clientSecret: string;
+  /** The client secret; none in FAPI 2.0 mode. */
+  clientSecret?: string;
+  /**
+   * FAPI 2.0 mode: the client's private key (a private JWK whose public part was registered with
+   * `client add --profile fapi2 --jwks`), signing its client assertions with `alg`.
+   */
+  fapi?: { privateJwk: oidc.JWK & { alg: string } };
   port: number;
   /** Must be registered with the platform; default http://localhost:<port>/callback. */
   redirectUri?: string;
@@ -61,6 +72,8 @@ const BACKCHANNEL_LOGOUT = 'http://schemas.openid.net/event/backchannel-logout';
 
 interface Session {
   created: number;
+  /** FAPI 2.0 mode: this session's DPoP key; its tokens are bound to it and useless without it. */
+  dpop?: oidc.DPoPHandle;
   /** Between /login and /callback: the values only this browser's callback may present. */
   pending?: { state: string; nonce: string; verifier: string };
   signedIn?: {
@@ -95,18 +108,35 @@ export async function startMerchantExample(
   const issuer = new URL(options.issuer);
   const redirectUri = options.redirectUri ?? `http://localhost:${options.port}/callback`;
   // Step 0 — discovery: endpoints and keys from /.well-known/openid-configuration. The client
-  // authenticates at the token endpoint with client_secret_basic. enableNonRepudiationChecks
-  // also checks the ID token's signature against the platform's JWKS (openid-client skips that
-  // by default, trusting TLS). Plain http only because the platform is on localhost here.
-  const config = await oidc.discovery(
-    issuer,
-    options.clientId,
-    options.clientSecret,
-    oidc.ClientSecretBasic(options.clientSecret),
-    {
-      execute: [oidc.enableNonRepudiationChecks, ...(issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [])],
-    },
-  );
+  // authenticates at the token endpoint with client_secret_basic, or under FAPI 2.0 with a JWT
+  // signed by its own key (private_key_jwt, RFC 7523), and then expects PS256 ID tokens and a
+  // PS256 JWS from userinfo. enableNonRepudiationChecks also checks the ID token's signature
+  // against the platform's JWKS (openid-client skips that by default, trusting TLS). Plain http
+  // only because the platform is on localhost here.
+  const fapi = options.fapi;
+  const execute = [
+    oidc.enableNonRepudiationChecks,
+    ...(issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : []),
+  ];
+  const config = fapi
+    ? await oidc.discovery(
+        issuer,
+        options.clientId,
+        {
+          token_endpoint_auth_method: 'private_key_jwt',
+          id_token_signed_response_alg: 'PS256',
+          userinfo_signed_response_alg: 'PS256',
+        },
+        oidc.PrivateKeyJwt(await importPrivateJwk(fapi.privateJwk)),
+        { execute },
+      )
+    : await oidc.discovery(
+        issuer,
+        options.clientId,
+        options.clientSecret,
+        oidc.ClientSecretBasic(options.clientSecret),
+        { execute },
+      );
   const supported = new Set(config.serverMetadata().scopes_supported ?? []);
 
   const sessions = new Map<string, Session>();
@@ -260,19 +290,29 @@ ${n.claims ? json(n.claims) : ''}</li>`,
     const offline = levelScopes.length > 1;
     const scope = ['openid', ...levelScopes, ...(offline ? ['offline_access'] : [])].join(' ');
     const pending = { state: oidc.randomState(), nonce: oidc.randomNonce(), verifier: oidc.randomPKCECodeVerifier() };
-    session(ctx, true)!.pending = pending;
-    ctx.redirect(
-      oidc.buildAuthorizationUrl(config, {
-        redirect_uri: redirectUri,
-        scope,
-        ...(offline ? { prompt: 'consent' } : {}),
-        code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
-        code_challenge_method: 'S256',
-        state: pending.state,
-        nonce: pending.nonce,
-      }).href,
-    );
+    const current = session(ctx, true)!;
+    current.pending = pending;
+    const parameters = {
+      redirect_uri: redirectUri,
+      scope,
+      ...(offline ? { prompt: 'consent' } : {}),
+      code_challenge: await oidc.calculatePKCECodeChallenge(pending.verifier),
+      code_challenge_method: 'S256',
+      state: pending.state,
+      nonce: pending.nonce,
+    };
+    if (!fapi) {
+      ctx.redirect(oidc.buildAuthorizationUrl(config, parameters).href);
+      return;
+    }
+    // FAPI 2.0: the parameters go to the platform over the back channel (PAR, RFC 9126), already
+    // bound to this session's new DPoP key; the browser carries only client_id and request_uri.
+    current.dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    ctx.redirect((await oidc.buildAuthorizationUrlWithPAR(config, parameters, { DPoP: current.dpop })).href);
   });
+
+  /** FAPI 2.0 mode: every call with the session's tokens carries a DPoP proof of its key. */
+  const dpopOf = (current: Session) => (current.dpop ? { DPoP: current.dpop } : undefined);
 
   // Step 2 — the platform sends the person back with a code. openid-client checks state, redeems
   // the code with the PKCE verifier and the client secret, and validates the ID token (signature
@@ -292,15 +332,21 @@ ${n.claims ? json(n.claims) : ''}</li>`,
     const callbackUrl = new URL(redirectUri);
     callbackUrl.search = ctx.querystring;
     try {
-      const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
-        pkceCodeVerifier: pending.verifier,
-        expectedState: pending.state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
+      const tokens = await oidc.authorizationCodeGrant(
+        config,
+        callbackUrl,
+        {
+          pkceCodeVerifier: pending.verifier,
+          expectedState: pending.state,
+          expectedNonce: pending.nonce,
+          idTokenExpected: true,
+        },
+        undefined,
+        dpopOf(current),
+      );
       const idClaims = tokens.claims()!;
       // Step 3 — userinfo, with the access token; its `sub` must match the ID token's.
-      const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub);
+      const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, idClaims.sub, dpopOf(current));
       current.signedIn = {
         level: levelOfScope(tokens.scope),
         scope: tokens.scope ?? '',
@@ -346,7 +392,8 @@ ${n.claims ? json(n.claims) : ''}</li>`,
   // Level 3: attachments need the access token, which stays on this server; the browser asks
   // here, and only URLs on the platform are fetched (never an arbitrary URL: that would be SSRF).
   router.get('/attachment', async (ctx) => {
-    const signedIn = session(ctx, false)?.signedIn;
+    const current = session(ctx, false);
+    const signedIn = current?.signedIn;
     const raw = String(ctx.query.url ?? '');
     const url = URL.canParse(raw) ? new URL(raw) : undefined;
     const issuerPath = issuer.pathname.endsWith('/') ? issuer.pathname : `${issuer.pathname}/`;
@@ -355,10 +402,11 @@ ${n.claims ? json(n.claims) : ''}</li>`,
       ctx.body = 'not an attachment of this session';
       return;
     }
-    // fetchProtectedResource sends `Authorization: Bearer <access token>`; it throws on a
+    // fetchProtectedResource sends `Authorization: Bearer <access token>` (under FAPI 2.0
+    // `DPoP <access token>` and a proof for this GET of this URL); it throws on a
     // WWW-Authenticate challenge (e.g. the person revoked the grant: invalid_token).
     const response = await oidc
-      .fetchProtectedResource(config, signedIn.accessToken, url, 'GET')
+      .fetchProtectedResource(config, signedIn.accessToken, url, 'GET', undefined, undefined, dpopOf(current!))
       .catch((err: Error) => err);
     if (response instanceof Error || !response.ok) {
       ctx.status = 502;
@@ -420,7 +468,7 @@ hash and checks it locally with <code>argon2.verify</code>.</p>${message}
       '已登录 Signed in',
       `
 <p>授权级别 Granted level: <strong data-level="${escapeHtml(level ?? 'none')}">${escapeHtml(level ? `${level} — ${LEVEL_LABELS[level]}` : 'none')}</strong></p>
-<p>Token scope: <code>${escapeHtml(signedIn.scope)}</code> · 刷新令牌 Refresh token: ${signedIn.refreshToken ? 'yes' : 'no'}</p>
+<p>Token scope: <code>${escapeHtml(signedIn.scope)}</code> · 刷新令牌 Refresh token: ${signedIn.refreshToken ? 'yes' : 'no'}${fapi ? ' · FAPI 2.0: PAR, private_key_jwt, DPoP-bound tokens' : ''}</p>
 <p>实名核验 realname_verified: <strong>${escapeHtml(userinfo.realname_verified ?? idClaims.realname_verified ?? false)}</strong></p>
 ${extra}
 <h2>ID token claims</h2>${json(idClaims)}
@@ -471,6 +519,26 @@ function attachmentsOf(signedIn: NonNullable<Session['signedIn']>): Attachment[]
   });
 }
 
+/** The client's private key for its client assertions, from its JWK. */
+async function importPrivateJwk(jwk: oidc.JWK & { alg: string }): Promise<oidc.CryptoKey> {
+  return (await importJWK(jwk, jwk.alg)) as oidc.CryptoKey;
+}
+
+/**
+ * FAPI 2.0 mode: the client's private key from `file`, created on first use with its public
+ * JWKS beside it (`<file>.jwks.json`) for `client add --profile fapi2 --jwks`.
+ */
+export async function fapiKey(file: string): Promise<{ privateJwk: oidc.JWK & { alg: string }; created: boolean }> {
+  if (existsSync(file)) return { privateJwk: JSON.parse(readFileSync(file, 'utf8')), created: false };
+  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const kid = randomBytes(8).toString('hex');
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: 'ES256' };
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'ES256' };
+  writeFileSync(file, JSON.stringify(privateJwk), { mode: 0o600 });
+  writeFileSync(`${file}.jwks.json`, JSON.stringify({ keys: [{ ...publicJwk, use: 'sig' }] }, null, 2));
+  return { privateJwk: privateJwk as oidc.JWK & { alg: string }, created: true };
+}
+
 /** A small urlencoded form body (the only kind this site receives). */
 async function readBody(ctx: Context): Promise<string> {
   let body = '';
@@ -483,8 +551,28 @@ async function readBody(ctx: Context): Promise<string> {
 
 // Started directly (`npx tsx examples/merchant/server.ts`), not when imported by a test.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { ISSUER = 'http://localhost:3000', CLIENT_ID, CLIENT_SECRET, PORT = '4000', REDIRECT_URI } = process.env;
-  if (!CLIENT_ID || !CLIENT_SECRET) {
+  const {
+    ISSUER = 'http://localhost:3000',
+    CLIENT_ID,
+    CLIENT_SECRET,
+    PORT = '4000',
+    REDIRECT_URI,
+    FAPI,
+    CLIENT_KEY = 'merchant-key.json',
+  } = process.env;
+  const fapiMode = FAPI === '1';
+  const key = fapiMode ? await fapiKey(CLIENT_KEY) : undefined;
+  if (key?.created || (fapiMode && !CLIENT_ID)) {
+    console.error(`FAPI 2.0 mode. This site's private key is in ${CLIENT_KEY}; register its public keys once
+(before \`npm start\`: the embedded database allows one process at a time):
+
+  npm run cli -- client add --name "示例银行" --redirect-uri http://localhost:${PORT}/callback \\
+    --levels result,credentials,dossier --profile fapi2 --jwks ${CLIENT_KEY}.jwks.json --userinfo-alg PS256 --json
+
+then: FAPI=1 CLIENT_ID=… npm run example:merchant`);
+    process.exit(1);
+  }
+  if (!CLIENT_ID || (!fapiMode && !CLIENT_SECRET)) {
     console.error(`Set CLIENT_ID and CLIENT_SECRET. Either use the demo merchant \`npm start\` prints (its redirect URI is on port 8080):
 
   PORT=8080 CLIENT_ID=demo-merchant CLIENT_SECRET=… npm run example:merchant
@@ -494,17 +582,20 @@ or register this site once (before \`npm start\`: the embedded database allows o
   npm run cli -- client add --name "示例商城" --redirect-uri http://localhost:${PORT}/callback \\
     --levels result,credentials,dossier --category shopping --json
 
-then: CLIENT_ID=… CLIENT_SECRET=… npm run example:merchant`);
+then: CLIENT_ID=… CLIENT_SECRET=… npm run example:merchant
+
+Or FAPI=1 for a FAPI 2.0 client (PAR, private_key_jwt, DPoP), which makes its key first.`);
     process.exit(1);
   }
   startMerchantExample({
     issuer: ISSUER,
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
+    ...(key ? { fapi: { privateJwk: key.privateJwk } } : {}),
     port: Number(PORT),
     redirectUri: REDIRECT_URI,
   })
-    .then(({ url }) => console.log(`merchant example: ${url}`))
+    .then(({ url }) => console.log(`merchant example${key ? ' (FAPI 2.0)' : ''}: ${url}`))
     .catch((err) => {
       console.error(`The example merchant could not start (is the platform running at ${ISSUER}?):`, err);
       process.exit(1);

@@ -74,6 +74,13 @@ export const EVENT_PAYLOADS = {
     key_kind: z.enum(['login', 'ip', 'account', 'client', 'client_ip']),
     retry_after: z.number().int().min(1),
   }),
+  // An operator replaced a client's public keys (`client keys`): the key ids now registered inline
+  // (empty for a key without one), or the address they are now fetched from.
+  'client.keys_replaced': z.object({
+    kids: z.array(z.string().max(200)).max(20).optional(),
+    jwks_uri: z.string().max(2000).optional(),
+    previous_jwks_uri: z.string().max(2000).optional(),
+  }),
   'notary.queried': z.object({
     endpoint: z.string().max(100),
     filters: z.record(z.string(), z.unknown()).optional(),

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
 import { accountDisable, accountEnable } from './account.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
-import { clientAdd, clientList } from './client.js';
+import { clientAdd, clientKeys, clientList } from './client.js';
 import { eventsList } from './events.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
@@ -22,6 +22,14 @@ Commands:
              [--require-passkey]  every sign-in for this merchant must use a passkey
              [--events-endpoint U]  where Security Event Tokens about its grants are pushed
              [--backchannel-logout-uri U]  where logout tokens are posted
+             [--profile fapi2 --jwks FILE | --jwks-uri URL]
+                                  FAPI 2.0: PAR, private_key_jwt with these keys, DPoP; no secret
+             [--id-token-alg RS256|PS256|ES256] [--userinfo-alg RS256|PS256|ES256]
+             [--userinfo-enc-alg RSA-OAEP-256|ECDH-ES|ECDH-ES+A256KW [--userinfo-enc A256GCM|A128GCM]]
+             [--id-token-enc-alg ALG [--id-token-enc ENC]]
+                                  signed and encrypted userinfo, encrypted ID tokens (keys: --jwks)
+  client keys --client-id ID --jwks FILE | --jwks-uri URL
+                                  replace a client's public keys (audited)
   client list
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
   audit verify [--heads FILE] [--keys FILE|URL]
@@ -51,6 +59,7 @@ type Command = (ctx: CliContext, options: Options) => Promise<void | number>;
 const COMMANDS: Record<string, Command> = {
   migrate: async (ctx) => ctx.print({ migrated: true }, 'Database is up to date.'),
   'client add': clientAdd,
+  'client keys': clientKeys,
   'client list': clientList,
   'keys rotate': keysRotate,
   'audit verify': auditVerify,
@@ -84,6 +93,16 @@ async function main(argv: string[]): Promise<number> {
       'events-endpoint': { type: 'string' },
       'backchannel-logout-uri': { type: 'string' },
       failed: { type: 'boolean' },
+      profile: { type: 'string' },
+      jwks: { type: 'string' },
+      'jwks-uri': { type: 'string' },
+      'id-token-alg': { type: 'string' },
+      'userinfo-alg': { type: 'string' },
+      'userinfo-enc-alg': { type: 'string' },
+      'userinfo-enc': { type: 'string' },
+      'id-token-enc-alg': { type: 'string' },
+      'id-token-enc': { type: 'string' },
+      'client-id': { type: 'string' },
       purpose: { type: 'string' },
       keys: { type: 'string' },
       heads: { type: 'string', multiple: true },

@@ -2,9 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
+import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { InvalidInput } from '../errors.js';
-import { findClient, insertClient, listClients, upsertClient, type ClientRow } from './store.js';
+import { InvalidInput, NotFound } from '../errors.js';
+import {
+  ENCRYPTION_ALGS,
+  ENCRYPTION_ENCS,
+  FAPI_ID_TOKEN_ALGS,
+  parseClientJwks,
+  USERINFO_SIGNING_ALGS,
+  type ClientJwks,
+} from './keys.js';
+import { findClient, insertClient, listClients, updateClientMetadata, upsertClient, type ClientRow } from './store.js';
 
 /** Grant levels a merchant may be allowed to ask for (docs/product.md#grant-levels). */
 export const GRANT_LEVELS = ['result', 'credentials', 'dossier'] as const;
@@ -17,6 +26,16 @@ export const PLATFORM_CLIENT_ID = 'platform-account';
 /** The security level (1–3) in an OIDC client's metadata, as oidc/clients.ts gives it to oidc-provider. */
 export function securityLevelOf(client: object): number {
   return Number((client as { security_level?: number }).security_level ?? 1);
+}
+
+/** Security profiles a client may be registered under (`--profile`); none means today's defaults. */
+export const SECURITY_PROFILES = ['fapi2'] as const;
+export type SecurityProfile = (typeof SECURITY_PROFILES)[number];
+
+/** The client's security profile, from its metadata (`security_profile`). */
+export function securityProfileOf(client: object): SecurityProfile | undefined {
+  const profile = (client as { security_profile?: unknown }).security_profile;
+  return profile === 'fapi2' ? profile : undefined;
 }
 
 /** Whether a merchant is registered to accept only sign-ins with a passkey (`--require-passkey`). */
@@ -47,6 +66,15 @@ const pushEndpoint = z
     const url = new URL(value);
     return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
   }, 'an absolute https URL without fragment (http only for localhost outside production)');
+/** Where a client publishes its keys: https, or http on loopback (a developer's machine, the tests). */
+const jwksUri = z.string().refine((value) => {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return !url.hash && (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)));
+}, 'an absolute https URL without fragment (http only for localhost)');
+
+/** A JWE a client asks for (RFC 7516): key management and content encryption. */
+const encryption = z.object({ alg: z.enum(ENCRYPTION_ALGS), enc: z.enum(ENCRYPTION_ENCS).default('A256GCM') });
 
 export const newClientSchema = z.object({
   name: z.string().trim().min(1).max(200),
@@ -73,8 +101,25 @@ export const newClientSchema = z.object({
   eventsEndpoint: pushEndpoint.optional(),
   /** Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0 §2.2). */
   backchannelLogoutUri: pushEndpoint.optional(),
+  /**
+   * `fapi2`: the FAPI 2.0 Security Profile (docs/integrating.md#fapi-20): pushed authorization
+   * requests, private_key_jwt, DPoP-bound tokens, PS256/ES256 ID tokens, codes of 60 s at most.
+   */
+  profile: z.enum(SECURITY_PROFILES).optional(),
+  /** The client's public keys (RFC 7591 §2 `jwks`), for private_key_jwt and encrypted answers. */
+  jwks: z.unknown().optional(),
+  /** …or where it publishes them (`jwks_uri`), fetched and cached by oidc-provider. */
+  jwksUri: jwksUri.optional(),
+  idTokenSigningAlg: z.enum(['RS256', ...FAPI_ID_TOKEN_ALGS]).optional(),
+  /** Userinfo as a JWS (OIDC Core §5.3.2) signed with this algorithm. */
+  userinfoSigningAlg: z.enum(USERINFO_SIGNING_ALGS).optional(),
+  /** Userinfo as a JWE around that JWS, to one of the client's keys. */
+  userinfoEncryption: encryption.optional(),
+  /** ID tokens as a JWE around the JWS (OIDC Core §10.2). */
+  idTokenEncryption: encryption.optional(),
 });
 export type NewClient = z.input<typeof newClientSchema>;
+type ParsedClient = z.output<typeof newClientSchema>;
 
 export interface ClientInfo {
   client_id: string;
@@ -91,9 +136,15 @@ export interface ClientInfo {
   /** Where SETs are pushed, if the merchant registered an events endpoint. */
   events_endpoint: string | null;
   backchannel_logout_uri: string | null;
+  /** `fapi2`, or absent for a client with the platform's defaults. */
+  security_profile?: SecurityProfile;
+  /** Where the client's keys are published, or how many it registered inline. */
+  jwks_uri?: string;
+  jwks_keys?: number;
   created_at: Date;
 }
 
+/** A client registered with a secret; a FAPI 2.0 client has none (it signs in with its keys). */
 export interface RegisteredClient extends ClientInfo {
   client_secret: string;
 }
@@ -115,12 +166,18 @@ export class ClientService {
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
+    private readonly audit: AuditLog,
     /** In production the endpoints the platform calls must be https, loopback included. */
     private readonly options: { production?: boolean } = {},
   ) {}
 
-  /** Registers a merchant (authorization code + PKCE) or a notary body (client_credentials). */
-  async add(input: NewClient, options: { clientId?: string } = {}): Promise<RegisteredClient> {
+  /**
+   * Registers a merchant (authorization code + PKCE) or a notary body (client_credentials), with a
+   * secret, or under the FAPI 2.0 profile with its keys and no secret.
+   */
+  async add(input: NewClient & { profile: SecurityProfile }, options?: { clientId?: string }): Promise<ClientInfo>;
+  async add(input: NewClient, options?: { clientId?: string }): Promise<RegisteredClient>;
+  async add(input: NewClient, options: { clientId?: string } = {}): Promise<ClientInfo | RegisteredClient> {
     const parsed = newClientSchema.safeParse(input);
     if (!parsed.success) {
       throw new InvalidInput(
@@ -156,10 +213,13 @@ export class ClientService {
         { field: 'redirectUris', code: 'sector_mismatch', message: 'all redirect URIs must share one host' },
       ]);
     }
+    const keys = keyMetadata(client);
     const clientId = options.clientId ?? randomBytes(16).toString('base64url');
-    const clientSecret = randomBytes(32).toString('base64url');
-    const metadata =
-      client.kind === 'merchant'
+    // A FAPI 2.0 client has no secret (FAPI 2.0 §5.3.2.1: private_key_jwt or mTLS only); the
+    // column keeps a sealed empty value, and the provider is given none (src/oidc/clients.ts).
+    const clientSecret = client.profile ? '' : randomBytes(32).toString('base64url');
+    const metadata = {
+      ...(client.kind === 'merchant'
         ? {
             redirect_uris: client.redirectUris,
             ...(client.postLogoutRedirectUris.length
@@ -176,7 +236,9 @@ export class ClientService {
               ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true }
               : {}),
           }
-        : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] };
+        : { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] }),
+      ...keys,
+    };
     const row = {
       client_id: clientId,
       client_secret_encrypted: this.box.seal(clientSecret, secretContext(clientId)),
@@ -190,7 +252,50 @@ export class ClientService {
       result_max_queries: client.resultMaxQueries ?? null,
     };
     await inTransaction(this.db, async (tx) => insertClient(tx, row));
-    return { ...toInfo({ ...row, created_at: new Date() }), client_secret: clientSecret };
+    const info = toInfo({ ...row, created_at: new Date() });
+    return client.profile ? info : { ...info, client_secret: clientSecret };
+  }
+
+  /**
+   * Replaces a client's public keys (key rotation of a client registered with `jwks`, or a move to
+   * or from `jwks_uri`), checked as at registration, with a `client.keys_replaced` event in the
+   * same transaction. Processes see the new keys within the client cache's lifetime
+   * (src/oidc/clients.ts).
+   */
+  async replaceKeys(
+    clientId: string,
+    keys: { jwks?: unknown; jwksUri?: string },
+    actor: { type: 'operator'; id?: string } = { type: 'operator' },
+  ): Promise<ClientInfo> {
+    const row = await findClient(this.db, clientId);
+    if (!row) throw new NotFound(`No client ${clientId}.`);
+    if ((keys.jwks === undefined) === (keys.jwksUri === undefined)) {
+      throw new InvalidInput([{ field: 'jwks', code: 'one_of', message: 'give either --jwks or --jwks-uri' }]);
+    }
+    const uri = keys.jwksUri === undefined ? undefined : jwksUri.safeParse(keys.jwksUri);
+    if (uri && !uri.success) {
+      throw new InvalidInput([{ field: 'jwksUri', code: 'invalid', message: uri.error.issues[0]!.message }]);
+    }
+    const profile = securityProfileOf(row.metadata);
+    const jwks =
+      keys.jwks === undefined
+        ? undefined
+        : parseClientJwks(keys.jwks, { fapi: profile === 'fapi2', encryptionAlgs: encryptionAlgsOf(row.metadata) });
+    const { jwks: _jwks, jwks_uri: previousUri, ...rest } = row.metadata;
+    const metadata = { ...rest, ...(jwks ? { jwks } : { jwks_uri: uri!.data }) };
+    await inTransaction(this.db, async (tx) => {
+      await updateClientMetadata(tx, clientId, metadata);
+      await this.audit.append(tx, {
+        type: 'client.keys_replaced',
+        actor,
+        subjects: { client: clientId },
+        payload: {
+          ...(jwks ? { kids: jwks.keys.map((key) => key.kid ?? '') } : { jwks_uri: uri!.data }),
+          ...(previousUri ? { previous_jwks_uri: previousUri as string } : {}),
+        },
+      });
+    });
+    return toInfo({ ...row, metadata });
   }
 
   /** The development demo merchant, created on first use; prints-friendly id and secret. */
@@ -262,6 +367,74 @@ export class ClientService {
   }
 }
 
+/**
+ * The key, signing and encryption metadata of a registration (RFC 7591 §2, OIDC Dynamic Client
+ * Registration §2), and under `fapi2` everything FAPI 2.0 asks of the client.
+ */
+function keyMetadata(client: ParsedClient): Record<string, unknown> {
+  const fapi = client.profile === 'fapi2';
+  const encryptions = [client.userinfoEncryption, client.idTokenEncryption].filter((e) => e !== undefined);
+  if (client.jwks !== undefined && client.jwksUri !== undefined) {
+    throw new InvalidInput([{ field: 'jwks', code: 'one_of', message: 'give either jwks or jwks_uri, not both' }]);
+  }
+  if ((fapi || encryptions.length) && client.jwks === undefined && client.jwksUri === undefined) {
+    throw new InvalidInput([
+      {
+        field: 'jwks',
+        code: 'required',
+        message: fapi
+          ? 'a FAPI 2.0 client needs its public keys (jwks or jwks_uri)'
+          : 'encryption needs the client keys',
+      },
+    ]);
+  }
+  if (fapi && client.idTokenSigningAlg === 'RS256') {
+    throw new InvalidInput([
+      { field: 'idTokenSigningAlg', code: 'not_fapi', message: `FAPI 2.0 allows ${FAPI_ID_TOKEN_ALGS.join(', ')}` },
+    ]);
+  }
+  const jwks: ClientJwks | undefined =
+    client.jwks === undefined
+      ? undefined
+      : parseClientJwks(client.jwks, { fapi, encryptionAlgs: encryptions.map((e) => e.alg) });
+  return {
+    ...(jwks ? { jwks } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    ...(client.idTokenSigningAlg || fapi ? { id_token_signed_response_alg: client.idTokenSigningAlg ?? 'PS256' } : {}),
+    ...(client.userinfoSigningAlg ? { userinfo_signed_response_alg: client.userinfoSigningAlg } : {}),
+    ...(client.userinfoEncryption
+      ? {
+          userinfo_encrypted_response_alg: client.userinfoEncryption.alg,
+          userinfo_encrypted_response_enc: client.userinfoEncryption.enc,
+        }
+      : {}),
+    ...(client.idTokenEncryption
+      ? {
+          id_token_encrypted_response_alg: client.idTokenEncryption.alg,
+          id_token_encrypted_response_enc: client.idTokenEncryption.enc,
+        }
+      : {}),
+    ...(fapi
+      ? {
+          security_profile: 'fapi2',
+          // FAPI 2.0 §5.3.2.1: client authentication with private_key_jwt (mTLS is not offered).
+          token_endpoint_auth_method: 'private_key_jwt',
+          // FAPI 2.0 §5.3.2.2 (2): pushed authorization requests only (RFC 9126 §6).
+          require_pushed_authorization_requests: true,
+          // FAPI 2.0 §5.3.2.1 (7): sender-constrained access tokens, with DPoP (RFC 9449 §5.2).
+          dpop_bound_access_tokens: true,
+        }
+      : {}),
+  };
+}
+
+/** The key management algorithms a registration encrypts to, each needing a key in its JWKS. */
+function encryptionAlgsOf(metadata: Record<string, unknown>): string[] {
+  return [metadata.userinfo_encrypted_response_alg, metadata.id_token_encrypted_response_alg].filter(
+    (alg): alg is string => typeof alg === 'string',
+  );
+}
+
 function secretContext(clientId: string): string {
   return `clients:client_secret:${clientId}`;
 }
@@ -281,6 +454,9 @@ function toInfo(row: ClientRow): ClientInfo {
     require_passkey: requiresPasskey(row.metadata),
     events_endpoint: (row.metadata.events_endpoint as string | undefined) ?? null,
     backchannel_logout_uri: (row.metadata.backchannel_logout_uri as string | undefined) ?? null,
+    ...(securityProfileOf(row.metadata) ? { security_profile: securityProfileOf(row.metadata) } : {}),
+    ...(typeof row.metadata.jwks_uri === 'string' ? { jwks_uri: row.metadata.jwks_uri } : {}),
+    ...(row.metadata.jwks ? { jwks_keys: (row.metadata.jwks as ClientJwks).keys.length } : {}),
     created_at: row.created_at,
   };
 }

@@ -30,6 +30,17 @@ export async function upsertClient(db: Queryable, row: Omit<ClientRow, 'created_
     .merge(['metadata', 'name']);
 }
 
+/** Replaces a client's metadata (its keys, on rotation). */
+export async function updateClientMetadata(
+  db: Queryable,
+  clientId: string,
+  metadata: Record<string, unknown>,
+): Promise<void> {
+  await db('clients')
+    .where({ client_id: clientId })
+    .update({ metadata: JSON.stringify(metadata) });
+}
+
 export function listClients(db: Queryable): Promise<ClientRow[]> {
   return db<ClientRow>('clients').orderBy('created_at');
 }

@@ -40,21 +40,23 @@ export interface ProviderAnswer {
   accessToken?: IssuedToken;
   /** The token request's grant_type. */
   grantType?: string;
-  /** The response body: the token response, or the userinfo claims. */
+  /** The response body: the token response, or the userinfo claims (an object, or a JWS or JWE of them). */
   body: unknown;
+  /**
+   * The claims of the ID token or JWT userinfo answer, as they were before signing and encryption
+   * (a JWE cannot be read back).
+   */
+  jwtClaimNames?: string[];
 }
 
 function levelOf(scope: string | undefined) {
   return levelOfScopes(String(scope ?? '').split(' '));
 }
 
-function claimNamesOfJwt(jwt: unknown): string[] {
-  if (typeof jwt !== 'string') return [];
-  const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
-  return Object.keys(payload).filter((name) => !PROTOCOL_CLAIMS.has(name));
+/** The personal claims among a released JWT's claim names. */
+function personalClaims(names: string[] | undefined): string[] {
+  if (!names) throw new Error('a JWT was released without its claims being recorded');
+  return names.filter((name) => !PROTOCOL_CLAIMS.has(name));
 }
 
 /**
@@ -104,7 +106,7 @@ export class ReleaseAudit {
             type: 'claims.released',
             actor,
             subjects,
-            payload: { ...grant, level, via: 'id_token', claims: claimNamesOfJwt(body.id_token) },
+            payload: { ...grant, level, via: 'id_token', claims: personalClaims(answer.jwtClaimNames) },
           });
       } else {
         events.push({
@@ -115,7 +117,10 @@ export class ReleaseAudit {
             ...grant,
             level,
             via: 'userinfo',
-            claims: Object.keys(body).filter((name) => !PROTOCOL_CLAIMS.has(name)),
+            claims:
+              typeof answer.body === 'string'
+                ? personalClaims(answer.jwtClaimNames)
+                : personalClaims(Object.keys(body)),
           },
         });
       }

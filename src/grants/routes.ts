@@ -2,7 +2,8 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { NotFound, PlatformError } from '../errors.js';
-import { bearerChallenge, bearerToken } from '../http/client-token.js';
+import { accessToken, bearerChallenge } from '../http/client-token.js';
+import { assertSenderConstraint, type ProofLedger } from '../http/dpop.js';
 import { peekProviderForm } from '../http/peek-form.js';
 import { LEVEL_SCOPES } from './scopes.js';
 import { ATTACHMENT_PATH, type DossierService } from './dossier.js';
@@ -11,22 +12,23 @@ import type { IssuedToken, ReleaseAudit } from './releases.js';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
- * The dossier's document images (the `attachments` of its evidence), for the bearer of an access
- * token of a live dossier grant (RFC 6750; a revoked grant's tokens no longer open them).
+ * The dossier's document images (the `attachments` of its evidence), for the holder of an access
+ * token of a live dossier grant (a revoked grant's tokens no longer open them): a bearer token
+ * (RFC 6750), or a DPoP-bound one with a proof for this request (RFC 9449 §7, src/http/dpop.ts).
  */
-export function dossierRoutes(provider: Provider, dossier: DossierService): Router {
+export function dossierRoutes(provider: Provider, proofs: ProofLedger, dossier: DossierService): Router {
   const router = new Router({ prefix: ATTACHMENT_PATH });
   const scope = LEVEL_SCOPES.dossier!;
 
   router.get('/:id', async (ctx) => {
-    const token = await provider.AccessToken.find(
-      bearerToken(ctx, 'dossier', scope, 'An access token of the dossier grant is required.'),
-    );
+    const presented = accessToken(ctx, 'dossier', scope, 'An access token of the dossier grant is required.');
+    const token = await provider.AccessToken.find(presented.value);
     const grant = token?.grantId ? await provider.Grant.find(token.grantId) : undefined;
     if (!token || token.isExpired || !token.accountId || !grant || grant.accountId !== token.accountId) {
       bearerChallenge(ctx, 'dossier', scope, 'invalid_token');
       throw new PlatformError('invalid-token', 401, 'The access token is invalid, expired or revoked.');
     }
+    await assertSenderConstraint(ctx, proofs, presented, token.jkt, 'dossier');
     // The token's scope, and the grant's level now: a grant lowered since cannot open the dossier.
     if (
       !String(token.scope ?? '')
@@ -75,6 +77,8 @@ export function auditReleases(releases: ReleaseAudit) {
         accessToken: oidc?.entities?.AccessToken,
         grantType: oidc?.params?.grant_type,
         body: ctx.body,
+        // Set by src/oidc/released-claims.ts when an ID token or a JWT userinfo was made.
+        jwtClaimNames: (ctx.state as { releasedClaimNames?: string[] }).releasedClaimNames,
       };
     });
   };

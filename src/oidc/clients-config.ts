@@ -1,16 +1,22 @@
 // What a merchant's registration may hold and how it signs in to the provider: authentication
-// methods, response types, defaults, our extra metadata, PKCE and the signing algorithms.
+// methods, response types, defaults, our extra metadata, PKCE and the algorithms.
 import type { Configuration } from 'oidc-provider';
+import {
+  ENCRYPTION_ALGS,
+  ENCRYPTION_ENCS,
+  FAPI_ID_TOKEN_ALGS,
+  FAPI_SIGNING_ALGS,
+  USERINFO_SIGNING_ALGS,
+} from '../clients/keys.js';
 
 export function clientOptions(): Pick<
   Configuration,
   'clientAuthMethods' | 'responseTypes' | 'clientDefaults' | 'extraClientMetadata' | 'pkce' | 'enabledJWA'
 > {
   return {
-    // The methods a merchant can be registered with (`client add` sets client_secret_basic; the
-    // secret works with _post too). private_key_jwt and the rest come with per-client key
-    // registration (a FAPI 2.0 profile is planned); listing them before would advertise what no merchant can use.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post'],
+    // The methods a client can be registered with: a secret (`client add`; _basic, and _post works
+    // too), or its own keys (`client add --profile fapi2 --jwks|--jwks-uri`, RFC 7523 §2.2).
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     // Authorization code only: RFC 9700 §2.1.2 retires the implicit and hybrid flows.
     // (`none` only for the platform's own account pages, which need the session, not a token.)
     responseTypes: ['code', 'none'],
@@ -22,14 +28,22 @@ export function clientOptions(): Pick<
       id_token_signed_response_alg: 'RS256',
     },
     extraClientMetadata: {
-      properties: ['kind', 'category', 'security_level', 'grant_levels', 'require_passkey'],
+      properties: ['kind', 'category', 'security_level', 'grant_levels', 'require_passkey', 'security_profile'],
     },
     // RFC 9700 §2.1.1: PKCE for every client, and only S256 (oidc-provider 9 accepts no other).
     pkce: { required: () => true },
     enabledJWA: {
-      idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
-      userinfoSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+      idTokenSigningAlgValues: ['RS256', ...FAPI_ID_TOKEN_ALGS],
+      userinfoSigningAlgValues: [...USERINFO_SIGNING_ALGS],
       introspectionSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+      // private_key_jwt assertions and DPoP proofs: FAPI 2.0 §5.4.1 (no RS256, no HMAC).
+      clientAuthSigningAlgValues: [...FAPI_SIGNING_ALGS],
+      dPoPSigningAlgValues: [...FAPI_SIGNING_ALGS],
+      // ID tokens and userinfo encrypted to a client's own key (OIDC Core §10.2).
+      idTokenEncryptionAlgValues: [...ENCRYPTION_ALGS],
+      idTokenEncryptionEncValues: [...ENCRYPTION_ENCS],
+      userinfoEncryptionAlgValues: [...ENCRYPTION_ALGS],
+      userinfoEncryptionEncValues: [...ENCRYPTION_ENCS],
     },
   };
 }

@@ -35,7 +35,8 @@ function toMetadata(client: ClientRegistration): Record<string, unknown> {
   return {
     ...client.metadata,
     client_id: client.client_id,
-    client_secret: client.client_secret,
+    // A FAPI 2.0 client has none: it authenticates with private_key_jwt only.
+    ...(client.client_secret ? { client_secret: client.client_secret } : {}),
     client_name: client.name,
     // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
     scope: (client.kind === 'notary'

@@ -1,20 +1,35 @@
 // Which of oidc-provider's features the platform turns on or off, and why; and who may introspect
 // or revoke a token.
 import { errors, type Configuration } from 'oidc-provider';
+import { securityProfileOf } from '../clients/service.js';
 import { normalizeClaimsParameter } from '../grants/ida-request.js';
 import type { ProviderPages } from './pages.js';
 
 export function featureOptions(pages: ProviderPages): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
-    // Sender-constrained tokens are not offered: the platform's own resources (dossier images,
-    // the notary and check APIs) check bearer tokens only, so a DPoP binding would be ignored there.
-    dPoP: { enabled: false },
+    // Sender-constrained tokens (RFC 9449), required of FAPI 2.0 clients (`dpop_bound_access_tokens`)
+    // and open to any other. Userinfo checks the proof here; the platform's own resources (dossier
+    // images, the notary and check APIs) check it in src/http/dpop.ts. No server nonce (§8): a
+    // proof's `iat` must be within oidc-provider's window (300 s) and its `jti` is never reused.
+    dPoP: { enabled: true },
+    // The FAPI 2.0 Security Profile, per client: those registered with `--profile fapi2`. Most of it
+    // is their metadata (src/clients/service.ts: PAR, private_key_jwt, DPoP, PS256/ES256); here
+    // oidc-provider adds what it checks by profile (client assertion `aud` = the issuer, a
+    // redirect_uri in every request).
+    fapi: { enabled: true, profile: (_ctx, client) => (client && securityProfileOf(client) ? '2.0' : undefined) },
+    // RFC 9126, for every client; required of those registered with
+    // `require_pushed_authorization_requests` (FAPI 2.0 §5.3.1.2 (2)).
+    pushedAuthorizationRequests: { enabled: true },
+    // Userinfo as a JWS (`userinfo_signed_response_alg`), and JWEs of it and of the ID token to a
+    // client's own key (`*_encrypted_response_alg`/`enc`), as Singpass Myinfo releases.
+    jwtUserinfo: { enabled: true },
+    encryption: { enabled: true },
     clientCredentials: { enabled: true },
     // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
     claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
     // RFC 8707 resource indicators are not offered: every resource the platform serves (userinfo,
-    // dossier attachments, the check and notary APIs) takes the grant's opaque bearer token, so a
+    // dossier attachments, the check and notary APIs) takes the grant's opaque access token, so a
     // `resource` parameter has nothing to bind to; RFC 8707 §2 lets a server without it ignore it.
     resourceIndicators: { enabled: false },
     // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe

@@ -12,6 +12,7 @@ import { accountFinder, type AccountClaimsDeps } from './find-account.js';
 import { interactionOptions } from './interactions-config.js';
 import type { ProviderPages } from './pages.js';
 import { refreshTokenOptions } from './refresh-tokens.js';
+import { recordReleasedClaims } from './released-claims.js';
 import type { TokenIds } from './token-ids.js';
 import { ttlOptions } from './ttl.js';
 
@@ -36,7 +37,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { config, pages } = deps;
   const configuration: Configuration = {
     adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds),
-    jwks: deps.signingKeys,
+    jwks: { keys: (deps.signingKeys?.keys ?? []).map(forEveryRsaAlg) },
     cookies: cookieOptions(deps.cookieKeys),
     ...claimOptions(config.issuer, deps.pairwiseSalt),
     ...clientOptions(),
@@ -49,5 +50,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  recordReleasedClaims(provider);
   return provider;
+}
+
+/**
+ * An RSA signing key serves RS256 and PS256 (the FAPI 2.0 clients' ID tokens, FAPI 2.0 §5.4.1):
+ * oidc-provider restricts a key with an `alg` to that alg (lib/helpers/keystore.js selectForSign),
+ * so the RSA keys are handed over without one.
+ */
+function forEveryRsaAlg(key: object): object {
+  if ((key as { kty?: string }).kty !== 'RSA') return key;
+  const { alg: _alg, ...rest } = key as { alg?: string };
+  return rest;
 }

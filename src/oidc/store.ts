@@ -41,6 +41,28 @@ export async function upsertPayload(
     .merge();
 }
 
+/**
+ * Inserts a row unless one with its model and id exists, in one statement (no find-then-write
+ * race); true when this call inserted it.
+ */
+export async function insertPayloadOnce(
+  db: Queryable,
+  row: { model: string; id: string; payload: object; expiresAt: Date },
+): Promise<boolean> {
+  const inserted = await db('oidc_payloads')
+    .insert({
+      model: row.model,
+      id: row.id,
+      payload: JSON.stringify(row.payload),
+      expires_at: row.expiresAt,
+      consumed_at: null,
+    })
+    .onConflict(['model', 'id'])
+    .ignore()
+    .returning('id');
+  return inserted.length === 1;
+}
+
 export function findPayload(
   db: Queryable,
   model: string,

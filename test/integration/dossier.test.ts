@@ -653,7 +653,11 @@ describe('the full dossier', () => {
       attachments_supported: ['external'],
       digest_algorithms_supported: ['sha-256'],
     });
-    // Only the client authentication a merchant can be registered with (private_key_jwt and the rest are not offered yet).
-    expect(metadata.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
+    // Only the client authentication a merchant can be registered with: a secret, or its keys (FAPI 2.0).
+    expect(metadata.token_endpoint_auth_methods_supported).toEqual([
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+    ]);
   });
 });

@@ -351,7 +351,9 @@ describe('security events to merchants', () => {
     const { registered } = await merchant('https://shop.example/events');
     expect(registered.events_endpoint).toBe('https://shop.example/events');
     // In production, https even on the loopback.
-    const production = new ClientService(running.platform.db, running.platform.box, { production: true });
+    const production = new ClientService(running.platform.db, running.platform.box, running.platform.audit, {
+      production: true,
+    });
     await expect(
       production.add({
         name: 'Local',

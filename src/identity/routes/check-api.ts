@@ -4,10 +4,12 @@ import { z } from 'zod';
 import type { ClientService } from '../../clients/service.js';
 import { parseBody, requireJson } from '../../http/input.js';
 import { clientToken, type ClientPrincipal } from '../../http/client-token.js';
+import type { ProofLedger } from '../../http/dpop.js';
 import type { VerificationService } from '../service.js';
 
 export interface CheckDeps {
   provider: Provider;
+  proofs: ProofLedger;
   clients: ClientService;
   verifications: VerificationService;
 }
@@ -27,7 +29,11 @@ const checkSchema = z
  */
 export function checkRoutes(deps: CheckDeps): Router {
   const router = new Router({ prefix: '/api/verifications' });
-  const merchant = clientToken(deps.provider, { scope: 'realname:check', kind: 'merchant', realm: 'merchant' });
+  const merchant = clientToken(deps.provider, deps.proofs, {
+    scope: 'realname:check',
+    kind: 'merchant',
+    realm: 'merchant',
+  });
 
   router.post('/check', merchant, requireJson, async (ctx) => {
     const input = parseBody(ctx, checkSchema);

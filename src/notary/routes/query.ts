@@ -5,12 +5,15 @@ import type Provider from 'oidc-provider';
 import type { AuditLog } from '../../audit/log.js';
 import type { TreeHeads } from '../../audit/tree-heads.js';
 import { clientToken, type ClientPrincipal } from '../../http/client-token.js';
+import type { ProofLedger } from '../../http/dpop.js';
 import type { KeyService } from '../../keys/service.js';
 import type { Registry } from '../registry.js';
 
 export interface NotaryDeps {
   issuer: string;
   provider: Provider;
+  /** The DPoP proofs already accepted (a DPoP-bound token's proof is used once). */
+  proofs: ProofLedger;
   audit: AuditLog;
   treeHeads: TreeHeads;
   keys: KeyService;
@@ -25,15 +28,15 @@ export interface NotaryDeps {
  * The guards of the API's calls: `read` (scope `audit:read`) and `write` (scope `registry:write`),
  * each for a notary's client_credentials token.
  */
-export function notaryGuards({ provider, audit }: Pick<NotaryDeps, 'provider' | 'audit'>) {
-  const readToken = clientToken(provider, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
+export function notaryGuards({ provider, proofs, audit }: Pick<NotaryDeps, 'provider' | 'proofs' | 'audit'>) {
+  const readToken = clientToken(provider, proofs, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
   // A notary reads every event committed so far: what waits in the queue is integrated first.
   const read = (ctx: Context, next: Next) =>
     readToken(ctx, async () => {
       await audit.integrateAll();
       return next();
     });
-  const write = clientToken(provider, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
+  const write = clientToken(provider, proofs, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
   return { read, write };
 }
 
