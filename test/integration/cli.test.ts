@@ -159,6 +159,7 @@ describe('operator CLI', () => {
     expect(plain.filter((c: { require_passkey: boolean }) => c.require_passkey)).toHaveLength(1);
   });
 
+  // Eight CLI processes, as below: 4 to 8 s each on PGlite, more while other suites run.
   it('shows the security log and signs an account out everywhere', async () => {
     const accountId = randomUUID();
     const login = `cli-${accountId.slice(0, 8)}@example.com`;
@@ -206,7 +207,7 @@ describe('operator CLI', () => {
     expect(unknown.stderr).toContain('No account has the login nobody@example.com');
     expect((await runCli(['sessions', 'end'], env)).code).toBe(1);
     expect((await runCli(['security', 'log', '--since', 'yesterday'], env)).code).toBe(1);
-  });
+  }, 300_000);
 
   // Eight CLI processes: give them time on a loaded machine (each starts tsx and opens the database).
   it('disables an account, ending its sessions and tokens, and enables it again', async () => {
