@@ -119,7 +119,10 @@ describeInBrowser('passkeys in a real browser', () => {
     await page.locator('h1', { hasText: en['consent.title'] }).waitFor();
     const request = page.waitForRequest((r) => r.url().startsWith(CALLBACK) && r.isNavigationRequest());
     await button(page, en['consent.allow']!).click();
-    return (await redeemCode(merchant, new URL((await request).url()), start)).claims;
+    const callback = new URL((await request).url());
+    // The page has arrived at the merchant: a navigation started next does not race this one.
+    await page.waitForURL((url) => url.toString().startsWith(CALLBACK));
+    return (await redeemCode(merchant, callback, start)).claims;
   }
 
   it('adds a passkey on the account page and signs in with it alone at a merchant: acr and amr say so', async () => {
