@@ -39,6 +39,7 @@ import {
   imagesOfPerson,
   personsWithoutKey,
   updateImageData,
+  type PersonRow,
 } from './store.js';
 
 export type { VerificationMethod };
@@ -310,12 +311,7 @@ export class VerificationService {
         .digest('base64'),
     }));
     return {
-      documentType: person.document_type as DocumentType,
-      documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
-      name: box.openText(person.name_encrypted, sealed.name(person.id)),
-      ...(person.birth_date_encrypted
-        ? { birthDate: box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
-        : {}),
+      ...(await this.identityOf(person)),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
       result: {
         ...toResult(row),
@@ -324,6 +320,21 @@ export class VerificationService {
         ...(row.provider_reference ? { reference: row.provider_reference } : {}),
       },
       images,
+    };
+  }
+
+  /** The person's identity on record, opened under their data key (or the master key, for values sealed before keys). */
+  private async identityOf(
+    person: PersonRow,
+  ): Promise<{ documentType: DocumentType; documentNumber: string; name: string; birthDate?: string }> {
+    const box = await this.keys.opening(this.db, person.id);
+    return {
+      documentType: person.document_type as DocumentType,
+      documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
+      name: box.openText(person.name_encrypted, sealed.name(person.id)),
+      ...(person.birth_date_encrypted
+        ? { birthDate: box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
+        : {}),
     };
   }
 
@@ -375,12 +386,12 @@ export class VerificationService {
     const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) throw new Conflict('not-verified', 'This account has no verified identity yet: verify first.');
-    const box = await this.keys.opening(this.db, person.id);
+    const { documentType, documentNumber, name } = await this.identityOf(person);
     return this.verify(accountId, {
       method: 'person_match',
-      documentType: person.document_type,
-      documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
-      name: box.openText(person.name_encrypted, sealed.name(person.id)),
+      documentType,
+      documentNumber,
+      name,
       ...photos,
       fresh: true,
     });
@@ -441,18 +452,17 @@ export class VerificationService {
         images,
       });
     }
-    const box = await this.keys.opening(this.db, person?.id);
+    const identity = person && (await this.identityOf(person));
     return {
-      person: person && {
-        document_type: person.document_type as DocumentType,
-        document_number: box.openText(person.number_encrypted, sealed.number(person.id)),
-        name: box.openText(person.name_encrypted, sealed.name(person.id)),
-        ...(person.birth_date_encrypted
-          ? { birth_date: box.openText(person.birth_date_encrypted, sealed.birthDate(person.id)) }
-          : {}),
-        ...(person.gender ? { gender: person.gender } : {}),
-        person_index: person.person_index,
-      },
+      person: person &&
+        identity && {
+          document_type: identity.documentType,
+          document_number: identity.documentNumber,
+          name: identity.name,
+          ...(identity.birthDate ? { birth_date: identity.birthDate } : {}),
+          ...(person.gender ? { gender: person.gender } : {}),
+          person_index: person.person_index,
+        },
       verifications,
     };
   }
