@@ -218,11 +218,6 @@ export class Outbox {
     });
   }
 
-  /** Resolves when the delivery deliverSoon() started (if any) has finished. */
-  async settled(): Promise<void> {
-    await this.running;
-  }
-
   /** Queues a reminder (in `db`, e.g. the caller's transaction); false when already queued. */
   async enqueue(reminder: Reminder, db: Queryable = this.db): Promise<boolean> {
     const parsed = reminderSchema.safeParse(reminder);
