@@ -20,6 +20,7 @@ export function scheduleJobs(
   },
 ): () => Promise<void> {
   const { config, logger } = platform;
+  let legacyPersonsLeft = true;
   const stops = [
     schedulePurge(platform.db, {
       intervalSeconds: config.purge.interval,
@@ -44,9 +45,12 @@ export function scheduleJobs(
       (err) => logger.error({ err }, 'the verification self-check failed'),
     ),
     // Persons sealed before data keys existed, moved under keys of their own: a batch a minute
-    // until none is left (docs/security.md#key-hierarchy-and-erasure).
+    // until none is left (docs/security.md#key-hierarchy-and-erasure). A person made since has
+    // its key from the start, so once a run finds none this process asks no more.
     repeat(
-      () => platform.verifications.sealUnderPersonKeys(),
+      async () => {
+        if (legacyPersonsLeft) legacyPersonsLeft = (await platform.verifications.sealUnderPersonKeys()) > 0;
+      },
       60 * 1000,
       (err) => logger.error({ err }, 'sealing persons under their data keys failed'),
     ),
