@@ -1,13 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider from 'oidc-provider';
-import { BARE_CLIENT, BARE_SCOPE } from './bare-provider.js';
+import Provider, { type Configuration } from 'oidc-provider';
+import { BARE_API, BARE_CLIENT, BARE_SCOPE } from './bare-provider.js';
+import { openBareDb, postgresAdapter } from './postgres-adapter.js';
 
-// The framework's ceiling: oidc-provider alone, with its default in-memory adapter, one static
-// client and none of the platform (no database, no Koa middleware, no audit). Refresh tokens are
-// minted through its own models at start and written to TOKENS_FILE.
-// Env: PORT, TOKENS_FILE, REFRESH_TOKENS (count), ROTATE (1: rotate every refresh token, as the
-// platform under test does; otherwise oidc-provider's default policy).
+// The framework's rungs: oidc-provider alone, one static client and none of the platform (no
+// Koa middleware, no rate limits, no audit), storing what it issues
+// - neither: in its default in-memory adapter (the ceiling of the framework itself);
+// - DATABASE_URL (PostgreSQL) or DATA_DIR (PGlite) set: through the one-table JSONB adapter
+//   of ./postgres-adapter.ts, what persistence alone costs.
+// CC_JWT=1 issues client_credentials tokens as EdDSA-signed JWTs (RFC 9068), which store nothing.
+// Refresh and access tokens are minted through its own models at start and written to TOKENS_FILE.
+// Env: PORT, TOKENS_FILE, REFRESH_TOKENS and ACCESS_TOKENS (counts), ROTATE (1: rotate every
+// refresh token, as the platform under test does; otherwise oidc-provider's default policy).
 //
 // The default adapter is an LRU of two generations of 1000 entries
 // (oidc-provider/lib/adapters/memory_adapter.js) and every grant saves an access token into it, so
@@ -18,8 +23,36 @@ const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
 // The platform signs ID tokens with a 2048-bit RS256 key (src/keys/service.ts); so does this one.
 const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+const { privateKey: edKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+
+const db = process.env.DATABASE_URL
+  ? openBareDb({ databaseUrl: process.env.DATABASE_URL })
+  : process.env.DATA_DIR
+    ? openBareDb({ dataDir: process.env.DATA_DIR })
+    : undefined;
+const jwtClientCredentials: Pick<NonNullable<Configuration['features']>, 'resourceIndicators'> = process.env.CC_JWT ===
+'1'
+  ? {
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (ctx) =>
+          (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type === 'client_credentials'
+            ? BARE_API
+            : undefined,
+        getResourceServerInfo: async () => ({
+          scope: 'realname:check',
+          audience: BARE_API,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: 300,
+          jwt: { sign: { alg: 'EdDSA' } },
+        }),
+        useGrantedResource: async () => false,
+      },
+    }
+  : {};
 
 const provider = new Provider(issuer, {
+  ...(db ? { adapter: postgresAdapter(db) } : {}),
   clients: [
     {
       ...BARE_CLIENT,
@@ -29,31 +62,38 @@ const provider = new Provider(issuer, {
       scope: BARE_SCOPE,
     },
   ],
-  jwks: { keys: [{ ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'bare' }] },
+  jwks: {
+    keys: [
+      { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'bare' },
+      { ...(await exportJWK(edKey)), alg: 'EdDSA', use: 'sig', kid: 'bare-ed' },
+    ],
+  },
   scopes: BARE_SCOPE.split(' '),
-  features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
+  findAccount: async (_ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false }, ...jwtClientCredentials },
   ...(process.env.ROTATE === '1' ? { rotateRefreshToken: true } : {}),
 });
 
-const count = Number(process.env.REFRESH_TOKENS ?? 0);
-if (count > 0) {
-  const client = await provider.Client.find(BARE_CLIENT.client_id);
+const refreshCount = Number(process.env.REFRESH_TOKENS ?? 0);
+const accessCount = Number(process.env.ACCESS_TOKENS ?? 0);
+if (refreshCount + accessCount > 0) {
+  const client = (await provider.Client.find(BARE_CLIENT.client_id))!;
   const grant = new provider.Grant({ accountId: 'bare-person', clientId: BARE_CLIENT.client_id });
   grant.addOIDCScope('openid offline_access');
   const grantId = await grant.save();
-  const tokens: string[] = [];
-  for (let i = 0; i < count; i += 1) {
+  const minted = { refresh: [] as string[], access: [] as string[] };
+  const common = { client, accountId: 'bare-person', grantId, gty: 'authorization_code' };
+  for (let i = 0; i < refreshCount; i += 1) {
     const token = new provider.RefreshToken({
-      client: client!,
-      accountId: 'bare-person',
-      grantId,
+      ...common,
       scope: 'openid offline_access',
-      gty: 'authorization_code',
       authTime: Math.floor(Date.now() / 1000),
     });
-    tokens.push(await token.save());
+    minted.refresh.push(await token.save());
   }
-  writeFileSync(process.env.TOKENS_FILE!, JSON.stringify(tokens));
+  for (let i = 0; i < accessCount; i += 1)
+    minted.access.push(await new provider.AccessToken({ ...common, scope: 'openid' }).save());
+  writeFileSync(process.env.TOKENS_FILE!, JSON.stringify(minted));
 }
 
 provider.listen(port, '127.0.0.1');

@@ -1,3 +1,10 @@
+import {
+  BARE_CLIENT,
+  bareName,
+  withBareProviders,
+  type BareOptions,
+  type BareProviders,
+} from '../baseline/bare-provider.js';
 import { monotonicMicros, type Window } from '../lib/cpu-profile.js';
 import type { BenchDatabase, SessionProfile } from '../lib/database.js';
 import type { BenchOptions } from '../lib/options.js';
@@ -116,3 +123,40 @@ export function describeLoad(result: LoadResult, unit = '/s'): string {
   const codes = Object.entries(result.statusCodes).filter(([code]) => !code.startsWith('2'));
   return `${result.perSecond.toLocaleString('en-US')}${unit} (p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms)${failures ? `, ${failures} failed${codes.length ? ` [${codes.map(([c, n]) => `${c}×${n}`).join(' ')}]` : ''}` : ''}`;
 }
+
+/** A baseline measured in the same run: a bare provider rung under the same load. */
+export interface Rung {
+  name: string;
+  load: LoadResult;
+  usage: Usage;
+}
+
+/**
+ * Starts the bare provider rung `bare` in as many processes as the layout, runs `load` against it
+ * while sampling its processes (and its database's backends on PostgreSQL), and stops it.
+ */
+export async function measureRung(
+  scenario: ServerScenario,
+  bare: BareOptions,
+  load: (providers: BareProviders) => Promise<LoadResult>,
+): Promise<Rung> {
+  const { result, usage } = await withBareProviders(
+    scenario.server.layout.processes,
+    (providers) => whileSampling(providers.pids, () => load(providers), providers.backends),
+    bare,
+  );
+  return { name: bareName(bare), load: result, usage };
+}
+
+/** The adapter rung's options on this run's engine. */
+export function adapterRung(scenario: ServerScenario): BareOptions {
+  return { engine: scenario.database.engine };
+}
+
+/** "bare + adapter 1,234/s (p50 …); CPU 0.5 + PostgreSQL 0.2 ms/req" */
+export function describeRung(rung: Rung): string {
+  return `${rung.name} ${describeLoad(rung.load)}; ${serverCpu(rung.usage, rung.load.perSecond)}`;
+}
+
+/** The bare provider's client, as the load's client. */
+export const BARE_LOAD_CLIENT: Client = { clientId: BARE_CLIENT.client_id, clientSecret: BARE_CLIENT.client_secret };
