@@ -59,7 +59,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const metrics = new PlatformMetrics(db, audit, services.providerCalls, {
       counts: () => services.outbox.securityEventCounts(),
     });
-    const health = new Health(db);
+    const health = new Health(db, services.counters);
     await checkKeptHeads(services.treeHeads, logger);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);
 
@@ -124,6 +124,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       },
     });
     const close = async () => {
+      await services.counters.close();
       if (!options.db) await db.destroy();
     };
     return { ...services, config, db, logger, app, provider, tokenIds, metrics, health, close };

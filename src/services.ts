@@ -35,7 +35,10 @@ import { Outbox } from './notifications/service.js';
 import { SetPushNotifier } from './notifications/set-push.js';
 import { ProviderAccountTokens, ProviderGrants } from './oidc/grants.js';
 import { TOKEN_ID_KEY } from './oidc/token-ids.js';
+import { MemoryCounters, type CounterStore } from './rate-limits/counters.js';
+import { RedisCounters } from './rate-limits/redis.js';
 import { RateLimits } from './rate-limits/service.js';
+import { DatabaseCounters } from './rate-limits/store.js';
 import { PasswordRecovery } from './recovery/service.js';
 import { AccountClosure } from './data-rights/closure.js';
 import { PersonalData } from './data-rights/service.js';
@@ -66,6 +69,8 @@ export interface Services {
   liveSessions: ProviderSessions;
   passkeys: PasskeyService;
   clients: ClientService;
+  /** Where the rate limits count (see countersFor); closed with the platform. */
+  counters: CounterStore;
   limits: RateLimits;
   registry: Registry;
   verifications: VerificationService;
@@ -128,7 +133,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     challengeSeconds: config.passkeys.challengeTtl,
     log: securityLog,
   });
-  const limits = new RateLimits(db, audit, {
+  const counters = countersFor(config, db);
+  const limits = new RateLimits(counters, audit, {
     limits: config.rateLimits,
     checkPerMinute: config.verification.checkRatePerMinute,
     keySecret: blindIndexKey,
@@ -208,6 +214,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     accounts,
     disabling,
     clients,
+    counters,
     limits,
     registry,
     verifications,
@@ -231,6 +238,15 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
       merchants: merchantEvents,
     }),
   };
+}
+
+/**
+ * Where the rate limits count: Redis when configured (shared by every instance); else in memory
+ * on the embedded database, which one process serves; else the database, shared on PostgreSQL.
+ */
+function countersFor(config: Config, db: Db): CounterStore {
+  if (config.redisUrl) return new RedisCounters(config.redisUrl);
+  return config.databaseUrl ? new DatabaseCounters(db) : new MemoryCounters();
 }
 
 /** The audit log's name in checkpoints: the issuer without its scheme, then `/audit`. */

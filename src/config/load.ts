@@ -20,6 +20,7 @@ const ENV_OPTIONS: Record<string, string> = {
   DATABASE_URL: 'databaseUrl',
   DATA_DIR: 'dataDir',
   DATABASE_POOL_MAX: 'databasePoolMax',
+  REDIS_URL: 'redisUrl',
   MASTER_KEY: 'masterKey',
   PREVIOUS_MASTER_KEYS: 'previousMasterKeys',
   DEMO_MERCHANT: 'demoMerchant',

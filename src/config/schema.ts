@@ -90,6 +90,15 @@ export const configSchema = z
     /** Connection pool size for PostgreSQL (PGlite always has one connection). */
     databasePoolMax: z.coerce.number().int().min(1).max(100).default(10),
     /**
+     * redis:// URL of a Redis server where every instance counts the rate limits. Without it they
+     * are counted in memory on the embedded database (one process serves it), and in the database
+     * on PostgreSQL.
+     */
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+      .optional(),
+    /**
      * Master key (base64 of 32 bytes) that encrypts private keys and secrets at rest
      * (AES-256-GCM). Required in production; development and test use a fixed, public key.
      */
@@ -225,8 +234,8 @@ export const configSchema = z
       })
       .default({ maxFailures: 5, failureWindow: 900, lockDuration: 1800 }),
     /**
-     * Rate limits, counted in the database so that they hold across instances
-     * (docs/operations.md#rate-limits). The check API's limit is `verification.checkRatePerMinute`.
+     * Rate limits, counted where every instance sees the same count: Redis (`redisUrl`), else
+     * the database on PostgreSQL, else memory (docs/operations.md#rate-limits). The check API's limit is `verification.checkRatePerMinute`.
      */
     rateLimits: z
       .object({

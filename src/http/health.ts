@@ -2,22 +2,26 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ping, type Db } from '../db/index.js';
 import { pendingMigrations } from '../db/migrate.js';
+import type { CounterStore } from '../rate-limits/counters.js';
 
 /** How long the database gets to answer a readiness check. */
 const DATABASE_TIMEOUT_MS = 2000;
 
 /** What a readiness check found wrong, by check; empty when ready. */
-export type ReadinessProblems = Partial<Record<'shutdown' | 'database' | 'migrations', string>>;
+export type ReadinessProblems = Partial<Record<'shutdown' | 'database' | 'migrations' | 'rate_limits', string>>;
 
 /**
  * Liveness and readiness. Live: the process answers HTTP. Ready: it is not shutting down, the
- * database answers, and every migration this code knows is applied, so a balancer sends it
- * requests. Neither check is audited.
+ * database answers, every migration this code knows is applied, and the rate limits' store
+ * answers (Redis, when they count there), so a balancer sends it requests. Neither check is audited.
  */
 export class Health {
   private draining = false;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly counters: CounterStore,
+  ) {}
 
   /** From now on the process is not ready: a balancer drains it while in-flight requests finish. */
   drain(): void {
@@ -40,7 +44,13 @@ export class Health {
     }
     const pending = await withTimeout(pendingMigrations(this.db), DATABASE_TIMEOUT_MS).catch(() => undefined);
     if (!pending) return { migrations: 'could not be listed' };
-    return pending.length ? { migrations: `not applied: ${pending.join(', ')}` } : {};
+    if (pending.length) return { migrations: `not applied: ${pending.join(', ')}` };
+    // Where the rate limits count elsewhere (Redis), a request could not be counted, so not served.
+    const counted = await withTimeout(this.counters.ping(), DATABASE_TIMEOUT_MS).then(
+      () => true,
+      () => false,
+    );
+    return counted ? {} : { rate_limits: `${this.counters.kind} unreachable` };
   }
 }
 

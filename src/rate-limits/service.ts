@@ -1,12 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { RateLimiterRes, type RateLimiterPostgres } from 'rate-limiter-flexible';
 import { normalizeLogin } from '../accounts/login.js';
 import type { AuditEventInput } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Config } from '../config/schema.js';
-import type { Db } from '../db/index.js';
 import { PlatformError } from '../errors.js';
-import { RateLimitStore } from './store.js';
+import type { CounterStore, Window } from './counters.js';
 
 type LimitName = AuditEventInput<'security.rate_limited'>['payload']['limit'];
 type KeyKind = AuditEventInput<'security.rate_limited'>['payload']['key_kind'];
@@ -29,17 +27,13 @@ export class RateLimited extends PlatformError {
 const secondsOf = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 /**
- * One limit: a rate-limiter-flexible limiter (fixed window from a key's first hit; a `blockDuration`
- * lock when set) and what its lockout records. The hit that starts a refusal is the one whose
- * count is exactly one over the limit, so a lockout is audited once, however many requests follow.
- *
- * Counting is the library's one `INSERT … ON CONFLICT DO UPDATE … RETURNING` per hit, atomic on
- * both engines: of N hits sent at once, exactly `points` get a count within the limit. Giving a
- * hit back and clearing a key are our own single conditional statements, so that neither can undo
- * a lock: a key over its limit (locked, or refused for the rest of its window) keeps its count.
+ * One limit: a window counted in the platform's counter store (./counters.ts) and what its
+ * lockout records. The hit that starts a refusal is the one whose count is exactly one over the
+ * limit, so a lockout is audited once, however many requests follow.
  */
 interface LimitOptions {
-  limiter: RateLimiterPostgres;
+  counters: CounterStore;
+  window: Window;
   name: LimitName;
   keyKind: KeyKind;
   /** What a refusal says, before its wait. */
@@ -47,49 +41,41 @@ interface LimitOptions {
   audit: AuditLog;
   /** The key as stored: keyed-hashed, so no login or address is kept in the clear. */
   hashed: (key: string) => string;
-  store: RateLimitStore;
 }
 
 class Limit {
-  private readonly limiter: RateLimiterPostgres;
+  private readonly counters: CounterStore;
+  private readonly window: Window;
   private readonly name: LimitName;
   private readonly keyKind: KeyKind;
   private readonly refusal: string;
   private readonly audit: AuditLog;
   private readonly hashed: (key: string) => string;
-  private readonly store: RateLimitStore;
 
   constructor(options: LimitOptions) {
     ({
-      limiter: this.limiter,
+      counters: this.counters,
+      window: this.window,
       name: this.name,
       keyKind: this.keyKind,
       refusal: this.refusal,
       audit: this.audit,
       hashed: this.hashed,
-      store: this.store,
     } = options);
   }
 
   /** Hits a key may count within a window before the next is refused. */
   get points(): number {
-    return this.limiter.points;
-  }
-
-  private stored(key: string): string {
-    return this.limiter.getKey(this.hashed(key));
+    return this.window.points;
   }
 
   /** Counts one hit; returns the key's count with it, or throws RateLimited when it is over the limit. */
   async consume(key: string, who: () => Who | Promise<Who> = () => SYSTEM): Promise<number> {
-    try {
-      return (await this.limiter.consume(this.hashed(key))).consumedPoints;
-    } catch (outcome) {
-      if (!(outcome instanceof RateLimiterRes)) throw outcome;
-      const retryAfter = secondsOf(outcome.msBeforeNext);
-      if (outcome.consumedPoints === this.limiter.points + 1) await this.recordLockout(retryAfter, who);
-      throw new RateLimited(retryAfter, this.refusal);
-    }
+    const { count, msBeforeNext } = await this.counters.hit(this.window, this.hashed(key));
+    if (count <= this.points) return count;
+    const retryAfter = secondsOf(msBeforeNext);
+    if (count === this.points + 1) await this.recordLockout(retryAfter, who);
+    throw new RateLimited(retryAfter, this.refusal);
   }
 
   // Its own transaction: the refusal is recorded even though the request goes no further.
@@ -106,29 +92,24 @@ class Limit {
    * only after the fact (see `countIssuedToken`). The refusal that uses the last hit is audited there.
    */
   async refuseWhenSpent(key: string): Promise<void> {
-    const state = await this.limiter.get(this.hashed(key));
-    if (state && state.consumedPoints >= this.limiter.points)
-      throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
+    const state = await this.counters.peek(this.window, this.hashed(key));
+    if (state && state.count >= this.points) throw new RateLimited(secondsOf(state.msBeforeNext), this.refusal);
   }
 
   /** Counts one hit after the fact: never refuses; the hit that spends the last one is audited. */
   async spend(key: string, who: () => Who | Promise<Who>): Promise<void> {
-    try {
-      const { consumedPoints, msBeforeNext } = await this.limiter.consume(this.hashed(key));
-      if (consumedPoints === this.limiter.points) await this.recordLockout(secondsOf(msBeforeNext), who);
-    } catch (outcome) {
-      if (!(outcome instanceof RateLimiterRes)) throw outcome; // spent already: nothing more to say
-    }
+    const { count, msBeforeNext } = await this.counters.hit(this.window, this.hashed(key));
+    if (count === this.points) await this.recordLockout(secondsOf(msBeforeNext), who);
   }
 
   /** Gives one counted hit back, unless the key is over its limit (a lock keeps its count) or its window ended. */
   async refund(key: string): Promise<void> {
-    await this.store.refund(this.stored(key), this.limiter.points, Date.now());
+    await this.counters.refund(this.window, this.hashed(key));
   }
 
   /** Forgets a key's count, unless it is over its limit: a success racing a lock never lifts it. */
   async clear(key: string): Promise<void> {
-    await this.store.clear(this.stored(key), this.limiter.points);
+    await this.counters.clear(this.window, this.hashed(key));
   }
 }
 
@@ -158,14 +139,14 @@ export interface RateLimitOptions {
 }
 
 /**
- * The platform's rate limits (rate-limiter-flexible's RateLimiterPostgres), counted in the
- * database so that every instance sees the same counts. Counting runs on a connection of its own,
- * never inside a request's transaction: a count must survive that transaction's rollback, and on
- * PGlite (one connection) a query outside an open transaction would wait for it forever. Callers
- * count before they open one.
+ * The platform's rate limits, counted in one counter store (./counters.ts, chosen by
+ * `countersFor`): in memory where one process serves the platform, in Redis or the database
+ * where instances share the counts. Counting never joins a request's transaction: a count must
+ * survive that transaction's rollback (and on PGlite, one connection, a query outside an open
+ * transaction would wait for it forever). Callers count before they open one.
  *
  * Every limit that guards a secret (a password, a client secret, an identity check) counts the
- * attempt before the secret is evaluated, with the one atomic statement above: N attempts sent at
+ * attempt before the secret is evaluated, with the store's one atomic hit: N attempts sent at
  * once get at most the limit evaluated, the rest refused.
  */
 export class RateLimits {
@@ -181,26 +162,28 @@ export class RateLimits {
   private readonly passwordResetByIp: Limit;
   private readonly passwordResetByLogin: Limit;
 
-  constructor(db: Db, audit: AuditLog, options: RateLimitOptions) {
-    const store = new RateLimitStore(db);
+  constructor(
+    private readonly counters: CounterStore,
+    audit: AuditLog,
+    options: RateLimitOptions,
+  ) {
     const hashed = (key: string) =>
       createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
-    let first = true;
     const limit = (
       name: LimitName,
       keyKind: KeyKind,
       refusal: string,
       window: { points: number; duration: number; blockDuration?: number },
-    ) => {
-      const limiter = store.limiter({
-        keyPrefix: `${name}:${keyKind}`,
-        // Expired rows of every limit share the table: one limiter's periodic clean-up is enough.
-        clearExpiredByTimeout: first,
-        ...window,
+    ) =>
+      new Limit({
+        counters,
+        window: { prefix: `${name}:${keyKind}`, ...window },
+        name,
+        keyKind,
+        refusal,
+        audit,
+        hashed,
       });
-      first = false;
-      return new Limit({ limiter, name, keyKind, refusal, audit, hashed, store });
-    };
     // A failure limit counts every attempt until it is known to have succeeded (see signIn), and
     // locks when a hit goes over `points` (the library refuses and blocks that hit).
     const failures = (f: { maxFailures: number; window: number; lockDuration: number }) => ({

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
-import { RateLimiterPostgres } from 'rate-limiter-flexible';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Db } from '../db/index.js';
+import type { Count, CounterStore, Window } from './counters.js';
 
 /** The table of migration 010, shared by every limit (each has its own key prefix). */
 const TABLE = 'rate_limits';
@@ -9,49 +10,79 @@ const TABLE = 'rate_limits';
 type RunStatement = (text: string, values: unknown[]) => Promise<void>;
 
 /**
- * The SQL of the rate limits: rate-limiter-flexible's RateLimiterPostgres counts hits in
- * `rate_limits`; giving a hit back and clearing a key are our own single conditional statements.
- * Everything runs on a connection of its own, never a request's transaction (see limiterStore).
+ * Counts in the database, so that every instance sees the same counts: rate-limiter-flexible's
+ * RateLimiterPostgres counts hits in `rate_limits` with one `INSERT … ON CONFLICT DO UPDATE …
+ * RETURNING` per hit (and one more for the hit that locks); giving a hit back and clearing a key
+ * are our own single conditional statements. Everything runs on a connection of its own, never a
+ * request's transaction (see limiterStore).
  */
-export class RateLimitStore {
+export class DatabaseCounters implements CounterStore {
+  readonly kind = 'database';
   private readonly store: ReturnType<typeof limiterStore>;
   private readonly run: RunStatement;
+  private readonly limiters = new Map<string, RateLimiterPostgres>();
 
   constructor(db: Db) {
     this.store = limiterStore(db);
     this.run = runStatement(this.store);
   }
 
-  /** A limiter counting in the shared table under its own key prefix. */
-  limiter(options: {
-    keyPrefix: string;
-    clearExpiredByTimeout: boolean;
-    points: number;
-    duration: number;
-    blockDuration?: number;
-  }): RateLimiterPostgres {
-    return new RateLimiterPostgres({
-      storeClient: this.store,
-      storeType: 'knex',
-      tableName: TABLE,
-      tableCreated: true,
-      ...options,
-    });
+  async hit(window: Window, key: string): Promise<Count> {
+    try {
+      return counted(await this.limiter(window).consume(key));
+    } catch (outcome) {
+      if (outcome instanceof RateLimiterRes) return counted(outcome);
+      throw outcome;
+    }
   }
 
-  /** Takes one hit off a stored key whose count is within `points` and whose window has not ended at `now`. */
-  async refund(storedKey: string, points: number, now: number): Promise<void> {
+  async peek(window: Window, key: string): Promise<Count | undefined> {
+    const state = await this.limiter(window).get(key);
+    return state ? counted(state) : undefined;
+  }
+
+  async refund(window: Window, key: string): Promise<void> {
     await this.run(
       `UPDATE ${TABLE} SET points = points - 1 WHERE key = $1 AND points > 0 AND points <= $2 AND (expire IS NULL OR expire > $3)`,
-      [storedKey, points, now],
+      [this.limiter(window).getKey(key), window.points, Date.now()],
     );
   }
 
-  /** Deletes a stored key's row if its count is within `points`. */
-  async clear(storedKey: string, points: number): Promise<void> {
-    await this.run(`DELETE FROM ${TABLE} WHERE key = $1 AND points <= $2`, [storedKey, points]);
+  async clear(window: Window, key: string): Promise<void> {
+    await this.run(`DELETE FROM ${TABLE} WHERE key = $1 AND points <= $2`, [
+      this.limiter(window).getKey(key),
+      window.points,
+    ]);
+  }
+
+  // The database's own readiness is checked with it (src/http/health.ts).
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  /** The window's limiter, counting in the shared table under its own key prefix. */
+  private limiter(window: Window): RateLimiterPostgres {
+    let limiter = this.limiters.get(window.prefix);
+    if (!limiter) {
+      limiter = new RateLimiterPostgres({
+        storeClient: this.store,
+        storeType: 'knex',
+        tableName: TABLE,
+        tableCreated: true,
+        keyPrefix: window.prefix,
+        points: window.points,
+        duration: window.duration,
+        blockDuration: window.blockDuration,
+        // Expired rows of every limit share the table: one limiter's periodic clean-up is enough.
+        clearExpiredByTimeout: this.limiters.size === 0,
+      });
+      this.limiters.set(window.prefix, limiter);
+    }
+    return limiter;
   }
 }
+
+const counted = (res: RateLimiterRes): Count => ({ count: res.consumedPoints, msBeforeNext: res.msBeforeNext });
 
 /**
  * Our knex pool as RateLimiterPostgres's `knex` store type uses it (`client.acquireConnection()`,

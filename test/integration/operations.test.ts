@@ -3,6 +3,7 @@ import { jest } from '@jest/globals';
 import { migrationSource } from '../../migrations/index.js';
 import { createDb } from '../../src/db/index.js';
 import { Health } from '../../src/http/health.js';
+import { MemoryCounters } from '../../src/rate-limits/counters.js';
 import { ProviderCallTotals, type ProviderCallTotal } from '../../src/identity/provider-calls.js';
 import { insertProviderCall } from '../../src/identity/store.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
@@ -83,7 +84,9 @@ describe('operations endpoints', () => {
       });
       const knexLog = jest.spyOn(console, 'log').mockImplementation(() => {}); // knex logs the refused connection
       try {
-        expect(await new Health(unreachable).readinessProblems()).toEqual({ database: 'unreachable' });
+        expect(await new Health(unreachable, new MemoryCounters()).readinessProblems()).toEqual({
+          database: 'unreachable',
+        });
       } finally {
         knexLog.mockRestore();
         await unreachable.destroy();

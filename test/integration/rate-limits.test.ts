@@ -6,6 +6,7 @@ import { PlatformError } from '../../src/errors.js';
 import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
 import { RateLimits } from '../../src/rate-limits/service.js';
 import { ENGINE } from '../helpers/db.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { addMerchant, discover, newLogin, startAuthorization } from '../helpers/merchant.js';
 import { startPlatform, startTestPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
@@ -161,8 +162,8 @@ describe(`rate limits (${ENGINE})`, () => {
   // Failures were once counted only after the password check: every attempt already in flight got
   // its password checked, so a burst had as many guesses as it had requests.
   it('checks no more passwords than the limit when guesses come at once', async () => {
-    const { db, audit, config } = running.platform;
-    const limits = new RateLimits(db, audit, {
+    const { counters, audit, config } = running.platform;
+    const limits = new RateLimits(counters, audit, {
       limits: config.rateLimits,
       checkPerMinute: 100,
       keySecret: 'burst test key',
@@ -205,8 +206,8 @@ describe(`rate limits (${ENGINE})`, () => {
   // A success used to delete the login's row even when guesses sent at the same time had just
   // locked it: the lock and its count vanished, and the guesser had a fresh budget.
   it('keeps a lock that a concurrent success would have cleared', async () => {
-    const { db, audit, config } = running.platform;
-    const limits = new RateLimits(db, audit, {
+    const { counters, audit, config } = running.platform;
+    const limits = new RateLimits(counters, audit, {
       limits: {
         ...config.rateLimits,
         signIn: { ...config.rateLimits.signIn, perLogin: { maxFailures: 3, window: 900, lockDuration: 900 } },
@@ -275,12 +276,23 @@ describe(`rate limits (${ENGINE})`, () => {
     expect((await signIn(login, PASSWORD, '203.0.113.0')).page.url).toBe(url('/account'));
   });
 
-  it('counts on every instance that shares the database', async () => {
-    // Same issuer: a second instance of one deployment, reached on its own port.
-    const second: RunningPlatform = await startPlatform(running.database, { ...OVERRIDES, issuer: running.issuer });
+  // Shared stores: on PGlite the platform counts in memory, exact for its one process; two
+  // instances in one test process share its database but not their memory.
+  const sharedStores: Array<[string, Record<string, unknown>, string]> = [
+    ...(ENGINE === 'postgres' ? [['the database', {}, '10.0.3.9'] as [string, Record<string, unknown>, string]] : []),
+    ['Redis', { redisUrl: TEST_REDIS_URL }, '10.0.3.10'],
+  ];
+  it.each(sharedStores)('counts on every instance that shares %s', async (_store, store, ip) => {
+    // Same issuer: two instances of one deployment, each reached on its own port.
+    const instances: RunningPlatform[] = [];
     try {
-      const secondUrl = `http://127.0.0.1:${(second.server.address() as AddressInfo).port}`;
-      const unknown = (base: string, ip: string) =>
+      for (let i = 0; i < 2; i += 1)
+        instances.push(await startPlatform(running.database, { ...OVERRIDES, ...store, issuer: running.issuer }));
+      expect(instances.map((i) => i.platform.counters.kind)).toEqual(
+        Array(2).fill(store.redisUrl ? 'redis' : 'database'),
+      );
+      const [first, second] = instances.map((i) => `http://127.0.0.1:${(i.server.address() as AddressInfo).port}`);
+      const unknown = (base: string) =>
         fetch(`${base}/token`, {
           method: 'POST',
           headers: {
@@ -291,8 +303,7 @@ describe(`rate limits (${ENGINE})`, () => {
           body: 'grant_type=client_credentials',
         });
       const statuses = [];
-      for (const base of [running.issuer, secondUrl, running.issuer, secondUrl])
-        statuses.push((await unknown(base, '10.0.3.9')).status);
+      for (const base of [first!, second!, first!, second!]) statuses.push((await unknown(base)).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
       // No such client: its lockout names none.
       expect((await lockouts()).at(-1)).toMatchObject({
@@ -300,7 +311,7 @@ describe(`rate limits (${ENGINE})`, () => {
         payload: { limit: 'token', key_kind: 'client_ip' },
       });
     } finally {
-      await second.stop();
+      for (const instance of instances) await instance.stop();
     }
   });
 
