@@ -27,6 +27,7 @@ import { localeOf } from './http/locale.js';
 import { forwardedHeadersOnlyFrom, pinOriginToIssuer } from './http/origin.js';
 import { authorizationRateLimit, tokenRateLimit } from './http/rate-limit.js';
 import type { RateLimits } from './rate-limits/service.js';
+import type { ApiTokens } from './http/client-token.js';
 import type { AccountSessions, SecurityLog } from './security/service.js';
 import type { ProofLedger } from './http/dpop.js';
 import { trackSessions } from './http/sessions.js';
@@ -44,6 +45,8 @@ export interface AppDeps {
   logger: Logger;
   views: Views;
   provider: Provider;
+  /** The client_credentials tokens of the check, notary and admin APIs. */
+  apiTokens: ApiTokens;
   /** The DPoP proofs the platform's own resources accepted (src/http/dpop.ts). */
   proofs: ProofLedger;
   accounts: AccountService;
@@ -144,7 +147,7 @@ export function buildApp(deps: AppDeps): Koa {
   const attachments = dossierRoutes(provider, deps.proofs, deps.dossier);
   const notary = notaryRoutes(deps.notary);
   const checks = checkRoutes({
-    provider,
+    tokens: deps.apiTokens,
     proofs: deps.proofs,
     clients: deps.clients,
     verifications: deps.verifications,

@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import type { Config } from './config/schema.js';
 import { createDb, type Db } from './db/index.js';
 import { migrateLatest } from './db/migrate.js';
 import { answerDisallowedGrantType, answerProviderFailures } from './http/errors.js';
+import { ApiTokens } from './http/client-token.js';
 import { Health } from './http/health.js';
 import { PlatformMetrics } from './http/metrics.js';
 import { Views } from './http/views.js';
@@ -26,6 +28,8 @@ export interface Platform extends Services {
   logger: Logger;
   app: Koa;
   provider: Provider;
+  /** The client_credentials tokens of the platform's APIs. */
+  apiTokens: ApiTokens;
   /** How oidc-provider ids are stored in `oidc_payloads` (tests look rows up by it). */
   tokenIds: TokenIds;
   metrics: PlatformMetrics;
@@ -89,11 +93,17 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       );
     });
     answerDisallowedGrantType(provider);
+    // The ES256 key signs the APIs' client_credentials tokens (src/oidc/features.ts `apiTokens`).
+    const apiKeys = (signingKeys as Array<JWK & { d?: string }>)
+      .filter((key) => key.kty === 'EC')
+      .map(({ d: _private, ...publicKey }) => publicKey);
+    const apiTokens = new ApiTokens(provider, () => apiKeys);
     const app = buildApp({
       config,
       logger,
       views,
       provider,
+      apiTokens,
       proofs: services.dpopProofs,
       accounts: services.accounts,
       clients,
@@ -113,7 +123,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       health,
       notary: {
         issuer: config.issuer,
-        provider,
+        tokens: apiTokens,
         proofs: services.dpopProofs,
         audit,
         treeHeads: services.treeHeads,
@@ -127,7 +137,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       await services.counters.close();
       if (!options.db) await db.destroy();
     };
-    return { ...services, config, db, logger, app, provider, tokenIds, metrics, health, close };
+    return { ...services, config, db, logger, app, provider, apiTokens, tokenIds, metrics, health, close };
   } catch (err) {
     if (!options.db) await db.destroy();
     throw err;

@@ -22,7 +22,7 @@ export interface PresentedToken {
 }
 
 // RFC 6750 §2.1 and RFC 9449 §7.1: the token68 syntax, under either scheme.
-const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]{1,200}=*)$/i;
+const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]{1,4096}=*)$/i;
 
 /** The access token of the `Authorization` header, or undefined when there is none of either scheme. */
 export function presentedToken(ctx: Context): PresentedToken | undefined {

@@ -5,7 +5,18 @@ import { securityProfileOf } from '../clients/service.js';
 import { normalizeClaimsParameter } from '../grants/ida-request.js';
 import type { ProviderPages } from './pages.js';
 
-export function featureOptions(pages: ProviderPages): Configuration['features'] {
+/**
+ * The resource indicator (RFC 8707) of the platform's own APIs (the check, notary and admin APIs):
+ * the audience of the client_credentials tokens issued for them.
+ */
+export function platformApi(issuer: string): string {
+  return `${issuer}/api`;
+}
+
+export function featureOptions(
+  pages: ProviderPages,
+  api: { issuer: string; tokenSeconds: number },
+): Configuration['features'] {
   return {
     devInteractions: { enabled: false },
     // Sender-constrained tokens (RFC 9449), required of FAPI 2.0 clients (`dpop_bound_access_tokens`)
@@ -28,10 +39,7 @@ export function featureOptions(pages: ProviderPages): Configuration['features'] 
     clientCredentials: { enabled: true },
     // The claims request parameter (OIDC Core §5.5), with IDA's verified_claims requests checked.
     claimsParameter: { enabled: true, assertClaimsParameter: normalizeClaimsParameter as never },
-    // RFC 8707 resource indicators are not offered: every resource the platform serves (userinfo,
-    // dossier attachments, the check and notary APIs) takes the grant's opaque access token, so a
-    // `resource` parameter has nothing to bind to; RFC 8707 §2 lets a server without it ignore it.
-    resourceIndicators: { enabled: false },
+    resourceIndicators: apiTokens(api),
     // A client learns about, and revokes, its own tokens only: a merchant must not be able to probe
     // whether a token another merchant holds is live.
     introspection: { enabled: true, allowedPolicy: ownTokensOnly },
@@ -46,6 +54,43 @@ export function featureOptions(pages: ProviderPages): Configuration['features'] 
       postLogoutSuccessSource: pages.postLogoutSuccessSource,
     },
   };
+}
+
+/**
+ * client_credentials tokens are JWT access tokens (RFC 9068, ES256) for the platform's APIs
+ * (`platformApi`): they are checked by their signature (src/http/client-token.ts), so issuing
+ * one stores nothing and a call with one reads nothing. The trade-off: such a token cannot be
+ * revoked by itself (revocation answers 200 and changes nothing, introspection answers
+ * `active: false`); it lives `ttl.clientCredentials` seconds (300 by default), and disabling or
+ * deleting its client refuses it at once. Tokens of the code flow stay opaque and revocable:
+ * resource indicators are taken with the client_credentials grant only, where the one resource
+ * is implied (RFC 8707 §2 lets a server refuse others with `invalid_target`).
+ */
+function apiTokens(api: {
+  issuer: string;
+  tokenSeconds: number;
+}): NonNullable<Configuration['features']>['resourceIndicators'] {
+  const resource = platformApi(api.issuer);
+  return {
+    enabled: true,
+    defaultResource: async (ctx) => (grantType(ctx) === 'client_credentials' ? resource : undefined),
+    useGrantedResource: async () => false,
+    getResourceServerInfo: async (ctx, indicator, client) => {
+      if (grantType(ctx) !== 'client_credentials' || indicator !== resource)
+        throw new errors.InvalidTarget(`the only resource is ${resource}, with the client_credentials grant`);
+      return {
+        scope: client.scope ?? '',
+        audience: resource,
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: api.tokenSeconds,
+        jwt: { sign: { alg: 'ES256' } },
+      };
+    },
+  };
+}
+
+function grantType(ctx: { oidc: { params?: unknown } }): string | undefined {
+  return (ctx.oidc.params as { grant_type?: string } | undefined)?.grant_type;
 }
 
 async function ownTokensOnly(

@@ -42,7 +42,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     ...claimOptions(config.issuer, deps.pairwiseSalt),
     ...clientOptions(),
     findAccount: accountFinder(deps),
-    features: featureOptions(pages),
+    features: featureOptions(pages, { issuer: config.issuer, tokenSeconds: config.ttl.clientCredentials }),
     ...interactionOptions(config.stepUp.maxAge),
     ...refreshTokenOptions(),
     renderError: pages.renderError,

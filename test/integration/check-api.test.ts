@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { addMerchant, discover, newLogin } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
 
@@ -127,6 +128,49 @@ describe('the check API', () => {
       const answer = await check(token, body);
       expect(answer.status).toBe(400);
       expect(answer.headers.get('content-type')).toMatch(/problem\+json/);
+    }
+  });
+
+  // client_credentials tokens are JWT access tokens (RFC 9068) checked by their signature alone.
+  it('takes only unexpired tokens the platform signed for its API, read from nothing stored', async () => {
+    const { token } = await merchantToken();
+    const header = decodeProtectedHeader(token);
+    const claims = decodeJwt(token);
+    expect(header).toMatchObject({ typ: 'at+jwt', alg: 'ES256' });
+    expect(claims).toMatchObject({ iss: running.issuer, aud: `${running.issuer}/api`, scope: 'realname:check' });
+    expect(claims.exp! - claims.iat!).toBe(running.platform.config.ttl.clientCredentials);
+    expect(await running.platform.db('oidc_payloads').where({ model: 'ClientCredentials' }).count({ n: '*' })).toEqual([
+      { n: 0 },
+    ]);
+    // The same claims signed by another key, or changed after signing, or for another audience.
+    const otherKey = (await generateKeyPair('ES256')).privateKey;
+    const forged = await new SignJWT(claims).setProtectedHeader({ ...header, alg: 'ES256' }).sign(otherKey);
+    const [head, , signature] = token.split('.');
+    const altered = `${head}.${Buffer.from(JSON.stringify({ ...claims, scope: 'realname:check audit:read' })).toString('base64url')}.${signature}`;
+    for (const refused of [forged, altered, `${token}x`]) {
+      const answer = await check(refused, PERSON);
+      expect(answer.status).toBe(401);
+      expect(answer.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+    }
+  });
+
+  it('refuses an API token once it has expired', async () => {
+    const shortLived = await startTestPlatform({ ttl: { clientCredentials: 1 } });
+    try {
+      const merchant = await addMerchant(shortLived.platform);
+      const config = await discover(shortLived.issuer, merchant.client_id, merchant.client_secret);
+      const { access_token } = await oidc.clientCredentialsGrant(config, { scope: 'realname:check' });
+      const call = () =>
+        fetch(`${shortLived.issuer}/api/verifications/check`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ ...PERSON, name: '赵六' }),
+        });
+      expect((await call()).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 2100));
+      expect((await call()).status).toBe(401);
+    } finally {
+      await shortLived.stop();
     }
   });
 

@@ -348,7 +348,7 @@ describe('the notary API description', () => {
         .sort();
       const router = notaryRoutes({
         ...({} as Parameters<typeof notaryRoutes>[0]),
-        provider: running.platform.provider,
+        tokens: running.platform.apiTokens,
       });
       const served = router.stack
         .flatMap((layer) =>

@@ -1,4 +1,5 @@
 import { jest } from '@jest/globals';
+import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import {
   addMerchant,
@@ -104,9 +105,27 @@ describe('the OAuth endpoints as the RFCs say', () => {
     );
   });
 
-  it('ignores a resource parameter (RFC 8707 not offered) instead of failing with invalid_target, and logs no default-policy warning', async () => {
-    const { tokens } = await signIn({ resource: 'https://api.example.test/' });
-    expect(tokens.access_token).toEqual(expect.any(String));
+  // RFC 8707: the one resource is the platform's API, implied by the client_credentials grant;
+  // the code flow's tokens are for userinfo and take none.
+  it('takes a resource indicator with the client_credentials grant only, and refuses others with invalid_target', async () => {
+    const start = await startAuthorization(config, { scope: 'openid', resource: 'https://api.example.test/' });
+    const refused = new URL((await personBrowser().navigate(start.url.toString())).url);
+    expect(refused.searchParams.get('error')).toBe('invalid_target');
+    expect(refused.searchParams.get('state')).toBe(start.state);
+    const grant = (form: Record<string, string>) =>
+      postAs(running.issuer, '/token', merchant, {
+        grant_type: 'client_credentials',
+        scope: 'realname:check',
+        ...form,
+      });
+    const implied = await grant({});
+    const named = await grant({ resource: `${running.issuer}/api` });
+    for (const answer of [implied, named]) {
+      expect(answer.status).toBe(200);
+      expect(decodeJwt(String(answer.body.access_token))).toMatchObject({ aud: `${running.issuer}/api` });
+    }
+    const other = await grant({ resource: 'https://api.example.test/' });
+    expect(other).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
     expect(warnings.filter((line) => /resourceIndicators|getResourceServerInfo/.test(line))).toEqual([]);
   });
 

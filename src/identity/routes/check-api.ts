@@ -1,14 +1,14 @@
 import Router from '@koa/router';
-import type Provider from 'oidc-provider';
 import { z } from 'zod';
 import type { ClientService } from '../../clients/service.js';
 import { parseBody, requireJson } from '../../http/input.js';
-import { clientToken, type ClientPrincipal } from '../../http/client-token.js';
+import { clientToken, type ApiTokens, type ClientPrincipal } from '../../http/client-token.js';
 import type { ProofLedger } from '../../http/dpop.js';
 import type { VerificationService } from '../service.js';
 
 export interface CheckDeps {
-  provider: Provider;
+  /** The client_credentials tokens of the platform's APIs. */
+  tokens: ApiTokens;
   proofs: ProofLedger;
   clients: ClientService;
   verifications: VerificationService;
@@ -29,7 +29,7 @@ const checkSchema = z
  */
 export function checkRoutes(deps: CheckDeps): Router {
   const router = new Router({ prefix: '/api/verifications' });
-  const merchant = clientToken(deps.provider, deps.proofs, {
+  const merchant = clientToken(deps.tokens, deps.proofs, {
     scope: 'realname:check',
     kind: 'merchant',
     realm: 'merchant',

@@ -1,17 +1,17 @@
 // What every notary call shares: the API's dependencies, the client-token guards, and the
 // `notary.queried` event each call records before its answer leaves.
 import type { Context, Next } from 'koa';
-import type Provider from 'oidc-provider';
 import type { AuditLog } from '../../audit/log.js';
 import type { TreeHeads } from '../../audit/tree-heads.js';
-import { clientToken, type ClientPrincipal } from '../../http/client-token.js';
+import { clientToken, type ApiTokens, type ClientPrincipal } from '../../http/client-token.js';
 import type { ProofLedger } from '../../http/dpop.js';
 import type { KeyService } from '../../keys/service.js';
 import type { Registry } from '../registry.js';
 
 export interface NotaryDeps {
   issuer: string;
-  provider: Provider;
+  /** The client_credentials tokens of the platform's APIs. */
+  tokens: ApiTokens;
   /** The DPoP proofs already accepted (a DPoP-bound token's proof is used once). */
   proofs: ProofLedger;
   audit: AuditLog;
@@ -28,15 +28,15 @@ export interface NotaryDeps {
  * The guards of the API's calls: `read` (scope `audit:read`) and `write` (scope `registry:write`),
  * each for a notary's client_credentials token.
  */
-export function notaryGuards({ provider, proofs, audit }: Pick<NotaryDeps, 'provider' | 'proofs' | 'audit'>) {
-  const readToken = clientToken(provider, proofs, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
+export function notaryGuards({ tokens, proofs, audit }: Pick<NotaryDeps, 'tokens' | 'proofs' | 'audit'>) {
+  const readToken = clientToken(tokens, proofs, { scope: 'audit:read', kind: 'notary', realm: 'notary' });
   // A notary reads every event committed so far: what waits in the queue is integrated first.
   const read = (ctx: Context, next: Next) =>
     readToken(ctx, async () => {
       await audit.integrateAll();
       return next();
     });
-  const write = clientToken(provider, proofs, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
+  const write = clientToken(tokens, proofs, { scope: 'registry:write', kind: 'notary', realm: 'notary' });
   return { read, write };
 }
 
