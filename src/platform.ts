@@ -16,6 +16,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { logoutAtMerchants } from './oidc/backchannel.js';
+import { platformApi } from './oidc/features.js';
 import { buildProvider } from './oidc/provider.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
@@ -97,7 +98,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const apiKeys = (signingKeys as Array<JWK & { d?: string }>)
       .filter((key) => key.kty === 'EC')
       .map(({ d: _private, ...publicKey }) => publicKey);
-    const apiTokens = new ApiTokens(provider, () => apiKeys);
+    const apiTokens = new ApiTokens(provider, { audience: platformApi(config.issuer), keys: () => apiKeys });
     const app = buildApp({
       config,
       logger,

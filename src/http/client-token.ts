@@ -2,7 +2,6 @@ import { createLocalJWKSet, errors, jwtVerify, type JWK } from 'jose';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { PlatformError } from '../errors.js';
-import { platformApi } from '../oidc/features.js';
 import { assertSenderConstraint, presentedToken, type PresentedToken, type ProofLedger } from './dpop.js';
 
 /** The client a request acts for, set by `clientToken`. */
@@ -56,17 +55,20 @@ export class ApiTokens {
 
   constructor(
     private readonly provider: Provider,
-    /** The public keys that sign them: the current one, and those kept after a rotation. */
-    private readonly keys: () => JWK[],
+    private readonly options: {
+      /** Their audience: the platform's APIs (src/oidc/features.ts `platformApi`). */
+      audience: string;
+      /** The public keys that sign them: the current one, and those kept after a rotation. */
+      keys: () => JWK[];
+    },
   ) {}
 
   /** The token's claims, or undefined when it is not a live API token of this issuer. */
   async verify(value: string): Promise<ApiToken | undefined> {
-    const issuer = this.provider.issuer;
     try {
       const { payload } = await jwtVerify(value, this.verificationKeys(), {
-        issuer,
-        audience: platformApi(issuer),
+        issuer: this.provider.issuer,
+        audience: this.options.audience,
         typ: 'at+jwt',
         algorithms: ['ES256'],
         requiredClaims: ['exp', 'client_id'],
@@ -90,7 +92,7 @@ export class ApiTokens {
   }
 
   private verificationKeys() {
-    const keys = this.keys();
+    const keys = this.options.keys();
     if (this.keySet?.keys !== keys) this.keySet = { keys, find: createLocalJWKSet({ keys }) };
     return this.keySet.find;
   }
