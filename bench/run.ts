@@ -33,7 +33,13 @@ for (const engine of options.engines) await runEngine(engine, options);
 async function runEngine(engine: Engine, options: BenchOptions): Promise<void> {
   console.log(`\n== ${engine}${options.quick ? ' (quick)' : ''} ==`);
   const report = new Report(engine, options, await describeMachine(engine));
-  const serverOptions: ServerOptions = { profileDir: options.profile ? `bench/results/profiles/${engine}` : undefined };
+  const serverOptions: ServerOptions = {
+    profileDir: options.profile ? `bench/results/profiles/${engine}` : undefined,
+    redisUrl: options.redisUrl,
+  };
+  report.note(
+    `rate limits counted in ${options.redisUrl ? `Redis (${options.redisUrl})` : engine === 'pglite' ? 'memory' : 'the database'}`,
+  );
   const database = await createBenchDatabase(engine, 'main');
   try {
     const layouts = await layoutsFor(engine);

@@ -32,10 +32,12 @@ export interface BenchOptions {
   reusePeople: number;
   /** Write V8 CPU profiles of the server processes to bench/results/profiles/. */
   profile: boolean;
+  /** The servers count rate limits in this Redis (REDIS_URL); else in memory (PGlite) or the database (PostgreSQL). */
+  redisUrl?: string;
 }
 
 const USAGE = `Usage: npm run bench -- [--engine pglite|postgres|both] [--quick] [--only a,b]
-       [--seconds N] [--connections N] [--max-leaves N] [--profile]
+       [--seconds N] [--connections N] [--max-leaves N] [--profile] [--redis URL]
 Scenarios (--only): ${SCENARIOS.join(', ')}`;
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -49,6 +51,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       connections: { type: 'string' },
       'max-leaves': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      redis: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -79,6 +82,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     proofSamples: quick ? 100 : 500,
     reusePeople: quick ? 30 : 1000,
     profile: values.profile,
+    ...(values.redis ? { redisUrl: values.redis } : {}),
   };
 }
 

@@ -49,6 +49,8 @@ export async function layoutsFor(engine: BenchDatabase['engine']): Promise<Layou
 export interface ServerOptions {
   /** Write a V8 CPU profile of each process here on exit. */
   profileDir?: string;
+  /** REDIS_URL: where the servers count rate limits. */
+  redisUrl?: string;
 }
 
 /** The platform as production runs it: compiled (`npm run build`) into dist/, no tsx. */
@@ -88,6 +90,7 @@ export async function startPlatformServer(
     ISSUER: issuer,
     LOG_LEVEL: 'warn',
     DEMO_MERCHANT: 'false',
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir }),
   };
   const nodeArgs = [...serveFlags(), ...(options.profileDir ? profileArgs(options.profileDir) : [])];
