@@ -40,6 +40,8 @@ export interface Account {
   closingAt?: Date;
   /** When an operator disabled the account (src/accounts/disabling.ts); absent while it is enabled. */
   disabledAt?: Date;
+  /** The person the account is verified as, when it is linked to one (see personOf). */
+  personId?: string;
 }
 
 function toAccount(row: AccountRow): Account {
@@ -50,6 +52,7 @@ function toAccount(row: AccountRow): Account {
     createdAt: row.created_at,
     ...(row.closing_at ? { closingAt: new Date(row.closing_at) } : {}),
     ...(row.disabled_at ? { disabledAt: new Date(row.disabled_at) } : {}),
+    ...(row.person_id ? { personId: row.person_id } : {}),
   };
 }
 

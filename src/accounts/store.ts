@@ -12,6 +12,8 @@ export interface AccountRow {
   /** Set while an operator has the account disabled (migration 017). */
   disabled_at: Date | null;
   disabled_reason: string | null;
+  /** The person the account is verified as; null until it is linked to one. */
+  person_id: string | null;
 }
 
 export async function findAccountById(db: Queryable, id: string): Promise<AccountRow | undefined> {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { AccountService } from '../accounts/service.js';
+import type { Account, AccountService } from '../accounts/service.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
@@ -239,6 +239,9 @@ const sealed = {
  * provider that cannot answer yields "try again later", never a pass; every call is recorded with
  * its cost.
  */
+/** How many persons' blind indexes VerificationService keeps in memory (about 100 bytes each). */
+const PERSON_INDEXES_KEPT = 10_000;
+
 export class VerificationService {
   private readonly db: Db;
   private readonly box: SecretBox;
@@ -248,6 +251,11 @@ export class VerificationService {
   private readonly phones: PhoneCarrier;
   private readonly registry: OfflineRegistrations;
   private readonly keys: PersonKeys;
+  /**
+   * Person ids → their blind index, which never changes (a person row is inserted once and never
+   * updated; a deleted id is never made again): read at every token and userinfo release.
+   */
+  private readonly indexes = new Map<string, string>();
 
   constructor(private readonly options: VerificationOptions) {
     ({
@@ -265,18 +273,29 @@ export class VerificationService {
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
   async personIndexOf(accountId: string): Promise<string | undefined> {
     const personId = await this.accounts.personOf(accountId);
-    return personId ? personIndexOf(this.db, personId) : undefined;
+    if (!personId) return undefined;
+    const known = this.indexes.get(personId);
+    if (known) return known;
+    const index = await personIndexOf(this.db, personId);
+    if (index) {
+      // Bounded: the oldest entry goes first.
+      if (this.indexes.size >= PERSON_INDEXES_KEPT) this.indexes.delete(this.indexes.keys().next().value!);
+      this.indexes.set(personId, index);
+    }
+    return index;
   }
 
   /**
    * The person an account is verified as, and their current usable result at least as strong as
-   * `method`, from one look-up of the account's person.
+   * `method`, from one look-up of the account's person (none when the caller read the account
+   * just now and hands it over: `account`).
    */
   async standingOf(
     accountId: string,
     method: VerificationMethod = 'document',
+    account?: Pick<Account, 'id' | 'personId'>,
   ): Promise<{ personId?: string; result?: Result }> {
-    const personId = await this.accounts.personOf(accountId);
+    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
     if (!personId) return {};
     const results = await validResults(this.db, personId, new Date());
     const rows = results.filter((r) => speaksFor(r, accountId));

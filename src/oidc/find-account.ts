@@ -65,7 +65,7 @@ async function claimsAtLevel(
   // The result must be as strong as this merchant's security level needs (docs/product.md#step-up).
   const method = requiredMethod(securityLevelOf(client));
   const sector = String(client.sectorIdentifier ?? client.clientId);
-  const { result, personId } = await deps.verifications.standingOf(sub, method);
+  const { result, personId } = await deps.verifications.standingOf(sub, method, account);
   const credentials = level === 'credentials' ? await deps.credentialsOf(sub, client.clientId) : undefined;
   // The scope alone releases the dossier at userinfo; the claims parameter, where it names
   // verified_claims, decides in which members and what of it (normalizeClaimsParameter). ID
