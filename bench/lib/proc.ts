@@ -70,6 +70,8 @@ export interface Usage {
   seconds: number;
   /** CPU seconds the database server's backends used meanwhile (PostgreSQL). */
   dbCpuSeconds?: number;
+  /** What `dbCpuSeconds` counts, as the table names it (default: PostgreSQL). */
+  dbLabel?: string;
   /** What the database's sessions were doing meanwhile (PostgreSQL; see database.ts). */
   sessions?: Record<string, number>;
 }

@@ -5,6 +5,7 @@ import {
   type BareOptions,
   type BareProviders,
 } from '../baseline/bare-provider.js';
+import { Redis } from 'ioredis';
 import { monotonicMicros, type Window } from '../lib/cpu-profile.js';
 import type { BenchDatabase, SessionProfile } from '../lib/database.js';
 import type { BenchOptions } from '../lib/options.js';
@@ -34,7 +35,10 @@ export interface ServerScenario {
 export async function sampled<T>(scenario: ServerScenario, name: string, work: () => Promise<T>): Promise<T> {
   const fromUs = monotonicMicros();
   const { database, server } = scenario;
-  const backends = database.postgres && (() => database.postgres!.backends());
+  // Where the rate limits count in Redis, its server's CPU is the platform's too.
+  const redisPid = scenario.options.redisUrl ? await redisServerPid(scenario.options.redisUrl) : undefined;
+  const backends =
+    database.postgres && (async () => [...(await database.postgres!.backends()), ...(redisPid ? [redisPid] : [])]);
   const { result, sessions } = await watchingSessions(
     database,
     scenario.report,
@@ -42,7 +46,11 @@ export async function sampled<T>(scenario: ServerScenario, name: string, work: (
     () => whileSampling(server.pids, work, backends),
   );
   scenario.windows[name] = { fromUs, toUs: monotonicMicros() };
-  scenario.usage[name] = { ...result.usage, ...(sessions ? { sessions } : {}) };
+  scenario.usage[name] = {
+    ...result.usage,
+    ...(sessions ? { sessions } : {}),
+    ...(redisPid && database.postgres ? { dbLabel: 'PostgreSQL and Redis' } : {}),
+  };
   return result.result;
 }
 
@@ -75,7 +83,7 @@ export function serverCpu(usage: Usage | undefined, perSecond: number, per = 're
   const db =
     usage.dbCpuSeconds === undefined
       ? ''
-      : ` + PostgreSQL ${fmt(cpuMsPerRequest(usage, perSecond, usage.dbCpuSeconds))}`;
+      : ` + ${usage.dbLabel ?? 'PostgreSQL'} ${fmt(cpuMsPerRequest(usage, perSecond, usage.dbCpuSeconds))}`;
   return `CPU ${fmt(cpuMsPerRequest(usage, perSecond))}${db} ms/${per}`;
 }
 
@@ -122,6 +130,18 @@ export function describeLoad(result: LoadResult, unit = '/s'): string {
   const failures = result.non2xx + result.errors + result.timeouts;
   const codes = Object.entries(result.statusCodes).filter(([code]) => !code.startsWith('2'));
   return `${result.perSecond.toLocaleString('en-US')}${unit} (p50 ${result.p50_ms} ms, p99 ${result.p99_ms} ms)${failures ? `, ${failures} failed${codes.length ? ` [${codes.map(([c, n]) => `${c}×${n}`).join(' ')}]` : ''}` : ''}`;
+}
+
+/** The process id of the Redis server at `url` (its INFO), to count its CPU time. */
+async function redisServerPid(url: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true });
+  try {
+    const pid = /^process_id:(\d+)/m.exec(await redis.info('server'))?.[1];
+    if (!pid) throw new Error(`${url}: INFO names no process_id`);
+    return Number(pid);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** A baseline measured in the same run: a bare provider rung under the same load. */
