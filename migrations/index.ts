@@ -17,6 +17,7 @@ import * as passwordResets from './20261206_016_password_resets.js';
 import * as accountDisable from './20261206_017_account_disable.js';
 import * as merchantEvents from './20261206_018_merchant_events.js';
 import * as dataRights from './20261206_019_data_rights.js';
+import * as operators from './20261206_020_operators.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
 // jest and compiled output. Append new ones; never edit one that has landed.
@@ -39,6 +40,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206_017_account_disable': accountDisable,
   '20261206_018_merchant_events': merchantEvents,
   '20261206_019_data_rights': dataRights,
+  '20261206_020_operators': operators,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -38,6 +38,9 @@ import type { PasswordRecovery } from './recovery/service.js';
 import type { AccountClosure } from './data-rights/closure.js';
 import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
+import { adminRoutes } from './admin/routes/index.js';
+import type { AdminService } from './admin/service.js';
+import type { OperatorService } from './operators/service.js';
 
 export interface AppDeps {
   config: Config;
@@ -63,6 +66,10 @@ export interface AppDeps {
   metrics: PlatformMetrics;
   health: Health;
   notary: NotaryDeps;
+  operators: OperatorService;
+  admin: AdminService;
+  /** Loads keys rotated and clients changed by another process (src/oidc/live-settings.ts). */
+  liveSettings: Koa.Middleware;
 }
 
 function requestId(ctx: Context, next: Next) {
@@ -143,6 +150,13 @@ export function buildApp(deps: AppDeps): Koa {
   });
   const attachments = dossierRoutes(provider, deps.proofs, deps.dossier);
   const notary = notaryRoutes(deps.notary);
+  const admin = adminRoutes({
+    provider,
+    proofs: deps.proofs,
+    clients: deps.clients,
+    operators: deps.operators,
+    admin: deps.admin,
+  });
   const checks = checkRoutes({
     provider,
     proofs: deps.proofs,
@@ -202,6 +216,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(deps.metrics.observe()); // outside the error handler: sees every final status
   app.use(errorHandler(views, deps.logger));
   app.use(requireValidHost); // oidc-provider builds URLs from it
+  app.use(deps.liveSettings); // before anything signs or checks a cookie or a token
   // Probes and the scraper: ahead of body limits and routers, never audited.
   app.use(mountRouter(healthRoutes(deps.health)));
   app.use(mountRouter(metricsRoutes(deps.metrics, config)));
@@ -212,6 +227,7 @@ export function buildApp(deps: AppDeps): Koa {
   const csrf = requireCsrfToken(UPLOADS);
   app.use(mountRouter(interactions, pageBodies, csrf));
   app.use(mountRouter(notary, json));
+  app.use(mountRouter(admin, json));
   app.use(mountRouter(checks, json));
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, pageBodies, csrf));

@@ -14,6 +14,7 @@ import { Views } from './http/views.js';
 import { COOKIE_KEY, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { logoutAtMerchants } from './oidc/backchannel.js';
+import { LiveSettings } from './oidc/live-settings.js';
 import { buildProvider } from './oidc/provider.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
@@ -89,7 +90,19 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       );
     });
     answerDisallowedGrantType(provider);
-    const app = buildApp({
+    // Keys rotated and clients changed by any process take effect here too (`settingsCheckInterval`).
+    const live = new LiveSettings({
+      provider,
+      cookieApps: () => [app],
+      keys,
+      treeHeads: services.treeHeads,
+      clients,
+      intervalMs: config.settingsCheckInterval * 1000,
+      logger,
+    });
+    await live.start();
+    const app: Koa = buildApp({
+      liveSettings: live.middleware(),
       config,
       logger,
       views,
@@ -111,6 +124,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       cookieKeys,
       metrics,
       health,
+      operators: services.operators,
+      admin: services.admin,
       notary: {
         issuer: config.issuer,
         provider,

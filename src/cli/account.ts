@@ -10,7 +10,7 @@ import { accountOf } from './security.js';
 export async function accountDisable(ctx: CliContext, options: Options): Promise<void> {
   const account = await accountOf(ctx, options);
   const reason = typeof options.reason === 'string' ? options.reason : undefined;
-  const outcome = await (await ctx.services()).disabling.disable(account.id, reason);
+  const outcome = await (await (await ctx.local()).services()).disabling.disable(account.id, reason);
   if (!outcome.disabled) {
     ctx.print(
       { account: account.id, disabled: true, changed: false },
@@ -33,7 +33,7 @@ export async function accountDisable(ctx: CliContext, options: Options): Promise
 /** `account enable --login L`: its owner may sign in again. */
 export async function accountEnable(ctx: CliContext, options: Options): Promise<void> {
   const account = await accountOf(ctx, options);
-  const changed = await (await ctx.services()).disabling.enable(account.id);
+  const changed = await (await (await ctx.local()).services()).disabling.enable(account.id);
   ctx.print(
     { account: account.id, disabled: false, changed },
     changed ? `Enabled ${account.login}.` : `${account.login} is not disabled; nothing changed.`,

@@ -9,7 +9,7 @@ import type { Options } from './options.js';
  */
 export async function eventsList(ctx: CliContext, options: Options): Promise<void> {
   const failed = options.failed === true;
-  const deliveries = await (await ctx.services()).outbox.securityEvents({ failed }, 200);
+  const deliveries = await (await (await ctx.local()).services()).outbox.securityEvents({ failed }, 200);
   const events = deliveries.map(({ token, ...delivery }) => {
     const claims = token ? decodeJwt(token) : {};
     return {

@@ -7,7 +7,7 @@ const DAY = 86_400_000;
 /** The account an operator names by its login (`--login`), or NotFound. */
 export async function accountOf(ctx: CliContext, options: Options) {
   const login = requireOption(options, 'login');
-  const account = await (await ctx.services()).accounts.findByLogin(login);
+  const account = await (await (await ctx.local()).services()).accounts.findByLogin(login);
   if (!account) throw new NotFound(`No account has the login ${login}.`);
   return account;
 }
@@ -19,7 +19,9 @@ export async function accountOf(ctx: CliContext, options: Options) {
 export async function securityLog(ctx: CliContext, options: Options): Promise<void> {
   const account = options.login === undefined ? undefined : await accountOf(ctx, options);
   const since = dateOption(options, 'since') ?? new Date(Date.now() - 7 * DAY);
-  const events = await (await ctx.services()).securityLog.since({ since, accountId: account?.id }, 10_000);
+  const events = await (
+    await (await ctx.local()).services()
+  ).securityLog.since({ since, accountId: account?.id }, 10_000);
   ctx.print(
     { since: since.toISOString(), events },
     [
@@ -44,6 +46,6 @@ export async function securityLog(ctx: CliContext, options: Options): Promise<vo
  */
 export async function sessionsEnd(ctx: CliContext, options: Options): Promise<void> {
   const account = await accountOf(ctx, options);
-  const ended = await (await ctx.services()).sessions.endAll(account.id);
+  const ended = await (await (await ctx.local()).services()).sessions.endAll(account.id);
   ctx.print({ account: account.id, sessions_ended: ended }, `Ended ${ended} session(s) of ${account.login}.`);
 }

@@ -150,6 +150,11 @@ export const configSchema = z
       }),
     /** How long a rotated-out signing key stays published for verification, in seconds. */
     retiredKeyLifetime: seconds.default(14 * 24 * 3600),
+    /**
+     * How often (seconds, on the next request) each process checks whether keys were rotated or
+     * clients changed by another process, and loads them: no restart after `keys rotate`.
+     */
+    settingsCheckInterval: z.coerce.number().min(0).max(3600).default(5),
     /** Expired OIDC rows are purged every `interval` seconds, `batchSize` rows per statement. */
     purge: z
       .object({

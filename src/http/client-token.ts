@@ -45,7 +45,7 @@ export function accessToken(ctx: Context, realm: string, scope: string, message:
 export function clientToken(
   provider: Provider,
   proofs: ProofLedger,
-  required: { scope: string; kind: 'merchant' | 'notary'; realm: string },
+  required: { scope: string; kind: 'merchant' | 'notary' | 'operator'; realm: string },
 ) {
   const { scope, kind, realm } = required;
   return async (ctx: Context, next: Next) => {
