@@ -38,6 +38,7 @@ import type { PasswordRecovery } from './recovery/service.js';
 import type { AccountClosure } from './data-rights/closure.js';
 import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
+import { consoleRoutes } from './admin/routes/console.js';
 import { adminRoutes } from './admin/routes/index.js';
 import type { AdminService } from './admin/service.js';
 import type { OperatorService } from './operators/service.js';
@@ -182,6 +183,16 @@ export function buildApp(deps: AppDeps): Koa {
     closure: deps.closure,
   });
 
+  const operatorConsole = consoleRoutes({
+    provider,
+    views,
+    admin: deps.admin,
+    operators: deps.operators,
+    accounts: deps.accounts,
+    passkeys: deps.passkeys,
+    signInMaxAge: config.adminConsole.signInMaxAge,
+  });
+
   const reset = recoveryRoutes({
     views,
     recovery: deps.recovery,
@@ -232,6 +243,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, pageBodies, csrf));
   app.use(mountRouter(reset, pageBodies, csrf));
+  app.use(mountRouter(operatorConsole, pageBodies, csrf));
   app.use(mountRouter(pages));
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.

@@ -207,6 +207,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     keys,
     outbox,
     operators,
+    verifications,
     retiredKeyLifetime: config.retiredKeyLifetime,
     headsDir: config.audit.headsDir,
     notificationChannel: config.notifications.channel,

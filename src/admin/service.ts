@@ -8,7 +8,8 @@ import type { ClientService, NewClient } from '../clients/service.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { Conflict } from '../errors.js';
-import { costReport, selfCheck } from '../identity/selfcheck.js';
+import { costReport, costsByDay, providerFailures, selfCheck } from '../identity/selfcheck.js';
+import type { VerificationService } from '../identity/service.js';
 import { COOKIE_KEY, OIDC_SIGNING, type KeyService, type KeySpec } from '../keys/service.js';
 import type { Outbox } from '../notifications/service.js';
 import type { OperatorActor, OperatorService } from '../operators/service.js';
@@ -42,6 +43,7 @@ export interface AdminDeps {
   keys: KeyService;
   outbox: Outbox;
   operators: OperatorService;
+  verifications: VerificationService;
   /** Seconds a rotated-out key stays published and accepted (`retiredKeyLifetime`). */
   retiredKeyLifetime: number;
   /** Where the platform keeps its signed tree heads (`audit.headsDir`), if anywhere. */
@@ -194,6 +196,46 @@ export class AdminService {
    */
   async verifyAudit(body: unknown, actor: OperatorActor): Promise<Json> {
     return verifyWholeLog(this.deps, body, actor);
+  }
+
+  /**
+   * What the console's front page shows: verification and cost figures of the last `days` days
+   * (totals by provider and method, and per day for the chart), provider health (each provider's
+   * circuit in this process, the latest calls that got no answer), the audit log's state (size,
+   * queue, latest signed head, last full verification) and the reminders queued and sent.
+   */
+  async dashboard(days = 30): Promise<Json> {
+    const { db, audit, outbox, verifications } = this.deps;
+    const since = new Date(Date.now() - days * 86_400_000);
+    since.setUTCHours(0, 0, 0, 0);
+    const [costs, daily, failures, size, queued, head, verified, reminders] = await Promise.all([
+      costReport(db, since),
+      costsByDay(db, since),
+      providerFailures(db, 20),
+      audit.size(),
+      audit.queued(),
+      audit.latestHead(),
+      audit.latestOfType('audit.verified'),
+      outbox.templateCounts(['verification.missing', 'verification.failed', 'verification.expiring'], since),
+    ]);
+    const lastVerification = verified && (JSON.parse(verified.leaf) as { time: string; payload: Json });
+    return plain({
+      days,
+      since: since.toISOString(),
+      costs,
+      daily,
+      providers: verifications.providerHealth(),
+      failures,
+      audit: {
+        size,
+        queued,
+        latest_head: head
+          ? { tree_size: Number(head.tree_size), timestamp: Number(head.timestamp), kid: head.kid }
+          : null,
+        last_verification: lastVerification ? { time: lastVerification.time, ...lastVerification.payload } : null,
+      },
+      reminders,
+    });
   }
 
   async addOperator(body: unknown, actor: OperatorActor): Promise<Json> {
