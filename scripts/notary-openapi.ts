@@ -21,7 +21,9 @@ import {
   clientKeysBody,
   clientUpdateBody,
   keysRotateBody,
+  accountDisableBody,
   operatorBody,
+  securityLogBody,
   selfcheckBody,
 } from '../src/admin/schemas.js';
 import { EVENT_PAYLOADS, EVENT_TYPES } from '../src/audit/events.js';
@@ -60,6 +62,8 @@ const SCHEMAS: Record<string, z.ZodType> = {
   selfcheckBody,
   auditVerifyBody,
   operatorBody,
+  accountDisableBody,
+  securityLogBody,
 };
 
 /** Named components that generated schemas refer to wherever they contain the same schema. */

@@ -108,3 +108,17 @@ export type AuditVerifyBody = z.input<typeof auditVerifyBody>;
 
 /** POST /api/admin/operators (`operator add`). */
 export const operatorBody = z.object({ login: text(320).min(1) }).strict();
+
+/** POST /api/admin/accounts/disable (`account disable`): the operator's note, no personal data. */
+export const accountDisableBody = z.object({ login: text(320).min(1), reason: z.string().optional() }).strict();
+
+/** POST /api/admin/security-log (`security log`): one account's or all, since a day (7 days ago by default). */
+export const securityLogBody = z
+  .object({
+    login: text(320).min(1).optional(),
+    since: costsQuery.shape.since,
+  })
+  .strict();
+
+/** GET /api/admin/security-events (`events list`): `failed=true` for those given up on. */
+export const securityEventsQuery = z.object({ failed: z.enum(['true', 'false']).optional() }).strict();

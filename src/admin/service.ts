@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
-import type { JSONWebKeySet } from 'jose';
+import { decodeJwt, type JSONWebKeySet } from 'jose';
 import { checkLog } from '../audit/check.js';
 import { KeptTreeHeads, parseKeptHeads, type ParsedHeads } from '../audit/kept-heads.js';
+import type { AccountDisabling } from '../accounts/disabling.js';
 import type { AuditLog } from '../audit/log.js';
 import { AUDIT_TREE_HEAD_KEY } from '../audit/tree-heads.js';
 import type { ClientService, NewClient } from '../clients/service.js';
@@ -22,10 +23,14 @@ import {
   clientUpdateBody,
   costsQuery,
   keysRotateBody,
+  accountDisableBody,
   operatorBody,
   type ROTATABLE_PURPOSES,
+  securityEventsQuery,
+  securityLogBody,
   selfcheckBody,
 } from './schemas.js';
+import type { AccountSessions, SecurityLog } from '../security/service.js';
 
 /** A result as it crosses the API: plain JSON (dates as ISO text), the same with or without `--url`. */
 export type Json = Record<string, unknown>;
@@ -44,6 +49,9 @@ export interface AdminDeps {
   outbox: Outbox;
   operators: OperatorService;
   verifications: VerificationService;
+  disabling: AccountDisabling;
+  sessions: AccountSessions;
+  securityLog: SecurityLog;
   /** Seconds a rotated-out key stays published and accepted (`retiredKeyLifetime`). */
   retiredKeyLifetime: number;
   /** Where the platform keeps its signed tree heads (`audit.headsDir`), if anywhere. */
@@ -236,6 +244,63 @@ export class AdminService {
       },
       reminders,
     });
+  }
+
+  /**
+   * Disables an account (OWASP ASVS 5.0 §7.4.2): its sessions and tokens end, its sign-ins are
+   * refused until enabled; audited as `account.disabled`. `login` is for the CLI's readable line.
+   */
+  async disableAccount(body: unknown, actor: OperatorActor): Promise<Json> {
+    const { login, reason } = parseInput(body, accountDisableBody);
+    const account = await this.deps.operators.accountOf(login);
+    const outcome = await this.deps.disabling.disable(account.id, reason, actor);
+    return outcome.disabled
+      ? {
+          account: account.id,
+          login: account.login,
+          disabled: true,
+          changed: true,
+          sessions_ended: outcome.sessionsEnded,
+          tokens_revoked: outcome.tokensRevoked,
+        }
+      : { account: account.id, login: account.login, disabled: true, changed: false };
+  }
+
+  async enableAccount(body: unknown, actor: OperatorActor): Promise<Json> {
+    const account = await this.deps.operators.accountOf(parseInput(body, operatorBody).login);
+    const changed = await this.deps.disabling.enable(account.id, actor);
+    return { account: account.id, login: account.login, disabled: false, changed };
+  }
+
+  /** Signs an account out everywhere (OWASP ASVS 5.0 §7.4.5), recorded in its security log. */
+  async endSessions(body: unknown): Promise<Json> {
+    const account = await this.deps.operators.accountOf(parseInput(body, operatorBody).login);
+    const ended = await this.deps.sessions.endAll(account.id);
+    return { account: account.id, login: account.login, sessions_ended: ended };
+  }
+
+  /** The security log, oldest first, of one account or all; the last 7 days by default. */
+  async securityLog(body: unknown): Promise<Json> {
+    const input = parseInput(body ?? {}, securityLogBody);
+    const account = input.login === undefined ? undefined : await this.deps.operators.accountOf(input.login);
+    const since = input.since ? new Date(`${input.since}T00:00:00Z`) : new Date(Date.now() - 7 * 86_400_000);
+    const events = await this.deps.securityLog.since({ since, accountId: account?.id }, 10_000);
+    return plain({ since: since.toISOString(), ...(account ? { login: account.login } : {}), events });
+  }
+
+  /** The latest Security Event Tokens to merchants, newest first (`failed`: only those given up on). */
+  async securityEvents(query: unknown): Promise<Json> {
+    const failed = parseInput(query ?? {}, securityEventsQuery).failed === 'true';
+    const deliveries = await this.deps.outbox.securityEvents({ failed }, 200);
+    const events = deliveries.map(({ token, ...delivery }) => {
+      const claims = token ? decodeJwt(token) : {};
+      return {
+        ...delivery,
+        jti: claims.jti,
+        events: Object.keys((claims.events as Record<string, unknown> | undefined) ?? {}),
+      };
+    });
+    return plain({ events });
   }
 
   async addOperator(body: unknown, actor: OperatorActor): Promise<Json> {

@@ -74,11 +74,10 @@ Commands:
   operator credentials LOGIN      an operator client for the admin API, its secret shown once
 
 With --json a command prints one JSON object on stdout.
-With --url URL the client, keys, costs, selfcheck, audit verify and operator add|remove|list
-commands go through the admin API of the platform running at URL, with the operator client in
-OPERATOR_CLIENT_ID and OPERATOR_CLIENT_SECRET, and print the same. Without --url they use the
-database; if a running platform holds the embedded database and those two are set, its admin
-API at the issuer is used. The other commands need the database itself.`;
+With --url URL a command goes through the admin API of the platform running at URL, with the
+operator client in OPERATOR_CLIENT_ID and OPERATOR_CLIENT_SECRET, and prints the same. Without
+--url it uses the database; if a running platform holds the embedded database and those two are
+set, its admin API at the issuer is used. migrate and operator credentials need the database.`;
 
 /** A command, given its argument (`operator add LOGIN`); a number it returns is the exit code (default 0). */
 type Command = (ctx: CliContext, options: Options, argument?: string) => Promise<void | number>;

@@ -22,6 +22,11 @@ export type AdminOperations = Pick<
   | 'addOperator'
   | 'removeOperator'
   | 'listOperators'
+  | 'disableAccount'
+  | 'enableAccount'
+  | 'endSessions'
+  | 'securityLog'
+  | 'securityEvents'
 >;
 
 export class RemoteAdmin implements AdminOperations {
@@ -59,6 +64,14 @@ export class RemoteAdmin implements AdminOperations {
   addOperator = (body: unknown) => this.call('POST', 'operators', body);
   removeOperator = (body: unknown) => this.call('POST', 'operators/remove', body);
   listOperators = () => this.call('GET', 'operators');
+  disableAccount = (body: unknown) => this.call('POST', 'accounts/disable', body);
+  enableAccount = (body: unknown) => this.call('POST', 'accounts/enable', body);
+  endSessions = (body: unknown) => this.call('POST', 'accounts/sessions/end', body);
+  securityLog = (body: unknown) => this.call('POST', 'security-log', body ?? {});
+  securityEvents = (query: unknown) => {
+    const failed = (query as { failed?: string } | undefined)?.failed;
+    return this.call('GET', `security-events${failed === undefined ? '' : `?failed=${encodeURIComponent(failed)}`}`);
+  };
 
   private async call(method: string, path: string, body?: unknown): Promise<Json> {
     const response = await fetch(new URL(`api/admin/${path}`, this.base), {

@@ -318,11 +318,16 @@ export const configSchema = z
       .default({ delayDays: 0 }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
-    /**
-     * The operator console at /admin: how old (seconds) an operator's strong sign-in (a passkey,
-     * or a fresh person-document match for an account with only a password) may be.
-     */
-    adminConsole: z.object({ signInMaxAge: seconds.default(3600) }).default({ signInMaxAge: 3600 }),
+    /** The operator console at /admin (docs/operations.md#the-operator-console). */
+    adminConsole: z
+      .object({
+        /**
+         * How old (seconds) an operator's strong sign-in may be: a passkey, or a fresh
+         * person-document match for an account with only a password.
+         */
+        signInMaxAge: seconds.default(3600),
+      })
+      .default({ signInMaxAge: 3600 }),
     /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */
     passkeys: z
       .object({

@@ -335,6 +335,59 @@ describe('the admin API', () => {
     });
   });
 
+  describe('accounts, the security log and events to merchants', () => {
+    it('disables and enables an account, audited with the operator, and ends its sessions', async () => {
+      const login = newLogin();
+      const account = await a.platform.accounts.register({ login, password: PASSWORD });
+      const disabled = await api('/accounts/disable', { body: { login, reason: 'ticket 4711' } });
+      expect(disabled.body).toEqual({
+        account: account.id,
+        login,
+        disabled: true,
+        changed: true,
+        sessions_ended: 0,
+        tokens_revoked: 0,
+      });
+      expect((await api('/accounts/disable', { body: { login } })).body.changed).toBe(false);
+      expect((await api('/accounts/enable', { body: { login } })).body).toEqual({
+        account: account.id,
+        login,
+        disabled: false,
+        changed: true,
+      });
+      await a.platform.audit.integrateAll();
+      const operator = await a.platform.accounts.findByLogin(operatorLogin);
+      const audited = await a.platform.audit.search(
+        { account: account.id, types: ['account.disabled', 'account.enabled'] },
+        10,
+      );
+      expect(audited.map((e) => [e.type, e.actor_id])).toEqual([
+        ['account.disabled', operator!.id],
+        ['account.enabled', operator!.id],
+      ]);
+      expect(JSON.stringify(audited)).not.toContain('4711');
+      const ended = await api('/accounts/sessions/end', { body: { login } });
+      expect(ended.body).toEqual({ account: account.id, login, sessions_ended: 0 });
+
+      const log = await api('/security-log', { body: { login } });
+      expect(log.body.events.map((e: { kind: string }) => e.kind)).toEqual([
+        'account_disabled',
+        'account_enabled',
+        'all_sessions_ended_by_operator',
+      ]);
+      expect((await api('/security-log', { body: { since: 'last week' } })).status).toBe(400);
+      expect((await api('/accounts/disable', { body: { login: 'nobody@example.test' } })).status).toBe(404);
+      expect((await api('/accounts/disable', { body: { login, reason: 'x\u0000' } })).status).toBe(400);
+    });
+
+    it('lists the events pushed to merchants, and refuses an unknown filter', async () => {
+      const answer = await api('/security-events?failed=true');
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({ events: expect.any(Array) });
+      expect((await api('/security-events?failed=maybe')).status).toBe(400);
+    });
+  });
+
   describe('costs, self-check, audit verification, operators', () => {
     it('reports costs, and refuses a bad date', async () => {
       const costs = await api('/costs?since=2026-01-01');

@@ -20,6 +20,8 @@ describe('the operator CLI beside a running platform', () => {
   let platform: Awaited<ReturnType<typeof spawnPlatform>> | undefined;
   let url: string;
   let credentials: Record<string, string>;
+  /** A person account the tests disable and enable. */
+  let person: string;
   let merchantId: string;
   /** `client show --json` and its readable output, from the database before the platform started. */
   let shown: { json: unknown; human: string };
@@ -39,10 +41,12 @@ describe('the operator CLI beside a running platform', () => {
     });
     const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
     const login = newLogin();
+    person = newLogin();
     try {
       await migrateLatest(db);
       const services = await createServices(config, db, createLogger('silent'));
       await services.accounts.register({ login, password: 'correct horse battery' });
+      await services.accounts.register({ login: person, password: 'correct horse battery' });
     } finally {
       await db.destroy();
     }
@@ -72,10 +76,13 @@ describe('the operator CLI beside a running platform', () => {
       ],
       env,
     );
+    expect(added.stderr).toBe('');
     merchantId = JSON.parse(added.stdout).client_id;
     const args = ['client', 'show', '--client-id', merchantId];
+    const json = await runCli([...args, '--json'], env);
+    expect(json.stderr).toBe('');
     shown = {
-      json: JSON.parse((await runCli([...args, '--json'], env)).stdout),
+      json: JSON.parse(json.stdout),
       human: (await runCli(args, env)).stdout,
     };
 
@@ -143,6 +150,24 @@ describe('the operator CLI beside a running platform', () => {
     expect(verified.stdout).toMatch(/^Audit trail intact: \d+ leaves/);
   });
 
+  it('disables and enables an account, and reads the security log and the events, through the admin API', async () => {
+    const disabled = await remote(['account', 'disable', '--login', person.toUpperCase(), '--json']);
+    expect(disabled.stderr).toBe('');
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ disabled: true, changed: true, sessions_ended: 0 });
+    expect((await remote(['account', 'disable', '--login', person])).stdout).toBe(
+      `${person} is already disabled; nothing changed.\n`,
+    );
+    expect((await remote(['account', 'enable', '--login', person])).stdout).toBe(`Enabled ${person}.\n`);
+    expect((await remote(['sessions', 'end', '--login', person])).stdout).toBe(`Ended 0 session(s) of ${person}.\n`);
+    const log = await remote(['security', 'log', '--login', person, '--json']);
+    expect(JSON.parse(log.stdout).events.map((e: { kind: string }) => e.kind)).toEqual([
+      'account_disabled',
+      'account_enabled',
+      'all_sessions_ended_by_operator',
+    ]);
+    expect(JSON.parse((await remote(['events', 'list', '--json'])).stdout)).toEqual({ events: [] });
+  });
+
   it('reports bad input, refused credentials and database-only commands plainly, with exit 1', async () => {
     const bad = await remote(['client', 'add', '--name', 'Bad', '--redirect-uri', 'http://shop.example/cb']);
     expect(bad.code).toBe(1);
@@ -160,7 +185,7 @@ describe('the operator CLI beside a running platform', () => {
     const none = await remote(['client', 'list'], {});
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('OPERATOR_CLIENT_ID');
-    const local = await remote(['security', 'log']);
+    const local = await remote(['operator', 'credentials', 'someone@example.test']);
     expect(local.code).toBe(1);
     expect(local.stderr).toContain('works on the database itself');
   });

@@ -75,6 +75,23 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     ctx.body = await admin.verifyAudit(body(ctx), operatorOf(ctx));
   });
 
+  // Accounts are named by their login, personal data: in the body, never in a URL.
+  router.post('/accounts/disable', operator, requireJson, async (ctx) => {
+    ctx.body = await admin.disableAccount(body(ctx), operatorOf(ctx));
+  });
+  router.post('/accounts/enable', operator, requireJson, async (ctx) => {
+    ctx.body = await admin.enableAccount(body(ctx), operatorOf(ctx));
+  });
+  router.post('/accounts/sessions/end', operator, requireJson, async (ctx) => {
+    ctx.body = await admin.endSessions(body(ctx));
+  });
+  router.post('/security-log', operator, requireJson, async (ctx) => {
+    ctx.body = await admin.securityLog(body(ctx));
+  });
+  router.get('/security-events', operator, async (ctx) => {
+    ctx.body = await admin.securityEvents({ ...ctx.query });
+  });
+
   router.get('/operators', operator, async (ctx) => {
     ctx.body = await admin.listOperators();
   });
