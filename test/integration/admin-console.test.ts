@@ -185,6 +185,29 @@ describe('the operator console', () => {
     ]);
   });
 
+  it('registers a notary body and renames it, offering it no merchant fields', async () => {
+    let page = await operator.navigate(`${running.issuer}/admin/clients`);
+    page = await operator.submit(formAction(page, '/admin/clients'), {
+      kind: 'notary',
+      name: '某公证处',
+      redirect_uris: '',
+      category: 'notary',
+      security_level: '1',
+    });
+    expect(page.status).toBe(200);
+    const clientId = /<code id="client_id">([^<]+)<\/code>/.exec(page.html)![1]!;
+    expect((await running.platform.clients.show(clientId)).kind).toBe('notary');
+    page = await operator.navigate(`${running.issuer}/admin/clients/${clientId}`);
+    expect(page.html).not.toContain('name="redirect_uris"');
+    expect(page.html).not.toContain('name="security_level"');
+    page = await operator.submit(formAction(page, `/admin/clients/${clientId}`), {
+      name: '某公证处（新）',
+      category: 'notary',
+    });
+    expect(page.url).toBe(`${running.issuer}/admin/clients/${clientId}?saved=1`);
+    expect((await running.platform.clients.show(clientId)).name).toBe('某公证处（新）');
+  });
+
   it('shows bad input on the form and registers nothing; refuses a post without its CSRF token', async () => {
     const before = (await running.platform.clients.list()).length;
     let page = await operator.navigate(`${running.issuer}/admin/clients`);

@@ -28,8 +28,11 @@ export interface ConsoleDeps {
 
 const LEVELS = ['result', 'credentials', 'dossier'];
 
-/** A form's fields as the admin API's body: repeated and comma-separated lists, empty fields left out. */
-function clientBody(form: Record<string, unknown>, { update }: { update: boolean }): Record<string, unknown> {
+/**
+ * A form's fields as the admin API's body: repeated and comma-separated lists, empty fields left
+ * out. A notary body's registration has only a name and a category to change (`kind`, on update).
+ */
+function clientBody(form: Record<string, unknown>, { update, kind }: { update: boolean; kind?: unknown }) {
   const list = (value: unknown) =>
     (Array.isArray(value) ? value : typeof value === 'string' ? [value] : [])
       .flatMap((v) => String(v).split(/[\s,]+/))
@@ -46,8 +49,9 @@ function clientBody(form: Record<string, unknown>, { update }: { update: boolean
   };
   for (const key of Object.keys(body)) {
     const value = body[key];
-    if (value === undefined || (Array.isArray(value) && value.length === 0 && update)) delete body[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) delete body[key];
   }
+  if (update && kind !== 'merchant') for (const key of ['redirect_uris', 'levels', 'security_level']) delete body[key];
   return body;
 }
 
@@ -114,7 +118,8 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
 
   router.get('/clients', operatorSignedIn, async (ctx) => {
     const { clients } = (await admin.listClients()) as { clients: Json[] };
-    page(ctx, 'admin-clients', { clients: clients.filter((c) => c.kind !== 'operator'), levels: LEVELS, values: {} });
+    const shown = clients.filter((c) => c.kind !== 'operator');
+    page(ctx, 'admin-clients', { clients: shown, levels: LEVELS, values: {}, merchantFields: true });
   });
 
   router.post('/clients', operatorSignedIn, async (ctx) => {
@@ -129,7 +134,13 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
       page(
         ctx,
         'admin-clients',
-        { clients: clients.filter((c) => c.kind !== 'operator'), levels: LEVELS, values, errors: err.extra.errors },
+        {
+          clients: clients.filter((c) => c.kind !== 'operator'),
+          levels: LEVELS,
+          values,
+          errors: err.extra.errors,
+          merchantFields: true,
+        },
         '/admin/clients',
       );
     }
@@ -137,13 +148,20 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
 
   router.get('/clients/:client_id', operatorSignedIn, async (ctx) => {
     const client = await admin.showClient(ctx.params.client_id);
-    page(ctx, 'admin-client', { client, values: formValues(client), levels: LEVELS, saved: ctx.query.saved === '1' });
+    page(ctx, 'admin-client', {
+      client,
+      values: formValues(client),
+      levels: LEVELS,
+      saved: ctx.query.saved === '1',
+      merchantFields: client.kind === 'merchant',
+    });
   });
 
   router.post('/clients/:client_id', operatorSignedIn, async (ctx) => {
     const clientId = ctx.params.client_id!;
     try {
-      await admin.updateClient(clientId, clientBody(form(ctx), { update: true }), operatorOf(ctx));
+      const { kind } = await admin.showClient(clientId);
+      await admin.updateClient(clientId, clientBody(form(ctx), { update: true, kind }), operatorOf(ctx));
     } catch (err) {
       if (!(err instanceof PlatformError) || err.status !== 400) throw err;
       const client = await admin.showClient(clientId);
@@ -151,7 +169,13 @@ export function consoleRoutes(deps: ConsoleDeps): Router {
       return page(
         ctx,
         'admin-client',
-        { client, levels: LEVELS, errors: err.extra.errors },
+        {
+          client,
+          values: { ...formValues(client), ...form(ctx) },
+          levels: LEVELS,
+          errors: err.extra.errors,
+          merchantFields: client.kind === 'merchant',
+        },
         `/admin/clients/${clientId}`,
       );
     }
