@@ -25,6 +25,7 @@ const TABLE_OWNERS = {
   notary: ['offline_registrations'],
   notifications: ['notification_outbox'],
   oidc: ['oidc_payloads'],
+  operators: ['operators'],
   passkeys: ['passkeys', 'passkey_challenges', 'passkey_settings'],
   'rate-limits': ['rate_limits'],
   recovery: ['password_resets'],

@@ -17,6 +17,7 @@ import * as passwordResets from './20261206_016_password_resets.js';
 import * as accountDisable from './20261206_017_account_disable.js';
 import * as merchantEvents from './20261206_018_merchant_events.js';
 import * as dataRights from './20261206_019_data_rights.js';
+import * as operators from './20261206_020_operators.js';
 import * as rateLimitsUnlogged from './20261206_021_rate_limits_unlogged.js';
 
 // Migrations are listed here (not discovered on disk) so the same source works under tsx,
@@ -40,6 +41,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261206_017_account_disable': accountDisable,
   '20261206_018_merchant_events': merchantEvents,
   '20261206_019_data_rights': dataRights,
+  '20261206_020_operators': operators,
   '20261206_021_rate_limits_unlogged': rateLimitsUnlogged,
 };
 

@@ -39,6 +39,10 @@ import type { PasswordRecovery } from './recovery/service.js';
 import type { AccountClosure } from './data-rights/closure.js';
 import type { PersonalData } from './data-rights/service.js';
 import { notaryRoutes, type NotaryDeps } from './notary/routes/index.js';
+import { consoleRoutes } from './admin/routes/console.js';
+import { adminRoutes } from './admin/routes/index.js';
+import type { AdminService } from './admin/service.js';
+import type { OperatorService } from './operators/service.js';
 
 export interface AppDeps {
   config: Config;
@@ -66,6 +70,10 @@ export interface AppDeps {
   metrics: PlatformMetrics;
   health: Health;
   notary: NotaryDeps;
+  operators: OperatorService;
+  admin: AdminService;
+  /** Loads keys rotated and clients changed by another process (src/oidc/live-settings.ts). */
+  liveSettings: Koa.Middleware;
 }
 
 function requestId(ctx: Context, next: Next) {
@@ -146,6 +154,13 @@ export function buildApp(deps: AppDeps): Koa {
   });
   const attachments = dossierRoutes(provider, deps.proofs, deps.dossier);
   const notary = notaryRoutes(deps.notary);
+  const admin = adminRoutes({
+    tokens: deps.apiTokens,
+    proofs: deps.proofs,
+    clients: deps.clients,
+    operators: deps.operators,
+    admin: deps.admin,
+  });
   const checks = checkRoutes({
     tokens: deps.apiTokens,
     proofs: deps.proofs,
@@ -169,6 +184,16 @@ export function buildApp(deps: AppDeps): Koa {
     recentSignIn: config.passkeys.recentSignIn,
     personalData: deps.personalData,
     closure: deps.closure,
+  });
+
+  const operatorConsole = consoleRoutes({
+    provider,
+    views,
+    admin: deps.admin,
+    operators: deps.operators,
+    accounts: deps.accounts,
+    passkeys: deps.passkeys,
+    signInMaxAge: config.adminConsole.signInMaxAge,
   });
 
   const reset = recoveryRoutes({
@@ -205,6 +230,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(deps.metrics.observe()); // outside the error handler: sees every final status
   app.use(errorHandler(views, deps.logger));
   app.use(requireValidHost); // oidc-provider builds URLs from it
+  app.use(deps.liveSettings); // before anything signs or checks a cookie or a token
   // Probes and the scraper: ahead of body limits and routers, never audited.
   app.use(mountRouter(healthRoutes(deps.health)));
   app.use(mountRouter(metricsRoutes(deps.metrics, config)));
@@ -215,10 +241,12 @@ export function buildApp(deps: AppDeps): Koa {
   const csrf = requireCsrfToken(UPLOADS);
   app.use(mountRouter(interactions, pageBodies, csrf));
   app.use(mountRouter(notary, json));
+  app.use(mountRouter(admin, json));
   app.use(mountRouter(checks, json));
   app.use(mountRouter(attachments));
   app.use(mountRouter(account, pageBodies, csrf));
   app.use(mountRouter(reset, pageBodies, csrf));
+  app.use(mountRouter(operatorConsole, pageBodies, csrf));
   app.use(mountRouter(pages));
   app.use(authorizationRateLimit(deps.limits));
   // Before auditReleases opens the token request's transaction: a count must outlive its rollback.

@@ -17,6 +17,7 @@ import { COOKIE_KEY, OIDC_SIGNING, PAIRWISE_SALT } from './keys/service.js';
 import { createLogger } from './logger.js';
 import { logoutAtMerchants } from './oidc/backchannel.js';
 import { platformApi } from './oidc/features.js';
+import { LiveSettings } from './oidc/live-settings.js';
 import { buildProvider } from './oidc/provider.js';
 import { providerPages } from './oidc/routes.js';
 import { TOKEN_ID_KEY, TokenIds } from './oidc/token-ids.js';
@@ -94,12 +95,24 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       );
     });
     answerDisallowedGrantType(provider);
-    // The ES256 key signs the APIs' client_credentials tokens (src/oidc/features.ts `apiTokens`).
-    const apiKeys = (signingKeys as Array<JWK & { d?: string }>)
-      .filter((key) => key.kty === 'EC')
-      .map(({ d: _private, ...publicKey }) => publicKey);
+    // The ES256 key signs the APIs' client_credentials tokens (src/oidc/features.ts `apiTokens`);
+    // a rotation reloads it with the other signing keys (LiveSettings).
+    let apiKeys = publicEcKeys(signingKeys);
     const apiTokens = new ApiTokens(provider, { audience: platformApi(config.issuer), keys: () => apiKeys });
-    const app = buildApp({
+    // Keys rotated and clients changed by any process take effect here too (`settingsCheckInterval`).
+    const live = new LiveSettings({
+      provider,
+      cookieApps: () => [app],
+      keys,
+      treeHeads: services.treeHeads,
+      clients,
+      intervalMs: config.settingsCheckInterval * 1000,
+      logger,
+      signingKeysLoaded: (loaded) => (apiKeys = publicEcKeys(loaded)),
+    });
+    await live.start();
+    const app: Koa = buildApp({
+      liveSettings: live.middleware(),
       config,
       logger,
       views,
@@ -122,6 +135,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       cookieKeys,
       metrics,
       health,
+      operators: services.operators,
+      admin: services.admin,
       notary: {
         issuer: config.issuer,
         tokens: apiTokens,
@@ -143,6 +158,13 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     if (!options.db) await db.destroy();
     throw err;
   }
+}
+
+/** The public halves of the EC signing keys. */
+function publicEcKeys(signingKeys: JWK[]): JWK[] {
+  return (signingKeys as Array<JWK & { d?: string }>)
+    .filter((key) => key.kty === 'EC')
+    .map(({ d: _private, ...publicKey }) => publicKey);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AccountDisabling } from './accounts/disabling.js';
+import { AdminService } from './admin/service.js';
 import { PasswordHasher } from './accounts/password.js';
 import { AccountService } from './accounts/service.js';
 import { AuditLog } from './audit/log.js';
@@ -43,6 +44,7 @@ import { PasswordRecovery } from './recovery/service.js';
 import { AccountClosure } from './data-rights/closure.js';
 import { PersonalData } from './data-rights/service.js';
 import { ProviderSessions } from './oidc/sessions.js';
+import { OperatorService } from './operators/service.js';
 import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
 
@@ -87,6 +89,10 @@ export interface Services {
   /** A person's rights over their data: the export and closing the account (src/data-rights/). */
   personalData: PersonalData;
   closure: AccountClosure;
+  /** The people who run the platform (src/operators/). */
+  operators: OperatorService;
+  /** What operators do, for the admin API, the console and the CLI alike (src/admin/). */
+  admin: AdminService;
 }
 
 /** Every key the platform holds, created when missing. */
@@ -199,6 +205,22 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     codeSeconds: config.passwordReset.codeTtl,
     maxCodeFailures: config.passwordReset.maxCodeFailures,
   });
+  const operators = new OperatorService({ db, audit, accounts });
+  const admin = new AdminService({
+    db,
+    audit,
+    clients,
+    keys,
+    outbox,
+    operators,
+    verifications,
+    disabling,
+    sessions,
+    securityLog,
+    retiredKeyLifetime: config.retiredKeyLifetime,
+    headsDir: config.audit.headsDir,
+    notificationChannel: config.notifications.channel,
+  });
   return {
     box,
     keys,
@@ -237,6 +259,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
       delayDays: config.accountClosure.delayDays,
       merchants: merchantEvents,
     }),
+    operators,
+    admin,
   };
 }
 

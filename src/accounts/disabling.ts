@@ -50,7 +50,11 @@ export class AccountDisabling {
    * sees and the `account.disabled` audit event with the operator as actor. Disabling a disabled
    * account changes and records nothing.
    */
-  async disable(accountId: string, reason?: string): Promise<DisableOutcome> {
+  async disable(
+    accountId: string,
+    reason?: string,
+    actor: { type: 'operator'; id?: string } = { type: 'operator' },
+  ): Promise<DisableOutcome> {
     const note = reason?.trim() || null;
     if (note !== null && !isStorableText(note, REASON_MAX))
       throw new InvalidInput([
@@ -74,7 +78,7 @@ export class AccountDisabling {
       );
       await audit.append(tx, {
         type: 'account.disabled',
-        actor: { type: 'operator' },
+        actor,
         subjects: { account: accountId },
         payload: { sessions_ended: sessionsEnded, tokens_revoked: tokensRevoked },
       });
@@ -83,14 +87,14 @@ export class AccountDisabling {
   }
 
   /** Enables a disabled account: its owner signs in as before. False (nothing recorded) when it was not disabled. */
-  async enable(accountId: string): Promise<boolean> {
+  async enable(accountId: string, actor: { type: 'operator'; id?: string } = { type: 'operator' }): Promise<boolean> {
     const { db, audit, log } = this.options;
     return inTransaction(db, async (tx) => {
       if (!(await enableAccount(tx, accountId))) return false;
       await log.record('account_enabled', accountId);
       await audit.append(tx, {
         type: 'account.enabled',
-        actor: { type: 'operator' },
+        actor,
         subjects: { account: accountId },
         payload: {},
       });

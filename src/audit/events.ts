@@ -81,6 +81,44 @@ export const EVENT_PAYLOADS = {
     jwks_uri: z.string().max(2000).optional(),
     previous_jwks_uri: z.string().max(2000).optional(),
   }),
+  // An operator registered a client (`client add`, the admin API, the console): its kind and
+  // levels; never its secret.
+  'client.registered': z.object({
+    kind: z.enum(['merchant', 'notary', 'operator']),
+    grant_levels: z.array(level).max(3),
+    security_profile: z.enum(['fapi2']).optional(),
+  }),
+  // An operator changed a registration: which fields (snake_case), and the levels when they changed.
+  'client.updated': z.object({
+    fields: z
+      .array(z.enum(['name', 'redirect_uris', 'levels', 'category', 'security_level']))
+      .min(1)
+      .max(5),
+    grant_levels: z.array(level).max(3).optional(),
+  }),
+  'client.disabled': z.object({}),
+  'client.enabled': z.object({}),
+  // A new client secret replaced the old one (the secret itself is shown once, never recorded).
+  'client.secret_rotated': z.object({}),
+  'client.deleted': z.object({ kind: z.enum(['merchant', 'notary', 'operator']) }),
+  // An account was made operator, or stopped being one (`operator add|remove`); `subjects.account` names it.
+  'operator.added': z.object({}),
+  'operator.removed': z.object({}),
+  // An operator rotated platform keys (`keys rotate`): the purpose, the new key ids, how many retired.
+  'keys.rotated': z.object({
+    purpose: z.enum(['oidc-signing', 'cookie', 'audit-tree-head']),
+    kids: z.array(z.string().max(200)).min(1).max(10),
+    retired: z.number().int().min(0),
+  }),
+  // An operator ran the self-check (`selfcheck`): accounts needing attention, reminders queued.
+  'reminders.queued': z.object({ checked: z.number().int().min(0), queued: z.number().int().min(0) }),
+  // An operator re-verified the whole log (`audit verify`): the outcome, the leaves and heads checked.
+  'audit.verified': z.object({
+    ok: z.boolean(),
+    leaves: z.number().int().min(0),
+    heads: z.number().int().min(0),
+    kept_heads: z.number().int().min(0),
+  }),
   'notary.queried': z.object({
     endpoint: z.string().max(100),
     filters: z.record(z.string(), z.unknown()).optional(),

@@ -14,6 +14,8 @@ import {
 } from './merkle.js';
 import { repeat } from '../repeat.js';
 import {
+  latestEventOfType,
+  latestTreeHead,
   enqueueEvents,
   findEvent,
   findEvents,
@@ -207,6 +209,16 @@ export class AuditLog {
 
   async events(leafIndices: number[]): Promise<EventRow[]> {
     return findEvents(this.db, leafIndices);
+  }
+
+  /** The latest event of a type, if any (the console's "last full verification"). */
+  async latestOfType(type: string): Promise<EventRow | undefined> {
+    return latestEventOfType(this.db, type);
+  }
+
+  /** The latest signed tree head stored, if any. */
+  async latestHead() {
+    return latestTreeHead(this.db);
   }
 
   async size(db: Queryable = this.db): Promise<number> {

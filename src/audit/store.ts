@@ -172,3 +172,8 @@ export async function nodesInRanges(
     nodes.orWhere((q) => q.where('level', level).whereBetween('idx', [from, to]));
   return nodes;
 }
+
+/** The latest event of a type (by leaf index), if any. */
+export async function latestEventOfType(db: Queryable, type: string): Promise<EventRow | undefined> {
+  return db<EventRow>('audit_events').where({ type }).orderBy('leaf_index', 'desc').first();
+}

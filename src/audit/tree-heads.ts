@@ -59,21 +59,22 @@ export class TreeHeads {
 
   private constructor(
     options: TreeHeadsOptions,
-    private readonly signer: Signer,
+    private signer: Signer,
     /** Every tree-head public key ever made, to check the kept heads' signatures. */
-    private readonly publicKeys: JWK[],
+    private publicKeys: JWK[],
   ) {
     ({ db: this.db, audit: this.audit, origin: this.origin, kept: this.kept } = options);
   }
 
   /** Tree heads signed with the active `audit-tree-head` key of `keys`. */
   static async load(options: TreeHeadsOptions & { keys: KeyService }): Promise<TreeHeads> {
-    const { keys } = options;
-    const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
-    if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
-    const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
-    const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
-    return new TreeHeads(options, { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, publicKeys);
+    const { signer, publicKeys } = await loadSigner(options.keys);
+    return new TreeHeads(options, signer, publicKeys);
+  }
+
+  /** Signs with the active key from now on (after `keys rotate --purpose audit-tree-head`, src/oidc/live-settings.ts). */
+  async reloadKeys(keys: KeyService): Promise<void> {
+    ({ signer: this.signer, publicKeys: this.publicKeys } = await loadSigner(keys));
   }
 
   /** The C2SP verifier key (`<origin>+<hash>+<key>`) of each Ed25519 tree-head key. */
@@ -182,4 +183,13 @@ export class TreeHeads {
   schedule(intervalMs: number, onError: (err: unknown) => void): () => Promise<void> {
     return repeat(() => this.publish(), intervalMs, onError);
   }
+}
+
+/** The active tree-head key, and every public one ever made. */
+async function loadSigner(keys: KeyService): Promise<{ signer: Signer; publicKeys: JWK[] }> {
+  const [jwk] = await keys.privateJwks(AUDIT_TREE_HEAD_KEY.purpose);
+  if (!jwk?.kid) throw new Error('no audit tree-head key: run KeyService.ensure first');
+  const privateKey = createPrivateKey({ key: jwk as JWK & { kty: string }, format: 'jwk' });
+  const publicKeys = await keys.publicJwksEver(AUDIT_TREE_HEAD_KEY.purpose);
+  return { signer: { kid: jwk.kid, privateKey, publicKey: createPublicKey(privateKey) }, publicKeys };
 }

@@ -1,6 +1,8 @@
-import type { CliContext } from './context.js';
-import type { Options } from './options.js';
-import { accountOf } from './security.js';
+import { CLI_OPERATOR, type CliContext } from './context.js';
+import { requireOption, type Options } from './options.js';
+
+/** What the operations answer, and the login they name for the readable line (not printed in JSON). */
+type Named = { login: string } & Record<string, unknown>;
 
 /**
  * `account disable --login L [--reason TEXT]`: disables the account and ends every session and
@@ -8,34 +10,25 @@ import { accountOf } from './security.js';
  * Its owner cannot sign in until `account enable`; its merchants' grants are kept.
  */
 export async function accountDisable(ctx: CliContext, options: Options): Promise<void> {
-  const account = await accountOf(ctx, options);
   const reason = typeof options.reason === 'string' ? options.reason : undefined;
-  const outcome = await (await ctx.services()).disabling.disable(account.id, reason);
-  if (!outcome.disabled) {
-    ctx.print(
-      { account: account.id, disabled: true, changed: false },
-      `${account.login} is already disabled; nothing changed.`,
-    );
-    return;
-  }
+  const { login, ...result } = (await (
+    await ctx.admin()
+  ).disableAccount(
+    { login: requireOption(options, 'login'), ...(reason === undefined ? {} : { reason }) },
+    CLI_OPERATOR,
+  )) as Named;
   ctx.print(
-    {
-      account: account.id,
-      disabled: true,
-      changed: true,
-      sessions_ended: outcome.sessionsEnded,
-      tokens_revoked: outcome.tokensRevoked,
-    },
-    `Disabled ${account.login}: ended ${outcome.sessionsEnded} session(s), revoked ${outcome.tokensRevoked} token(s).`,
+    result,
+    result.changed
+      ? `Disabled ${login}: ended ${String(result.sessions_ended)} session(s), revoked ${String(result.tokens_revoked)} token(s).`
+      : `${login} is already disabled; nothing changed.`,
   );
 }
 
 /** `account enable --login L`: its owner may sign in again. */
 export async function accountEnable(ctx: CliContext, options: Options): Promise<void> {
-  const account = await accountOf(ctx, options);
-  const changed = await (await ctx.services()).disabling.enable(account.id);
-  ctx.print(
-    { account: account.id, disabled: false, changed },
-    changed ? `Enabled ${account.login}.` : `${account.login} is not disabled; nothing changed.`,
-  );
+  const { login, ...result } = (await (
+    await ctx.admin()
+  ).enableAccount({ login: requireOption(options, 'login') }, CLI_OPERATOR)) as Named;
+  ctx.print(result, result.changed ? `Enabled ${login}.` : `${login} is not disabled; nothing changed.`);
 }

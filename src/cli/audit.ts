@@ -1,40 +1,32 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { JSONWebKeySet } from 'jose';
-import { checkLog } from '../audit/check.js';
-import { KeptTreeHeads, parseKeptHeads, type ParsedHeads } from '../audit/kept-heads.js';
+import type { LogCheckReport } from '../audit/check.js';
 import { verifyEvidenceBundle, type EvidenceBundle } from '../audit/verify.js';
 import { InvalidInput } from '../errors.js';
-import type { CliContext } from './context.js';
+import { CLI_OPERATOR, type CliContext } from './context.js';
 import { listOption, type Options } from './options.js';
 
 /**
  * `audit verify [--heads FILE]... [--keys FILE|URL]`: recomputes the whole tree and checks every
  * signed head stored in the database, every head kept in `audit.headsDir`, and each notary's
- * copies given with --heads. Exit 1 if anything is wrong, naming the first kept head the log
- * contradicts.
+ * copies given with --heads (read here, sent along with `--url`). Exit 1 if anything is wrong,
+ * naming the first kept head the log contradicts.
  */
 export async function auditVerify(ctx: CliContext, options: Options): Promise<number> {
-  const kept: ParsedHeads = { heads: [], problems: [] };
-  const add = (parsed: ParsedHeads) => {
-    kept.heads.push(...parsed.heads);
-    kept.problems.push(...parsed.problems);
-  };
-  if (ctx.config.audit.headsDir.trim()) add(await new KeptTreeHeads(resolve(ctx.config.audit.headsDir)).all());
+  const heads = [];
   for (const file of listOption(options, 'heads')) {
-    let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      heads.push({ source: file, text: await readFile(file, 'utf8') });
     } catch (err) {
       throw new InvalidInput([
         { field: 'heads', code: 'unreadable', message: `cannot read ${file}: ${(err as Error).message}` },
       ]);
     }
-    add(parseKeptHeads(text, file));
   }
-  const trustedKeys =
-    typeof options.keys === 'string' ? ((await readJson(options.keys, 'keys')) as JSONWebKeySet) : undefined;
-  const report = await checkLog(ctx.db, { kept: kept.heads, keptProblems: kept.problems, trustedKeys });
+  const keys = typeof options.keys === 'string' ? await readJson(options.keys, 'keys') : undefined;
+  const report = (await (
+    await ctx.auditVerifier()
+  ).verifyAudit({ heads, ...(keys ? { keys } : {}) }, CLI_OPERATOR)) as unknown as LogCheckReport;
   const contradicted = report.first_contradicted_head;
   ctx.print(
     { ...report },

@@ -1,6 +1,15 @@
-import { decodeJwt } from 'jose';
 import type { CliContext } from './context.js';
 import type { Options } from './options.js';
+
+type Delivery = {
+  createdAt: string;
+  status: string;
+  attempts: number;
+  clientId: string;
+  events: string[];
+  endpoint: string;
+  lastError?: string | null;
+};
 
 /**
  * `events list [--failed]`: the latest Security Event Tokens pushed to merchants (newest first),
@@ -9,22 +18,16 @@ import type { Options } from './options.js';
  */
 export async function eventsList(ctx: CliContext, options: Options): Promise<void> {
   const failed = options.failed === true;
-  const deliveries = await (await ctx.services()).outbox.securityEvents({ failed }, 200);
-  const events = deliveries.map(({ token, ...delivery }) => {
-    const claims = token ? decodeJwt(token) : {};
-    return {
-      ...delivery,
-      jti: claims.jti,
-      events: Object.keys((claims.events as Record<string, unknown> | undefined) ?? {}),
-    };
-  });
+  const { events } = (await (await ctx.admin()).securityEvents(failed ? { failed: 'true' } : {})) as {
+    events: Delivery[];
+  };
   ctx.print(
     { events },
     [
       `${events.length} ${failed ? 'failed ' : ''}security event(s) to merchants`,
       ...events.map((e) =>
         [
-          e.createdAt.toISOString(),
+          e.createdAt,
           e.status.padEnd(7),
           `attempts ${e.attempts}`,
           e.clientId,

@@ -3,15 +3,25 @@ import { ConfigError } from '../config/load.js';
 import { PlatformError } from '../errors.js';
 import { accountDisable, accountEnable } from './account.js';
 import { auditVerify, auditVerifyBundle } from './audit.js';
-import { clientAdd, clientKeys, clientList } from './client.js';
+import {
+  clientAdd,
+  clientDelete,
+  clientKeys,
+  clientList,
+  clientSecret,
+  clientSetDisabled,
+  clientShow,
+  clientUpdate,
+} from './client.js';
 import { eventsList } from './events.js';
 import { openCliContext, type CliContext } from './context.js';
 import { keysRotate } from './keys.js';
+import { operatorAdd, operatorCredentials, operatorList, operatorRemove } from './operator.js';
 import { securityLog, sessionsEnd } from './security.js';
 import { costs, selfcheck } from './verification.js';
 import type { Options } from './options.js';
 
-const USAGE = `Usage: npm run cli -- <command> [options] [--json]
+const USAGE = `Usage: npm run cli -- <command> [options] [--json] [--url URL]
 
 Commands:
   migrate                         apply pending database migrations
@@ -31,7 +41,15 @@ Commands:
   client keys --client-id ID --jwks FILE | --jwks-uri URL
                                   replace a client's public keys (audited)
   client list
+  client show --client-id ID
+  client update --client-id ID [--name N] [--redirect-uri U]... [--levels a,b] [--category C]
+             [--security-level 1|2|3]
+  client disable --client-id ID   it signs no one in, its tokens are refused (audited)
+  client enable --client-id ID
+  client secret --client-id ID    a new client secret, shown once; the old one stops working
+  client delete --client-id ID
   keys rotate [--purpose oidc-signing|cookie|audit-tree-head]
+                                  every running process loads the new keys within seconds
   audit verify [--heads FILE] [--keys FILE|URL]
                                   recompute the whole audit tree; check every signed tree head,
                                   those kept in audit.headsDir and a notary's copies (--heads)
@@ -50,17 +68,38 @@ Commands:
   account enable --login L        let a disabled account sign in again
   events list [--failed]          Security Event Tokens pushed to merchants: status, attempts,
                                   last error (--failed: only those given up on)
+  operator add LOGIN              make a person account an operator (admin API, console at /admin)
+  operator remove LOGIN
+  operator list
+  operator credentials LOGIN      an operator client for the admin API, its secret shown once
 
-With --json a command prints one JSON object on stdout.`;
+With --json a command prints one JSON object on stdout.
+With --url URL a command goes through the admin API of the platform running at URL, with the
+operator client in OPERATOR_CLIENT_ID and OPERATOR_CLIENT_SECRET, and prints the same. Without
+--url it uses the database; if a running platform holds the embedded database and those two are
+set, its admin API at the issuer is used. migrate and operator credentials need the database.`;
 
-/** A command; a number it returns is the exit code (default 0). */
-type Command = (ctx: CliContext, options: Options) => Promise<void | number>;
+/** A command, given its argument (`operator add LOGIN`); a number it returns is the exit code (default 0). */
+type Command = (ctx: CliContext, options: Options, argument?: string) => Promise<void | number>;
 
 const COMMANDS: Record<string, Command> = {
-  migrate: async (ctx) => ctx.print({ migrated: true }, 'Database is up to date.'),
+  migrate: async (ctx) => {
+    await ctx.local();
+    ctx.print({ migrated: true }, 'Database is up to date.');
+  },
   'client add': clientAdd,
   'client keys': clientKeys,
   'client list': clientList,
+  'client show': clientShow,
+  'client update': clientUpdate,
+  'client disable': clientSetDisabled(true),
+  'client enable': clientSetDisabled(false),
+  'client secret': clientSecret,
+  'client delete': clientDelete,
+  'operator add': operatorAdd,
+  'operator remove': operatorRemove,
+  'operator list': operatorList,
+  'operator credentials': operatorCredentials,
   'keys rotate': keysRotate,
   'audit verify': auditVerify,
   costs,
@@ -111,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
       deliver: { type: 'boolean' },
       login: { type: 'string' },
       reason: { type: 'string' },
+      url: { type: 'string' },
     },
   });
   const name = positionals.slice(0, 2).join(' ');
@@ -128,11 +168,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const ctx = await openCliContext(values.json ?? false);
+  const ctx = openCliContext(values.json ?? false, values.url, name);
   try {
-    return (await command(ctx, values as Options)) ?? 0;
+    return (await command(ctx, values as Options, positionals[2])) ?? 0;
   } finally {
-    await ctx.db.destroy();
+    await ctx.close();
   }
 }
 

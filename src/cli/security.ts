@@ -1,32 +1,34 @@
-import { NotFound } from '../errors.js';
 import type { CliContext } from './context.js';
 import { dateOption, requireOption, type Options } from './options.js';
 
-const DAY = 86_400_000;
-
-/** The account an operator names by its login (`--login`), or NotFound. */
-export async function accountOf(ctx: CliContext, options: Options) {
-  const login = requireOption(options, 'login');
-  const account = await (await ctx.services()).accounts.findByLogin(login);
-  if (!account) throw new NotFound(`No account has the login ${login}.`);
-  return account;
-}
+type LoggedEvent = {
+  at: string;
+  kind: string;
+  accountId?: string | null;
+  ip?: string | null;
+  device?: string | null;
+  detail?: unknown;
+};
 
 /**
  * `security log [--login L] [--since YYYY-MM-DD]`: the security log, oldest first, of one account
  * or of all (failed sign-ins for logins no account has included); the last 7 days by default.
  */
 export async function securityLog(ctx: CliContext, options: Options): Promise<void> {
-  const account = options.login === undefined ? undefined : await accountOf(ctx, options);
-  const since = dateOption(options, 'since') ?? new Date(Date.now() - 7 * DAY);
-  const events = await (await ctx.services()).securityLog.since({ since, accountId: account?.id }, 10_000);
+  const since = dateOption(options, 'since');
+  const { login, ...result } = (await (
+    await ctx.admin()
+  ).securityLog({
+    ...(options.login === undefined ? {} : { login: requireOption(options, 'login') }),
+    ...(since ? { since: since.toISOString().slice(0, 10) } : {}),
+  })) as { login?: string; since: string; events: LoggedEvent[] };
   ctx.print(
-    { since: since.toISOString(), events },
+    result,
     [
-      `Security log since ${since.toISOString().slice(0, 10)}${account ? ` for ${account.login}` : ''}: ${events.length} event(s)`,
-      ...events.map((e) =>
+      `Security log since ${result.since.slice(0, 10)}${login ? ` for ${login}` : ''}: ${result.events.length} event(s)`,
+      ...result.events.map((e) =>
         [
-          e.at.toISOString(),
+          e.at,
           e.kind.padEnd(22),
           e.accountId ?? '(no account)',
           e.ip ?? '-',
@@ -43,7 +45,10 @@ export async function securityLog(ctx: CliContext, options: Options): Promise<vo
  * account an operator believes taken over. Recorded in the account's security log.
  */
 export async function sessionsEnd(ctx: CliContext, options: Options): Promise<void> {
-  const account = await accountOf(ctx, options);
-  const ended = await (await ctx.services()).sessions.endAll(account.id);
-  ctx.print({ account: account.id, sessions_ended: ended }, `Ended ${ended} session(s) of ${account.login}.`);
+  const { login, ...result } = (await (await ctx.admin()).endSessions({ login: requireOption(options, 'login') })) as {
+    login: string;
+    account: string;
+    sessions_ended: number;
+  };
+  ctx.print(result, `Ended ${result.sessions_ended} session(s) of ${login}.`);
 }

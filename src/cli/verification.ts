@@ -1,6 +1,6 @@
 import { InvalidInput } from '../errors.js';
-import { costReport, selfCheck } from '../identity/selfcheck.js';
-import type { CliContext } from './context.js';
+import type { CostReport, SelfCheckReport } from '../identity/selfcheck.js';
+import { CLI_OPERATOR, type CliContext } from './context.js';
 import { dateOption, type Options } from './options.js';
 
 function daysOption(options: Options, name: string, fallback: number): number {
@@ -17,7 +17,10 @@ function daysOption(options: Options, name: string, fallback: number): number {
 
 /** `costs [--since YYYY-MM-DD]`: provider calls and their cost, and the queries served by reuse. */
 export async function costs(ctx: CliContext, options: Options): Promise<void> {
-  const report = await costReport(ctx.db, dateOption(options, 'since'));
+  const since = dateOption(options, 'since');
+  const report = (await (
+    await ctx.admin()
+  ).costs(since ? { since: since.toISOString().slice(0, 10) } : {})) as unknown as CostReport;
   const lines = report.providers.map(
     (p) =>
       `  ${p.provider.padEnd(16)} ${p.method.padEnd(20)} ${String(p.calls).padStart(8)} calls  ${String(p.unavailable).padStart(6)} unavailable  ${p.cost_yuan.toFixed(2).padStart(10)} yuan`,
@@ -38,15 +41,15 @@ export async function costs(ctx: CliContext, options: Options): Promise<void> {
  * no, failed or soon-expiring verification; with --deliver, sends the due ones now.
  */
 export async function selfcheck(ctx: CliContext, options: Options): Promise<void> {
-  const { outbox } = await ctx.services();
-  const report = await selfCheck(ctx.db, outbox, {
-    channel: ctx.config.notifications.channel,
-    expiringWithinDays: daysOption(options, 'expiring-within', 30),
-    locale: 'zh-CN',
-  });
-  const delivery = options.deliver ? await outbox.deliver() : undefined;
+  const report = (await (
+    await ctx.admin()
+  ).selfcheck(
+    { expiring_within_days: daysOption(options, 'expiring-within', 30), deliver: options.deliver === true },
+    CLI_OPERATOR,
+  )) as unknown as SelfCheckReport & { delivery?: { sent: number; retried: number; failed: number } };
+  const { delivery } = report;
   ctx.print(
-    { ...report, ...(delivery ? { delivery } : {}) },
+    { ...report },
     [
       `Self-check: ${report.checked} accounts need attention (${report.missing} never verified, ${report.failed} failed or expired, ${report.expiring} expiring soon).`,
       `  ${report.queued} reminders queued (at most one per account and kind a month).`,

@@ -4,7 +4,7 @@ import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { InvalidInput, NotFound } from '../errors.js';
+import { Conflict, InvalidInput, NotFound } from '../errors.js';
 import {
   ENCRYPTION_ALGS,
   ENCRYPTION_ENCS,
@@ -13,7 +13,17 @@ import {
   USERINFO_SIGNING_ALGS,
   type ClientJwks,
 } from './keys.js';
-import { findClient, insertClient, listClients, updateClientMetadata, upsertClient, type ClientRow } from './store.js';
+import {
+  clientsGeneration,
+  deleteClient,
+  findClient,
+  insertClient,
+  listClients,
+  updateClient,
+  updateClientMetadata,
+  upsertClient,
+  type ClientRow,
+} from './store.js';
 
 /** Grant levels a merchant may be allowed to ask for (docs/product.md#grant-levels). */
 export const GRANT_LEVELS = ['result', 'credentials', 'dossier'] as const;
@@ -76,21 +86,24 @@ const jwksUri = z.string().refine((value) => {
 /** A JWE a client asks for (RFC 7516): key management and content encryption. */
 const encryption = z.object({ alg: z.enum(ENCRYPTION_ALGS), enc: z.enum(ENCRYPTION_ENCS).default('A256GCM') });
 
+const clientName = z.string().trim().min(1).max(200);
+const category = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[\p{L}\p{N}_ .-]+$/u);
+const securityLevel = z.coerce.number().int().min(1).max(3);
+
 export const newClientSchema = z.object({
-  name: z.string().trim().min(1).max(200),
+  name: clientName,
   kind: z.enum(['merchant', 'notary']).default('merchant'),
   redirectUris: z.array(redirectUri).max(20).default([]),
   /** Where RP-initiated logout may send the person back (OpenID RP-Initiated Logout 1.0 §3). */
   postLogoutRedirectUris: z.array(redirectUri).max(20).default([]),
   levels: z.array(z.enum(GRANT_LEVELS)).min(1).default(['result']),
-  category: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
-    .regex(/^[\p{L}\p{N}_ .-]+$/u)
-    .default('general'),
-  securityLevel: z.coerce.number().int().min(1).max(3).default(1),
+  category: category.default('general'),
+  securityLevel: securityLevel.default(1),
   /** The merchant accepts only results verified within this many days (docs/verification.md#reuse). */
   resultMaxAgeDays: z.coerce.number().int().min(1).max(3650).optional(),
   /** The merchant spends at most this many queries of one result. */
@@ -121,10 +134,25 @@ export const newClientSchema = z.object({
 export type NewClient = z.input<typeof newClientSchema>;
 type ParsedClient = z.output<typeof newClientSchema>;
 
+/** What an operator may change of a registration (`client update`, PATCH /api/admin/clients/{id}). */
+export const clientChangesSchema = z
+  .object({
+    name: clientName.optional(),
+    redirectUris: z.array(redirectUri).min(1).max(20).optional(),
+    levels: z.array(z.enum(GRANT_LEVELS)).min(1).optional(),
+    category: category.optional(),
+    securityLevel: securityLevel.optional(),
+  })
+  .strict();
+export type ClientChanges = z.input<typeof clientChangesSchema>;
+
+/** Who registers or changes a client: an operator (its account when known), or the platform itself. */
+export type ClientActor = { type: 'operator'; id?: string } | { type: 'system' };
+
 export interface ClientInfo {
   client_id: string;
   name: string;
-  kind: 'merchant' | 'notary';
+  kind: 'merchant' | 'notary' | 'operator';
   category: string;
   security_level: number;
   grant_levels: string[];
@@ -141,6 +169,10 @@ export interface ClientInfo {
   /** Where the client's keys are published, or how many it registered inline. */
   jwks_uri?: string;
   jwks_keys?: number;
+  /** While disabled, the client can neither sign anyone in nor obtain or use a token. */
+  disabled: boolean;
+  /** The operator account an operator client acts for. */
+  operator_account?: string;
   created_at: Date;
 }
 
@@ -154,7 +186,7 @@ export interface ClientRegistration {
   client_id: string;
   client_secret: string;
   name: string;
-  kind: 'merchant' | 'notary';
+  kind: 'merchant' | 'notary' | 'operator';
   category: string;
   security_level: number;
   grant_levels: string[];
@@ -163,6 +195,8 @@ export interface ClientRegistration {
 }
 
 export class ClientService {
+  private readonly listeners: Array<() => void> = [];
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
@@ -171,13 +205,28 @@ export class ClientService {
     private readonly options: { production?: boolean } = {},
   ) {}
 
+  /** Calls `listener` after every change this process makes to a registration (src/oidc/clients.ts forgets its copies). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** What changes whenever any process changes a registration (see clientsGeneration). */
+  generation(): Promise<string> {
+    return clientsGeneration(this.db);
+  }
+
+  /** Tells this process's listeners that registrations changed (here, or in another process). */
+  changed(): void {
+    for (const listener of this.listeners) listener();
+  }
+
   /**
    * Registers a merchant (authorization code + PKCE) or a notary body (client_credentials), with a
    * secret, or under the FAPI 2.0 profile with its keys and no secret.
    */
-  async add(input: NewClient & { profile: SecurityProfile }, options?: { clientId?: string }): Promise<ClientInfo>;
-  async add(input: NewClient, options?: { clientId?: string }): Promise<RegisteredClient>;
-  async add(input: NewClient, options: { clientId?: string } = {}): Promise<ClientInfo | RegisteredClient> {
+  async add(input: NewClient & { profile: SecurityProfile }, options?: AddOptions): Promise<ClientInfo>;
+  async add(input: NewClient, options?: AddOptions): Promise<RegisteredClient>;
+  async add(input: NewClient, options: AddOptions = {}): Promise<ClientInfo | RegisteredClient> {
     const parsed = newClientSchema.safeParse(input);
     if (!parsed.success) {
       throw new InvalidInput(
@@ -251,7 +300,10 @@ export class ClientService {
       result_max_age_days: client.resultMaxAgeDays ?? null,
       result_max_queries: client.resultMaxQueries ?? null,
     };
-    await inTransaction(this.db, async (tx) => insertClient(tx, row));
+    await inTransaction(this.db, async (tx) => {
+      await insertClient(tx, row);
+      await this.audit.append(tx, registeredEvent(row, options.actor ?? { type: 'operator' }));
+    });
     const info = toInfo({ ...row, created_at: new Date() });
     return client.profile ? info : { ...info, client_secret: clientSecret };
   }
@@ -295,6 +347,7 @@ export class ClientService {
         },
       });
     });
+    this.changed();
     return toInfo({ ...row, metadata });
   }
 
@@ -316,7 +369,7 @@ export class ClientService {
       eventsEndpoint: new URL('/events', redirectUri).toString(),
       backchannelLogoutUri: new URL('/backchannel-logout', redirectUri).toString(),
     };
-    return this.add(demo, { clientId: DEMO_CLIENT_ID });
+    return this.add(demo, { clientId: DEMO_CLIENT_ID, actor: { type: 'system' } });
   }
 
   /**
@@ -344,10 +397,206 @@ export class ClientService {
     return (await listClients(this.db)).map(toInfo);
   }
 
+  /**
+   * An operator's own client for the admin API (`operator credentials LOGIN`): client_credentials
+   * with the scope `admin`, bound to the operator's account (docs/operations.md#operators).
+   */
+  async addOperatorClient(accountId: string, login: string, actor: ClientActor): Promise<RegisteredClient> {
+    const clientId = `op-${randomBytes(12).toString('base64url')}`;
+    const clientSecret = randomBytes(32).toString('base64url');
+    const row = {
+      client_id: clientId,
+      client_secret_encrypted: this.box.seal(clientSecret, secretContext(clientId)),
+      name: `operator ${login}`.slice(0, 200),
+      kind: 'operator' as const,
+      category: 'operator',
+      security_level: 1 as const,
+      grant_levels: [],
+      metadata: { redirect_uris: [], grant_types: ['client_credentials'], response_types: [] },
+      result_max_age_days: null,
+      result_max_queries: null,
+      operator_account_id: accountId,
+    };
+    await inTransaction(this.db, async (tx) => {
+      await insertClient(tx, row);
+      await this.audit.append(tx, registeredEvent(row, actor));
+    });
+    return { ...toInfo({ ...row, created_at: new Date() }), client_secret: clientSecret };
+  }
+
+  /** A registration, or NotFound. */
+  async show(clientId: string): Promise<ClientInfo> {
+    return toInfo(await this.existing(clientId));
+  }
+
+  /**
+   * Changes a registration's name, redirect URIs, levels, category or security level, checked as
+   * at registration, with a `client.updated` event naming the fields in the same transaction.
+   * Other processes see the change within the client cache's lifetime (src/oidc/clients.ts).
+   */
+  async update(clientId: string, input: ClientChanges, actor: ClientActor): Promise<ClientInfo> {
+    const row = await this.changeable(clientId);
+    const parsed = clientChangesSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new InvalidInput(
+        parsed.error.issues.map((i) => ({ field: i.path.join('.') || '(body)', code: i.code, message: i.message })),
+      );
+    }
+    const changes = parsed.data;
+    const fields = Object.keys(changes).filter((k) => changes[k as keyof typeof changes] !== undefined);
+    if (fields.length === 0) {
+      throw new InvalidInput([{ field: '(body)', code: 'required', message: 'name at least one field to change' }]);
+    }
+    if (row.kind !== 'merchant' && (changes.redirectUris || changes.levels || changes.securityLevel)) {
+      throw new InvalidInput([
+        {
+          field: changes.redirectUris ? 'redirectUris' : changes.levels ? 'levels' : 'securityLevel',
+          code: 'not_allowed',
+          message: `a ${row.kind} client signs no one in: it has no redirect URIs, levels or security level`,
+        },
+      ]);
+    }
+    if (changes.redirectUris && new Set(changes.redirectUris.map((uri) => new URL(uri).host)).size > 1) {
+      throw new InvalidInput([
+        { field: 'redirectUris', code: 'sector_mismatch', message: 'all redirect URIs must share one host' },
+      ]);
+    }
+    // The pairwise sector is the redirect URIs' host (OIDC Core §8.1): moving the merchant to
+    // another host would give every person a new `sub` there.
+    const host = (row.metadata.redirect_uris as string[] | undefined)?.[0];
+    if (changes.redirectUris && host && new URL(changes.redirectUris[0]!).host !== new URL(host).host) {
+      throw new InvalidInput([
+        {
+          field: 'redirectUris',
+          code: 'sector_mismatch',
+          message: `the redirect URIs must stay on ${new URL(host).host}: its pairwise subjects depend on it`,
+        },
+      ]);
+    }
+    const updated: ClientRow = {
+      ...row,
+      ...(changes.name !== undefined ? { name: changes.name } : {}),
+      ...(changes.levels ? { grant_levels: changes.levels } : {}),
+      ...(changes.category !== undefined ? { category: changes.category } : {}),
+      ...(changes.securityLevel !== undefined ? { security_level: changes.securityLevel as 1 | 2 | 3 } : {}),
+      metadata: changes.redirectUris ? { ...row.metadata, redirect_uris: changes.redirectUris } : row.metadata,
+    };
+    await inTransaction(this.db, async (tx) => {
+      await updateClient(tx, clientId, {
+        name: updated.name,
+        grant_levels: updated.grant_levels,
+        category: updated.category,
+        security_level: updated.security_level,
+        metadata: updated.metadata,
+      });
+      await this.audit.append(tx, {
+        type: 'client.updated',
+        actor,
+        subjects: { client: clientId },
+        payload: {
+          fields: fields.map(snakeCase) as never,
+          ...(changes.levels ? { grant_levels: changes.levels } : {}),
+        },
+      });
+    });
+    this.changed();
+    return toInfo(updated);
+  }
+
+  /**
+   * Disables (or enables again) a client: while disabled oidc-provider finds no such client, so it
+   * signs no one in and its tokens are refused. `changed` is false when it already was so.
+   */
+  async setDisabled(
+    clientId: string,
+    disabled: boolean,
+    actor: ClientActor,
+  ): Promise<{ client_id: string; disabled: boolean; changed: boolean }> {
+    const row = await this.changeable(clientId);
+    const changed = Boolean(row.disabled_at) !== disabled;
+    if (changed) {
+      await inTransaction(this.db, async (tx) => {
+        await updateClient(tx, clientId, { disabled_at: disabled ? new Date() : null });
+        await this.audit.append(tx, {
+          type: disabled ? 'client.disabled' : 'client.enabled',
+          actor,
+          subjects: { client: clientId },
+          payload: {},
+        });
+      });
+      this.changed();
+    }
+    return { client_id: clientId, disabled, changed };
+  }
+
+  /** A new secret for the client, returned once (only its sealed form is kept); the old one stops working. */
+  async rotateSecret(clientId: string, actor: ClientActor): Promise<{ client_id: string; client_secret: string }> {
+    const row = await this.changeable(clientId);
+    if (securityProfileOf(row.metadata)) {
+      throw new Conflict('no-client-secret', 'A FAPI 2.0 client signs in with its keys and has no secret to rotate.');
+    }
+    const clientSecret = randomBytes(32).toString('base64url');
+    await inTransaction(this.db, async (tx) => {
+      await updateClient(tx, clientId, {
+        client_secret_encrypted: this.box.seal(clientSecret, secretContext(clientId)),
+      });
+      await this.audit.append(tx, {
+        type: 'client.secret_rotated',
+        actor,
+        subjects: { client: clientId },
+        payload: {},
+      });
+    });
+    this.changed();
+    return { client_id: clientId, client_secret: clientSecret };
+  }
+
+  /**
+   * Deletes a registration. A notary body that uploaded registrations is still named by them: it
+   * cannot be deleted (409), only disabled. The audit trail keeps everything the client did.
+   */
+  async delete(clientId: string, actor: ClientActor): Promise<{ client_id: string; deleted: true }> {
+    const row = await this.changeable(clientId);
+    try {
+      await inTransaction(this.db, async (tx) => {
+        await this.audit.append(tx, {
+          type: 'client.deleted',
+          actor,
+          subjects: { client: clientId },
+          payload: { kind: row.kind },
+        });
+        // Deleted meanwhile by another operator: the event rolls back with nothing to record.
+        if (!(await deleteClient(tx, clientId))) throw new NotFound(`No client ${clientId}.`);
+      });
+    } catch (err) {
+      // PostgreSQL foreign_key_violation: rows of another domain still name the client.
+      if ((err as { code?: string }).code === '23503') {
+        throw new Conflict('client-in-use', `Records still name ${clientId}; disable it instead.`);
+      }
+      throw err;
+    }
+    this.changed();
+    return { client_id: clientId, deleted: true };
+  }
+
+  private async existing(clientId: string): Promise<ClientRow> {
+    const row = await findClient(this.db, clientId);
+    if (!row) throw new NotFound(`No client ${clientId}.`);
+    return row;
+  }
+
+  /** A client an operator may change: any but the platform's own account pages. */
+  private async changeable(clientId: string): Promise<ClientRow> {
+    if (clientId === PLATFORM_CLIENT_ID) {
+      throw new Conflict('platform-client', "The platform's own account client is managed by the platform itself.");
+    }
+    return this.existing(clientId);
+  }
+
   /** A registration with its secret opened, for the OpenID Provider. */
   async registration(clientId: string): Promise<ClientRegistration | undefined> {
     const row = await findClient(this.db, clientId);
-    if (!row) return undefined;
+    if (!row || row.disabled_at) return undefined;
     return {
       client_id: row.client_id,
       client_secret: this.box.openText(row.client_secret_encrypted, secretContext(row.client_id)),
@@ -435,6 +684,30 @@ function encryptionAlgsOf(metadata: Record<string, unknown>): string[] {
   );
 }
 
+interface AddOptions {
+  clientId?: string;
+  /** Who registers it, for its `client.registered` event (an operator by default). */
+  actor?: ClientActor;
+}
+
+/** The `client.registered` event of a new registration: its kind and levels, never its secret. */
+function registeredEvent(row: Pick<ClientRow, 'client_id' | 'kind' | 'grant_levels' | 'metadata'>, actor: ClientActor) {
+  return {
+    type: 'client.registered' as const,
+    actor,
+    subjects: { client: row.client_id },
+    payload: {
+      kind: row.kind,
+      grant_levels: row.grant_levels as GrantLevel[],
+      ...(securityProfileOf(row.metadata) ? { security_profile: securityProfileOf(row.metadata) } : {}),
+    },
+  };
+}
+
+function snakeCase(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 function secretContext(clientId: string): string {
   return `clients:client_secret:${clientId}`;
 }
@@ -457,6 +730,8 @@ function toInfo(row: ClientRow): ClientInfo {
     ...(securityProfileOf(row.metadata) ? { security_profile: securityProfileOf(row.metadata) } : {}),
     ...(typeof row.metadata.jwks_uri === 'string' ? { jwks_uri: row.metadata.jwks_uri } : {}),
     ...(row.metadata.jwks ? { jwks_keys: (row.metadata.jwks as ClientJwks).keys.length } : {}),
+    disabled: Boolean(row.disabled_at),
+    ...(row.operator_account_id ? { operator_account: row.operator_account_id } : {}),
     created_at: row.created_at,
   };
 }

@@ -36,6 +36,7 @@ const ENV_OPTIONS: Record<string, string> = {
   SCHEDULED_JOBS: 'scheduledJobs',
   CLUSTER_WORKERS: 'cluster.workers',
   AUDIT_HEADS_DIR: 'audit.headsDir',
+  SETTINGS_CHECK_INTERVAL: 'settingsCheckInterval',
   NOTIFICATIONS_SANDBOX: 'notifications.sandbox',
   SMS_HTTP_URL: 'notifications.sms.url',
   SMS_HTTP_API_KEY: 'notifications.sms.apiKey',

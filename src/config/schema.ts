@@ -159,6 +159,11 @@ export const configSchema = z
       }),
     /** How long a rotated-out signing key stays published for verification, in seconds. */
     retiredKeyLifetime: seconds.default(14 * 24 * 3600),
+    /**
+     * How often (seconds, on the next request) each process checks whether keys were rotated or
+     * clients changed by another process, and loads them: no restart after `keys rotate`.
+     */
+    settingsCheckInterval: z.coerce.number().min(0).max(3600).default(5),
     /** Expired OIDC rows are purged every `interval` seconds, `batchSize` rows per statement. */
     purge: z
       .object({
@@ -322,6 +327,16 @@ export const configSchema = z
       .default({ delayDays: 0 }),
     /** Step-up: how recent a person-document match a security-level-3 merchant needs, in seconds. */
     stepUp: z.object({ maxAge: seconds.default(600) }).default({ maxAge: 600 }),
+    /** The operator console at /admin (docs/operations.md#the-operator-console). */
+    adminConsole: z
+      .object({
+        /**
+         * How old (seconds) an operator's strong sign-in may be: a passkey, or a fresh
+         * person-document match for an account with only a password.
+         */
+        signInMaxAge: seconds.default(3600),
+      })
+      .default({ signInMaxAge: 3600 }),
     /** Passkeys (WebAuthn): the relying party is the issuer's host and origin (docs/architecture.md#passkeys). */
     passkeys: z
       .object({

@@ -1,6 +1,21 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+/** Another live process (a running platform) holds the embedded database. */
+export class DataDirInUse extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly owner: number,
+    options: ErrorOptions,
+  ) {
+    super(
+      `The embedded database in ${dataDir} is in use by process ${owner}. Stop it first, or use PostgreSQL (DATABASE_URL) to run several processes.`,
+      options,
+    );
+    this.name = 'DataDirInUse';
+  }
+}
+
 /**
  * PGlite is a single-process engine: two processes opening one data directory would corrupt it.
  * The first process writes its pid to `<dataDir>/pglite.lock`; another process refuses to open
@@ -18,10 +33,7 @@ export function lockDataDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(path, 'utf8'));
       if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new Error(
-          `The embedded database in ${dataDir} is in use by process ${owner}. Stop it first, or use PostgreSQL (DATABASE_URL) to run several processes.`,
-          { cause: err },
-        );
+        throw new DataDirInUse(dataDir, owner, { cause: err });
       }
       rmSync(path, { force: true });
     }

@@ -107,7 +107,7 @@ export class ApiTokens {
 export function clientToken(
   tokens: ApiTokens,
   proofs: ProofLedger,
-  required: { scope: string; kind: 'merchant' | 'notary'; realm: string },
+  required: { scope: string; kind: 'merchant' | 'notary' | 'operator'; realm: string },
 ) {
   const { scope, kind, realm } = required;
   return async (ctx: Context, next: Next) => {

@@ -1,7 +1,15 @@
 import { accountsAfter } from '../accounts/service.js';
 import type { Db } from '../db/index.js';
 import type { Outbox } from '../notifications/service.js';
-import { costTotals, countQueries, remindersOf, type CostRow, type ReminderReason } from './store.js';
+import {
+  costTotals,
+  countQueries,
+  dailyCosts,
+  recentFailures,
+  remindersOf,
+  type CostRow,
+  type ReminderReason,
+} from './store.js';
 
 /** Accounts looked at per round of the self-check. */
 const PAGE = 1000;
@@ -99,4 +107,14 @@ export async function costReport(db: Db, since?: Date): Promise<CostReport> {
     total_cost_yuan: rows.reduce((sum, r) => sum + r.cost_fen, 0) / 100,
     reused_queries: reused,
   };
+}
+
+/** Provider calls and cost per day, provider and method since `since` (the console's chart). */
+export async function costsByDay(db: Db, since: Date): Promise<Array<CostRow & { day: string; cost_yuan: number }>> {
+  return (await dailyCosts(db, since)).map((r) => ({ ...r, cost_yuan: r.cost_fen / 100 }));
+}
+
+/** The latest provider calls that got no answer (the console's provider health). */
+export async function providerFailures(db: Db, limit = 20) {
+  return recentFailures(db, limit);
 }

@@ -271,6 +271,14 @@ export class VerificationService {
   }
 
   /** The blind index of the person an account is verified as (for audit subjects), if any. */
+  /** The configured providers and, for those with a circuit breaker, its state in this process. */
+  providerHealth(): Array<{ provider: string; circuit: string | null }> {
+    return [this.provider, this.phones as { name: string; circuit?(): string }].map((p) => ({
+      provider: p.name,
+      circuit: p.circuit ? p.circuit() : null,
+    }));
+  }
+
   async personIndexOf(accountId: string): Promise<string | undefined> {
     const personId = await this.accounts.personOf(accountId);
     if (!personId) return undefined;

@@ -338,3 +338,35 @@ export async function providerCallGroups(
     max_id: Number(r.max_id),
   }));
 }
+
+/** Provider calls per day (UTC), provider and method since `since`: the console's chart. */
+export async function dailyCosts(db: Queryable, since: Date): Promise<Array<CostRow & { day: string }>> {
+  const rows = await db('provider_calls')
+    .select(db.raw(`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day`), 'provider', 'method')
+    .count({ calls: '*' })
+    .sum({ cost_fen: 'cost_fen' })
+    .select(db.raw(`count(*) FILTER (WHERE outcome = 'unavailable') AS unavailable`))
+    .where('created_at', '>=', since)
+    .groupByRaw(`1, provider, method`)
+    .orderByRaw(`1, provider, method`);
+  return rows.map((r: Record<string, unknown>) => ({
+    day: String(r.day),
+    provider: String(r.provider),
+    method: String(r.method),
+    calls: Number(r.calls),
+    unavailable: Number(r.unavailable),
+    cost_fen: Number(r.cost_fen ?? 0),
+  }));
+}
+
+/** The latest calls a provider could not answer (timeouts, errors, an open circuit), newest first. */
+export async function recentFailures(
+  db: Queryable,
+  limit: number,
+): Promise<Array<{ provider: string; method: string; duration_ms: number; created_at: Date }>> {
+  return db('provider_calls')
+    .where({ outcome: 'unavailable' })
+    .orderBy('created_at', 'desc')
+    .limit(limit)
+    .select('provider', 'method', 'duration_ms', 'created_at');
+}

@@ -3,7 +3,16 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import type { Db, Queryable } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { findActiveKeys, findAllKeys, findUsableKeys, insertKey, lockKeys, retireKeys, type KeyRow } from './store.js';
+import {
+  activeKeysGeneration,
+  findActiveKeys,
+  findAllKeys,
+  findUsableKeys,
+  insertKey,
+  lockKeys,
+  retireKeys,
+  type KeyRow,
+} from './store.js';
 
 /** A kind of key the platform keeps: what it is for and its algorithm. */
 export interface KeySpec {
@@ -38,7 +47,8 @@ export class KeyService {
 
   /**
    * Retires the active key of `spec` (kept for verification until `retiredLifetime` seconds
-   * from now) and makes a new one active. Running processes pick the new key up on restart.
+   * from now) and makes a new one active. Running processes pick the new key up within
+   * `settingsCheckInterval` (src/oidc/live-settings.ts).
    */
   async rotate(spec: KeySpec, retiredLifetime: number): Promise<{ retired: number; kid: string }> {
     return inTransaction(this.db, async (tx) => {
@@ -47,6 +57,11 @@ export class KeyService {
       const kid = await this.create(tx, spec);
       return { retired, kid };
     });
+  }
+
+  /** What changes when a key of these purposes rotates, in any process (src/oidc/live-settings.ts). */
+  generation(purposes: string[]): Promise<string> {
+    return activeKeysGeneration(this.db, purposes);
   }
 
   /** Private JWKs of a purpose, the signing key of each alg first, then keys kept to verify. */

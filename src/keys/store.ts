@@ -48,3 +48,13 @@ export async function retireKeys(db: Queryable, purpose: string, alg: string, ex
 export async function lockKeys(tx: Queryable): Promise<void> {
   await tx.raw(`SELECT pg_advisory_xact_lock(hashtext('platform_keys'))`);
 }
+
+/** The active keys' ids of these purposes, in one string: it changes when any of them rotates. */
+export async function activeKeysGeneration(db: Queryable, purposes: string[]): Promise<string> {
+  const rows = await db<KeyRow>('platform_keys')
+    .whereIn('purpose', purposes)
+    .andWhere({ status: 'active' })
+    .orderBy('kid')
+    .select('kid');
+  return rows.map((row) => row.kid).join(',');
+}

@@ -9,6 +9,7 @@ import { DeliveryRefused, type Notifier } from './notifier.js';
 import {
   claimDueMessages,
   countByStatus,
+  countByTemplate,
   insertMessage,
   listMessages,
   markAttemptFailed,
@@ -272,6 +273,11 @@ export class Outbox {
       sentAt: row.sent_at,
       nextAttemptAt: row.next_attempt_at,
     }));
+  }
+
+  /** Messages of these templates since `since`, by template and status (the operator console). */
+  async templateCounts(templates: string[], since: Date) {
+    return countByTemplate(this.db, templates, since);
   }
 
   /** How many SETs are pending, sent and failed (for the metrics). */

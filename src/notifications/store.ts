@@ -110,3 +110,19 @@ export async function countByStatus(db: Queryable, channel: Channel): Promise<Re
     .count({ count: '*' });
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
 }
+
+/** Messages of these templates made since `since`, by template and status (the console's reminders). */
+export async function countByTemplate(
+  db: Queryable,
+  templates: string[],
+  since: Date,
+): Promise<Array<{ template: string; status: string; count: number }>> {
+  const rows = (await db('notification_outbox')
+    .whereIn('template', templates)
+    .andWhere('created_at', '>=', since)
+    .groupBy('template', 'status')
+    .select('template', 'status')
+    .count({ count: '*' })
+    .orderBy(['template', 'status'])) as Array<{ template: string; status: string; count: string | number }>;
+  return rows.map((row) => ({ template: row.template, status: row.status, count: Number(row.count) }));
+}

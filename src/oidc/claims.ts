@@ -1,7 +1,7 @@
 import type { Account } from '../accounts/service.js';
 import { SCOPE_CLAIMS } from '../grants/scopes.js';
 
-/** Every scope the provider knows: the OIDC ones, the grant levels' and the notary API's (see ./clients.ts). */
+/** Every scope the provider knows: the OIDC ones, the grant levels', the notary API's and the admin API's (see ./clients.ts). */
 export const SCOPES = [
   'openid',
   'offline_access',
@@ -9,6 +9,7 @@ export const SCOPES = [
   'audit:read',
   'registry:write',
   'realname:check',
+  'admin',
 ];
 
 /** The claims an account can assert; oidc-provider filters them by granted scopes and claims. */

@@ -3,13 +3,17 @@ import { LEVEL_SCOPES } from '../grants/scopes.js';
 
 /** Scopes of the notary API (client_credentials): reading the audit trail, uploading registrations. */
 export const NOTARY_SCOPES = ['audit:read', 'registry:write'] as const;
+/** The admin API's scope (client_credentials of an operator client, bound to an operator account). */
+export const OPERATOR_SCOPES = ['admin'] as const;
 /** Scopes a merchant may ask a person for. */
 export const MERCHANT_SCOPES = ['openid', 'offline_access', 'email', 'phone', 'profile', 'realname:check'] as const;
 
 /**
  * How long a process answers oidc-provider's client look-ups from memory. Every token request
- * looks its client up; registrations change only through the operator CLI, so a process sees a
- * change at most this late (a new client at once: misses are not kept).
+ * looks its client up; registrations change only through the operator CLI, the admin API and the
+ * console, so another process sees a change (an update, a disabled client, a new secret) at most
+ * this late (a new client at once: misses are not kept), and within `settingsCheckInterval` once
+ * src/oidc/live-settings.ts sees the registrations change (forget).
  */
 const METADATA_TTL_MS = 30_000;
 
@@ -17,7 +21,14 @@ const METADATA_TTL_MS = 30_000;
 export class ProviderClients {
   private readonly metadata = new Map<string, { value: Record<string, unknown>; expires: number }>();
 
-  constructor(private readonly clients: ClientService) {}
+  constructor(private readonly clients: ClientService) {
+    clients.onChange(() => this.forget());
+  }
+
+  /** Drops every kept registration: the next look-up of each reads the database. */
+  forget(): void {
+    this.metadata.clear();
+  }
 
   /** A client's metadata, kept a while. */
   async find(clientId: string): Promise<Record<string, unknown> | undefined> {
@@ -41,7 +52,9 @@ function toMetadata(client: ClientRegistration): Record<string, unknown> {
     // Which scopes the client may obtain, by kind (oidc-provider refuses any other).
     scope: (client.kind === 'notary'
       ? [...NOTARY_SCOPES]
-      : [...MERCHANT_SCOPES, ...levelScopes(client.grant_levels)]
+      : client.kind === 'operator'
+        ? [...OPERATOR_SCOPES]
+        : [...MERCHANT_SCOPES, ...levelScopes(client.grant_levels)]
     ).join(' '),
     kind: client.kind,
     category: client.category,

@@ -59,7 +59,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
  * oidc-provider restricts a key with an `alg` to that alg (lib/helpers/keystore.js selectForSign),
  * so the RSA keys are handed over without one.
  */
-function forEveryRsaAlg(key: object): object {
+export function forEveryRsaAlg(key: object): object {
   if ((key as { kty?: string }).kty !== 'RSA') return key;
   const { alg: _alg, ...rest } = key as { alg?: string };
   return rest;

@@ -55,11 +55,12 @@ describe(`disabling an account (${ENGINE})`, () => {
     const { platform } = running;
     await command(
       {
-        config: platform.config,
-        db: platform.db,
-        services: async () => platform,
         json: true,
         print: (r) => printed.push(r),
+        admin: async () => platform.admin,
+        auditVerifier: async () => platform.admin,
+        local: async () => ({ config: platform.config, db: platform.db, services: async () => platform }),
+        close: async () => {},
       },
       options,
     );

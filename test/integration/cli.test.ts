@@ -312,7 +312,7 @@ describe('operator CLI', () => {
     }
     const after = await inspect((db) => db('clients').count({ n: '*' }).first());
     expect(Number(after!.n)).toBe(Number(before!.n));
-  });
+  }, 300_000);
 
   it('prints usage with exit 2 for an unknown command or option', async () => {
     expect((await runCli(['frobnicate'], env)).code).toBe(2);
@@ -333,5 +333,5 @@ describe('operator CLI', () => {
     const refused = await runCli(['keys', 'rotate', '--purpose', 'pairwise-salt', '--json'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/purpose/);
-  });
+  }, 300_000);
 });

@@ -366,13 +366,15 @@ describe('security events to merchants', () => {
   /** `events list --json` as the CLI prints it, on this platform's services. */
   async function cliOutput(args: string[]): Promise<{ events: Array<Record<string, unknown>> }> {
     let printed: Record<string, unknown> = {};
-    const ctx = {
-      config: running.platform.config,
-      db: running.platform.db,
-      services: async () => running.platform,
+    const { platform } = running;
+    const ctx: CliContext = {
       json: true,
       print: (result: Record<string, unknown>) => (printed = JSON.parse(JSON.stringify(result))),
-    } as CliContext;
+      admin: async () => platform.admin,
+      auditVerifier: async () => platform.admin,
+      local: async () => ({ config: platform.config, db: platform.db, services: async () => platform }),
+      close: async () => {},
+    };
     await eventsList(ctx, { failed: args.includes('--failed') });
     return printed as { events: Array<Record<string, unknown>> };
   }

@@ -89,6 +89,10 @@ export class HttpProvider implements VerificationProvider {
     this.#service = new ServiceClient(options);
   }
 
+  circuit(): string {
+    return this.#service.circuit;
+  }
+
   checkDocument(request: DocumentCheckRequest, signal?: AbortSignal): Promise<ProviderAnswer> {
     return this.#service.call('/v1/document-check', documentFields(request), signal);
   }
@@ -168,6 +172,7 @@ class ServiceClient {
   readonly #baseUrl: string;
   readonly #apiKey: string;
   readonly #policy;
+  readonly #breaker;
 
   constructor(options: HttpProviderOptions) {
     this.#name = options.name;
@@ -182,6 +187,10 @@ class ServiceClient {
     //   attempt throws BrokenCircuitError, which is not retryable, so a call in progress stops
     //   at once instead of sleeping through backoffs for attempts that cannot be made. Outside
     //   retry it would count whole calls and let a call succeeding on its third try hide two failures.
+    this.#breaker = circuitBreaker(handleWhen(isServiceFailure), {
+      halfOpenAfter: breaker.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(breaker.consecutiveFailures),
+    });
     this.#policy = wrap(
       retry(handleWhen(isRetryable), {
         maxAttempts: options.retries ?? DEFAULTS.retries,
@@ -189,14 +198,16 @@ class ServiceClient {
         // instances retrying together do not hit a recovering service in lockstep.
         backoff: new ExponentialBackoff({ initialDelay: backoff.initialMs, maxDelay: backoff.maxMs }),
       }),
-      circuitBreaker(handleWhen(isServiceFailure), {
-        halfOpenAfter: breaker.halfOpenAfterMs,
-        breaker: new ConsecutiveBreaker(breaker.consecutiveFailures),
-      }),
+      this.#breaker,
       // Aggressive: the attempt is abandoned the moment the time is up; the same signal also
       // aborts the fetch, so the socket is not left behind.
       timeout(options.timeoutMs ?? DEFAULTS.timeoutMs, TimeoutStrategy.Aggressive),
     );
+  }
+
+  /** The breaker's state: `closed`, `open`, `half-open` or `isolated`. */
+  get circuit(): string {
+    return ['closed', 'open', 'half-open', 'isolated'][this.#breaker.state] ?? String(this.#breaker.state);
   }
 
   async call(path: string, body: object, signal?: AbortSignal): Promise<ProviderAnswer> {

@@ -45,6 +45,8 @@ export type ProviderAnswer =
 export interface VerificationProvider {
   /** Stable name recorded with each call (e.g. `sandbox`, `http`). */
   readonly name: string;
+  /** The circuit breaker's state in this process (`closed`, `open`, `half-open`), for a provider that has one. */
+  circuit?(): string;
   checkDocument(request: DocumentCheckRequest, signal?: AbortSignal): Promise<ProviderAnswer>;
   matchPerson(request: PersonMatchRequest, signal?: AbortSignal): Promise<ProviderAnswer>;
 }

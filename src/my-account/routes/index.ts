@@ -14,6 +14,7 @@ import type { VerificationService } from '../../identity/service.js';
 import type { RateLimits } from '../../rate-limits/service.js';
 import { showVerifyForm, submitVerifyForm } from '../../identity/routes/verify-form.js';
 import type { AccountService } from '../../accounts/service.js';
+import { ACR } from '../../oidc/policy.js';
 import { sessionLifetime } from '../../oidc/sessions.js';
 import type { PasskeyService } from '../../passkeys/service.js';
 import type { AccountSessions, SecurityLog } from '../../security/service.js';
@@ -24,6 +25,11 @@ import { passkeyRoutes } from './passkeys.js';
 import { securityRoutes } from './security.js';
 
 const STATE_COOKIE = 'rn_account_state';
+/** `acr=` on /account/login: the class the sign-in must reach (src/oidc/policy.ts). */
+const ACR_SHORTHANDS: Record<string, string> = {
+  passkey: ACR.phishingResistant,
+  person_match: ACR.personMatch,
+};
 const levelChoice = z.object({ level: text(20) });
 
 export interface AccountDeps {
@@ -93,10 +99,15 @@ export function accountRoutes(deps: AccountDeps): Router {
   };
 
   router.get('/login', (ctx) => {
+    // Back to an account page, or to the operator console (src/admin/routes/console.ts), which
+    // signs in here too.
     const returnTo =
-      typeof ctx.query.return === 'string' && /^\/account(\/[a-z-]*)?$/.test(ctx.query.return)
+      typeof ctx.query.return === 'string' && /^\/(account|admin)(\/[a-z-]*)?$/.test(ctx.query.return)
         ? ctx.query.return
         : '/account';
+    // The console asks for a strong sign-in: a passkey, or a fresh person-document match.
+    const asked = ctx.query.acr;
+    const acr = typeof asked === 'string' && Object.hasOwn(ACR_SHORTHANDS, asked) ? ACR_SHORTHANDS[asked] : undefined;
     const state = randomBytes(16).toString('base64url');
     ctx.cookies.set(STATE_COOKIE, `${state}.${returnTo}`, {
       httpOnly: true,
@@ -114,6 +125,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       state,
       // A change that needs a recent sign-in asks for one (OIDC Core §3.1.2.1 `prompt=login`).
       ...(ctx.query.reauth === '1' ? { prompt: 'login' } : {}),
+      ...(acr ? { acr_values: acr } : {}),
     }).toString();
     ctx.status = 303;
     ctx.redirect(url.toString());
