@@ -6,6 +6,7 @@ import { describeInBrowser, startPlatformAndBrowser, type TestBrowser } from '..
 import { ENGINE } from '../helpers/db.js';
 import { JPEG, PNG } from '../helpers/images.js';
 import { CALLBACK, discover, newLogin, redeemCode, startAuthorization } from '../helpers/merchant.js';
+import { addVerifiedOperator } from '../helpers/operators.js';
 import { type startTestPlatform } from '../helpers/platform.js';
 
 const zh = JSON.parse(readFileSync(resolve(process.cwd(), 'views', 'locales', 'zh-CN.json'), 'utf8')) as Record<
@@ -25,14 +26,7 @@ describeInBrowser(`the operator console in a real browser (${ENGINE})`, () => {
   beforeAll(async () => {
     ({ running, browser } = await startPlatformAndBrowser());
     operatorLogin = newLogin();
-    const account = await running.platform.accounts.register({ login: operatorLogin, password: PASSWORD });
-    await running.platform.verifications.verify(account.id, {
-      method: 'document',
-      documentType: 'cn_resident_id',
-      documentNumber: '11010519491231002X',
-      name: '张三',
-    });
-    await running.platform.operators.add(operatorLogin, { type: 'operator' });
+    await addVerifiedOperator(running.platform, operatorLogin, PASSWORD);
   });
   afterAll(async () => {
     await browser?.close();

@@ -9,6 +9,7 @@ import {
   startAuthorization,
   CALLBACK,
 } from '../helpers/merchant.js';
+import { addVerifiedOperator } from '../helpers/operators.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 
@@ -27,15 +28,7 @@ describe('the operator console', () => {
   beforeAll(async () => {
     running = await startTestPlatform();
     const login = newLogin();
-    const account = await running.platform.accounts.register({ login, password: PASSWORD });
-    operatorId = account.id;
-    await running.platform.verifications.verify(account.id, {
-      method: 'document',
-      documentType: 'cn_resident_id',
-      documentNumber: '11010519491231002X',
-      name: '张三',
-    });
-    await running.platform.operators.add(login, { type: 'operator' });
+    operatorId = await addVerifiedOperator(running.platform, login, PASSWORD);
     operator = new UserAgent();
     const dashboard = await signIn(operator, login);
     expect(dashboard.status).toBe(200);
