@@ -48,7 +48,8 @@ export interface ApiToken {
 /**
  * The client_credentials tokens of the platform's APIs: JWT access tokens (RFC 9068) that
  * oidc-provider signs with the ES256 key (src/oidc/features.ts `apiTokens`), checked here by
- * their signature, issuer, audience, type and expiry. Nothing is read from the database.
+ * their signature, issuer, audience, type and expiry: no token is stored or looked up, only the
+ * client's (cached) registration.
  */
 export class ApiTokens {
   private keySet?: { keys: JWK[]; find: ReturnType<typeof createLocalJWKSet> };

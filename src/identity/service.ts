@@ -233,15 +233,15 @@ const sealed = {
   image: (id: string) => `verification_images:data:${id}`,
 };
 
+/** How many persons' blind indexes VerificationService keeps in memory (about 100 bytes each). */
+const PERSON_INDEXES_KEPT = 10_000;
+
 /**
  * Verifying a person once and reusing the result (docs/background.md#unified-authorization,
  * docs/background.md#result-reuse). Document numbers are validated before any provider is called; a
  * provider that cannot answer yields "try again later", never a pass; every call is recorded with
  * its cost.
  */
-/** How many persons' blind indexes VerificationService keeps in memory (about 100 bytes each). */
-const PERSON_INDEXES_KEPT = 10_000;
-
 export class VerificationService {
   private readonly db: Db;
   private readonly box: SecretBox;
@@ -270,7 +270,6 @@ export class VerificationService {
     this.keys = new PersonKeys(this.box);
   }
 
-  /** The blind index of the person an account is verified as (for audit subjects), if any. */
   /** The configured providers and, for those with a circuit breaker, its state in this process. */
   providerHealth(): Array<{ provider: string; circuit: string | null }> {
     return [this.provider, this.phones as { name: string; circuit?(): string }].map((p) => ({
@@ -279,6 +278,7 @@ export class VerificationService {
     }));
   }
 
+  /** The blind index of the person an account is verified as (for audit subjects), if any. */
   async personIndexOf(accountId: string): Promise<string | undefined> {
     const personId = await this.accounts.personOf(accountId);
     if (!personId) return undefined;

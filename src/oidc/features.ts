@@ -62,9 +62,10 @@ export function featureOptions(
  * one stores nothing and a call with one reads nothing. The trade-off: such a token cannot be
  * revoked by itself (revocation answers 200 and changes nothing, introspection answers
  * `active: false`); it lives `ttl.clientCredentials` seconds (300 by default), and disabling or
- * deleting its client refuses it (within `settingsCheckInterval` in the other processes). Tokens of the code flow stay opaque and revocable:
- * resource indicators are taken with the client_credentials grant only, where the one resource
- * is implied (RFC 8707 §2 lets a server refuse others with `invalid_target`).
+ * deleting its client refuses it (within `settingsCheckInterval` in the other processes). Tokens
+ * of the code flow stay opaque and revocable: resource indicators are taken with the
+ * client_credentials grant only, where the one resource is implied (RFC 8707 §2 lets a server
+ * refuse others with `invalid_target`).
  */
 function apiTokens(api: {
   issuer: string;
