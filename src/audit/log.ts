@@ -1,6 +1,6 @@
 import canonicalize from 'canonicalize';
 import type { Db, Queryable, Tx } from '../db/index.js';
-import { assertNoTransaction, inTransaction } from '../db/transaction.js';
+import { assertNoTransaction } from '../db/transaction.js';
 import { parseEvent, type AuditEventInput, type AuditLeaf } from './events.js';
 import {
   consistencyProofFromNodes,
@@ -84,6 +84,21 @@ export function joinLeaf(template: LeafTemplate, leafIndex: number): string {
   return `${template.head}${leafIndex}${template.tail}`;
 }
 
+/** Events as queued rows; a malformed event is a bug: it throws, and the change it would record rolls back. */
+function queued(events: AuditEventInput[]): QueuedEvent[] {
+  const time = new Date();
+  return events.map(parseEvent).map((event) => ({
+    created_at: time,
+    ...splitLeaf({ v: 1, leaf_index: 0, time: time.toISOString(), ...event }),
+    type: event.type,
+    actor_type: event.actor.type,
+    actor_id: event.actor.id ?? null,
+    account_id: event.subjects.account ?? null,
+    person_index: event.subjects.person ?? null,
+    client_id: event.subjects.client ?? null,
+  }));
+}
+
 /**
  * The append-only audit log, an RFC 6962 Merkle tree. Every module records its events through
  * `append(tx, ...)` inside the transaction of the state change the event records: both commit or
@@ -111,19 +126,7 @@ export class AuditLog {
   async append(tx: Tx, ...events: AuditEventInput[]): Promise<void> {
     if (!tx.isTransaction) throw new Error('AuditLog.append needs the transaction of the change it records');
     if (events.length === 0) return;
-    // A malformed event is a bug: it throws here, and the change it would record rolls back.
-    const time = new Date();
-    const queued: QueuedEvent[] = events.map(parseEvent).map((event) => ({
-      created_at: time,
-      ...splitLeaf({ v: 1, leaf_index: 0, time: time.toISOString(), ...event }),
-      type: event.type,
-      actor_type: event.actor.type,
-      actor_id: event.actor.id ?? null,
-      account_id: event.subjects.account ?? null,
-      person_index: event.subjects.person ?? null,
-      client_id: event.subjects.client ?? null,
-    }));
-    await enqueueEvents(tx, queued);
+    await enqueueEvents(tx, queued(events));
     if (this.appendedListeners.length > 0) this.whenCommitted(tx, events.length);
   }
 
@@ -138,17 +141,19 @@ export class AuditLog {
   }
 
   /**
-   * Records events in a transaction of their own, for events that accompany no other change.
-   * Never inside a caller's transaction, where it would become a savepoint: its event would then
-   * stand or fall with that transaction, recording a change that was rolled back or losing a
-   * refusal that was not.
+   * Records events that accompany no other change, in one INSERT: a transaction of its own, with
+   * no BEGIN and COMMIT to wait for. Never inside a caller's transaction, where it would stand or
+   * fall with that transaction, recording a change that was rolled back or losing a refusal that
+   * was not.
    */
   async record(...events: AuditEventInput[]): Promise<void> {
     assertNoTransaction(
       'AuditLog.record',
       "inside one, append(tx, ...) the event to the caller's transaction, or record it after the commit",
     );
-    await inTransaction(this.db, (tx) => this.append(tx, ...events));
+    if (events.length === 0) return;
+    await enqueueEvents(this.db, queued(events));
+    this.appendedListeners.forEach((listener) => listener(events.length));
   }
 
   /**

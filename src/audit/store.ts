@@ -1,4 +1,4 @@
-import type { Queryable, Tx } from '../db/index.js';
+import type { Queryable } from '../db/index.js';
 import type { NodeId, StoredNode } from './merkle.js';
 
 // SQL of the audit trail. The tables refuse UPDATE, DELETE and TRUNCATE (see the migration).
@@ -40,9 +40,9 @@ export interface QueuedEvent extends EventColumns {
   tail: string;
 }
 
-/** Queues events in the caller's transaction (migration 20261123_009: no lock is taken). */
-export async function enqueueEvents(tx: Tx, events: QueuedEvent[]): Promise<void> {
-  await tx('audit_queue').insert(events);
+/** Queues events: in the caller's transaction, or as one statement of their own (migration 20261123_009: no lock is taken). */
+export async function enqueueEvents(db: Queryable, events: QueuedEvent[]): Promise<void> {
+  await db('audit_queue').insert(events);
 }
 
 /**

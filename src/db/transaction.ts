@@ -7,6 +7,11 @@ import type { Db, Tx } from './types.js';
 
 const current = new AsyncLocalStorage<Tx>();
 
+/** The transaction `inTransaction` opened around the running code, if any. */
+export function ambientTransaction(): Tx | undefined {
+  return current.getStore();
+}
+
 /**
  * Runs `work` in one transaction that every query made during it joins (see below), so a
  * grant oidc-provider saves and the audit event recording it commit together or not at all.

@@ -55,8 +55,14 @@ export function dossierRoutes(provider: Provider, proofs: ProofLedger, dossier: 
 
 /** What oidc-provider left on the request's context: the token it issued and the parameters. */
 function oidcOf(ctx: Context) {
-  return (ctx as unknown as { oidc?: { entities?: { AccessToken?: IssuedToken }; params?: { grant_type?: string } } })
-    .oidc;
+  return (
+    ctx as unknown as {
+      oidc?: {
+        entities?: { AccessToken?: IssuedToken; Account?: { account?: { id: string; personId?: string } } };
+        params?: { grant_type?: string };
+      };
+    }
+  ).oidc;
 }
 
 /**
@@ -75,6 +81,7 @@ export function auditReleases(releases: ReleaseAudit) {
       return {
         status: ctx.status,
         accessToken: oidc?.entities?.AccessToken,
+        account: oidc?.entities?.Account?.account,
         grantType: oidc?.params?.grant_type,
         body: ctx.body,
         // Set by src/oidc/released-claims.ts when an ID token or a JWT userinfo was made.

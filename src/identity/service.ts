@@ -278,9 +278,12 @@ export class VerificationService {
     }));
   }
 
-  /** The blind index of the person an account is verified as (for audit subjects), if any. */
-  async personIndexOf(accountId: string): Promise<string | undefined> {
-    const personId = await this.accounts.personOf(accountId);
+  /**
+   * The blind index of the person an account is verified as (for audit subjects), if any; no
+   * look-up of the account when the caller read it just now and hands it over (`account`).
+   */
+  async personIndexOf(accountId: string, account?: Pick<Account, 'id' | 'personId'>): Promise<string | undefined> {
+    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
     if (!personId) return undefined;
     const known = this.indexes.get(personId);
     if (known) return known;

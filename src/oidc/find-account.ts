@@ -33,6 +33,8 @@ export function accountFinder(deps: AccountClaimsDeps): NonNullable<Configuratio
     const client = ctx.oidc.client;
     return {
       accountId: account.id,
+      // Read by the release audit (src/grants/routes.ts) from oidc-provider's Account entity.
+      account,
       // Only claims of the token's scopes, whatever the claims parameter asked for (the grant
       // refuses such requests at consent; this holds even for a grant saved before that rule).
       claims: async (use, scope, requested) => {

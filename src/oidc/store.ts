@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Queryable } from '../db/index.js';
+import { run, statement } from '../db/prepared.js';
 
 /** SQL over `oidc_payloads`, the one table holding every oidc-provider model but Client. */
 
@@ -11,6 +12,15 @@ export interface PayloadRow {
 
 const live = (db: Queryable) => (q: Knex.QueryBuilder) =>
   q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now());
+
+const UPSERT = statement(
+  'oidc_payloads.upsert',
+  `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, expires_at, consumed_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+   ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+     uid = excluded.uid, user_code = excluded.user_code, account_id = excluded.account_id,
+     expires_at = excluded.expires_at, consumed_at = NULL`,
+);
 
 export async function upsertPayload(
   db: Queryable,
@@ -25,20 +35,16 @@ export async function upsertPayload(
     expiresAt?: Date;
   },
 ): Promise<void> {
-  await db('oidc_payloads')
-    .insert({
-      model: row.model,
-      id: row.id,
-      payload: JSON.stringify(row.payload),
-      grant_id: row.grantId ?? null,
-      uid: row.uid ?? null,
-      user_code: row.userCode ?? null,
-      account_id: row.accountId ?? null,
-      expires_at: row.expiresAt ?? null,
-      consumed_at: null,
-    })
-    .onConflict(['model', 'id'])
-    .merge();
+  await run(db, UPSERT, [
+    row.model,
+    row.id,
+    JSON.stringify(row.payload),
+    row.grantId ?? null,
+    row.uid ?? null,
+    row.userCode ?? null,
+    row.accountId ?? null,
+    row.expiresAt ?? null,
+  ]);
 }
 
 /**
@@ -63,54 +69,80 @@ export async function insertPayloadOnce(
   return inserted.length === 1;
 }
 
-export function findPayload(
+const LIVE = '(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)';
+/** A payload by one of its three keys: the statements oidc-provider's look-ups run. */
+const FIND = {
+  id: statement(
+    'oidc_payloads.find_by_id',
+    `SELECT payload, consumed_at, expires_at FROM oidc_payloads WHERE model = $1 AND id = $2 AND ${LIVE}`,
+  ),
+  uid: statement(
+    'oidc_payloads.find_by_uid',
+    `SELECT payload, consumed_at, expires_at FROM oidc_payloads WHERE model = $1 AND uid = $2 AND ${LIVE} LIMIT 1`,
+  ),
+  user_code: statement(
+    'oidc_payloads.find_by_user_code',
+    `SELECT payload, consumed_at, expires_at FROM oidc_payloads WHERE model = $1 AND user_code = $2 AND ${LIVE} LIMIT 1`,
+  ),
+};
+
+export async function findPayload(
   db: Queryable,
   model: string,
-  where: { id?: string; uid?: string; user_code?: string },
+  where: { id: string } | { uid: string } | { user_code: string },
 ): Promise<PayloadRow | undefined> {
-  return db<PayloadRow>('oidc_payloads')
-    .select('payload', 'consumed_at', 'expires_at')
-    .where({ model, ...where } as Record<string, string>)
-    .andWhere(live(db))
-    .first();
+  const [key, value] = Object.entries(where)[0] as [keyof typeof FIND, string];
+  return (await run<PayloadRow>(db, FIND[key], [model, value])).rows[0];
 }
 
 /** The class key of the per-grant advisory locks (two-int key space, apart from the audit lock's). */
 const GRANT_LOCK = 0x6772616e; // "gran"
 
+const CONSUME = statement(
+  'oidc_payloads.consume',
+  `UPDATE oidc_payloads SET consumed_at = CURRENT_TIMESTAMP WHERE model = $1 AND id = $2 AND consumed_at IS NULL`,
+);
+/**
+ * The same, in a transaction, taking the grant's lock in the statement: the lock is a condition
+ * of the WHERE clause, evaluated on the row as the UPDATE's scan found it, before the UPDATE
+ * waits for a concurrent writer's row lock.
+ */
+const CONSUME_LOCKING_GRANT = statement(
+  'oidc_payloads.consume_locking_grant',
+  `UPDATE oidc_payloads SET consumed_at = CURRENT_TIMESTAMP
+   WHERE model = $1 AND id = $2 AND consumed_at IS NULL
+     AND (grant_id IS NULL OR pg_advisory_xact_lock(${GRANT_LOCK}, hashtext(grant_id)) IS NOT NULL)`,
+);
+
 /**
  * Marks a payload consumed in one conditional UPDATE, so of concurrent callers exactly one wins.
  * Returns `{ consumed: false, grantId }` to the losers (a replay).
  *
- * Inside a transaction the grant's lock (see destroyByGrantId) is taken first, in the statement
- * that reads the grant: a losing UPDATE keeps the row locked to the end of its transaction
- * (READ COMMITTED locks the newest version of a concurrently changed row before re-checking the
- * WHERE, PostgreSQL docs §13.2.1), so a loser that took the grant's lock only afterwards, to
- * revoke the grant, could wait for a deleter that waits for that row.
+ * Inside a transaction the grant's lock (see destroyByGrantId) is taken before the row's: a
+ * losing UPDATE keeps the row locked to the end of its transaction (READ COMMITTED locks the
+ * newest version of a concurrently changed row before re-checking the WHERE, PostgreSQL docs
+ * §13.2.1), so a loser that took the grant's lock only afterwards, to revoke the grant, could
+ * wait for a deleter that waits for that row. The winner's one statement does both; a loser
+ * then reads the grant under its lock (taken again: the lock is re-entrant).
  */
 export async function consumePayload(
   db: Queryable,
   model: string,
   id: string,
 ): Promise<{ consumed: boolean; grantId?: string }> {
-  const grantOf = async (lock: boolean): Promise<string | undefined> => {
-    const query = db('oidc_payloads').select('grant_id').where({ model, id }).whereNotNull('grant_id');
-    if (lock) query.select(db.raw('pg_advisory_xact_lock(?, hashtext(grant_id))', [GRANT_LOCK]));
-    return ((await query.first()) as { grant_id: string } | undefined)?.grant_id;
-  };
-  const locked = db.isTransaction ? await grantOf(true) : undefined;
-  const updated = await db('oidc_payloads')
-    .where({ model, id })
-    .whereNull('consumed_at')
-    .update({ consumed_at: db.fn.now() });
-  if (updated > 0) return { consumed: true };
-  return { consumed: false, grantId: db.isTransaction ? locked : await grantOf(false) };
+  const { rowCount } = await run(db, db.isTransaction ? CONSUME_LOCKING_GRANT : CONSUME, [model, id]);
+  if (rowCount > 0) return { consumed: true };
+  const query = db('oidc_payloads').select('grant_id').where({ model, id }).whereNotNull('grant_id');
+  if (db.isTransaction) query.select(db.raw('pg_advisory_xact_lock(?, hashtext(grant_id))', [GRANT_LOCK]));
+  return { consumed: false, grantId: ((await query.first()) as { grant_id: string } | undefined)?.grant_id };
 }
+
+const DESTROY = statement('oidc_payloads.destroy', 'DELETE FROM oidc_payloads WHERE model = $1 AND id = $2');
 
 export async function destroyPayload(db: Queryable, model: string, id: string): Promise<void> {
   // A Grant row is deleted under the grant's lock, like the rest of its rows (destroyByGrantId).
   if (model === 'Grant') await lockGrant(db, id);
-  await db('oidc_payloads').where({ model, id }).delete();
+  await run(db, DESTROY, [model, id]);
 }
 
 /** The live grants (oidc-provider's Grant model) an account has given, newest first. */
