@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js';
+import { run, statement } from '../db/prepared.js';
 
 export interface AccountRow {
   id: string;
@@ -16,8 +17,13 @@ export interface AccountRow {
   person_id: string | null;
 }
 
+const ACCOUNT_COLUMNS =
+  'id, login, login_type, password_hash, created_at, updated_at, closing_at, disabled_at, disabled_reason, person_id';
+/** Prepared: every token request and userinfo call reads its account (src/db/prepared.ts). */
+const BY_ID = statement('accounts.find_by_id', `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`);
+
 export async function findAccountById(db: Queryable, id: string): Promise<AccountRow | undefined> {
-  return db<AccountRow>('accounts').where({ id }).first();
+  return (await run<AccountRow>(db, BY_ID, [id])).rows[0];
 }
 
 export async function findAccountByLogin(db: Queryable, login: string): Promise<AccountRow | undefined> {

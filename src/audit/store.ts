@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/index.js';
 import type { NodeId, StoredNode } from './merkle.js';
+import { run, statement } from '../db/prepared.js';
 
 // SQL of the audit trail. The tables refuse UPDATE, DELETE and TRUNCATE (see the migration).
 
@@ -40,9 +41,40 @@ export interface QueuedEvent extends EventColumns {
   tail: string;
 }
 
+const QUEUED_COLUMNS = [
+  'created_at',
+  'type',
+  'actor_type',
+  'actor_id',
+  'account_id',
+  'person_index',
+  'client_id',
+  'head',
+  'tail',
+] as const satisfies ReadonlyArray<keyof QueuedEvent>;
+/**
+ * Prepared inserts of 1 to 4 events, the sizes a request appends (src/db/prepared.ts); more go
+ * through knex.
+ */
+const ENQUEUE = [1, 2, 3, 4].map((rows) =>
+  statement(
+    `audit_queue.insert_${rows}`,
+    `INSERT INTO audit_queue (${QUEUED_COLUMNS.join(', ')}) VALUES ${Array.from(
+      { length: rows },
+      (_, row) => `(${QUEUED_COLUMNS.map((_, column) => `$${row * QUEUED_COLUMNS.length + column + 1}`).join(', ')})`,
+    ).join(', ')}`,
+  ),
+);
+
 /** Queues events: in the caller's transaction, or as one statement of their own (migration 20261123_009: no lock is taken). */
 export async function enqueueEvents(db: Queryable, events: QueuedEvent[]): Promise<void> {
-  await db('audit_queue').insert(events);
+  if (events.length === 0) return;
+  if (events.length > ENQUEUE.length) return void (await db('audit_queue').insert(events));
+  await run(
+    db,
+    ENQUEUE[events.length - 1]!,
+    events.flatMap((e) => QUEUED_COLUMNS.map((column) => e[column])),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js';
+import { run, statement } from '../db/prepared.js';
 
 // SQL of the levels people chose at consent.
 
@@ -48,12 +49,18 @@ export async function insertCredentials(db: Queryable, row: CredentialRow): Prom
   return inserted.length > 0;
 }
 
+/** Prepared: every level-2 release reads them (src/db/prepared.ts). */
+const CREDENTIALS = statement(
+  'merchant_credentials.find',
+  'SELECT account_id, client_id, username, password_hash FROM merchant_credentials WHERE account_id = $1 AND client_id = $2',
+);
+
 export async function findCredentials(
   db: Queryable,
   accountId: string,
   clientId: string,
 ): Promise<CredentialRow | undefined> {
-  return db<CredentialRow>('merchant_credentials').where({ account_id: accountId, client_id: clientId }).first();
+  return (await run<CredentialRow>(db, CREDENTIALS, [accountId, clientId])).rows[0];
 }
 
 export async function deleteCredentials(db: Queryable, accountId: string, clientId: string): Promise<void> {

@@ -22,6 +22,8 @@ import {
   findPersonByIndex,
   personIndexOf,
   imagesOfVerification,
+  imageData,
+  imageListOfVerification,
   queriesByClient,
   spendQuery,
   insertImages,
@@ -40,6 +42,7 @@ import {
   personsWithoutKey,
   updateImageData,
   type PersonRow,
+  type ImageRow,
 } from './store.js';
 
 export type { VerificationMethod };
@@ -235,6 +238,14 @@ const sealed = {
 
 /** How many persons' blind indexes VerificationService keeps in memory (about 100 bytes each). */
 const PERSON_INDEXES_KEPT = 10_000;
+/** How many images' digests VerificationService keeps in memory (about 100 bytes each). */
+const IMAGE_DIGESTS_KEPT = 10_000;
+
+/** Keeps `value` under `key` in a map bounded to `most` entries: the oldest goes first. */
+function keep<V>(map: Map<string, V>, most: number, key: string, value: V): void {
+  if (map.size >= most) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
 
 /**
  * Verifying a person once and reusing the result (docs/background.md#unified-authorization,
@@ -256,6 +267,12 @@ export class VerificationService {
    * updated; a deleted id is never made again): read at every token and userinfo release.
    */
   private readonly indexes = new Map<string, string>();
+  /**
+   * Image ids → the SHA-256 of the image in clear, which never changes (re-sealing under a new key
+   * keeps the content): read at every dossier release, it would otherwise cost reading and
+   * opening every image of the result each time.
+   */
+  private readonly imageDigests = new Map<string, string>();
 
   constructor(private readonly options: VerificationOptions) {
     ({
@@ -288,11 +305,7 @@ export class VerificationService {
     const known = this.indexes.get(personId);
     if (known) return known;
     const index = await personIndexOf(this.db, personId);
-    if (index) {
-      // Bounded: the oldest entry goes first.
-      if (this.indexes.size >= PERSON_INDEXES_KEPT) this.indexes.delete(this.indexes.keys().next().value!);
-      this.indexes.set(personId, index);
-    }
+    if (index) keep(this.indexes, PERSON_INDEXES_KEPT, personId, index);
     return index;
   }
 
@@ -332,16 +345,9 @@ export class VerificationService {
       .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     if (!row) return undefined;
     const box = await this.keys.opening(this.db, person.id);
-    const images = (await imagesOfVerification(this.db, row.id)).map((image) => ({
-      id: image.id,
-      kind: image.kind,
-      contentType: image.content_type,
-      digest: createHash('sha256')
-        .update(box.open(image.data_encrypted, sealed.image(image.id)))
-        .digest('base64'),
-    }));
+    const images = await this.digestedImages(row.id, box);
     return {
-      ...(await this.identityOf(person)),
+      ...this.identityOf(person, box),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
       result: {
         ...toResult(row),
@@ -353,11 +359,34 @@ export class VerificationService {
     };
   }
 
-  /** The person's identity on record, opened under their data key (or the master key, for values sealed before keys). */
-  private async identityOf(
+  /** A result's images with the digests of their content, opening only those whose digest is not kept. */
+  private async digestedImages(
+    verificationId: string,
+    box: SecretBox,
+  ): Promise<Array<{ id: string; kind: ImageRow['kind']; contentType: string; digest: string }>> {
+    const images = await imageListOfVerification(this.db, verificationId);
+    const missing = images.filter((image) => !this.imageDigests.has(image.id)).map((image) => image.id);
+    if (missing.length > 0) {
+      for (const [id, data] of await imageData(this.db, missing)) {
+        const digest = createHash('sha256')
+          .update(box.open(data, sealed.image(id)))
+          .digest('base64');
+        keep(this.imageDigests, IMAGE_DIGESTS_KEPT, id, digest);
+      }
+    }
+    return images.map((image) => ({
+      id: image.id,
+      kind: image.kind,
+      contentType: image.content_type,
+      digest: this.imageDigests.get(image.id)!,
+    }));
+  }
+
+  /** The person's identity on record, opened with `box`: their data key's (or the master key, for values sealed before keys). */
+  private identityOf(
     person: PersonRow,
-  ): Promise<{ documentType: DocumentType; documentNumber: string; name: string; birthDate?: string }> {
-    const box = await this.keys.opening(this.db, person.id);
+    box: SecretBox,
+  ): { documentType: DocumentType; documentNumber: string; name: string; birthDate?: string } {
     return {
       documentType: person.document_type as DocumentType,
       documentNumber: box.openText(person.number_encrypted, sealed.number(person.id)),
@@ -416,7 +445,7 @@ export class VerificationService {
     const personId = await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) throw new Conflict('not-verified', 'This account has no verified identity yet: verify first.');
-    const { documentType, documentNumber, name } = await this.identityOf(person);
+    const { documentType, documentNumber, name } = this.identityOf(person, await this.keys.opening(this.db, person.id));
     return this.verify(accountId, {
       method: 'person_match',
       documentType,
@@ -482,7 +511,7 @@ export class VerificationService {
         images,
       });
     }
-    const identity = person && (await this.identityOf(person));
+    const identity = person && this.identityOf(person, await this.keys.opening(this.db, person.id));
     return {
       person: person &&
         identity && {

@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/index.js';
+import { run, statement } from '../db/prepared.js';
 
 // SQL of persons, verification results, images, provider calls and result queries. The account a
 // result belongs to is the accounts domain's (AccountService).
@@ -150,6 +151,25 @@ export async function imagesOfVerification(db: Queryable, verificationId: string
   return db<ImageRow>('verification_images').where({ verification_id: verificationId }).orderBy('kind');
 }
 
+/** The images a verification kept, without their data. */
+export async function imageListOfVerification(
+  db: Queryable,
+  verificationId: string,
+): Promise<Array<Omit<ImageRow, 'data_encrypted'>>> {
+  return db('verification_images')
+    .select('id', 'verification_id', 'kind', 'content_type')
+    .where({ verification_id: verificationId })
+    .orderBy('kind');
+}
+
+/** The sealed data of images, by id. */
+export async function imageData(db: Queryable, ids: string[]): Promise<Map<string, string>> {
+  const rows: Array<{ id: string; data_encrypted: string }> = await db('verification_images')
+    .select('id', 'data_encrypted')
+    .whereIn('id', ids);
+  return new Map(rows.map((row) => [row.id, row.data_encrypted]));
+}
+
 /** One image with the verification it belongs to. */
 export async function findImage(
   db: Queryable,
@@ -162,12 +182,19 @@ export async function findImage(
 }
 
 /** A person's passed results still valid at `now` with queries left, newest first. */
+/** Prepared: every release of claims reads the person's results (src/db/prepared.ts). */
+const VALID_RESULTS = statement(
+  'verifications.valid_results',
+  `SELECT id, account_id, person_id, method, provider, status, reason, provider_reference, verified_at, expires_at,
+     max_queries, queries_used, created_at
+   FROM verifications
+   WHERE person_id = $1 AND status = 'passed' AND (expires_at IS NULL OR expires_at > $2)
+     AND (max_queries IS NULL OR queries_used < max_queries)
+   ORDER BY verified_at DESC`,
+);
+
 export async function validResults(db: Queryable, personId: string, now: Date): Promise<VerificationRow[]> {
-  return db<VerificationRow>('verifications')
-    .where({ person_id: personId, status: 'passed' })
-    .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', now))
-    .andWhere((q) => q.whereNull('max_queries').orWhereRaw('queries_used < max_queries'))
-    .orderBy('verified_at', 'desc');
+  return (await run<VerificationRow>(db, VALID_RESULTS, [personId, now])).rows;
 }
 
 /** The blind index of a person. */
