@@ -77,7 +77,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       clients,
       verifications: services.verifications,
       credentialsOf: (accountId, clientId) => services.grants.credentialsOf(accountId, clientId),
-      verifiedClaimsOf: (accountId, method) => services.dossier.verifiedClaimsOf(accountId, method),
+      verifiedClaimsOf: (accountId, method, account) => services.dossier.verifiedClaimsOf(accountId, method, account),
       pages: providerPages(views),
       signingKeys: { keys: signingKeys as never },
       cookieKeys,

@@ -56,12 +56,25 @@ export interface ServerOptions {
 /** The platform as production runs it: compiled (`npm run build`) into dist/, no tsx. */
 const MAIN = resolve('dist/src/main.js');
 
-/** The Node.js flags of `npm run serve` (package.json), so the bench runs what production runs. */
-function serveFlags(): string[] {
+/**
+ * The environment and Node.js flags of `npm run serve` (package.json), so the bench runs what
+ * production runs.
+ */
+function serveCommand(): { env: Record<string, string>; flags: string[] } {
   const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
-  const match = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/main\.js$/.exec(scripts.serve ?? '');
-  if (!match) throw new Error(`package.json's serve script is not "node [--flags] dist/src/main.js": ${scripts.serve}`);
-  return match[1]!.trim().split(' ').filter(Boolean);
+  const match = /^((?:[A-Z_]+=\S+ )*)node((?: --[\w-]+(?:=\S+)?)*) dist\/src\/main\.js$/.exec(scripts.serve ?? '');
+  if (!match)
+    throw new Error(
+      `package.json's serve script is not "[VAR=value …] node [--flags] dist/src/main.js": ${scripts.serve}`,
+    );
+  const env = Object.fromEntries(
+    match[1]!
+      .trim()
+      .split(' ')
+      .filter(Boolean)
+      .map((pair) => pair.split('=', 2) as [string, string]),
+  );
+  return { env, flags: match[2]!.trim().split(' ').filter(Boolean) };
 }
 
 /**
@@ -84,7 +97,9 @@ export async function startPlatformServer(
   let settings = await generousLimits();
   if (layout.mode === 'cluster') settings = withSetting(settings, 'cluster.workers', layout.processes);
   const root = await serverRoot(settings);
+  const serve = serveCommand();
   const env: Record<string, string> = {
+    ...serve.env,
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     ISSUER: issuer,
@@ -93,7 +108,7 @@ export async function startPlatformServer(
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : { DATA_DIR: database.dataDir }),
   };
-  const nodeArgs = [...serveFlags(), ...(options.profileDir ? profileArgs(options.profileDir) : [])];
+  const nodeArgs = [...serve.flags, ...(options.profileDir ? profileArgs(options.profileDir) : [])];
   const services: Service[] = ports.map((port) =>
     startService(MAIN, { ...env, PORT: String(port) }, { nodeArgs, cwd: root.dir }),
   );

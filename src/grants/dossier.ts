@@ -1,3 +1,4 @@
+import type { Account } from '../accounts/service.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
@@ -19,6 +20,9 @@ export interface DossierOptions {
   lockSeconds: number;
 }
 
+/** How many results' verification leaves DossierService keeps in memory (about 100 bytes each). */
+const VERIFICATION_LEAVES_KEPT = 10_000;
+
 /** Where a dossier image is served (to the bearer of an access token of the grant). */
 export const ATTACHMENT_PATH = '/api/dossier/attachments';
 
@@ -31,16 +35,28 @@ export class DossierService {
   private readonly db: Db;
   private readonly audit: AuditLog;
   private readonly verifications: VerificationService;
+  /**
+   * Result ids → the leaf of their `identity.verified` event, which never changes once the event
+   * is integrated (a leaf is never rewritten): read at every dossier release.
+   */
+  private readonly verificationLeaves = new Map<string, number>();
 
   constructor(private readonly options: DossierOptions) {
     ({ db: this.db, audit: this.audit, verifications: this.verifications } = options);
   }
 
-  /** The whole dossier of the account's person, vouched for by a result at least as strong as `method`. */
-  async verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined> {
-    const dossier = await this.verifications.dossierOf(accountId, method);
+  /**
+   * The whole dossier of the account's person, vouched for by a result at least as strong as
+   * `method`; no look-up of the account when the caller read it just now and hands it over.
+   */
+  async verifiedClaimsOf(
+    accountId: string,
+    method: VerificationMethod,
+    account?: Pick<Account, 'id' | 'personId'>,
+  ): Promise<VerifiedClaims | undefined> {
+    const dossier = await this.verifications.dossierOf(accountId, method, account);
     if (!dossier) return undefined;
-    const leaf = await this.verificationLeaf(accountId, dossier.result.id);
+    const leaf = await this.verificationLeaf(accountId, dossier.result.id, account);
     // Schema Definition 1.0 §5.4.4.2: `organization` is the legal entity that performed the check
     // when the platform did not. A notary body is one; a verification provider is named only by
     // its configuration name (`sandbox`, `http`), which is no legal entity, so none is given.
@@ -127,13 +143,24 @@ export class DossierService {
    * The leaf index of the `identity.verified` event that recorded the result, once integrated (within
    * `audit.integrateInterval` of the verification; until then the dossier names no leaf).
    */
-  private async verificationLeaf(accountId: string, resultId: string): Promise<number | undefined> {
-    const person = await this.verifications.personIndexOf(accountId);
+  private async verificationLeaf(
+    accountId: string,
+    resultId: string,
+    account?: Pick<Account, 'id' | 'personId'>,
+  ): Promise<number | undefined> {
+    const known = this.verificationLeaves.get(resultId);
+    if (known !== undefined) return known;
+    const person = await this.verifications.personIndexOf(accountId, account);
     if (!person) return undefined;
     const events = await this.audit.search({ person, types: ['identity.verified'] }, 1000);
     const event = events.find(
       (row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId,
     );
+    if (event) {
+      if (this.verificationLeaves.size >= VERIFICATION_LEAVES_KEPT)
+        this.verificationLeaves.delete(this.verificationLeaves.keys().next().value!);
+      this.verificationLeaves.set(resultId, event.leaf_index);
+    }
     return event?.leaf_index;
   }
 }

@@ -336,8 +336,12 @@ export class VerificationService {
    * The dossier of the account's person, vouched for by its strongest usable result at least as
    * strong as `method`; undefined when the account has no such result.
    */
-  async dossierOf(accountId: string, method: VerificationMethod = 'document'): Promise<Dossier | undefined> {
-    const personId = await this.accounts.personOf(accountId);
+  async dossierOf(
+    accountId: string,
+    method: VerificationMethod = 'document',
+    account?: Pick<Account, 'id' | 'personId'>,
+  ): Promise<Dossier | undefined> {
+    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) return undefined;
     const row = (await validResults(this.db, person.id, new Date()))

@@ -19,7 +19,11 @@ export interface AccountClaimsDeps {
   /** Level 2: the person's credentials at a merchant. */
   credentialsOf(accountId: string, clientId: string): Promise<{ username: string; password_hash: string } | undefined>;
   /** Level 3: the person's whole dossier, vouched for by a result at least as strong as `method`. */
-  verifiedClaimsOf(accountId: string, method: VerificationMethod): Promise<VerifiedClaims | undefined>;
+  verifiedClaimsOf(
+    accountId: string,
+    method: VerificationMethod,
+    account?: Pick<Account, 'id' | 'personId'>,
+  ): Promise<VerifiedClaims | undefined>;
   pairwiseSalt: string;
 }
 
@@ -74,7 +78,8 @@ async function claimsAtLevel(
   // tokens travel through browsers and logs more often: none without asking there.
   const requests = verifiedClaimsRequests((requested as Record<string, unknown> | undefined)?.verified_claims);
   const wanted = requests === undefined ? use === 'userinfo' : requests.length > 0;
-  const dossier = level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method) : undefined;
+  const dossier =
+    level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method, account) : undefined;
   const verified = dossier && answerVerifiedClaims(dossier, requests);
   return {
     ...claims,
