@@ -263,7 +263,7 @@ export class ClientService {
       ]);
     }
     const keys = keyMetadata(client);
-    const clientId = options.clientId ?? randomBytes(16).toString('base64url');
+    const clientId = options.clientId ?? newClientId();
     // A FAPI 2.0 client has no secret (FAPI 2.0 §5.3.2.1: private_key_jwt or mTLS only); the
     // column keeps a sealed empty value, and the provider is given none (src/oidc/clients.ts).
     const clientSecret = client.profile ? '' : randomBytes(32).toString('base64url');
@@ -734,4 +734,15 @@ function toInfo(row: ClientRow): ClientInfo {
     ...(row.operator_account_id ? { operator_account: row.operator_account_id } : {}),
     created_at: row.created_at,
   };
+}
+
+/**
+ * A new client id: 128 random bits, base64url, never starting with `-` (an id `-…` after
+ * `--client-id` on a command line reads as an option) or `_`.
+ */
+function newClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }

@@ -139,6 +139,17 @@ describe('the admin API', () => {
   });
 
   describe('clients', () => {
+    it('makes client ids a command line reads as values: none starts with - or _', async () => {
+      // One id in 32 started so, and `--client-id -…` then read as an option (seen in admin-cli.test.ts).
+      const ids = await Promise.all(
+        Array.from(
+          { length: 300 },
+          async (_, i) => (await addMerchant(a.platform, { name: `Merchant ${i}` })).client_id,
+        ),
+      );
+      expect(ids.filter((id) => !/^[A-Za-z0-9]/.test(id))).toEqual([]);
+    });
+
     it('registers a merchant, shows its secret once, and audits the registration with the operator', async () => {
       const added = await api('/clients', {
         body: { name: '示例商城', redirect_uris: [CALLBACK], levels: ['result', 'credentials'], security_level: 2 },
