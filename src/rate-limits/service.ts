@@ -338,15 +338,18 @@ export class RateLimits {
     const named = async (): Promise<Who> =>
       clientId && (await isClient(clientId)) ? { ...SYSTEM, subjects: { client: clientId } } : SYSTEM;
     const attempt: [Limit, string] = [this.tokenFailuresByClientIp, `${clientId ?? ''}\n${request.ip}`];
-    await countAll([
-      [this.tokenByIp, request.ip],
-      [...attempt, named],
+    // The client's quota is only read: asked with the counts, in the same round trip to Redis.
+    const [counted, quota] = await Promise.allSettled([
+      countAll([
+        [this.tokenByIp, request.ip],
+        [...attempt, named],
+      ]),
+      clientId ? this.tokensByClient.refuseWhenSpent(clientId) : undefined,
     ]);
-    try {
-      if (clientId) await this.tokensByClient.refuseWhenSpent(clientId);
-    } catch (err) {
+    if (counted.status === 'rejected') throw counted.reason;
+    if (quota.status === 'rejected') {
       await attempt[0].refund(attempt[1]);
-      throw err;
+      throw quota.reason;
     }
     let outcome: TokenOutcome;
     try {
@@ -356,12 +359,15 @@ export class RateLimits {
       throw err;
     }
     if (outcome === 'client-refused') return;
-    await attempt[0].refund(attempt[1]);
-    if (outcome === 'issued' && clientId)
-      await this.tokensByClient.spend(clientId, () => ({
-        actor: { type: 'client', id: clientId },
-        subjects: { client: clientId },
-      }));
+    await Promise.all([
+      attempt[0].refund(attempt[1]),
+      outcome === 'issued' && clientId
+        ? this.tokensByClient.spend(clientId, () => ({
+            actor: { type: 'client', id: clientId },
+            subjects: { client: clientId },
+          }))
+        : undefined,
+    ]);
   }
 }
 
