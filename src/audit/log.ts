@@ -84,6 +84,23 @@ export function joinLeaf(template: LeafTemplate, leafIndex: number): string {
   return `${template.head}${leafIndex}${template.tail}`;
 }
 
+/** The most events one INSERT of `record`'s group commit takes (9 parameters each, of PostgreSQL's 65,535). */
+const BATCH_ROWS = 500;
+
+/** Events waiting for the next INSERT of `record`, and the promise their callers wait on. */
+interface Batch {
+  rows: QueuedEvent[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (reason: unknown) => void;
+}
+
+function newBatch(): Batch {
+  const batch = { rows: [] } as unknown as Batch;
+  batch.promise = new Promise<void>((resolve, reject) => Object.assign(batch, { resolve, reject }));
+  return batch;
+}
+
 /** Events as queued rows; a malformed event is a bug: it throws, and the change it would record rolls back. */
 function queued(events: AuditEventInput[]): QueuedEvent[] {
   const time = new Date();
@@ -110,6 +127,9 @@ function queued(events: AuditEventInput[]): QueuedEvent[] {
  */
 export class AuditLog {
   private readonly appendedListeners: Array<(count: number) => void> = [];
+  /** `record`'s group commit: an INSERT is on its way, and the events waiting for the next. */
+  private inserting = false;
+  private readonly waiting: Batch[] = [];
 
   constructor(private readonly db: Db) {}
 
@@ -144,7 +164,7 @@ export class AuditLog {
    * Records events that accompany no other change, in one INSERT: a transaction of its own, with
    * no BEGIN and COMMIT to wait for. Never inside a caller's transaction, where it would stand or
    * fall with that transaction, recording a change that was rolled back or losing a refusal that
-   * was not.
+   * was not. Returns once the events are committed.
    */
   async record(...events: AuditEventInput[]): Promise<void> {
     assertNoTransaction(
@@ -152,8 +172,35 @@ export class AuditLog {
       "inside one, append(tx, ...) the event to the caller's transaction, or record it after the commit",
     );
     if (events.length === 0) return;
-    await enqueueEvents(this.db, queued(events));
+    await this.insertCoalesced(queued(events));
     this.appendedListeners.forEach((listener) => listener(events.length));
+  }
+
+  /**
+   * Group commit: while one INSERT of recorded events is on its way, the events recorded meanwhile
+   * wait and go together in the next one, and each caller returns when its own INSERT committed
+   * (or throws its error). Under load (every userinfo call records its release) this makes one
+   * round trip of several callers' events.
+   */
+  private insertCoalesced(rows: QueuedEvent[]): Promise<void> {
+    if (!this.inserting) {
+      this.inserting = true;
+      return this.insertBatch(rows);
+    }
+    let next = this.waiting.at(-1);
+    if (!next || next.rows.length >= BATCH_ROWS) this.waiting.push((next = newBatch()));
+    next.rows.push(...rows);
+    return next.promise;
+  }
+
+  private async insertBatch(rows: QueuedEvent[]): Promise<void> {
+    try {
+      await enqueueEvents(this.db, rows);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) this.insertBatch(next.rows).then(next.resolve, next.reject);
+      else this.inserting = false;
+    }
   }
 
   /**

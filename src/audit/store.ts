@@ -53,10 +53,10 @@ const QUEUED_COLUMNS = [
   'tail',
 ] as const satisfies ReadonlyArray<keyof QueuedEvent>;
 /**
- * Prepared inserts of 1 to 4 events, the sizes a request appends (src/db/prepared.ts); more go
- * through knex.
+ * Prepared inserts of 1 to 16 events: a request appends up to 4, and AuditLog.record's group
+ * commit a few callers' worth (src/db/prepared.ts); more go through knex.
  */
-const ENQUEUE = [1, 2, 3, 4].map((rows) =>
+const ENQUEUE = Array.from({ length: 16 }, (_, i) => i + 1).map((rows) =>
   statement(
     `audit_queue.insert_${rows}`,
     `INSERT INTO audit_queue (${QUEUED_COLUMNS.join(', ')}) VALUES ${Array.from(

@@ -142,6 +142,32 @@ describe('the audit log', () => {
     await log.integrateAll();
   });
 
+  it('records events recorded at once in fewer INSERTs, each committed, in order, when its call returns', async () => {
+    const statements: string[] = [];
+    const listen = (query: { sql: string }) => statements.push(query.sql);
+    const before = await log.size();
+    const accounts = Array.from({ length: 40 }, (_, i) => `acc-together-${i}`);
+    db.on('query', listen);
+    try {
+      await Promise.all(
+        accounts.map(async (account) => {
+          await log.record(registered(account));
+          // Committed when the call returns: visible to another statement at once.
+          const row = await db('audit_queue').where({ account_id: account }).first();
+          expect(row).toBeDefined();
+        }),
+      );
+    } finally {
+      db.off('query', listen);
+    }
+    const inserts = statements.filter((sql) => /^\s*insert into "?audit_queue/i.test(sql));
+    expect(inserts.length).toBeGreaterThan(1);
+    expect(inserts.length).toBeLessThan(accounts.length);
+    await log.integrateAll();
+    const leaves = await db('audit_events').where('leaf_index', '>=', before).orderBy('leaf_index').pluck('account_id');
+    expect(leaves).toEqual(accounts);
+  });
+
   it('refuses to integrate inside a transaction', async () => {
     await expect(inTransaction(db, () => log.integrate())).rejects.toThrow(/outside transactions/);
   });
