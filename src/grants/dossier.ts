@@ -1,5 +1,6 @@
 import type { Account } from '../accounts/service.js';
 import type { AuditLog } from '../audit/log.js';
+import { BoundedMap } from '../bounded-map.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
@@ -39,7 +40,7 @@ export class DossierService {
    * Result ids → the leaf of their `identity.verified` event, which never changes once the event
    * is integrated (a leaf is never rewritten): read at every dossier release.
    */
-  private readonly verificationLeaves = new Map<string, number>();
+  private readonly verificationLeaves = new BoundedMap<string, number>(VERIFICATION_LEAVES_KEPT);
 
   constructor(private readonly options: DossierOptions) {
     ({ db: this.db, audit: this.audit, verifications: this.verifications } = options);
@@ -156,11 +157,7 @@ export class DossierService {
     const event = events.find(
       (row) => (JSON.parse(row.leaf) as { payload: { result_id?: string } }).payload.result_id === resultId,
     );
-    if (event) {
-      if (this.verificationLeaves.size >= VERIFICATION_LEAVES_KEPT)
-        this.verificationLeaves.delete(this.verificationLeaves.keys().next().value!);
-      this.verificationLeaves.set(resultId, event.leaf_index);
-    }
+    if (event) this.verificationLeaves.set(resultId, event.leaf_index);
     return event?.leaf_index;
   }
 }

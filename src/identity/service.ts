@@ -1,5 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Account, AccountService } from '../accounts/service.js';
+import { BoundedMap } from '../bounded-map.js';
 import type { AuditLog } from '../audit/log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db, Tx } from '../db/index.js';
@@ -241,12 +242,6 @@ const PERSON_INDEXES_KEPT = 10_000;
 /** How many images' digests VerificationService keeps in memory (about 100 bytes each). */
 const IMAGE_DIGESTS_KEPT = 10_000;
 
-/** Keeps `value` under `key` in a map bounded to `most` entries: the oldest goes first. */
-function keep<V>(map: Map<string, V>, most: number, key: string, value: V): void {
-  if (map.size >= most) map.delete(map.keys().next().value!);
-  map.set(key, value);
-}
-
 /**
  * Verifying a person once and reusing the result (docs/background.md#unified-authorization,
  * docs/background.md#result-reuse). Document numbers are validated before any provider is called; a
@@ -266,13 +261,13 @@ export class VerificationService {
    * Person ids → their blind index, which never changes (a person row is inserted once and never
    * updated; a deleted id is never made again): read at every token and userinfo release.
    */
-  private readonly indexes = new Map<string, string>();
+  private readonly indexes = new BoundedMap<string, string>(PERSON_INDEXES_KEPT);
   /**
    * Image ids → the SHA-256 of the image in clear, which never changes (re-sealing under a new key
    * keeps the content): read at every dossier release, it would otherwise cost reading and
    * opening every image of the result each time.
    */
-  private readonly imageDigests = new Map<string, string>();
+  private readonly imageDigests = new BoundedMap<string, string>(IMAGE_DIGESTS_KEPT);
 
   constructor(private readonly options: VerificationOptions) {
     ({
@@ -295,17 +290,25 @@ export class VerificationService {
     }));
   }
 
+  /** The person an account is verified as: from `account` when the caller just read it, else looked up. */
+  private async personIdOf(
+    accountId: string,
+    account?: Pick<Account, 'id' | 'personId'>,
+  ): Promise<string | null | undefined> {
+    return account?.id === accountId ? account.personId : this.accounts.personOf(accountId);
+  }
+
   /**
    * The blind index of the person an account is verified as (for audit subjects), if any; no
    * look-up of the account when the caller read it just now and hands it over (`account`).
    */
   async personIndexOf(accountId: string, account?: Pick<Account, 'id' | 'personId'>): Promise<string | undefined> {
-    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
+    const personId = await this.personIdOf(accountId, account);
     if (!personId) return undefined;
     const known = this.indexes.get(personId);
     if (known) return known;
     const index = await personIndexOf(this.db, personId);
-    if (index) keep(this.indexes, PERSON_INDEXES_KEPT, personId, index);
+    if (index) this.indexes.set(personId, index);
     return index;
   }
 
@@ -319,7 +322,7 @@ export class VerificationService {
     method: VerificationMethod = 'document',
     account?: Pick<Account, 'id' | 'personId'>,
   ): Promise<{ personId?: string; result?: Result }> {
-    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
+    const personId = await this.personIdOf(accountId, account);
     if (!personId) return {};
     const results = await validResults(this.db, personId, new Date());
     const rows = results.filter((r) => speaksFor(r, accountId));
@@ -341,7 +344,7 @@ export class VerificationService {
     method: VerificationMethod = 'document',
     account?: Pick<Account, 'id' | 'personId'>,
   ): Promise<Dossier | undefined> {
-    const personId = account?.id === accountId ? account.personId : await this.accounts.personOf(accountId);
+    const personId = await this.personIdOf(accountId, account);
     const person = personId ? await findPerson(this.db, personId) : undefined;
     if (!person) return undefined;
     const row = (await validResults(this.db, person.id, new Date()))
@@ -369,20 +372,28 @@ export class VerificationService {
     box: SecretBox,
   ): Promise<Array<{ id: string; kind: ImageRow['kind']; contentType: string; digest: string }>> {
     const images = await imageListOfVerification(this.db, verificationId);
-    const missing = images.filter((image) => !this.imageDigests.has(image.id)).map((image) => image.id);
+    // Read from this call's own map: setting a digest in the full cache may drop another one.
+    const digests = new Map(
+      images.flatMap((image) => {
+        const known = this.imageDigests.get(image.id);
+        return known === undefined ? [] : [[image.id, known] as const];
+      }),
+    );
+    const missing = images.filter((image) => !digests.has(image.id)).map((image) => image.id);
     if (missing.length > 0) {
       for (const [id, data] of await imageData(this.db, missing)) {
         const digest = createHash('sha256')
           .update(box.open(data, sealed.image(id)))
           .digest('base64');
-        keep(this.imageDigests, IMAGE_DIGESTS_KEPT, id, digest);
+        digests.set(id, digest);
+        this.imageDigests.set(id, digest);
       }
     }
     return images.map((image) => ({
       id: image.id,
       kind: image.kind,
       contentType: image.content_type,
-      digest: this.imageDigests.get(image.id)!,
+      digest: digests.get(image.id)!,
     }));
   }
 

@@ -181,7 +181,6 @@ export async function findImage(
   return verification && { ...image, verification };
 }
 
-/** A person's passed results still valid at `now` with queries left, newest first. */
 /** Prepared: every release of claims reads the person's results (src/db/prepared.ts). */
 const VALID_RESULTS = statement(
   'verifications.valid_results',
@@ -193,6 +192,7 @@ const VALID_RESULTS = statement(
    ORDER BY verified_at DESC`,
 );
 
+/** A person's passed results still valid at `now` with queries left, newest first. */
 export async function validResults(db: Queryable, personId: string, now: Date): Promise<VerificationRow[]> {
   return (await run<VerificationRow>(db, VALID_RESULTS, [personId, now])).rows;
 }

@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import type { Queryable } from '../db/index.js';
 import { run, statement } from '../db/prepared.js';
 
@@ -10,8 +9,8 @@ export interface PayloadRow {
   expires_at: Date | null;
 }
 
-const live = (db: Queryable) => (q: Knex.QueryBuilder) =>
-  q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now());
+/** A row not yet expired. */
+const LIVE = '(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)';
 
 const UPSERT = statement(
   'oidc_payloads.upsert',
@@ -69,7 +68,6 @@ export async function insertPayloadOnce(
   return inserted.length === 1;
 }
 
-const LIVE = '(expires_at IS NULL OR expires_at > CURRENT_TIMESTAMP)';
 /** A payload by one of its three keys: the statements oidc-provider's look-ups run. */
 const FIND = {
   id: statement(
@@ -153,7 +151,7 @@ export async function findGrantsOfAccount(
   return db('oidc_payloads')
     .select('id', 'payload')
     .where({ model: 'Grant', account_id: accountId })
-    .andWhere(live(db))
+    .andWhereRaw(LIVE)
     .orderByRaw("(payload->>'iat')::bigint DESC");
 }
 
