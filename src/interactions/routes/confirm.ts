@@ -12,6 +12,7 @@ import {
   consentMerchantOf,
   finish,
   interactionDetails,
+  interactionResult,
   merchantOf,
   page,
   type InteractionDeps,
@@ -54,7 +55,7 @@ export function confirmConsent(deps: Pick<InteractionDeps, 'provider' | 'grants'
     const { result, credentials } = outcome;
     if (!credentials) return finish(provider, ctx, result);
     // Level 2: the password is shown this once, before the person goes on to the merchant.
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+    const returnTo = await interactionResult(provider, ctx, result);
     ctx.set('Cache-Control', 'no-store');
     page(views, ctx, 'credentials', { merchant: merchantOf(found.client), credentials, returnTo });
   };

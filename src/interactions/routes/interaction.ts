@@ -50,9 +50,27 @@ export function page(
   ctx.body = renderPage(views, ctx, name, { uid: ctx.params.uid, ...context }, getPath);
 }
 
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/** The interaction each request read (interactionDetails), to save its result without reading it again. */
+const readBy = new WeakMap<Context, Interaction>();
+
+/**
+ * Saves the interaction's result, merged with its last submission, and returns where the browser
+ * goes on to: what oidc-provider's `interactionResult` does, on the interaction this request
+ * already read and checked (its session included) rather than reading both again.
+ */
+export async function interactionResult(provider: Provider, ctx: Context, result: InteractionResults): Promise<string> {
+  const interaction = readBy.get(ctx);
+  if (!interaction) return provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+  interaction.result = 'error' in result ? result : { ...interaction.lastSubmission, ...result };
+  await interaction.persist();
+  return interaction.returnTo;
+}
+
 /** Hands the interaction's result to oidc-provider and sends the browser back to the authorization. */
 export async function finish(provider: Provider, ctx: Context, result: InteractionResults): Promise<void> {
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+  const returnTo = await interactionResult(provider, ctx, result);
   ctx.status = 303;
   ctx.redirect(returnTo);
 }
@@ -60,6 +78,7 @@ export async function finish(provider: Provider, ctx: Context, result: Interacti
 /** The interaction behind this uid, checked to be at the prompt the page handles. */
 export async function interactionDetails(provider: Provider, ctx: Context, prompt?: 'login' | 'consent') {
   const found = await provider.interactionDetails(ctx.req, ctx.res);
+  readBy.set(ctx, found);
   if (found.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
   if (prompt && found.prompt.name !== prompt) {
     throw new PlatformError('wrong-step', 400, 'This step of the sign-in is already done or not yet due.');

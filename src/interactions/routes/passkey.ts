@@ -14,6 +14,7 @@ import type { PasskeySignIn } from '../../passkeys/service.js';
 import {
   finish,
   interactionDetails,
+  interactionResult,
   merchantOf,
   page,
   type InteractionDeps,
@@ -32,7 +33,7 @@ const passkeyLogin = (use: PasskeySignIn, afterPassword: boolean): InteractionRe
  * script navigates there itself, since a fetch cannot follow the redirects to the merchant.
  */
 async function finishForScript(deps: PasskeyDeps, ctx: Context, result: InteractionResults): Promise<void> {
-  const redirect = await deps.provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: true });
+  const redirect = await interactionResult(deps.provider, ctx, result);
   ctx.body = { redirect };
 }
 
