@@ -43,6 +43,7 @@ import { consoleRoutes } from './admin/routes/console.js';
 import { adminRoutes } from './admin/routes/index.js';
 import type { AdminService } from './admin/service.js';
 import type { OperatorService } from './operators/service.js';
+import { CookieKeys } from './crypto/cookie-keys.js';
 
 export interface AppDeps {
   config: Config;
@@ -131,7 +132,7 @@ export function buildApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   app.silent = true; // errors are logged by errorHandler, once, with the request id
   // oidc-provider runs on this app's context once mounted, so its signed cookies use these keys.
-  app.keys = deps.cookieKeys;
+  app.keys = new CookieKeys(deps.cookieKeys);
 
   // The pages' own posts: forms, and the passkey script's JSON (its CSRF token in a header).
   const pageBodies = bodyParser({

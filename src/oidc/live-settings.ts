@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { AUDIT_TREE_HEAD_KEY, type TreeHeads } from '../audit/tree-heads.js';
 import type { ClientService } from '../clients/service.js';
 import { COOKIE_KEY, OIDC_SIGNING, type KeyService } from '../keys/service.js';
+import { CookieKeys } from '../crypto/cookie-keys.js';
 import { forEveryRsaAlg } from './provider.js';
 
 const PURPOSES = [OIDC_SIGNING[0]!.purpose, COOKIE_KEY.purpose, AUDIT_TREE_HEAD_KEY.purpose];
@@ -87,8 +88,9 @@ export class LiveSettings {
     ]);
     initializeKeystore.call(provider, { keys: signing.map(forEveryRsaAlg) });
     this.deps.signingKeysLoaded(signing);
-    // Cookies are signed with the first key and verified with any (Keygrip), on both Koa apps.
-    for (const app of [...cookieApps(), provider]) app.keys = cookies;
+    // Cookies are signed with the first key and verified with any, on both Koa apps.
+    const cookieKeys = new CookieKeys(cookies);
+    for (const app of [...cookieApps(), provider]) app.keys = cookieKeys;
     await treeHeads.reloadKeys(keys);
     logger.info({ signing: signing.map((k) => k.kid) }, 'rotated keys loaded');
   }

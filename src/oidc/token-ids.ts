@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { KeySpec } from '../keys/service.js';
 
 /**
@@ -24,10 +24,11 @@ const CLEAR_IDS = new Set(['Grant', 'ReplayDetection']);
  * the adapter, which is given the value, finds its row.
  */
 export class TokenIds {
-  private readonly key: Buffer;
+  // A KeyObject, made once: createHmac given raw bytes prepares a key at every call.
+  private readonly key: KeyObject;
 
   constructor(key: string) {
-    this.key = Buffer.from(key, 'base64url');
+    this.key = createSecretKey(Buffer.from(key, 'base64url'));
   }
 
   /** Whether ids of this model are stored hashed. */
