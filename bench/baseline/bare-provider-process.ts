@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import argon2 from 'argon2';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { BARE_API, BARE_CLIENT, BARE_SCOPE } from './bare-provider.js';
 import { openBareDb, postgresAdapter } from './postgres-adapter.js';
 
@@ -13,6 +15,9 @@ import { openBareDb, postgresAdapter } from './postgres-adapter.js';
 // Refresh and access tokens are minted through its own models at start and written to TOKENS_FILE.
 // Env: PORT, TOKENS_FILE, REFRESH_TOKENS and ACCESS_TOKENS (counts), ROTATE (1: rotate every
 // refresh token, as the platform under test does; otherwise oidc-provider's default policy).
+// SIGN_IN (JSON: the password and argon2 parameters) serves the smallest interaction pages an
+// authorization code flow needs (./bare-interactions below): a sign-in form whose password is
+// checked with argon2id at those parameters, and a consent form granting the requested scopes.
 //
 // The default adapter is an LRU of two generations of 1000 entries
 // (oidc-provider/lib/adapters/memory_adapter.js) and every grant saves an access token into it, so
@@ -74,6 +79,15 @@ const provider = new Provider(issuer, {
   ...(process.env.ROTATE === '1' ? { rotateRefreshToken: true } : {}),
 });
 
+if (process.env.SIGN_IN) {
+  const { password, argon2: params } = JSON.parse(process.env.SIGN_IN) as {
+    password: string;
+    argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  };
+  const hash = await argon2.hash(password, { type: argon2.argon2id, ...params });
+  provider.use(bareInteractions(provider, hash));
+}
+
 const refreshCount = Number(process.env.REFRESH_TOKENS ?? 0);
 const accessCount = Number(process.env.ACCESS_TOKENS ?? 0);
 if (refreshCount + accessCount > 0) {
@@ -97,3 +111,54 @@ if (refreshCount + accessCount > 0) {
 }
 
 provider.listen(port, '127.0.0.1');
+
+/**
+ * The interaction pages of a bare sign-in flow, as oidc-provider's own example does them and no
+ * more: GET /interaction/:uid shows the prompt's form; POST …/login checks the password (any login
+ * names its own account) and POST …/confirm grants the requested scopes. No CSRF token, no rate
+ * limit, no templates, no audit.
+ */
+function bareInteractions(provider: Provider, hash: string) {
+  const form = (uid: string, action: string, fields: string) =>
+    `<!doctype html><form method="post" action="/interaction/${uid}/${action}">${fields}<button>OK</button></form>`;
+  return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    const route = /^\/interaction\/([\w-]+)(?:\/(login|confirm))?$/.exec(ctx.path);
+    if (!route) return next();
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    if (ctx.method === 'GET' && !route[2]) {
+      ctx.type = 'html';
+      ctx.body =
+        details.prompt.name === 'login'
+          ? form(details.uid, 'login', '<input name="login"><input name="password" type="password">')
+          : form(details.uid, 'confirm', '');
+      return;
+    }
+    if (ctx.method !== 'POST') return next();
+    if (route[2] === 'login') {
+      const body = new URLSearchParams(await text(ctx.req));
+      const login = body.get('login');
+      if (!login || !(await argon2.verify(hash, body.get('password') ?? ''))) {
+        ctx.status = 401;
+        ctx.body = 'wrong login or password';
+        return;
+      }
+      ctx.respond = false;
+      return provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: login } });
+    }
+    await text(ctx.req);
+    const grant = new provider.Grant({
+      accountId: details.session!.accountId,
+      clientId: details.params.client_id as string,
+    });
+    grant.addOIDCScope(String(details.params.scope));
+    const grantId = await grant.save();
+    ctx.respond = false;
+    return provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } });
+  };
+}
+
+async function text(req: IncomingMessage): Promise<string> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return body;
+}

@@ -33,6 +33,8 @@ export interface BareOptions {
   engine?: Engine;
   /** client_credentials tokens as EdDSA JWTs. */
   jwtClientCredentials?: boolean;
+  /** Serve sign-in flows: the sign-in form checks this password with argon2id at these parameters. */
+  signIn?: { password: string; argon2: { memoryCost: number; timeCost: number; parallelism: number } };
 }
 
 /** The rung's name as the table shows it. */
@@ -58,6 +60,7 @@ export async function startBareProviders(processes: number, options: BareOptions
       ACCESS_TOKENS: String(options.accessTokens ?? 0),
       ROTATE: options.rotate ? '1' : '0',
       CC_JWT: options.jwtClientCredentials ? '1' : '0',
+      ...(options.signIn ? { SIGN_IN: JSON.stringify(options.signIn) } : {}),
       TOKENS_FILE: tokensFile(port),
       ...storeEnv(database),
     }),

@@ -7,15 +7,18 @@ import type { RateResult, SignInLoadSpec } from './sign-in-load.js';
 // new cookie jar (a new session, so every flow signs in and consents).
 
 serveChild<SignInLoadSpec, RateResult>(async (spec) => {
-  const config = await merchantConfiguration(spec.issuer, spec.merchant);
+  const issuers = spec.issuers ?? spec.bases.map(() => spec.issuer);
+  const configs = await Promise.all(
+    issuers.map((issuer) => merchantConfiguration(issuer, spec.merchant, spec.basicAuth)),
+  );
   const errorSamples: string[] = [];
   let errors = 0;
   const flow = async (i: number) => {
     try {
-      await signInFlow(config, {
+      await signInFlow(configs[i % spec.bases.length]!, {
         base: spec.bases[i % spec.bases.length]!,
         person: spec.people[i % spec.people.length]!,
-        scope: 'openid realname',
+        scope: spec.scope ?? 'openid realname',
         level: 'result',
       });
     } catch (err) {

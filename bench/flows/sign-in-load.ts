@@ -10,7 +10,13 @@ export interface SignInLoadSpec {
   issuer: string;
   /** The layout's ports; browser i talks to bases[i % bases.length]. */
   bases: string[];
+  /** Each base's own issuer, where the processes are separate providers (the bare rung); else `issuer`. */
+  issuers?: string[];
   merchant: Client;
+  /** The flows' scope (default `openid realname`, level 1). */
+  scope?: string;
+  /** The merchant authenticates with client_secret_basic (default: openid-client's client_secret_post). */
+  basicAuth?: boolean;
   people: Person[];
   browsers: number;
   seconds: number;

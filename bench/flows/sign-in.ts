@@ -6,11 +6,19 @@ import { CALLBACK, PASSWORD, type Client, type Person } from '../setup/fixtures.
 // authorize → sign-in form → consent form → code at the callback → token. Forms are posted with
 // their hidden fields (the CSRF token) as a browser would post them.
 
-/** The merchant's openid-client configuration from the platform's discovery document. */
-export function merchantConfiguration(issuer: string, merchant: Client): Promise<oidc.Configuration> {
-  return oidc.discovery(new URL(issuer), merchant.clientId, merchant.clientSecret, undefined, {
-    execute: [oidc.allowInsecureRequests],
-  });
+/** The merchant's openid-client configuration from the issuer's discovery document. */
+export function merchantConfiguration(
+  issuer: string,
+  merchant: Client,
+  basicAuth = false,
+): Promise<oidc.Configuration> {
+  return oidc.discovery(
+    new URL(issuer),
+    merchant.clientId,
+    merchant.clientSecret,
+    basicAuth ? oidc.ClientSecretBasic(merchant.clientSecret) : undefined,
+    { execute: [oidc.allowInsecureRequests] },
+  );
 }
 
 export interface FlowRequest {

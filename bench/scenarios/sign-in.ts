@@ -1,13 +1,16 @@
-import { runArgon2Ceiling, runSignInLoad } from '../flows/sign-in-load.js';
-import { cpuMsPerRequest } from '../lib/proc.js';
+import { withBareProviders } from '../baseline/bare-provider.js';
+import { runArgon2Ceiling, runSignInLoad, type RateResult } from '../flows/sign-in-load.js';
+import { cpuMsPerRequest, whileSampling, type Usage } from '../lib/proc.js';
 import { fmt, verdict } from '../lib/report.js';
 import { TARGETS } from '../lib/targets.js';
-import { platformConfig } from '../setup/fixtures.js';
-import { sampled, serverCpu, type ServerScenario } from './context.js';
+import { PASSWORD, platformConfig } from '../setup/fixtures.js';
+import { BARE_LOAD_CLIENT, sampled, serverCpu, type ServerScenario } from './context.js';
 
 // Scenario 3: whole authorization code flows with a password sign-in (argon2id at the configured
-// parameters) from concurrent browsers in a driver process. Baseline: the same number of raw
-// argon2 verifications at a time, which is what each flow must spend at least once.
+// parameters) from concurrent browsers in a driver process. Baselines: the same number of raw
+// argon2 verifications at a time, which is what each flow must spend at least once; and the same
+// flows through the bare provider with the one-table adapter and the smallest interaction pages
+// (bench/baseline/bare-provider-process.ts), what the protocol and persistence alone cost.
 
 export async function measureSignIn(scenario: ServerScenario): Promise<void> {
   const { options, server, fixtures, report } = scenario;
@@ -29,12 +32,33 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     seconds: options.seconds,
     warmup: options.warmup,
   });
+  const bare = await withBareProviders(
+    server.layout.processes,
+    (providers) =>
+      whileSampling(
+        providers.pids,
+        () =>
+          runSignInLoad({
+            issuer: providers.urls[0]!,
+            issuers: providers.urls,
+            bases: providers.urls,
+            merchant: BARE_LOAD_CLIENT,
+            basicAuth: true,
+            scope: 'openid',
+            people: fixtures.people,
+            browsers: options.browsers,
+            seconds: options.seconds,
+            warmup: options.warmup,
+          }),
+        providers.backends,
+      ),
+    { engine: scenario.database.engine, signIn: { password: PASSWORD, argon2: params } },
+  );
   const share = flows.perSecond / ceiling.perSecond;
-  const usage = scenario.usage.sign_in;
-  const flowCpuMs = usage
-    ? cpuMsPerRequest(usage, flows.perSecond) + cpuMsPerRequest(usage, flows.perSecond, usage.dbCpuSeconds ?? 0)
-    : NaN;
+  const flowCpuMs = cpuPerFlow(scenario.usage.sign_in, flows);
   const beyondArgon2Ms = flowCpuMs - ceiling.ownCpuMsPerOperation;
+  const bareCpuMs = cpuPerFlow(bare.usage, bare.result);
+  const bareBeyondMs = bareCpuMs - ceiling.ownCpuMsPerOperation;
   report.record(`sign_in/${server.layout.name}`, {
     flows,
     argon2: ceiling,
@@ -42,7 +66,17 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     share_of_argon2: share,
     cpu_ms_per_flow: flowCpuMs,
     cpu_ms_beyond_argon2: beyondArgon2Ms,
+    bare_adapter: {
+      flows: bare.result,
+      usage: bare.usage,
+      cpu_ms_per_flow: bareCpuMs,
+      cpu_ms_beyond_argon2: bareBeyondMs,
+    },
   });
+  if (bare.result.errors)
+    report.warn(
+      `bare sign-in (${server.layout.name}): ${bare.result.errors} flows failed, e.g. ${bare.result.errorSamples?.[0]}`,
+    );
   if (flows.errors)
     report.warn(`sign-in (${server.layout.name}): ${flows.errors} flows failed, e.g. ${flows.errorSamples?.[0]}`);
   report.add({
@@ -57,7 +91,14 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     scenario: 'sign-in flow',
     setting: `${server.layout.name}, ${options.browsers} browsers`,
     result: `CPU ${fmt(beyondArgon2Ms)} ms/flow beyond argon2 (${fmt(flowCpuMs)} in all, server and PostgreSQL)`,
+    baseline: `bare + adapter ${fmt(bare.result.perSecond)} flows/s (${fmt((bare.result.perSecond / ceiling.perSecond) * 100)}% of argon2); CPU ${fmt(bareBeyondMs)} ms/flow beyond argon2 (${fmt(bareCpuMs)} in all)`,
     target: `≤ ${TARGETS.signInCpuBeyondArgon2Ms} ms`,
     verdict: verdict(beyondArgon2Ms, '<', TARGETS.signInCpuBeyondArgon2Ms + 1e-9),
   });
+}
+
+/** CPU per flow (ms) of the server and its database under a load of `flows`. */
+function cpuPerFlow(usage: Usage | undefined, flows: RateResult): number {
+  if (!usage) return NaN;
+  return cpuMsPerRequest(usage, flows.perSecond) + cpuMsPerRequest(usage, flows.perSecond, usage.dbCpuSeconds ?? 0);
 }
