@@ -77,7 +77,8 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       clients,
       verifications: services.verifications,
       credentialsOf: (accountId, clientId) => services.grants.credentialsOf(accountId, clientId),
-      verifiedClaimsOf: (accountId, method, account) => services.dossier.verifiedClaimsOf(accountId, method, account),
+      verifiedClaimsOf: (accountId, method, account, standing) =>
+        services.dossier.verifiedClaimsOf(accountId, method, account, standing),
       pages: providerPages(views),
       signingKeys: { keys: signingKeys as never },
       cookieKeys,

@@ -4,7 +4,7 @@ import { BoundedMap } from '../bounded-map.js';
 import type { Db } from '../db/index.js';
 import { inTransaction } from '../db/transaction.js';
 import { InvalidInput, NotFound, PlatformError } from '../errors.js';
-import type { VerificationMethod, VerificationService } from '../identity/service.js';
+import type { Standing, VerificationMethod, VerificationService } from '../identity/service.js';
 import { clearPartialFailures, countPartialAttempt, partialLockedUntil } from './store.js';
 import { dossierClaims, type VerifiedClaims } from './verified-claims.js';
 
@@ -48,14 +48,16 @@ export class DossierService {
 
   /**
    * The whole dossier of the account's person, vouched for by a result at least as strong as
-   * `method`; no look-up of the account when the caller read it just now and hands it over.
+   * `method`; no look-up of the account when the caller read it just now and hands it over, nor of
+   * the results when it hands over the standing it read for the same answer.
    */
   async verifiedClaimsOf(
     accountId: string,
     method: VerificationMethod,
     account?: Pick<Account, 'id' | 'personId'>,
+    standing?: Standing,
   ): Promise<VerifiedClaims | undefined> {
-    const dossier = await this.verifications.dossierOf(accountId, method, account);
+    const dossier = await this.verifications.dossierOf(accountId, method, account, standing);
     if (!dossier) return undefined;
     const leaf = await this.verificationLeaf(accountId, dossier.result.id, account);
     // Schema Definition 1.0 §5.4.4.2: `organization` is the legal entity that performed the check

@@ -28,8 +28,12 @@ export class PersonKeys {
    * existed, under the master key.
    */
   async opening(db: Queryable, personId: string | null | undefined): Promise<SecretBox> {
-    const wrapped = personId ? await findPersonKey(db, personId) : undefined;
-    return wrapped ? this.master.withCurrentKey(this.master.open(wrapped, context(personId!))) : this.master;
+    return personId ? this.openingWith(personId, await findPersonKey(db, personId)) : this.master;
+  }
+
+  /** `opening`, given the person's wrapped key as read with other data (none: the master box). */
+  openingWith(personId: string, wrapped: string | null | undefined): SecretBox {
+    return wrapped ? this.master.withCurrentKey(this.master.open(wrapped, context(personId))) : this.master;
   }
 
   /** Destroys the person's data key (crypto-shredding). Joins the caller's transaction. */

@@ -24,7 +24,6 @@ import {
   personIndexOf,
   imagesOfVerification,
   imageData,
-  imageListOfVerification,
   queriesByClient,
   spendQuery,
   insertImages,
@@ -42,11 +41,24 @@ import {
   imagesOfPerson,
   personsWithoutKey,
   updateImageData,
+  releaseRead,
   type PersonRow,
   type ImageRow,
+  type ReleaseRead,
 } from './store.js';
 
 export type { VerificationMethod };
+
+/**
+ * An account's standing: the person it is verified as and their current usable result at least
+ * as strong as asked. `valid` carries the results it was chosen from, so that a dossier released
+ * in the same answer (dossierOf) does not read them again.
+ */
+export interface Standing {
+  personId?: string;
+  result?: Result;
+  valid?: { accountId: string; rows: readonly VerificationRow[] };
+}
 
 /**
  * How strong a method's evidence is. A merchant's requirement is met by a result at least as
@@ -321,13 +333,13 @@ export class VerificationService {
     accountId: string,
     method: VerificationMethod = 'document',
     account?: Pick<Account, 'id' | 'personId'>,
-  ): Promise<{ personId?: string; result?: Result }> {
+  ): Promise<Standing> {
     const personId = await this.personIdOf(accountId, account);
     if (!personId) return {};
     const results = await validResults(this.db, personId, new Date());
     const rows = results.filter((r) => speaksFor(r, accountId));
     const row = rows.find((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method]);
-    return { personId, result: row && toResult(row) };
+    return { personId, result: row && toResult(row), valid: { accountId, rows } };
   }
 
   /** The person's current usable result at least as strong as `method`, if any. */
@@ -343,16 +355,23 @@ export class VerificationService {
     accountId: string,
     method: VerificationMethod = 'document',
     account?: Pick<Account, 'id' | 'personId'>,
+    standing?: Standing,
   ): Promise<Dossier | undefined> {
     const personId = await this.personIdOf(accountId, account);
-    const person = personId ? await findPerson(this.db, personId) : undefined;
-    if (!person) return undefined;
-    const row = (await validResults(this.db, person.id, new Date()))
-      .filter((r) => speaksFor(r, accountId) && METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method])
+    if (!personId) return undefined;
+    const valid =
+      standing?.personId === personId && standing.valid?.accountId === accountId
+        ? standing.valid.rows
+        : (await validResults(this.db, personId, new Date())).filter((r) => speaksFor(r, accountId));
+    const row = valid
+      .filter((r) => METHOD_STRENGTH[r.method] >= METHOD_STRENGTH[method])
       .sort((a, b) => METHOD_STRENGTH[b.method] - METHOD_STRENGTH[a.method])[0];
     if (!row) return undefined;
-    const box = await this.keys.opening(this.db, person.id);
-    const images = await this.digestedImages(row.id, box);
+    const read = await releaseRead(this.db, personId, row.id);
+    if (!read) return undefined;
+    const { person } = read;
+    const box = this.keys.openingWith(person.id, read.wrapped);
+    const images = await this.digestedImages(read.images, box);
     return {
       ...this.identityOf(person, box),
       ...(person.gender === 'male' || person.gender === 'female' ? { gender: person.gender } : {}),
@@ -368,10 +387,9 @@ export class VerificationService {
 
   /** A result's images with the digests of their content, opening only those whose digest is not kept. */
   private async digestedImages(
-    verificationId: string,
+    images: ReleaseRead['images'],
     box: SecretBox,
   ): Promise<Array<{ id: string; kind: ImageRow['kind']; contentType: string; digest: string }>> {
-    const images = await imageListOfVerification(this.db, verificationId);
     // Read from this call's own map: setting a digest in the full cache may drop another one.
     const digests = new Map(
       images.flatMap((image) => {

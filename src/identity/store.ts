@@ -151,15 +151,41 @@ export async function imagesOfVerification(db: Queryable, verificationId: string
   return db<ImageRow>('verification_images').where({ verification_id: verificationId }).orderBy('kind');
 }
 
-/** The images a verification kept, without their data. */
-export async function imageListOfVerification(
+/** What a dossier release reads besides the result: the person, their wrapped data key, the result's images without their data. */
+export interface ReleaseRead {
+  person: PersonRow;
+  /** The person's data key, sealed under the master key; none for a person with values sealed before keys existed. */
+  wrapped: string | null;
+  images: Array<Pick<ImageRow, 'id' | 'kind' | 'content_type'>>;
+}
+
+/** Prepared: every dossier release reads it (src/db/prepared.ts). */
+const RELEASE_READ = statement(
+  'persons.release_read',
+  `SELECT p.id, p.person_index, p.document_type, p.name_encrypted, p.number_encrypted, p.birth_date_encrypted,
+     p.gender, p.created_at, p.updated_at, k.wrapped,
+     COALESCE((SELECT json_agg(json_build_object('id', i.id, 'kind', i.kind, 'content_type', i.content_type)
+                 ORDER BY i.kind)
+               FROM verification_images i WHERE i.verification_id = $2), '[]'::json) AS images
+   FROM persons p LEFT JOIN person_keys k ON k.person_id = p.id
+   WHERE p.id = $1`,
+);
+
+/** The person, their wrapped data key and the images of their result `verificationId`, in one statement. */
+export async function releaseRead(
   db: Queryable,
+  personId: string,
   verificationId: string,
-): Promise<Array<Omit<ImageRow, 'data_encrypted'>>> {
-  return db('verification_images')
-    .select('id', 'verification_id', 'kind', 'content_type')
-    .where({ verification_id: verificationId })
-    .orderBy('kind');
+): Promise<ReleaseRead | undefined> {
+  const [row] = (
+    await run<PersonRow & { wrapped: string | null; images: ReleaseRead['images'] | string }>(db, RELEASE_READ, [
+      personId,
+      verificationId,
+    ])
+  ).rows;
+  if (!row) return undefined;
+  const { wrapped, images, ...person } = row;
+  return { person, wrapped, images: typeof images === 'string' ? JSON.parse(images) : images };
 }
 
 /** The sealed data of images, by id. */

@@ -6,7 +6,12 @@ import { securityLevelOf } from '../clients/service.js';
 import { answerVerifiedClaims, verifiedClaimsRequests } from '../grants/ida-request.js';
 import { claimsOfScopes, levelOfScopes } from '../grants/scopes.js';
 import type { VerifiedClaims } from '../grants/verified-claims.js';
-import { requiredMethod, type VerificationMethod, type VerificationService } from '../identity/service.js';
+import {
+  requiredMethod,
+  type Standing,
+  type VerificationMethod,
+  type VerificationService,
+} from '../identity/service.js';
 import { accountClaims, realnameClaims } from './claims.js';
 import { pairwisePerson } from './pairwise.js';
 
@@ -23,6 +28,7 @@ export interface AccountClaimsDeps {
     accountId: string,
     method: VerificationMethod,
     account?: Pick<Account, 'id' | 'personId'>,
+    standing?: Standing,
   ): Promise<VerifiedClaims | undefined>;
   pairwiseSalt: string;
 }
@@ -71,7 +77,8 @@ async function claimsAtLevel(
   // The result must be as strong as this merchant's security level needs (docs/product.md#step-up).
   const method = requiredMethod(securityLevelOf(client));
   const sector = String(client.sectorIdentifier ?? client.clientId);
-  const { result, personId } = await deps.verifications.standingOf(sub, method, account);
+  const standing = await deps.verifications.standingOf(sub, method, account);
+  const { result, personId } = standing;
   const credentials = level === 'credentials' ? await deps.credentialsOf(sub, client.clientId) : undefined;
   // The scope alone releases the dossier at userinfo; the claims parameter, where it names
   // verified_claims, decides in which members and what of it (normalizeClaimsParameter). ID
@@ -79,7 +86,7 @@ async function claimsAtLevel(
   const requests = verifiedClaimsRequests((requested as Record<string, unknown> | undefined)?.verified_claims);
   const wanted = requests === undefined ? use === 'userinfo' : requests.length > 0;
   const dossier =
-    level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method, account) : undefined;
+    level === 'dossier' && result && wanted ? await deps.verifiedClaimsOf(sub, method, account, standing) : undefined;
   const verified = dossier && answerVerifiedClaims(dossier, requests);
   return {
     ...claims,
