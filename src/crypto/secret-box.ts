@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 
 /**
  * AES-256-GCM encryption at rest with a fresh 96-bit nonce per record (NIST SP 800-38D §8.2.2)
@@ -10,13 +17,14 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
  * column fails to open instead of decrypting as someone else's secret.
  */
 export class SecretBox {
-  private readonly keys = new Map<string, Buffer>();
+  // KeyObjects, made once: a cipher given raw bytes prepares a key at every call.
+  private readonly keys = new Map<string, KeyObject>();
   readonly currentKeyId: string;
 
   constructor(currentKey: Buffer, previousKeys: Buffer[] = []) {
     for (const key of [currentKey, ...previousKeys]) {
       if (key.length !== 32) throw new Error('SecretBox keys must be 32 bytes');
-      this.keys.set(keyIdOf(key), key);
+      this.keys.set(keyIdOf(key), createSecretKey(key));
     }
     this.currentKeyId = keyIdOf(currentKey);
   }
@@ -33,7 +41,9 @@ export class SecretBox {
    * opens what this box's keys sealed: a value is opened by the key its id names.
    */
   withCurrentKey(key: Buffer): SecretBox {
-    return new SecretBox(key, [...this.keys.values()]);
+    const box = new SecretBox(key);
+    for (const [id, known] of this.keys) if (!box.keys.has(id)) box.keys.set(id, known);
+    return box;
   }
 
   seal(plaintext: Buffer | string, context: string): string {

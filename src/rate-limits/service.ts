@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { normalizeLogin } from '../accounts/login.js';
 import type { AuditEventInput } from '../audit/events.js';
 import type { AuditLog } from '../audit/log.js';
@@ -167,8 +167,9 @@ export class RateLimits {
     audit: AuditLog,
     options: RateLimitOptions,
   ) {
+    const hashKey = createSecretKey(Buffer.from(options.keySecret, 'utf8'));
     const hashed = (key: string) =>
-      createHmac('sha256', options.keySecret).update(`rate-limit:${key}`, 'utf8').digest('base64url');
+      createHmac('sha256', hashKey).update(`rate-limit:${key}`, 'utf8').digest('base64url');
     const limit = (
       name: LimitName,
       keyKind: KeyKind,
