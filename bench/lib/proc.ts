@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { HeapReport } from '../server/metrics.js';
 
 // Resident set and CPU time of server processes, from /proc (proc(5)): VmRSS in
 // /proc/<pid>/status, utime + stime in /proc/<pid>/stat. CPU time per request is the measure that
@@ -74,6 +75,8 @@ export interface Usage {
   dbLabel?: string;
   /** What the database's sessions were doing meanwhile (PostgreSQL; see database.ts). */
   sessions?: Record<string, number>;
+  /** The V8 heap right after the load, by the server's own account (one process only). */
+  heapAfter?: HeapReport;
 }
 
 /**

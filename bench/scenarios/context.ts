@@ -12,6 +12,7 @@ import type { BenchOptions } from '../lib/options.js';
 import { cpuMsPerRequest, whileSampling, type Usage } from '../lib/proc.js';
 import { fmt, type Report } from '../lib/report.js';
 import { runHttpLoad, type LoadResult, type LoadSpec, type LoadTarget } from '../load/http-load.js';
+import { heapReport } from '../server/metrics.js';
 import type { RunningServer } from '../server/platform.js';
 import type { Client, Fixtures } from '../setup/fixtures.js';
 
@@ -46,8 +47,11 @@ export async function sampled<T>(scenario: ServerScenario, name: string, work: (
     () => whileSampling(server.pids, work, backends),
   );
   scenario.windows[name] = { fromUs, toUs: monotonicMicros() };
+  // A cluster's /metrics sums its workers: only a single process's heap explains its resident set.
+  const heapAfter = server.layout.processes === 1 ? await heapReport(server.urls[0]!) : undefined;
   scenario.usage[name] = {
     ...result.usage,
+    ...(heapAfter ? { heapAfter } : {}),
     ...(sessions ? { sessions } : {}),
     ...(redisPid && database.postgres ? { dbLabel: 'PostgreSQL and Redis' } : {}),
   };

@@ -9,6 +9,10 @@ import type { RunningServer } from '../server/platform.js';
 export function reportMemory(report: Report, server: RunningServer, usage: Record<string, Usage>): void {
   const setting = server.layout.name;
   const rssUnderLoad = Object.fromEntries(Object.entries(usage).map(([load, u]) => [load, u.maxRssMib]));
+  const heapAfter = (load: string) => {
+    const heap = usage[load]?.heapAfter;
+    return heap ? ` (V8 heap ${heap.heap_used_mib} used of ${heap.heap_total_mib})` : '';
+  };
   report.record(`memory/${setting}`, {
     idle_rss_mib: server.idleRssMib,
     idle_heap: server.idleHeap,
@@ -34,7 +38,7 @@ export function reportMemory(report: Report, server: RunningServer, usage: Recor
   report.add({
     scenario: 'memory, under load',
     setting,
-    result: `max ${fmt(max)} MiB (${worst}); ${loads.map(([name, mib]) => `${name} ${fmt(mib)}`).join(', ')}`,
+    result: `max ${fmt(max)} MiB (${worst}); ${loads.map(([name, mib]) => `${name} ${fmt(mib)}${heapAfter(name)}`).join(', ')}`,
     target: `< ${TARGETS.loadRssMib} MiB`,
     verdict: verdict(max, '<', TARGETS.loadRssMib),
   });
