@@ -11,7 +11,7 @@ export function reportMemory(report: Report, server: RunningServer, usage: Recor
   const rssUnderLoad = Object.fromEntries(Object.entries(usage).map(([load, u]) => [load, u.maxRssMib]));
   const heapAfter = (load: string) => {
     const heap = usage[load]?.heapAfter;
-    return heap ? ` (V8 heap ${heap.heap_used_mib} used of ${heap.heap_total_mib})` : '';
+    return heap ? ` (V8 heap ${heap.heap_used_mib} used of ${heap.heap_total_mib}, external ${heap.external_mib})` : '';
   };
   report.record(`memory/${setting}`, {
     idle_rss_mib: server.idleRssMib,
