@@ -177,15 +177,11 @@ export async function releaseRead(
   personId: string,
   verificationId: string,
 ): Promise<ReleaseRead | undefined> {
-  const [row] = (
-    await run<PersonRow & { wrapped: string | null; images: ReleaseRead['images'] | string }>(db, RELEASE_READ, [
-      personId,
-      verificationId,
-    ])
-  ).rows;
+  // Both drivers parse json columns: `images` arrives as an array.
+  const [row] = (await run<PersonRow & Omit<ReleaseRead, 'person'>>(db, RELEASE_READ, [personId, verificationId])).rows;
   if (!row) return undefined;
   const { wrapped, images, ...person } = row;
-  return { person, wrapped, images: typeof images === 'string' ? JSON.parse(images) : images };
+  return { person, wrapped, images };
 }
 
 /** The sealed data of images, by id. */
