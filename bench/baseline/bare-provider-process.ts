@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import argon2 from 'argon2';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { BARE_API, BARE_CLIENT, BARE_SCOPE } from './bare-provider.js';
+import { BARE_API, BARE_CLIENT, BARE_SCOPE, type BareOptions } from './bare-provider.js';
 import { openBareDb, postgresAdapter } from './postgres-adapter.js';
 
 // The framework's rungs: oidc-provider alone, one static client and none of the platform (no
@@ -80,10 +80,7 @@ const provider = new Provider(issuer, {
 });
 
 if (process.env.SIGN_IN) {
-  const { password, argon2: params } = JSON.parse(process.env.SIGN_IN) as {
-    password: string;
-    argon2: { memoryCost: number; timeCost: number; parallelism: number };
-  };
+  const { password, argon2: params } = JSON.parse(process.env.SIGN_IN) as NonNullable<BareOptions['signIn']>;
   const hash = await argon2.hash(password, { type: argon2.argon2id, ...params });
   provider.use(bareInteractions(provider, hash));
 }

@@ -1,3 +1,4 @@
+import type { Argon2Params } from '../../src/accounts/password.js';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,7 +35,7 @@ export interface BareOptions {
   /** client_credentials tokens as EdDSA JWTs. */
   jwtClientCredentials?: boolean;
   /** Serve sign-in flows: the sign-in form checks this password with argon2id at these parameters. */
-  signIn?: { password: string; argon2: { memoryCost: number; timeCost: number; parallelism: number } };
+  signIn?: { password: string; argon2: Argon2Params };
 }
 
 /** The rung's name as the table shows it. */

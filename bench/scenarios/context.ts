@@ -149,9 +149,9 @@ async function redisServerPid(url: string): Promise<number> {
 }
 
 /** A baseline measured in the same run: a bare provider rung under the same load. */
-export interface Rung {
+export interface Rung<R = LoadResult> {
   name: string;
-  load: LoadResult;
+  load: R;
   usage: Usage;
 }
 
@@ -159,11 +159,11 @@ export interface Rung {
  * Starts the bare provider rung `bare` in as many processes as the layout, runs `load` against it
  * while sampling its processes (and its database's backends on PostgreSQL), and stops it.
  */
-export async function measureRung(
+export async function measureRung<R = LoadResult>(
   scenario: ServerScenario,
   bare: BareOptions,
-  load: (providers: BareProviders) => Promise<LoadResult>,
-): Promise<Rung> {
+  load: (providers: BareProviders) => Promise<R>,
+): Promise<Rung<R>> {
   const { result, usage } = await withBareProviders(
     scenario.server.layout.processes,
     (providers) => whileSampling(providers.pids, () => load(providers), providers.backends),

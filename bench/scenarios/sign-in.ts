@@ -1,10 +1,9 @@
-import { withBareProviders } from '../baseline/bare-provider.js';
 import { runArgon2Ceiling, runSignInLoad, type RateResult } from '../flows/sign-in-load.js';
-import { cpuMsPerRequest, whileSampling, type Usage } from '../lib/proc.js';
+import { cpuMsPerRequest, type Usage } from '../lib/proc.js';
 import { fmt, verdict } from '../lib/report.js';
 import { TARGETS } from '../lib/targets.js';
 import { PASSWORD, platformConfig } from '../setup/fixtures.js';
-import { BARE_LOAD_CLIENT, sampled, serverCpu, type ServerScenario } from './context.js';
+import { adapterRung, BARE_LOAD_CLIENT, measureRung, sampled, serverCpu, type ServerScenario } from './context.js';
 
 // Scenario 3: whole authorization code flows with a password sign-in (argon2id at the configured
 // parameters) from concurrent browsers in a driver process. Baselines: the same number of raw
@@ -32,32 +31,27 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     seconds: options.seconds,
     warmup: options.warmup,
   });
-  const bare = await withBareProviders(
-    server.layout.processes,
+  const bare = await measureRung(
+    scenario,
+    { ...adapterRung(scenario), signIn: { password: PASSWORD, argon2: params } },
     (providers) =>
-      whileSampling(
-        providers.pids,
-        () =>
-          runSignInLoad({
-            issuer: providers.urls[0]!,
-            issuers: providers.urls,
-            bases: providers.urls,
-            merchant: BARE_LOAD_CLIENT,
-            basicAuth: true,
-            scope: 'openid',
-            people: fixtures.people,
-            browsers: options.browsers,
-            seconds: options.seconds,
-            warmup: options.warmup,
-          }),
-        providers.backends,
-      ),
-    { engine: scenario.database.engine, signIn: { password: PASSWORD, argon2: params } },
+      runSignInLoad({
+        issuer: providers.urls[0]!,
+        issuers: providers.urls,
+        bases: providers.urls,
+        merchant: BARE_LOAD_CLIENT,
+        basicAuth: true,
+        scope: 'openid',
+        people: fixtures.people,
+        browsers: options.browsers,
+        seconds: options.seconds,
+        warmup: options.warmup,
+      }),
   );
   const share = flows.perSecond / ceiling.perSecond;
   const flowCpuMs = cpuPerFlow(scenario.usage.sign_in, flows);
   const beyondArgon2Ms = flowCpuMs - ceiling.ownCpuMsPerOperation;
-  const bareCpuMs = cpuPerFlow(bare.usage, bare.result);
+  const bareCpuMs = cpuPerFlow(bare.usage, bare.load);
   const bareBeyondMs = bareCpuMs - ceiling.ownCpuMsPerOperation;
   report.record(`sign_in/${server.layout.name}`, {
     flows,
@@ -67,15 +61,15 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     cpu_ms_per_flow: flowCpuMs,
     cpu_ms_beyond_argon2: beyondArgon2Ms,
     bare_adapter: {
-      flows: bare.result,
+      flows: bare.load,
       usage: bare.usage,
       cpu_ms_per_flow: bareCpuMs,
       cpu_ms_beyond_argon2: bareBeyondMs,
     },
   });
-  if (bare.result.errors)
+  if (bare.load.errors)
     report.warn(
-      `bare sign-in (${server.layout.name}): ${bare.result.errors} flows failed, e.g. ${bare.result.errorSamples?.[0]}`,
+      `bare sign-in (${server.layout.name}): ${bare.load.errors} flows failed, e.g. ${bare.load.errorSamples?.[0]}`,
     );
   if (flows.errors)
     report.warn(`sign-in (${server.layout.name}): ${flows.errors} flows failed, e.g. ${flows.errorSamples?.[0]}`);
@@ -91,7 +85,7 @@ export async function measureSignIn(scenario: ServerScenario): Promise<void> {
     scenario: 'sign-in flow',
     setting: `${server.layout.name}, ${options.browsers} browsers`,
     result: `CPU ${fmt(beyondArgon2Ms)} ms/flow beyond argon2 (${fmt(flowCpuMs)} in all, server and PostgreSQL)`,
-    baseline: `bare + adapter ${fmt(bare.result.perSecond)} flows/s (${fmt((bare.result.perSecond / ceiling.perSecond) * 100)}% of argon2); CPU ${fmt(bareBeyondMs)} ms/flow beyond argon2 (${fmt(bareCpuMs)} in all)`,
+    baseline: `bare + adapter ${fmt(bare.load.perSecond)} flows/s (${fmt((bare.load.perSecond / ceiling.perSecond) * 100)}% of argon2); CPU ${fmt(bareBeyondMs)} ms/flow beyond argon2 (${fmt(bareCpuMs)} in all)`,
     target: `≤ ${TARGETS.signInCpuBeyondArgon2Ms} ms`,
     verdict: verdict(beyondArgon2Ms, '<', TARGETS.signInCpuBeyondArgon2Ms + 1e-9),
   });
