@@ -15,6 +15,14 @@ export async function saveChoice(
     .merge(['category', 'level', 'updated_at']);
 }
 
+const FIND_CHOICE = statement(
+  'consent_choices.find',
+  `SELECT level FROM consent_choices
+   WHERE account_id = $1 AND (client_id = $2 OR category = $3)
+   ORDER BY client_id = $2 DESC, updated_at DESC
+   LIMIT 1`,
+);
+
 /** The level chosen for this merchant, else the latest chosen for a merchant of its category. */
 export async function findChoice(
   db: Queryable,
@@ -22,14 +30,7 @@ export async function findChoice(
   clientId: string,
   category: string,
 ): Promise<Level | undefined> {
-  const own = await db('consent_choices').select('level').where({ account_id: accountId, client_id: clientId }).first();
-  if (own) return own.level as Level;
-  const same = await db('consent_choices')
-    .select('level')
-    .where({ account_id: accountId, category })
-    .orderBy('updated_at', 'desc')
-    .first();
-  return same?.level as Level | undefined;
+  return (await run<{ level: Level }>(db, FIND_CHOICE, [accountId, clientId, category])).rows[0]?.level;
 }
 
 export interface CredentialRow {

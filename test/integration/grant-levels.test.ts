@@ -273,8 +273,13 @@ describe('grant levels', () => {
     const atFirst = await consentPage(first);
     expect(atFirst.page.html).toMatch(/value="result" checked/);
     await atFirst.agent.submit(formAction(atFirst.page, '/confirm'), { level: 'credentials' });
-    expect((await consentPage(second)).page.html).toMatch(/value="credentials" checked/);
+    const atSecond = await consentPage(second);
+    expect(atSecond.page.html).toMatch(/value="credentials" checked/);
     expect((await consentPage(other)).page.html).toMatch(/value="result" checked/);
+    // A merchant's own choice comes first, even when a newer one was made at another of its category.
+    await atSecond.agent.submit(formAction(atSecond.page, '/confirm'), { level: 'result' });
+    expect((await consentPage(second)).page.html).toMatch(/value="result" checked/);
+    expect((await consentPage(first)).page.html).toMatch(/value="credentials" checked/);
   });
 
   it("sends a person verified only by document to a person-document match when the merchant's security level needs it", async () => {
