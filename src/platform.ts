@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import { PLATFORM_CLIENT_ID } from './clients/service.js';
 import type { Config } from './config/schema.js';
 import { createDb, type Db } from './db/index.js';
+import { closeRedis } from './db/redis.js';
 import { migrateLatest } from './db/migrate.js';
 import { answerDisallowedGrantType, answerProviderFailures } from './http/errors.js';
 import { ApiTokens } from './http/client-token.js';
@@ -73,6 +74,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     const provider = buildProvider({
       config,
       db,
+      redis: services.redis,
       accounts: services.accounts,
       clients,
       verifications: services.verifications,
@@ -152,6 +154,7 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
     });
     const close = async () => {
       await services.counters.close();
+      if (services.redis) await closeRedis(services.redis);
       if (!options.db) await db.destroy();
     };
     return { ...services, config, db, logger, app, provider, apiTokens, tokenIds, metrics, health, close };

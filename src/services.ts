@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AccountDisabling } from './accounts/disabling.js';
 import { AdminService } from './admin/service.js';
@@ -12,6 +13,7 @@ import { DpopProofs } from './oidc/dpop-proofs.js';
 import type { Config } from './config/schema.js';
 import { SecretBox } from './crypto/secret-box.js';
 import type { Db } from './db/index.js';
+import { connectRedis } from './db/redis.js';
 import { DossierService } from './grants/dossier.js';
 import { ReleaseAudit } from './grants/releases.js';
 import { GrantService } from './grants/service.js';
@@ -71,6 +73,8 @@ export interface Services {
   liveSessions: ProviderSessions;
   passkeys: PasskeyService;
   clients: ClientService;
+  /** The process's Redis connection when `REDIS_URL` is set (src/db/redis.ts); closed with the platform. */
+  redis: Redis | undefined;
   /** Where the rate limits count (see countersFor); closed with the platform. */
   counters: CounterStore;
   limits: RateLimits;
@@ -139,7 +143,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     challengeSeconds: config.passkeys.challengeTtl,
     log: securityLog,
   });
-  const counters = countersFor(config, db);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const counters = countersFor(config, db, redis);
   const limits = new RateLimits(counters, audit, {
     limits: config.rateLimits,
     checkPerMinute: config.verification.checkRatePerMinute,
@@ -236,6 +241,7 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     accounts,
     disabling,
     clients,
+    redis,
     counters,
     limits,
     registry,
@@ -268,8 +274,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
  * Where the rate limits count: Redis when configured (shared by every instance); else in memory
  * on the embedded database, which one process serves; else the database, shared on PostgreSQL.
  */
-function countersFor(config: Config, db: Db): CounterStore {
-  if (config.redisUrl) return new RedisCounters(config.redisUrl);
+function countersFor(config: Config, db: Db, redis: Redis | undefined): CounterStore {
+  if (redis) return new RedisCounters(redis);
   return config.databaseUrl ? new DatabaseCounters(db) : new MemoryCounters();
 }
 

@@ -90,9 +90,10 @@ export const configSchema = z
     /** Connection pool size for PostgreSQL (PGlite always has one connection). */
     databasePoolMax: z.coerce.number().int().min(1).max(100).default(10),
     /**
-     * redis:// URL of a Redis server where every instance counts the rate limits. Without it they
-     * are counted in memory on the embedded database (one process serves it), and in the database
-     * on PostgreSQL.
+     * redis:// URL of a Redis server shared by every instance: the rate limits count there, and
+     * the sign-ins under way (oidc-provider's interactions) are kept there. Without it the rate
+     * limits are counted in memory on the embedded database (one process serves it), and in the
+     * database on PostgreSQL; interactions are kept in the database.
      */
     redisUrl: z
       .string()

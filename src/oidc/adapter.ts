@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
@@ -48,7 +49,7 @@ function storable(model: string, payload: AdapterPayload): AdapterPayload {
 /** Grant sources whose consumption must happen once, even under concurrent requests. */
 const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
-/** Every model but Client, stored in `oidc_payloads`. */
+/** Every model but Client (and Interaction where Redis keeps it), stored in `oidc_payloads`. */
 export class KnexAdapter implements Adapter {
   private readonly hashed: boolean;
 
@@ -113,6 +114,66 @@ export class KnexAdapter implements Adapter {
   }
 }
 
+/**
+ * oidc-provider's Interactions in Redis, when `REDIS_URL` is set: a sign-in's steps read and write
+ * its interaction a dozen times, and none of it needs to outlive the sign-in. One command per
+ * call (SET with the lifetime, GET, DEL), under the same keyed hash of the id as in the database,
+ * and Redis forgets an interaction when its lifetime ends. An interaction lost (Redis restarted)
+ * is a sign-in the person starts again from the merchant.
+ *
+ * oidc-provider finds an Interaction by id only and never consumes or revokes one
+ * (lib/models/interaction.js): the other operations have nothing to act on.
+ */
+export class RedisInteractionAdapter implements Adapter {
+  private static readonly MODEL = 'Interaction';
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly ids: TokenIds,
+  ) {}
+
+  private key(id: string): string {
+    return `realname:oidc:${RedisInteractionAdapter.MODEL}:${this.ids.stored(RedisInteractionAdapter.MODEL, id)}`;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    // oidc-provider saves every Interaction with its lifetime: ttl.Interaction when it starts, what
+    // is left of it when a step's result is saved (Interaction#persist), which is 0 or less once over.
+    if (expiresIn === undefined) throw new TypeError('an interaction is kept for its lifetime, and none was given');
+    if (expiresIn <= 0) return this.destroy(id);
+    await this.redis.set(
+      this.key(id),
+      JSON.stringify(storable(RedisInteractionAdapter.MODEL, payload)),
+      'EX',
+      expiresIn,
+    );
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    if (!isStorableText(id, 1000)) return undefined;
+    const stored = await this.redis.get(this.key(id));
+    return stored === null ? undefined : { ...(JSON.parse(stored) as AdapterPayload), jti: id };
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.redis.del(this.key(id));
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(): Promise<void> {
+    throw new TypeError('interactions are not consumed');
+  }
+
+  async revokeByGrantId(): Promise<void> {}
+}
+
 /** Clients live in our own `clients` table, registered by the operator CLI; read-only here. */
 export class ClientAdapter implements Adapter {
   constructor(private readonly clients: ProviderClients) {}
@@ -143,8 +204,12 @@ export class ClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
-export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds) {
+/** Clients from the `clients` table; Interactions in Redis when there is one; the rest in `oidc_payloads`. */
+export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds, redis?: Redis) {
   const registered = new ProviderClients(clients);
-  return (model: string): Adapter =>
-    model === 'Client' ? new ClientAdapter(registered) : new KnexAdapter(db, model, ids);
+  return (model: string): Adapter => {
+    if (model === 'Client') return new ClientAdapter(registered);
+    if (model === 'Interaction' && redis) return new RedisInteractionAdapter(redis, ids);
+    return new KnexAdapter(db, model, ids);
+  };
 }

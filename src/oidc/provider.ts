@@ -1,4 +1,5 @@
 // Builds the OpenID Provider from the configuration pieces beside it, one module per concern.
+import type { Redis } from 'ioredis';
 import Provider, { type Configuration } from 'oidc-provider';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../db/index.js';
@@ -19,6 +20,8 @@ import { ttlOptions } from './ttl.js';
 export interface ProviderDeps extends AccountClaimsDeps {
   config: Config;
   db: Db;
+  /** Where Interactions are kept when `REDIS_URL` is set (src/oidc/adapter.ts); else the database. */
+  redis: Redis | undefined;
   clients: ClientService;
   pages: ProviderPages;
   /** Private signing JWKs, the key used to sign each alg first. */
@@ -36,7 +39,7 @@ export interface ProviderDeps extends AccountClaimsDeps {
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config, pages } = deps;
   const configuration: Configuration = {
-    adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds),
+    adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds, deps.redis),
     jwks: { keys: (deps.signingKeys?.keys ?? []).map(forEveryRsaAlg) },
     cookies: cookieOptions(deps.cookieKeys),
     ...claimOptions(config.issuer, deps.pairwiseSalt),

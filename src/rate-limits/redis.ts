@@ -1,9 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Count, CounterStore, Window } from './counters.js';
 
 // Counts in Redis, shared by every instance, one round trip per operation: each is a Lua script,
 // which Redis runs atomically. A key's window is its time to live (PEXPIRE), so Redis itself
 // forgets what has expired.
+
+const PREFIX = 'realname:rate-limit:';
 
 /** KEYS[1] the key; ARGV window ms, points, lock ms. Returns { count, ms to the window's end }. */
 const HIT = `
@@ -39,30 +41,18 @@ export class RedisCounters implements CounterStore {
   readonly kind = 'redis';
   private readonly redis: Redis & Scripts;
 
-  constructor(url: string) {
-    const redis = new Redis(url, {
-      // A request waits for its count at most one reconnection: a limit that cannot be counted
-      // refuses the request (an error) rather than letting it through uncounted.
-      maxRetriesPerRequest: 1,
-      connectTimeout: 2000,
-      // Connects at the first count: the CLI and the jobs build the same services and count nothing.
-      lazyConnect: true,
-      keyPrefix: 'realname:rate-limit:',
-      // The counts a request makes at once (countAll) leave in one write and one round trip.
-      enableAutoPipelining: true,
-    });
+  /** `redis` is the process's connection (src/db/redis.ts), auto-pipelined: a request's counts leave together. */
+  constructor(redis: Redis) {
     redis.defineCommand('rlHit', { numberOfKeys: 1, lua: HIT });
     redis.defineCommand('rlPeek', { numberOfKeys: 1, lua: PEEK });
     redis.defineCommand('rlRefund', { numberOfKeys: 1, lua: REFUND });
     redis.defineCommand('rlClear', { numberOfKeys: 1, lua: CLEAR });
-    // Errors reach the requests that counted; a connection's own events are not worth a crash.
-    redis.on('error', () => undefined);
     this.redis = redis as Redis & Scripts;
   }
 
   async hit(window: Window, key: string): Promise<Count> {
     const [count, ttl] = await this.redis.rlHit(
-      `${window.prefix}:${key}`,
+      `${PREFIX}${window.prefix}:${key}`,
       window.duration * 1000,
       window.points,
       (window.blockDuration ?? 0) * 1000,
@@ -71,25 +61,22 @@ export class RedisCounters implements CounterStore {
   }
 
   async peek(window: Window, key: string): Promise<Count | undefined> {
-    const found = await this.redis.rlPeek(`${window.prefix}:${key}`);
+    const found = await this.redis.rlPeek(`${PREFIX}${window.prefix}:${key}`);
     return found ? { count: found[0], msBeforeNext: Math.max(0, found[1]) } : undefined;
   }
 
   async refund(window: Window, key: string): Promise<void> {
-    await this.redis.rlRefund(`${window.prefix}:${key}`, window.points);
+    await this.redis.rlRefund(`${PREFIX}${window.prefix}:${key}`, window.points);
   }
 
   async clear(window: Window, key: string): Promise<void> {
-    await this.redis.rlClear(`${window.prefix}:${key}`, window.points);
+    await this.redis.rlClear(`${PREFIX}${window.prefix}:${key}`, window.points);
   }
 
   async ping(): Promise<void> {
     await this.redis.ping();
   }
 
-  async close(): Promise<void> {
-    // A connection that is not up (never made, or being retried) is dropped with its retries.
-    if (this.redis.status === 'ready') await this.redis.quit();
-    else this.redis.disconnect();
-  }
+  /** Nothing of its own to release: the connection is closed by whoever opened it. */
+  async close(): Promise<void> {}
 }

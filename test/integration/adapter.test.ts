@@ -1,10 +1,13 @@
 import type { Db } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { randomBytes } from 'node:crypto';
-import { KnexAdapter } from '../../src/oidc/adapter.js';
+import type { Redis } from 'ioredis';
+import { closeRedis, connectRedis } from '../../src/db/redis.js';
+import { KnexAdapter, RedisInteractionAdapter } from '../../src/oidc/adapter.js';
 import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
 import { TokenIds } from '../../src/oidc/token-ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 
 describe('the knex adapter for oidc-provider models', () => {
   let database: TestDatabase;
@@ -167,5 +170,94 @@ describe('the knex adapter for oidc-provider models', () => {
     await db.batchInsert('oidc_payloads', rows, 100);
     expect(await purgeExpiredPayloads(db, { batchSize: 10, maxBatches: 2 })).toBe(20);
     expect(await purgeExpiredPayloads(db, { batchSize: 10 })).toBe(10);
+  });
+});
+
+describe('interactions in Redis (REDIS_URL set)', () => {
+  const ids = new TokenIds(randomBytes(32).toString('base64url'));
+  let redis: Redis;
+  let interactions: RedisInteractionAdapter;
+
+  beforeAll(() => {
+    redis = connectRedis(TEST_REDIS_URL);
+    interactions = new RedisInteractionAdapter(redis, ids);
+  });
+  afterAll(() => closeRedis(redis));
+
+  /** The one key an interaction is kept under, read as Redis holds it. */
+  const raw = async (id: string) => {
+    const key = `realname:oidc:Interaction:${ids.stored('Interaction', id)}`;
+    return { value: await redis.get(key), ttl: await redis.ttl(key) };
+  };
+
+  it('keeps an interaction under a keyed hash of its id, without the session cookie, for its lifetime', async () => {
+    const uid = `interaction-${randomBytes(8).toString('hex')}`;
+    const sessionId = `session-${randomBytes(8).toString('hex')}`;
+    await interactions.upsert(
+      uid,
+      { kind: 'Interaction', jti: uid, session: { accountId: 'a1', uid: 'su1', cookie: sessionId } },
+      600,
+    );
+    const kept = await raw(uid);
+    expect(kept.value).not.toBeNull();
+    expect(kept.value).not.toContain(uid);
+    expect(kept.value).not.toContain(sessionId);
+    expect(kept.ttl).toBeGreaterThan(590);
+    expect(kept.ttl).toBeLessThanOrEqual(600);
+    expect(await redis.keys(`*${uid}*`)).toEqual([]);
+    expect(await interactions.find(uid)).toEqual({
+      kind: 'Interaction',
+      jti: uid,
+      session: { accountId: 'a1', uid: 'su1' },
+    });
+    // Another key (another platform, or a guess) finds nothing.
+    expect(
+      await new RedisInteractionAdapter(redis, new TokenIds(randomBytes(32).toString('base64url'))).find(uid),
+    ).toBeUndefined();
+  });
+
+  it('overwrites on a second save, forgets on destroy and when its lifetime ends', async () => {
+    const uid = `interaction-${randomBytes(8).toString('hex')}`;
+    await interactions.upsert(
+      uid,
+      { kind: 'Interaction', jti: uid, prompt: { name: 'login', reasons: [], details: {} } },
+      600,
+    );
+    await interactions.upsert(
+      uid,
+      { kind: 'Interaction', jti: uid, prompt: { name: 'consent', reasons: [], details: {} } },
+      600,
+    );
+    expect(await interactions.find(uid)).toEqual({
+      kind: 'Interaction',
+      jti: uid,
+      prompt: { name: 'consent', reasons: [], details: {} },
+    });
+    await interactions.destroy(uid);
+    expect(await interactions.find(uid)).toBeUndefined();
+    expect((await raw(uid)).value).toBeNull();
+
+    // Saved once its lifetime is over (a step's result saved at the last second): it is over.
+    const over = `interaction-${randomBytes(8).toString('hex')}`;
+    await interactions.upsert(over, { kind: 'Interaction', jti: over }, 600);
+    await interactions.upsert(over, { kind: 'Interaction', jti: over }, 0);
+    expect(await interactions.find(over)).toBeUndefined();
+
+    const brief = `interaction-${randomBytes(8).toString('hex')}`;
+    await interactions.upsert(brief, { kind: 'Interaction', jti: brief }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await interactions.find(brief)).toBeUndefined();
+  });
+
+  it('refuses to keep an interaction without a lifetime, and has no uid, user code or consumption', async () => {
+    await expect(interactions.upsert('no-ttl', { kind: 'Interaction' })).rejects.toThrow(TypeError);
+    expect((await raw('no-ttl')).value).toBeNull();
+    expect(await interactions.findByUid()).toBeUndefined();
+    expect(await interactions.findByUserCode()).toBeUndefined();
+    await expect(interactions.consume()).rejects.toThrow('interactions are not consumed');
+  });
+
+  it('treats ids that cannot be stored (NUL, lone surrogates, huge) as unknown instead of failing', async () => {
+    for (const id of ['a\u0000b', '\ud800', 'x'.repeat(5000)]) expect(await interactions.find(id)).toBeUndefined();
   });
 });

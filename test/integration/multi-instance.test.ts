@@ -11,10 +11,15 @@ import {
 } from '../helpers/merchant.js';
 import { startPlatform, type RunningPlatform } from '../helpers/platform.js';
 import { freePort, spawnPlatform } from '../helpers/process.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 
 // Any number of stateless processes behind a load balancer serve one issuer: every piece of
-// state (interactions, sessions, codes, tokens, keys) lives in the shared database.
-describe('two platform instances sharing one database', () => {
+// state (interactions, sessions, codes, tokens, keys) lives in the shared database, or, with
+// REDIS_URL, the interactions (and the rate limits' counts) in the shared Redis.
+describe.each([
+  ['one database', undefined],
+  ['one database and one Redis', TEST_REDIS_URL],
+])('two platform instances sharing %s', (_shared, redisUrl) => {
   let database: TestDatabase;
   let balancer: Awaited<ReturnType<typeof startBalancer>>;
   const upstreams: string[] = [];
@@ -30,7 +35,12 @@ describe('two platform instances sharing one database', () => {
       const ports = await Promise.all([freePort(), freePort()]);
       const procs = await Promise.all(
         ports.map((port) =>
-          spawnPlatform({ DATABASE_URL: database.databaseUrl!, ISSUER: balancer.url, PORT: String(port) }),
+          spawnPlatform({
+            DATABASE_URL: database.databaseUrl!,
+            ISSUER: balancer.url,
+            PORT: String(port),
+            ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+          }),
         ),
       );
       for (const [i, proc] of procs.entries()) {
@@ -41,12 +51,12 @@ describe('two platform instances sharing one database', () => {
       // PGlite is single-process: two independent app instances (own Provider, own key load)
       // on the one embedded database stand in for two processes.
       for (let i = 0; i < 2; i += 1) {
-        const instance = await startPlatform(database, { issuer: balancer.url });
+        const instance = await startPlatform(database, { issuer: balancer.url, redisUrl });
         stops.push(instance.stop);
         upstreams.push(`http://127.0.0.1:${(instance.server.address() as { port: number }).port}`);
       }
     }
-    admin = await startPlatform(database, { issuer: balancer.url });
+    admin = await startPlatform(database, { issuer: balancer.url, redisUrl });
   });
 
   afterAll(async () => {
@@ -86,5 +96,23 @@ describe('two platform instances sharing one database', () => {
       const origin = new URL(upstream).origin;
       expect((balancer.hits.get(origin) ?? 0) - (before.get(origin) ?? 0)).toBeGreaterThanOrEqual(4);
     }
+  });
+
+  it('keeps a sign-in under way where every instance finds it: Redis when there is one, else the database', async () => {
+    const merchant = await addMerchant(admin.platform);
+    const config = await discover(balancer.url, merchant.client_id, merchant.client_secret);
+    const interactions = async () =>
+      Number(
+        (
+          await admin.platform
+            .db('oidc_payloads')
+            .where({ model: 'Interaction' })
+            .count<[{ n: string | number }]>('* as n')
+        )[0]!.n,
+      );
+    const before = await interactions();
+    const page = await personBrowser().navigate((await startAuthorization(config)).url.toString());
+    expect(page.html).toContain('name="password"');
+    expect((await interactions()) - before).toBe(redisUrl ? 0 : 1);
   });
 });

@@ -3,6 +3,7 @@ import { Health } from '../../src/http/health.js';
 import type { Db } from '../../src/db/index.js';
 import { migrateLatest } from '../../src/db/migrate.js';
 import { MemoryCounters, type CounterStore, type Window } from '../../src/rate-limits/counters.js';
+import { closeRedis, connectRedis } from '../../src/db/redis.js';
 import { RedisCounters } from '../../src/rate-limits/redis.js';
 import { DatabaseCounters } from '../../src/rate-limits/store.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
@@ -24,23 +25,35 @@ afterAll(async () => {
   await database.drop();
 });
 
-const stores: Array<[string, () => CounterStore]> = [
-  ['memory', () => new MemoryCounters()],
-  [`the database (${ENGINE})`, () => new DatabaseCounters(db)],
-  ['Redis', () => new RedisCounters(TEST_REDIS_URL)],
+/** Each store and what closes it after its tests (Redis: the connection, which the platform owns). */
+const stores: Array<[string, () => { counters: CounterStore; close(): Promise<void> }]> = [
+  ['memory', () => closing(new MemoryCounters())],
+  [`the database (${ENGINE})`, () => closing(new DatabaseCounters(db))],
+  [
+    'Redis',
+    () => {
+      const redis = connectRedis(TEST_REDIS_URL);
+      return { counters: new RedisCounters(redis), close: () => closeRedis(redis) };
+    },
+  ],
 ];
+
+function closing(counters: CounterStore) {
+  return { counters, close: () => counters.close() };
+}
 
 describe.each(stores)('rate-limit counters in %s', (_name, open) => {
   let counters: CounterStore;
+  let close: () => Promise<void>;
   /** A window of its own for each test: keys never meet another test's or another run's. */
   const window = (w: Omit<Window, 'prefix'>): Window => ({ prefix: `test:${randomUUID()}`, ...w });
 
   beforeAll(() => {
-    counters = open();
+    ({ counters, close } = open());
   });
 
   afterAll(async () => {
-    await counters.close();
+    await close();
   });
 
   it('counts hits sent at once exactly, each once', async () => {
@@ -99,13 +112,14 @@ describe.each(stores)('rate-limit counters in %s', (_name, open) => {
 
 describe('Redis as the rate limits’ store', () => {
   it('makes an instance not ready while Redis cannot be reached', async () => {
-    const counters = new RedisCounters('redis://127.0.0.1:1');
+    const redis = connectRedis('redis://127.0.0.1:1');
+    const counters = new RedisCounters(redis);
     try {
       expect(await new Health(db, counters).readinessProblems()).toEqual({ rate_limits: 'redis unreachable' });
       // A count that cannot be made refuses the request (an error), never lets it through uncounted.
       await expect(counters.hit({ prefix: 'test', points: 1, duration: 60 }, 'key')).rejects.toThrow();
     } finally {
-      await counters.close();
+      await closeRedis(redis);
     }
   });
 });
