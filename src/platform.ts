@@ -63,9 +63,13 @@ export async function createPlatform(config: Config, options: PlatformOptions = 
       keys.secrets(TOKEN_ID_KEY.purpose),
     ]);
     const tokenIds = new TokenIds(tokenIdKey!);
-    const metrics = new PlatformMetrics(db, audit, services.providerCalls, {
-      counts: () => services.outbox.securityEventCounts(),
-    });
+    const metrics = new PlatformMetrics(
+      db,
+      audit,
+      services.providerCalls,
+      { counts: () => services.outbox.securityEventCounts() },
+      services.hasher,
+    );
     const health = new Health(db, services.counters);
     await checkKeptHeads(services.treeHeads, logger);
     await clients.ensurePlatformClient(PLATFORM_CLIENT_ID, `${config.issuer}/account/callback`);

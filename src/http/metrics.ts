@@ -57,6 +57,8 @@ export class PlatformMetrics {
     private readonly providerTotals: { read(): Promise<ProviderCallCount[]> },
     /** Security Event Tokens to merchants by outbox status (the outbox's securityEventCounts). */
     private readonly merchantEvents: { counts(): Promise<Record<string, number>> } = { counts: async () => ({}) },
+    /** Password hashes and verifications running and waiting for a slot (accounts' PasswordHasher). */
+    passwords?: { readonly load: { running: number; waiting: number } },
   ) {
     const registers = [this.processRegistry];
     collectDefaultMetrics({ register: this.processRegistry });
@@ -103,6 +105,17 @@ export class PlatformMetrics {
       registers,
       collect() {
         this.set(pool()?.numPendingAcquires() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'realname_argon2_computations',
+      help: 'Password hashes and verifications (argon2id) by state: running, or waiting for one of the slots.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const load = passwords?.load ?? { running: 0, waiting: 0 };
+        this.set({ state: 'running' }, load.running);
+        this.set({ state: 'waiting' }, load.waiting);
       },
     });
     new Gauge({

@@ -236,6 +236,9 @@ describe('operations endpoints', () => {
       expect(sample(text, 'realname_db_pool_max')).toBe(ENGINE === 'postgres' ? 5 : 1);
       expect(sample(text, 'realname_db_pool_connections', 'state="used"')).toBeGreaterThanOrEqual(0);
       expect(sample(text, 'realname_db_pool_pending_acquires')).toBe(0);
+      // No sign-in under way: no password verification running or waiting.
+      expect(sample(text, 'realname_argon2_computations', 'state="running"')).toBe(0);
+      expect(sample(text, 'realname_argon2_computations', 'state="waiting"')).toBe(0);
       expect(text).toContain('process_cpu_user_seconds_total');
       expect(text).toContain('nodejs_heap_size_used_bytes');
       expect(text).toContain('nodejs_eventloop_lag_seconds');
