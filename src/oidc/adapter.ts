@@ -62,6 +62,9 @@ export class KnexAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    // Interaction#persist and Session#persist save what is left of their lifetime: 0 or less is a
+    // payload saved as it ends, which is over (not a payload without expiry, as 0 stored would be).
+    if (expiresIn !== undefined && expiresIn <= 0) return this.destroy(id);
     await upsertPayload(this.db, {
       model: this.model,
       id: this.ids.stored(this.model, id),

@@ -90,6 +90,19 @@ describe('the knex adapter for oidc-provider models', () => {
     expect(await tokens.find('short')).toBeUndefined();
   });
 
+  it('treats a payload saved with no lifetime left as over, not as kept without end', async () => {
+    const interactions = new KnexAdapter(db, 'Interaction', ids);
+    await interactions.upsert('ending', { kind: 'Interaction' }, 600);
+    await interactions.upsert('ending', { kind: 'Interaction' }, 0);
+    expect(await interactions.find('ending')).toBeUndefined();
+    expect(await db('oidc_payloads').where({ model: 'Interaction', id: ids.stored('Interaction', 'ending') })).toEqual(
+      [],
+    );
+    // Without a lifetime at all, a payload is kept until it is destroyed.
+    await interactions.upsert('kept', { kind: 'Interaction' });
+    expect(await interactions.find('kept')).toEqual({ kind: 'Interaction', jti: 'kept' });
+  });
+
   it('marks a consumed payload with the time it was consumed, once', async () => {
     const codes = new KnexAdapter(db, 'AuthorizationCode', ids);
     await codes.upsert('c1', { kind: 'AuthorizationCode', grantId: 'g-consume' }, 60);
