@@ -148,7 +148,7 @@ export class RedisInteractionAdapter implements Adapter {
       this.key(id),
       JSON.stringify(storable(RedisInteractionAdapter.MODEL, payload)),
       'EX',
-      expiresIn,
+      Math.ceil(expiresIn), // whole seconds, as EX takes
     );
   }
 
