@@ -76,7 +76,11 @@ export interface AccountServiceOptions {
   security?: AccountSecurity;
 }
 
+/** Told of a password set (changed or reset), inside the transaction that sets it: it joins it. */
+export type PasswordSetListener = (accountId: string) => Promise<void>;
+
 export class AccountService {
+  private readonly passwordSetListeners: PasswordSetListener[] = [];
   private readonly db: Db;
   private readonly hasher: PasswordHasher;
   private readonly audit: AuditLog;
@@ -85,6 +89,21 @@ export class AccountService {
 
   constructor(options: AccountServiceOptions) {
     ({ db: this.db, hasher: this.hasher, audit: this.audit, notices: this.notices, security: this.security } = options);
+  }
+
+  /**
+   * Calls `listener` whenever a password is set, in the transaction that sets it: what it writes
+   * commits with the new password or not at all (the password reset domain ends the codes still
+   * open, src/recovery/).
+   */
+  onPasswordSet(listener: PasswordSetListener): void {
+    this.passwordSetListeners.push(listener);
+  }
+
+  /** The new hash, and whatever the listeners do about it, in the caller's transaction. */
+  private async setPassword(accountId: string, passwordHash: string): Promise<void> {
+    await updatePasswordHash(this.db, accountId, passwordHash);
+    for (const listener of this.passwordSetListeners) await listener(accountId);
   }
 
   /** Creates an account; the login must be a valid email or mobile number and not taken. */
@@ -232,7 +251,7 @@ export class AccountService {
     if (problems.length) throw new InvalidInput(problems);
     const passwordHash = await this.hasher.hash(input.next);
     return inTransaction(this.db, async () => {
-      await updatePasswordHash(this.db, accountId, passwordHash);
+      await this.setPassword(accountId, passwordHash);
       const otherSessionsEnded = this.security
         ? await this.security.sessions.endOthers(accountId, currentUid, origin, false)
         : 0;
@@ -266,7 +285,7 @@ export class AccountService {
     origin: RequestOrigin,
   ): Promise<{ sessionsEnded: number }> {
     return inTransaction(this.db, async () => {
-      await updatePasswordHash(this.db, accountId, passwordHash);
+      await this.setPassword(accountId, passwordHash);
       const sessionsEnded = this.security
         ? await this.security.sessions.endOthers(accountId, undefined, origin, false)
         : 0;

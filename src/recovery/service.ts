@@ -50,7 +50,18 @@ export type ReverifyOutcome =
   | { status: 'mismatch' };
 
 export class PasswordRecovery {
-  constructor(private readonly options: RecoveryOptions) {}
+  constructor(private readonly options: RecoveryOptions) {
+    options.accounts.onPasswordSet((accountId) => this.endOpenCodes(accountId));
+  }
+
+  /**
+   * Ends every code still open for the account, in the transaction that set its password: a code
+   * used, or asked for and then not needed (the person remembered the password and changed it,
+   * or reset it another way), opens nothing afterwards.
+   */
+  private async endOpenCodes(accountId: string): Promise<void> {
+    await endOpenResets(this.options.db, accountId);
+  }
 
   /**
    * Sends a one-time code to the login, when an account has it and a transport can carry it
@@ -122,7 +133,7 @@ export class PasswordRecovery {
         await this.options.log.record('password_reset_code_failed', row.account_id, origin);
         return 'wrong';
       }
-      await endOpenResets(tx, row.account_id);
+      // Ends this code and every other open one with it (see endOpenCodes).
       await accounts.resetPassword(row.account_id, passwordHash, 'code', origin);
       await this.noticeReset(account, input.locale);
       return 'reset';
@@ -169,7 +180,6 @@ export class PasswordRecovery {
     if (!outcome) return { status: 'not-confirmed' };
     if (outcome.status !== 'passed') return { status: 'mismatch' };
     const passkeysRemoved = await inTransaction(db, async () => {
-      await endOpenResets(db, account.id);
       await accounts.resetPassword(account.id, passwordHash, 'person_match', origin);
       const removed = input.lostPasskeys ? await passkeys.removeAll(account.id, origin) : 0;
       await this.noticeReset(account, input.locale);

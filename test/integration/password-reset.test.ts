@@ -207,6 +207,26 @@ describe(`password reset (${ENGINE})`, () => {
       expect(await securityKinds(account.id)).toEqual(expect.arrayContaining(['password_reset_code_failed']));
     });
 
+    it('ends a code asked for once the person changes the password another way', async () => {
+      const login = newLogin();
+      const account = await running.platform.accounts.register({ login, password: PASSWORD });
+      const asked = await askForCode(login);
+      const code = await mailedCode(login);
+      // The person remembers the password, signs in and changes it on the account page.
+      const agent = await signedInBrowser(login);
+      const security = await agent.navigate(url('/account/security'));
+      const changed = await agent.submit(formAction(security, '/account/password'), {
+        current_password: PASSWORD,
+        new_password: 'remembered, then changed',
+      });
+      expect(changed.status).toBe(200);
+      expect(await signsIn(login, 'remembered, then changed')).toBe(true);
+      // The code mailed before opens nothing now.
+      expect((await enterCode(asked.agent, asked.page, login, code)).status).toBe(401);
+      expect(await signsIn(login, NEW_PASSWORD)).toBe(false);
+      expect(await securityKinds(account.id)).not.toContain('password_reset');
+    });
+
     it('keeps the code when the new password is refused, and says why', async () => {
       const login = newLogin();
       await running.platform.accounts.register({ login, password: PASSWORD });
