@@ -45,7 +45,8 @@ import { DatabaseCounters } from './rate-limits/store.js';
 import { PasswordRecovery } from './recovery/service.js';
 import { AccountClosure } from './data-rights/closure.js';
 import { PersonalData } from './data-rights/service.js';
-import { ProviderSessions } from './oidc/sessions.js';
+import { RedisLiveSessions } from './oidc/redis-sessions.js';
+import { ProviderSessions, type EndingSessions } from './oidc/sessions.js';
 import { OperatorService } from './operators/service.js';
 import { PasskeyService } from './passkeys/service.js';
 import { AccountSessions, SecurityLog } from './security/service.js';
@@ -69,8 +70,8 @@ export interface Services {
   /** The person's security log and session list (src/security/). */
   securityLog: SecurityLog;
   sessions: AccountSessions;
-  /** oidc-provider's Session rows the session list ends; the platform listens for back-channel logout. */
-  liveSessions: ProviderSessions;
+  /** oidc-provider's sessions (rows, or Redis keys) the session list ends; the platform listens for back-channel logout. */
+  liveSessions: EndingSessions;
   passkeys: PasskeyService;
   clients: ClientService;
   /** The process's Redis connection when `REDIS_URL` is set (src/db/redis.ts); closed with the platform. */
@@ -116,7 +117,8 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
   const hasher = new PasswordHasher(config.argon2);
   const outbox = outboxFromConfig(db, box, config, logger);
   const securityLog = new SecurityLog({ db, retentionDays: config.securityLog.retentionDays });
-  const liveSessions = new ProviderSessions(db);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
+  const liveSessions: EndingSessions = redis ? new RedisLiveSessions(redis) : new ProviderSessions(db);
   const sessions = new AccountSessions({ db, live: liveSessions, log: securityLog });
   const accounts = new AccountService({
     db,
@@ -143,7 +145,6 @@ export async function createServices(config: Config, db: Db, logger: Logger): Pr
     challengeSeconds: config.passkeys.challengeTtl,
     log: securityLog,
   });
-  const redis = config.redisUrl ? connectRedis(config.redisUrl) : undefined;
   const counters = countersFor(config, db, redis);
   const limits = new RateLimits(counters, audit, {
     limits: config.rateLimits,

@@ -91,9 +91,10 @@ export const configSchema = z
     databasePoolMax: z.coerce.number().int().min(1).max(100).default(10),
     /**
      * redis:// URL of a Redis server shared by every instance: the rate limits count there, and
-     * the sign-ins under way (oidc-provider's interactions) are kept there. Without it the rate
-     * limits are counted in memory on the embedded database (one process serves it), and in the
-     * database on PostgreSQL; interactions are kept in the database.
+     * the sign-ins under way and the sessions (oidc-provider's interactions and sessions) are kept
+     * there. Without it the rate limits are counted in memory on the embedded database (one
+     * process serves it), and in the database on PostgreSQL; interactions and sessions are kept
+     * in the database.
      */
     redisUrl: z
       .string()

@@ -3,6 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Db } from '../db/index.js';
 import type { ClientService } from '../clients/service.js';
 import { ProviderClients } from './clients.js';
+import { RedisSessionAdapter } from './redis-sessions.js';
 import { isStorableText } from '../db/text.js';
 import {
   consumePayload,
@@ -49,7 +50,7 @@ function storable(model: string, payload: AdapterPayload): AdapterPayload {
 /** Grant sources whose consumption must happen once, even under concurrent requests. */
 const SINGLE_USE = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
-/** Every model but Client (and Interaction where Redis keeps it), stored in `oidc_payloads`. */
+/** Every model but Client (and Interaction and Session where Redis keeps them), stored in `oidc_payloads`. */
 export class KnexAdapter implements Adapter {
   private readonly hashed: boolean;
 
@@ -207,12 +208,21 @@ export class ClientAdapter implements Adapter {
   async revokeByGrantId(): Promise<void> {}
 }
 
-/** Clients from the `clients` table; Interactions in Redis when there is one; the rest in `oidc_payloads`. */
-export function adapterFactory(db: Db, clients: ClientService, ids: TokenIds, redis?: Redis) {
+/**
+ * Clients from the `clients` table; Interactions and Sessions in Redis when there is one
+ * (`longestSession`: `ttl.sessionAbsolute`); the rest in `oidc_payloads`.
+ */
+export function adapterFactory(
+  db: Db,
+  clients: ClientService,
+  ids: TokenIds,
+  shared?: { redis: Redis; longestSession: number },
+) {
   const registered = new ProviderClients(clients);
   return (model: string): Adapter => {
     if (model === 'Client') return new ClientAdapter(registered);
-    if (model === 'Interaction' && redis) return new RedisInteractionAdapter(redis, ids);
+    if (model === 'Interaction' && shared) return new RedisInteractionAdapter(shared.redis, ids);
+    if (model === 'Session' && shared) return new RedisSessionAdapter(shared.redis, ids, shared.longestSession);
     return new KnexAdapter(db, model, ids);
   };
 }

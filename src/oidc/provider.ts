@@ -39,7 +39,12 @@ export interface ProviderDeps extends AccountClaimsDeps {
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config, pages } = deps;
   const configuration: Configuration = {
-    adapter: adapterFactory(deps.db, deps.clients, deps.tokenIds, deps.redis),
+    adapter: adapterFactory(
+      deps.db,
+      deps.clients,
+      deps.tokenIds,
+      deps.redis && { redis: deps.redis, longestSession: config.ttl.sessionAbsolute },
+    ),
     jwks: { keys: (deps.signingKeys?.keys ?? []).map(forEveryRsaAlg) },
     cookies: cookieOptions(deps.cookieKeys),
     ...claimOptions(config.issuer, deps.pairwiseSalt),

@@ -10,16 +10,22 @@ export interface EndedSession {
   authorizations: Record<string, { sid?: string }>;
 }
 
+/** Ends an account's live sessions and tells the listeners which ended, once that has committed. */
+export interface EndingSessions extends LiveSessions {
+  onEnded(listener: (ended: EndedSession[]) => void): void;
+}
+
 /**
- * oidc-provider's Sessions of an account, ended by removing their rows: the browser's session
- * cookie then finds nothing, and the next authorization asks it to sign in. Joins the caller's
- * transaction, so a password change and the sessions it ends commit together.
+ * oidc-provider's Sessions of an account in the database (without Redis; ./redis-sessions.ts with
+ * it), ended by removing their rows: the browser's session cookie then finds nothing, and the
+ * next authorization asks it to sign in. Joins the caller's transaction, so a password change and
+ * the sessions it ends commit together.
  *
  * Removing rows bypasses oidc-provider's `/session/end`, so its back-channel logout does not run:
  * `onEnded` listeners (the platform's, src/oidc/backchannel.ts) hear of the ended sessions once the
  * transaction has committed, and send the logout tokens.
  */
-export class ProviderSessions implements LiveSessions {
+export class ProviderSessions implements EndingSessions {
   private readonly listeners: Array<(ended: EndedSession[]) => void> = [];
 
   constructor(private readonly db: Db) {}

@@ -132,7 +132,7 @@ async function drain(batch: (limit: number) => Promise<number>): Promise<number>
   }
 }
 
-/** The sessions themselves, where they live (oidc-provider's Session rows): ending them signs out. */
+/** The sessions themselves, where they live (oidc-provider's Sessions, in the database or Redis): ending them signs out. */
 export interface LiveSessions {
   end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void>;
 }

@@ -13,6 +13,7 @@ import {
   startAuthorization,
 } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 
 // A person's security page over real HTTP: their sessions (from two browsers), ending one or all
@@ -32,12 +33,17 @@ const LOGGED_OUT = `${CALLBACK}/logged-out`;
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
 
-describe(`account security (${ENGINE})`, () => {
+// Sessions live in the database, or in Redis when REDIS_URL is set (src/oidc/redis-sessions.ts).
+describe.each([
+  ['the database', undefined],
+  ['Redis', TEST_REDIS_URL],
+])(`account security (${ENGINE}, sessions in %s)`, (_store, redisUrl) => {
   let running: Running;
   let url: (path: string) => string;
 
   beforeAll(async () => {
     running = await startTestPlatform({
+      ...(redisUrl ? { redisUrl } : {}),
       ttl: { session: 3600, sessionAbsolute: 7200 },
       rateLimits: { signIn: { perLogin: { maxFailures: MAX_FAILURES, window: 600, lockDuration: 600 } } },
     });

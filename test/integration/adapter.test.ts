@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { closeRedis, connectRedis } from '../../src/db/redis.js';
 import { KnexAdapter, RedisInteractionAdapter } from '../../src/oidc/adapter.js';
 import { purgeExpiredPayloads } from '../../src/oidc/purge.js';
+import { RedisLiveSessions, RedisSessionAdapter } from '../../src/oidc/redis-sessions.js';
+import type { EndedSession } from '../../src/oidc/sessions.js';
 import { TokenIds } from '../../src/oidc/token-ids.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
@@ -272,5 +274,130 @@ describe('interactions in Redis (REDIS_URL set)', () => {
 
   it('treats ids that cannot be stored (NUL, lone surrogates, huge) as unknown instead of failing', async () => {
     for (const id of ['a\u0000b', '\ud800', 'x'.repeat(5000)]) expect(await interactions.find(id)).toBeUndefined();
+  });
+});
+
+describe('sessions in Redis (REDIS_URL set)', () => {
+  const ids = new TokenIds(randomBytes(32).toString('base64url'));
+  const LONGEST = 7200;
+  let redis: Redis;
+  let sessions: RedisSessionAdapter;
+  let live: RedisLiveSessions;
+  const ended: EndedSession[][] = [];
+
+  beforeAll(() => {
+    redis = connectRedis(TEST_REDIS_URL);
+    sessions = new RedisSessionAdapter(redis, ids, LONGEST);
+    live = new RedisLiveSessions(redis);
+    live.onEnded((list) => ended.push(list));
+  });
+  afterAll(() => closeRedis(redis));
+  beforeEach(() => {
+    ended.length = 0;
+  });
+
+  const random = (prefix: string) => `${prefix}-${randomBytes(8).toString('hex')}`;
+  /** A signed-in session as oidc-provider saves it: `authorizations` names the merchants it signed in to. */
+  const signedIn = (id: string, uid: string, accountId: string, clients: string[] = []) => ({
+    kind: 'Session',
+    jti: id,
+    uid,
+    accountId,
+    loginTs: 1_700_000_000,
+    authorizations: Object.fromEntries(clients.map((client) => [client, { sid: `sid-${client}` }])),
+  });
+
+  it('keeps a session under a keyed hash of its id for its lifetime, found by id and by uid', async () => {
+    const [id, uid, account] = [random('session'), random('uid'), random('account')];
+    await sessions.upsert(id, signedIn(id, uid, account), 600);
+    const key = `realname:oidc:Session:${ids.stored('Session', id)}`;
+    const value = await redis.get(key);
+    expect(value).not.toBeNull();
+    expect(value).not.toContain(id);
+    expect(await redis.ttl(key)).toBeGreaterThan(590);
+    expect(await redis.keys(`*${id}*`)).toEqual([]);
+    // The account's set lives as long as its longest session can.
+    expect(await redis.smembers(`realname:oidc:AccountSessions:${account}`)).toEqual([uid]);
+    expect(await redis.ttl(`realname:oidc:AccountSessions:${account}`)).toBeGreaterThan(LONGEST - 10);
+
+    expect(await sessions.find(id)).toEqual(signedIn(id, uid, account));
+    const { jti: _jti, ...byUid } = signedIn(id, uid, account);
+    expect(await sessions.findByUid(uid)).toEqual(byUid);
+    expect(
+      await new RedisSessionAdapter(redis, new TokenIds(randomBytes(32).toString('base64url')), LONGEST).find(id),
+    ).toBeUndefined();
+  });
+
+  it('follows a session to its new id at a resume, and forgets it when destroyed or over', async () => {
+    const [first, second, uid, account] = [random('session'), random('session'), random('uid'), random('account')];
+    await sessions.upsert(first, signedIn(first, uid, account), 600);
+    // Session#resetIdentifier, then Session#save: the old id destroyed, the same uid saved under a new one.
+    await sessions.destroy(first);
+    await sessions.upsert(second, signedIn(second, uid, account), 600);
+    expect(await sessions.find(first)).toBeUndefined();
+    expect(await sessions.find(second)).toEqual(signedIn(second, uid, account));
+    expect((await sessions.findByUid(uid))?.accountId).toBe(account);
+
+    await sessions.destroy(second);
+    expect(await sessions.find(second)).toBeUndefined();
+    expect(await sessions.findByUid(uid)).toBeUndefined();
+
+    const over = random('session');
+    await sessions.upsert(over, signedIn(over, random('uid'), account), 600);
+    await sessions.upsert(over, signedIn(over, random('uid'), account), 0);
+    expect(await sessions.find(over)).toBeUndefined();
+  });
+
+  it('ends one session, all but one, or all of an account, and tells who listens which merchants to log out of', async () => {
+    const account = random('account');
+    const made = [0, 1, 2].map(() => ({ id: random('session'), uid: random('uid') }));
+    for (const [i, { id, uid }] of made.entries())
+      await sessions.upsert(id, signedIn(id, uid, account, i === 0 ? ['merchant-a', 'merchant-b'] : []), 600);
+    const other = { id: random('session'), uid: random('uid'), account: random('account') };
+    await sessions.upsert(other.id, signedIn(other.id, other.uid, other.account, ['merchant-a']), 600);
+
+    await live.end(account, { uids: [made[0]!.uid] });
+    expect(await sessions.find(made[0]!.id)).toBeUndefined();
+    expect(await sessions.findByUid(made[0]!.uid)).toBeUndefined();
+    expect(ended).toEqual([
+      [
+        {
+          accountId: account,
+          authorizations: { 'merchant-a': { sid: 'sid-merchant-a' }, 'merchant-b': { sid: 'sid-merchant-b' } },
+        },
+      ],
+    ]);
+
+    // A session without merchants ends too; there is no one to tell.
+    await live.end(account, { except: made[1]!.uid });
+    expect(await sessions.find(made[2]!.id)).toBeUndefined();
+    expect(await sessions.find(made[1]!.id)).toBeDefined();
+    expect(ended).toHaveLength(1);
+
+    await live.end(account, {});
+    expect(await sessions.find(made[1]!.id)).toBeUndefined();
+    expect(await redis.smembers(`realname:oidc:AccountSessions:${account}`)).toEqual([]);
+    // Another account's session is not touched, even when named by its uid.
+    await live.end(account, { uids: [other.uid] });
+    expect(await sessions.find(other.id)).toBeDefined();
+  });
+
+  it('does not end a session that has since signed in as another account', async () => {
+    const [id, uid, first, second] = [random('session'), random('uid'), random('account'), random('account')];
+    await sessions.upsert(id, signedIn(id, uid, first), 600);
+    await sessions.upsert(id, signedIn(id, uid, second), 600);
+    await live.end(first, {});
+    expect((await sessions.find(id))?.accountId).toBe(second);
+    await live.end(second, {});
+    expect(await sessions.find(id)).toBeUndefined();
+  });
+
+  it('refuses to keep a session without a lifetime, and treats unstorable ids as unknown', async () => {
+    await expect(sessions.upsert('no-ttl', { kind: 'Session' })).rejects.toThrow(TypeError);
+    await expect(sessions.consume()).rejects.toThrow('sessions are not consumed');
+    for (const id of ['a\u0000b', '\ud800', 'x'.repeat(5000)]) {
+      expect(await sessions.find(id)).toBeUndefined();
+      expect(await sessions.findByUid(id)).toBeUndefined();
+    }
   });
 });

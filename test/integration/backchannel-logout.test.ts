@@ -10,6 +10,7 @@ import {
   startAuthorization,
 } from '../helpers/merchant.js';
 import { startTestPlatform } from '../helpers/platform.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { formAction, UserAgent, type Page } from '../helpers/user-agent.js';
 
 type Running = Awaited<ReturnType<typeof startTestPlatform>>;
@@ -22,12 +23,16 @@ const BACKCHANNEL_LOGOUT = 'http://schemas.openid.net/event/backchannel-logout';
 // OpenID Connect Back-Channel Logout 1.0: a merchant that registered a backchannel_logout_uri
 // receives a logout token when the person signs out here, and when they end that session on their
 // security page (which removes the session without going through /session/end).
-describe('back-channel logout', () => {
+// Sessions live in the database, or in Redis when REDIS_URL is set (src/oidc/redis-sessions.ts).
+describe.each([
+  ['the database', undefined],
+  ['Redis', TEST_REDIS_URL],
+])('back-channel logout (sessions in %s)', (_store, redisUrl) => {
   let running: Running;
   let receiver: EventReceiver;
 
   beforeAll(async () => {
-    running = await startTestPlatform();
+    running = await startTestPlatform(redisUrl ? { redisUrl } : {});
     receiver = await startEventReceiver();
   });
 
