@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { createDb, type Db } from '../db/index.js';
 import { DataDirInUse } from '../db/lock.js';
 import { migrateLatest } from '../db/migrate.js';
+import { closeRedis } from '../db/redis.js';
 import { PlatformError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { createServices, type Services } from '../services.js';
@@ -21,6 +22,11 @@ export interface LocalContext {
   db: Db;
   /** The platform's services, built on first use: commands that only read tables need none. */
   services(): Promise<Services>;
+}
+
+/** A local context this process opened: closing it closes the database and any Redis connection. */
+interface OpenedContext extends LocalContext {
+  close(): Promise<void>;
 }
 
 /** What every operator command gets. */
@@ -42,7 +48,7 @@ export interface CliContext {
 }
 
 export function openCliContext(json: boolean, url: string | undefined, command: string): CliContext {
-  let local: Promise<LocalContext> | undefined;
+  let local: Promise<OpenedContext> | undefined;
   let remote: RemoteAdmin | undefined;
   const remoteAt = (address: string) => {
     const credentials = operatorCredentials();
@@ -95,12 +101,12 @@ export function openCliContext(json: boolean, url: string | undefined, command: 
     },
     local: openLocal,
     close: async () => {
-      if (local) await (await local.catch(() => undefined))?.db.destroy();
+      if (local) await (await local.catch(() => undefined))?.close();
     },
   };
 }
 
-async function openLocalContext(): Promise<LocalContext> {
+async function openLocalContext(): Promise<OpenedContext> {
   const config = loadConfig();
   const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
   try {
@@ -114,5 +120,11 @@ async function openLocalContext(): Promise<LocalContext> {
     config,
     db,
     services: () => (services ??= createServices(config, db, createLogger(config.logLevel))),
+    close: async () => {
+      // Ending sessions (`sessions end`, `account disable`) talks to Redis when REDIS_URL is set.
+      const redis = (await services?.catch(() => undefined))?.redis;
+      if (redis) await closeRedis(redis);
+      await db.destroy();
+    },
   };
 }

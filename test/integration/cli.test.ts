@@ -1,10 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db } from '../../src/db/index.js';
+import { closeRedis, connectRedis } from '../../src/db/redis.js';
+import { RedisSessionAdapter } from '../../src/oidc/redis-sessions.js';
+import { TokenIds } from '../../src/oidc/token-ids.js';
 import { createTestDatabase, ENGINE, type TestDatabase } from '../helpers/db.js';
 import { runCli } from '../helpers/process.js';
+import { TEST_REDIS_URL } from '../helpers/redis.js';
 
 // The operator CLI as an operator runs it: a real process against a real database.
 describe('operator CLI', () => {
@@ -208,6 +212,37 @@ describe('operator CLI', () => {
     expect((await runCli(['sessions', 'end'], env)).code).toBe(1);
     expect((await runCli(['security', 'log', '--since', 'yesterday'], env)).code).toBe(1);
   }, 300_000);
+
+  it('signs an account out everywhere when its sessions live in Redis (REDIS_URL set)', async () => {
+    const accountId = randomUUID();
+    const login = `redis-${accountId.slice(0, 8)}@example.com`;
+    await runCli(['migrate'], env);
+    await inspect((db) => db('accounts').insert({ id: accountId, login, login_type: 'email', password_hash: 'x' }));
+    // Two live sessions as oidc-provider saves them with REDIS_URL set, and another account's.
+    const redis = connectRedis(TEST_REDIS_URL);
+    try {
+      const sessions = new RedisSessionAdapter(redis, new TokenIds(randomBytes(32).toString('base64url')), 3600);
+      const saved = [accountId, accountId, randomUUID()].map((owner) => ({
+        id: randomBytes(16).toString('hex'),
+        uid: randomBytes(16).toString('hex'),
+        owner,
+      }));
+      for (const { id, uid, owner } of saved)
+        await sessions.upsert(id, { kind: 'Session', jti: id, uid, accountId: owner, loginTs: 1 }, 600);
+
+      const ended = await runCli(['sessions', 'end', '--login', login, '--json'], {
+        ...env,
+        REDIS_URL: TEST_REDIS_URL,
+      });
+      expect(ended.code).toBe(0);
+      expect(JSON.parse(ended.stdout)).toEqual({ account: accountId, sessions_ended: 0 });
+      expect(await sessions.find(saved[0]!.id)).toBeUndefined();
+      expect(await sessions.find(saved[1]!.id)).toBeUndefined();
+      expect(await sessions.find(saved[2]!.id)).toBeDefined();
+    } finally {
+      await closeRedis(redis);
+    }
+  }, 120_000);
 
   // Eight CLI processes: give them time on a loaded machine (each starts tsx and opens the database).
   it('disables an account, ending its sessions and tokens, and enables it again', async () => {
