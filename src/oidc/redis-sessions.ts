@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { afterCommit } from '../db/transaction.js';
 import { isStorableText } from '../db/text.js';
-import type { EndedSession, EndingSessions } from './sessions.js';
+import { EndingSessions } from './sessions.js';
 import type { TokenIds } from './token-ids.js';
 
 // oidc-provider's Sessions in Redis, when `REDIS_URL` is set: a sign-in flow reads and writes its
@@ -91,13 +90,9 @@ export class RedisSessionAdapter implements Adapter {
  * A session is ended only if it still belongs to the account: a uid the account's set names may
  * since have signed in as someone else.
  */
-export class RedisLiveSessions implements EndingSessions {
-  private readonly listeners: Array<(ended: EndedSession[]) => void> = [];
-
-  constructor(private readonly redis: Redis) {}
-
-  onEnded(listener: (ended: EndedSession[]) => void): void {
-    this.listeners.push(listener);
+export class RedisLiveSessions extends EndingSessions {
+  constructor(private readonly redis: Redis) {
+    super();
   }
 
   async end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void> {
@@ -111,17 +106,16 @@ export class RedisLiveSessions implements EndingSessions {
       storedIds.map((storedId) => (storedId === null ? null : this.redis.get(payloadKey(storedId)))),
     );
     const removal = this.redis.multi();
-    const ended: EndedSession[] = [];
+    const removed: AdapterPayload[] = [];
     uids.forEach((uid, i) => {
       const payload = payloads[i] ? (JSON.parse(payloads[i]) as AdapterPayload) : undefined;
       if (payload && payload.accountId !== accountId) return;
       removal.srem(accountKey(accountId), uid);
       if (!payload) return;
       removal.del(payloadKey(storedIds[i]!), uidKey(uid));
-      const authorizations = (payload.authorizations ?? {}) as EndedSession['authorizations'];
-      if (Object.keys(authorizations).length) ended.push({ accountId, authorizations });
+      removed.push(payload);
     });
     await removal.exec();
-    if (ended.length && this.listeners.length) afterCommit(() => this.listeners.forEach((listener) => listener(ended)));
+    this.announce(accountId, removed);
   }
 }

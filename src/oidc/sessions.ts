@@ -10,33 +10,25 @@ export interface EndedSession {
   authorizations: Record<string, { sid?: string }>;
 }
 
-/** Ends an account's live sessions and tells the listeners which ended, once that has committed. */
-export interface EndingSessions extends LiveSessions {
-  onEnded(listener: (ended: EndedSession[]) => void): void;
-}
-
 /**
- * oidc-provider's Sessions of an account in the database (without Redis; ./redis-sessions.ts with
- * it), ended by removing their rows: the browser's session cookie then finds nothing, and the
- * next authorization asks it to sign in. Joins the caller's transaction, so a password change and
- * the sessions it ends commit together.
- *
- * Removing rows bypasses oidc-provider's `/session/end`, so its back-channel logout does not run:
- * `onEnded` listeners (the platform's, src/oidc/backchannel.ts) hear of the ended sessions once the
- * transaction has committed, and send the logout tokens.
+ * Ends an account's live sessions where they are kept (the database here, Redis in
+ * ./redis-sessions.ts). Ending them bypasses oidc-provider's `/session/end`, so its back-channel
+ * logout does not run: `onEnded` listeners (the platform's, src/oidc/backchannel.ts) hear of the
+ * ended sessions that signed in to a merchant once the caller's transaction has committed, and
+ * send the logout tokens.
  */
-export class ProviderSessions implements EndingSessions {
+export abstract class EndingSessions implements LiveSessions {
   private readonly listeners: Array<(ended: EndedSession[]) => void> = [];
-
-  constructor(private readonly db: Db) {}
 
   /** Calls `listener` with the live sessions each `end` removed, after its transaction commits. */
   onEnded(listener: (ended: EndedSession[]) => void): void {
     this.listeners.push(listener);
   }
 
-  async end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void> {
-    const removed = await destroySessions(this.db, accountId, which);
+  abstract end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void>;
+
+  /** Tells the listeners, once committed, of the removed sessions' payloads that name merchants. */
+  protected announce(accountId: string, removed: Array<Record<string, unknown>>): void {
     const ended = removed
       .map((payload) => ({
         accountId,
@@ -44,6 +36,22 @@ export class ProviderSessions implements EndingSessions {
       }))
       .filter((session) => Object.keys(session.authorizations).length > 0);
     if (ended.length && this.listeners.length) afterCommit(() => this.listeners.forEach((listener) => listener(ended)));
+  }
+}
+
+/**
+ * oidc-provider's Sessions of an account in the database (without Redis; ./redis-sessions.ts with
+ * it), ended by removing their rows: the browser's session cookie then finds nothing, and the
+ * next authorization asks it to sign in. Joins the caller's transaction, so a password change and
+ * the sessions it ends commit together.
+ */
+export class ProviderSessions extends EndingSessions {
+  constructor(private readonly db: Db) {
+    super();
+  }
+
+  async end(accountId: string, which: { uids: string[] } | { except?: string }): Promise<void> {
+    this.announce(accountId, await destroySessions(this.db, accountId, which));
   }
 }
 
